@@ -1,0 +1,316 @@
+package org.xcit4j.bindings;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.nio.file.attribute.UserPrincipal;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+import org.xcit4j.bindings.xcit.xcit_h;
+
+/**
+ * Finds, loads and version-checks the xcit native libraries for the generated bindings.
+ *
+ * <p>Where a library comes from: the directory named by {@code -Dxcit.native.dir} if set
+ * (for native development: no fallback, so a wrong directory is an error, not a silent
+ * switch to the jar's copy); otherwise the jar's resource
+ * {@code /org/xcit4j/natives/linux-x86_64/lib<name>.so}, extracted once to
+ * {@code ${java.io.tmpdir}/xcit4j-${user.name}/<sha-256 of the content>/}. A content-keyed
+ * directory means two builds never overwrite each other's file while loaded, and writing
+ * to a temporary file that is then atomically renamed means concurrent JVMs see either
+ * no file or a complete one.
+ *
+ * <p>Each library is loaded at most once per JVM (into {@link Arena#global()}: never
+ * unloaded); a failure is remembered too, and each later call throws a fresh
+ * {@link NativeLibraryException} with the same message. Thread-safe.
+ */
+public final class NativeLibraries {
+    /** libxcit.so: status, context, CPU ops (native/include/xcit/xcit.h). */
+    public static final String XCIT = "xcit";
+    /** libxcit_cuda.so: CUDA ops (native/include/xcit/xcit_cuda.h); absent in builds without nvcc. */
+    public static final String XCIT_CUDA = "xcit_cuda";
+    /** Every library the jar may carry, for {@link #describe()}. */
+    public static final List<String> NAMES = List.of(XCIT, XCIT_CUDA);
+    /** System property naming a directory to load libraries from instead of the jar. */
+    public static final String NATIVE_DIR_PROPERTY = "xcit.native.dir";
+
+    /**
+     * A loaded, ABI-checked library.
+     *
+     * @param path the file the dynamic linker opened
+     * @param source where it came from: the system property or the classpath resource
+     */
+    public record Library(String name, Path path, String source, int abiVersion, SymbolLookup lookup) {}
+
+    private record Outcome(Library library, NativeLibraryException failure) {}
+
+    private static final ConcurrentMap<String, Outcome> OUTCOMES = new ConcurrentHashMap<>();
+
+    private NativeLibraries() {}
+
+    /** Loads {@code name} (once) or throws why it cannot; {@code name} is one of {@link #NAMES}. */
+    public static Library load(String name) {
+        if (!NAMES.contains(name)) {
+            throw new IllegalArgumentException("unknown native library '" + name + "'; known: " + NAMES);
+        }
+        Outcome outcome = OUTCOMES.computeIfAbsent(name, NativeLibraries::attempt);
+        if (outcome.failure() != null) {
+            throw new NativeLibraryException(outcome.failure().getMessage(), outcome.failure());
+        }
+        return outcome.library();
+    }
+
+    /** The symbols of {@code name}, for the generated bindings; throws like {@link #load}. */
+    public static SymbolLookup require(String name) {
+        return load(name).lookup();
+    }
+
+    /** Whether {@code name} loads; the reason it does not is in {@link #describe(String)}. */
+    public static boolean isAvailable(String name) {
+        try {
+            load(name);
+            return true;
+        } catch (NativeLibraryException e) {
+            return false;
+        }
+    }
+
+    /** One line for {@code xcit info}: the path loaded and from where, or why not. */
+    public static String describe(String name) {
+        try {
+            Library lib = load(name);
+            return name + ": " + lib.path() + " (ABI " + lib.abiVersion() + ", from " + lib.source() + ")";
+        } catch (NativeLibraryException e) {
+            return name + ": not available: " + e.getMessage();
+        }
+    }
+
+    /** {@link #describe(String)} for every library in {@link #NAMES}. */
+    public static List<String> describe() {
+        return NAMES.stream().map(NativeLibraries::describe).toList();
+    }
+
+    private static Outcome attempt(String name) {
+        try {
+            String dir = System.getProperty(NATIVE_DIR_PROPERTY);
+            Path overrideDir = dir == null || dir.isBlank() ? null : Path.of(dir);
+            return new Outcome(loadFrom(name, overrideDir, defaultCacheRoot()), null);
+        } catch (NativeLibraryException e) {
+            return new Outcome(null, e);
+        }
+    }
+
+    /** The loading steps without the per-JVM cache or system properties (tests call this). */
+    static Library loadFrom(String name, Path overrideDir, Path cacheRoot) {
+        String file = "lib" + name + ".so";
+        Path path;
+        String source;
+        if (overrideDir != null) {
+            path = overrideDir.resolve(file);
+            source = "-D" + NATIVE_DIR_PROPERTY + "=" + overrideDir;
+            if (!Files.isRegularFile(path)) {
+                throw new NativeLibraryException(file + " not found in " + overrideDir + " (named by " + source
+                        + "; unset it to use the copy inside the xcit4j-bindings jar)");
+            }
+        } else {
+            String resource = "/org/xcit4j/natives/" + platform() + "/" + file;
+            path = extract(name, resource, cacheRoot);
+            source = "classpath resource " + resource;
+        }
+        SymbolLookup lookup = open(path);
+        return new Library(name, path, source, checkAbi(name, path, lookup), lookup);
+    }
+
+    /** The jar's platform folder; other platforms must build native/ and use the property. */
+    static String platform() {
+        String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
+        String arch = System.getProperty("os.arch", "");
+        if (os.startsWith("linux") && (arch.equals("amd64") || arch.equals("x86_64"))) {
+            return "linux-x86_64";
+        }
+        throw new NativeLibraryException("the xcit4j-bindings jar carries native libraries for linux-x86_64 only, "
+                + "this JVM runs on " + os + "/" + arch + ": build native/ with CMake and point -D"
+                + NATIVE_DIR_PROPERTY + " at the output");
+    }
+
+    static Path defaultCacheRoot() {
+        String user = System.getProperty("user.name", "user").replaceAll("[^A-Za-z0-9._-]", "_");
+        return Path.of(System.getProperty("java.io.tmpdir"), "xcit4j-" + user);
+    }
+
+    /** Copies the resource to cacheRoot/sha256/file unless an identical copy is there already. */
+    static Path extract(String name, String resource, Path cacheRoot) {
+        byte[] bytes;
+        try (InputStream in = NativeLibraries.class.getResourceAsStream(resource)) {
+            if (in == null) {
+                throw new NativeLibraryException(absentMessage(name, resource));
+            }
+            bytes = in.readAllBytes();
+        } catch (IOException e) {
+            throw new NativeLibraryException("cannot read classpath resource " + resource + ": " + e, e);
+        }
+        String sha = sha256(bytes);
+        Path target = cacheRoot.resolve(sha).resolve(resource.substring(resource.lastIndexOf('/') + 1));
+        try {
+            // Re-hashing an existing copy (~1 ms per MB) rejects a truncated or altered file.
+            if (Files.isRegularFile(target, LinkOption.NOFOLLOW_LINKS)
+                    && sha256(Files.readAllBytes(target)).equals(sha)) {
+                return target;
+            }
+            createPrivateDirectory(cacheRoot);
+            Files.createDirectories(target.getParent());
+            Path tmp = Files.createTempFile(target.getParent(), target.getFileName() + ".", ".tmp");
+            try {
+                Files.write(tmp, bytes);
+                // rename(2): atomic, replaces a stale copy; a JVM that mapped it keeps its inode.
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+            } finally {
+                Files.deleteIfExists(tmp);
+            }
+            return target;
+        } catch (IOException e) {
+            throw new NativeLibraryException("cannot extract " + resource + " to " + target + ": " + e
+                    + " (set -Djava.io.tmpdir to a writable directory, or -D" + NATIVE_DIR_PROPERTY + ")", e);
+        }
+    }
+
+    private static String absentMessage(String name, String resource) {
+        String why = name.equals(XCIT_CUDA)
+                ? "this build has no CUDA library: its native build found no CUDA compiler (nvcc), so it was "
+                        + "built without CUDA (CPU inference is unaffected)"
+                : "the native build step did not run for this jar (bindings/ runs CMake in generate-resources, "
+                        + "which needs cmake and a C compiler)";
+        return "lib" + name + ".so is not available: classpath resource " + resource + " is absent; " + why
+                + "; or point -D" + NATIVE_DIR_PROPERTY + " at a directory holding lib" + name + ".so";
+    }
+
+    /**
+     * The cache lives in a shared temporary directory, so it must be ours alone: a directory
+     * someone else owns or can write to could swap the library between our hash check and
+     * dlopen. Owner is compared with a probe file's, which works for users without a name.
+     */
+    private static void createPrivateDirectory(Path dir) throws IOException {
+        try {
+            Files.createDirectories(dir,
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        } catch (FileAlreadyExistsException e) {
+            // a file or symlink in its place: reported below
+        }
+        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+            throw new IOException(dir + " exists but is not a directory (or is a symbolic link)");
+        }
+        Path probe = Files.createTempFile("xcit4j-owner-", ".probe");
+        UserPrincipal me;
+        try {
+            me = Files.getOwner(probe);
+        } finally {
+            Files.delete(probe);
+        }
+        UserPrincipal owner = Files.getOwner(dir, LinkOption.NOFOLLOW_LINKS);
+        Set<PosixFilePermission> perms = Files.getPosixFilePermissions(dir, LinkOption.NOFOLLOW_LINKS);
+        if (!owner.equals(me) || perms.contains(PosixFilePermission.GROUP_WRITE)
+                || perms.contains(PosixFilePermission.OTHERS_WRITE)) {
+            throw new AccessDeniedException(dir.toString(), null,
+                    "owned by " + owner.getName() + " with " + PosixFilePermissions.toString(perms)
+                            + "; expected owner " + me.getName() + ", not group/other writable");
+        }
+    }
+
+    private static SymbolLookup open(Path path) {
+        try {
+            return SymbolLookup.libraryLookup(path, Arena.global());
+        } catch (IllegalArgumentException e) {
+            String reason = dlerror(path);
+            throw new NativeLibraryException("cannot load " + path + ": "
+                    + (reason != null ? reason : e.getMessage()), e);
+        }
+    }
+
+    /**
+     * The dynamic linker's own explanation (missing dependency, wrong ELF class, noexec
+     * mount, undefined symbol), which libraryLookup's exception omits: dlopen the file
+     * again through libc and read dlerror(). Null if that cannot be had.
+     */
+    private static String dlerror(Path path) {
+        Linker linker = Linker.nativeLinker();
+        SymbolLookup libc = linker.defaultLookup();
+        var dlopen = libc.find("dlopen");
+        var dlerror = libc.find("dlerror");
+        var dlclose = libc.find("dlclose");
+        if (dlopen.isEmpty() || dlerror.isEmpty() || dlclose.isEmpty()) {
+            return null;
+        }
+        final int rtldNow = 2;
+        var cString = ADDRESS.withTargetLayout(MemoryLayout.sequenceLayout(Long.MAX_VALUE, JAVA_BYTE));
+        try (Arena arena = Arena.ofConfined()) {
+            MethodHandle open = linker.downcallHandle(dlopen.get(), FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_INT));
+            MemorySegment handle = (MemorySegment) open.invokeExact(arena.allocateFrom(path.toString()), rtldNow);
+            if (!handle.equals(MemorySegment.NULL)) {
+                MethodHandle close = linker.downcallHandle(dlclose.get(), FunctionDescriptor.of(JAVA_INT, ADDRESS));
+                int ignored = (int) close.invokeExact(handle);
+                return null;
+            }
+            MethodHandle error = linker.downcallHandle(dlerror.get(), FunctionDescriptor.of(cString));
+            MemorySegment text = (MemorySegment) error.invokeExact();
+            return text.equals(MemorySegment.NULL) ? null : text.getString(0);
+        } catch (Throwable t) {
+            return null;
+        }
+    }
+
+    /** Calls {@code <name>_abi_version()} and refuses a library built for another ABI. */
+    static int checkAbi(String name, Path path, SymbolLookup lookup) {
+        String symbol = name + "_abi_version";
+        MemorySegment fn = lookup.find(symbol).orElseThrow(() -> new NativeLibraryException(
+                path + " has no symbol " + symbol + ": not an xcit library, or one too old to report its ABI"));
+        int reported;
+        try {
+            reported = (int) Linker.nativeLinker().downcallHandle(fn, FunctionDescriptor.of(JAVA_INT)).invokeExact();
+        } catch (Throwable t) {
+            throw new NativeLibraryException("calling " + symbol + " in " + path + " failed: " + t, t);
+        }
+        requireAbi(path, reported, xcit_h.XCIT_ABI_VERSION());
+        return reported;
+    }
+
+    static void requireAbi(Path path, int reported, int expected) {
+        if (reported != expected) {
+            throw new NativeLibraryException(path + " reports C ABI version " + reported
+                    + ", but these bindings were generated for ABI version " + expected
+                    + ": the jar and the native library come from different builds (rebuild both, or fix -D"
+                    + NATIVE_DIR_PROPERTY + ")");
+        }
+    }
+
+    private static String sha256(byte[] bytes) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every JDK has SHA-256", e);
+        }
+    }
+}

@@ -1,0 +1,77 @@
+package org.xcit4j.backend;
+
+import org.xcit4j.tensor.Tensor;
+
+/**
+ * The operations of the XCiT forward, one method per op. Every tensor is float32, row-major
+ * and contiguous, with the shape the comment gives (B batch, N tokens, C channels, h heads,
+ * Hp x Wp token grid, T = N + 1 rows in the class-attention stage). Activations are
+ * channel-last: a (B, Hp, Wp, C) image and a (B, N, C) token matrix are the same bytes.
+ * Ops never allocate: outputs are preallocated by the session's memory plan. An output may
+ * alias an input only where the method says so.
+ */
+public sealed interface Backend extends AutoCloseable permits JavaBackend {
+
+    /** Short name for messages and `xcit info`: "java", "cpu", "cuda". */
+    String name();
+
+    /** out[r, :] = (in[r, :] - mean) / sqrt(var + eps) * gamma + beta over the last axis; out may alias in. */
+    void layerNorm(Tensor out, Tensor in, Tensor gamma, Tensor beta, float eps);
+
+    /** out (M, O) = in (M, K) * weight (O, K)^T + bias (O), bias may be null. */
+    void linear(Tensor out, Tensor in, Tensor weight, Tensor bias);
+
+    /** In place exact (erf) GELU: x = x/2 * (1 + erf(x / sqrt 2)). */
+    void gelu(Tensor x);
+
+    /** x (R, C) += gamma (C) * y (R, C), gamma broadcast over rows; gamma null means 1. */
+    void addScaled(Tensor x, Tensor y, Tensor gamma);
+
+    /** x (B, N, C) += rows (N, C) for every image of the batch. */
+    void addBroadcast(Tensor x, Tensor rows);
+
+    /** out (B, H, W, Cin) = in (B, Cin, H, W): the input image to channel-last. */
+    void nchwToNhwc(Tensor out, Tensor in);
+
+    /**
+     * 3x3 convolution, stride 2, zero padding 1: out (B, ceil(H/2), ceil(W/2), Cout) =
+     * conv(in (B, H, W, Cin), weight (Cout, Cin, 3, 3)) + bias (Cout).
+     */
+    void conv3x3s2(Tensor out, Tensor in, Tensor weight, Tensor bias);
+
+    /**
+     * Cross-covariance attention core for every image and head: from qkv (B, N, 3C)
+     * (feature s*C + head*d + i, s = q, k, v) compute, per head, the d x d matrix
+     * A = softmax_j(temperature[head] * <q_i, k_j> / (max(|q_i|, 1e-12) max(|k_j|, 1e-12)))
+     * with the inner products over tokens, and out (B, N, C) [n, head*d + i] = sum_j A[i, j] v[n, head*d + j].
+     */
+    void xca(Tensor out, Tensor qkv, Tensor temperature, int heads);
+
+    /**
+     * Local patch interaction on a (B, Hp, Wp, C) channel-last grid: depthwise conv3x3
+     * (pad 1, weight1 (C, 9), bias1) -> GELU -> per-channel affine (bnScale, bnShift: the
+     * BatchNorm in inference form) -> depthwise conv3x3 (pad 1, weight2, bias2), zero padding
+     * applied to the affine's output. out must not alias in.
+     */
+    void lpi(Tensor out, Tensor in, int gridH, int gridW, Tensor weight1, Tensor bias1,
+             Tensor bnScale, Tensor bnShift, Tensor weight2, Tensor bias2);
+
+    /**
+     * Class attention of the cls query over all T rows, per head (d = C / heads):
+     * a = softmax_t(q_h . k_{t,h} / sqrt d), out (B, C) [h*d + i] = sum_t a_t v_{t, h*d + i};
+     * q (B, C), kv (B, T, 2C) holding k in features [0, C) and v in [C, 2C).
+     */
+    void classAttention(Tensor out, Tensor q, Tensor kv, int heads);
+
+    /** out (B, C) = in (B, R, C)[:, row, :]. */
+    void gatherRow(Tensor out, Tensor in, int row);
+
+    /** out (B, R, C)[:, row, :] = in (B, C). */
+    void scatterRow(Tensor out, int row, Tensor in);
+
+    /** out (B, N + 1, C) = [first (C); tokens (B, N, C)] for every image: prepends the cls token. */
+    void prependRow(Tensor out, Tensor first, Tensor tokens);
+
+    @Override
+    void close();
+}

@@ -1,0 +1,10 @@
+package org.xcit4j.backend;
+
+/** The requested device cannot run here; the message says what is missing. */
+public final class DeviceUnavailableException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    public DeviceUnavailableException(String message) {
+        super(message);
+    }
+}

@@ -1,0 +1,139 @@
+package org.xcit4j.io;
+
+import com.google.gson.stream.JsonWriter;
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.StringWriter;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Map;
+import org.xcit4j.tensor.Shape;
+import org.xcit4j.tensor.Tensor;
+
+/**
+ * Reads and writes the safetensors format: an 8-byte little-endian header length N, N bytes
+ * of UTF-8 JSON ({@code {key: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__":
+ * {...}}}), then the byte buffer the offsets index. Reading maps the file and converts each
+ * tensor into the caller's arena, so an 800 MB checkpoint never passes through the Java heap.
+ */
+public final class SafeTensors {
+    /**
+     * Headers above this are refused before allocation: real headers are a few hundred bytes
+     * per tensor, so 100 MiB would describe far more tensors than any model has.
+     */
+    static final long MAX_HEADER_BYTES = 100L << 20;
+
+    private SafeTensors() {}
+
+    /**
+     * Reads every tensor of {@code file} as float32 into {@code arena}, after validating the
+     * whole header (see {@link SafeTensorsHeader}) against the file size.
+     *
+     * @throws CheckpointException naming the file and the first problem found
+     */
+    public static StateDict read(Path file, Arena arena) throws CheckpointException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ); Arena mapping = Arena.ofConfined()) {
+            long size = ch.size();
+            if (size < 8) {
+                throw new CheckpointException(file, "file is " + size + " bytes, too short for a safetensors header");
+            }
+            ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+            readFully(file, ch, lenBuf, 0);
+            long n = lenBuf.getLong(0);
+            if (Long.compareUnsigned(n, size - 8) > 0) {
+                throw new CheckpointException(file, "safetensors header length " + Long.toUnsignedString(n)
+                        + " exceeds the file size (" + size + " bytes): file truncated or not a safetensors file");
+            }
+            if (n < 2 || n > MAX_HEADER_BYTES) {
+                throw new CheckpointException(file, "safetensors header length " + n
+                        + " is implausible (expected 2 to " + MAX_HEADER_BYTES + " bytes); not a safetensors file?");
+            }
+            byte[] json = new byte[(int) n];
+            readFully(file, ch, ByteBuffer.wrap(json), 8);
+            long bufferSize = size - 8 - n;
+            SafeTensorsHeader header = SafeTensorsHeader.parse(file, json, bufferSize);
+
+            // Mapped in a private arena so the mapping is released as soon as the copies are made;
+            // callers own only the converted float32 tensors.
+            MemorySegment data = ch.map(FileChannel.MapMode.READ_ONLY, 8 + n, bufferSize, mapping);
+            StateDict out = new StateDict(file, header.metadata());
+            for (SafeTensorsHeader.Info info : header.tensors()) {
+                Tensor t = Tensor.allocate(arena, Shape.of(info.shape()));
+                Elements.decode(data, info.begin(), info.type(), info.numel(), t.segment(), 0);
+                out.put(info.key(), t, info.type());
+            }
+            return out;
+        } catch (IOException e) {
+            throw CheckpointException.wrap(file, e);
+        }
+    }
+
+    /** Writes {@code tensors} as F32 in map order, with no metadata. */
+    public static void write(Path file, Map<String, Tensor> tensors) throws IOException {
+        write(file, tensors, Map.of());
+    }
+
+    /**
+     * Writes {@code tensors} as F32, payloads packed in map order, with string
+     * {@code metadata} under {@code __metadata__} when it is non-empty.
+     */
+    public static void write(Path file, Map<String, Tensor> tensors, Map<String, String> metadata) throws IOException {
+        byte[] header = headerJson(tensors, metadata).getBytes(StandardCharsets.UTF_8);
+        // Pad with spaces to a multiple of 8 so the buffer starts aligned, as the reference writer does.
+        int padded = (header.length + 7) & ~7;
+        try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(file), 1 << 16)) {
+            ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, padded);
+            out.write(len.array());
+            out.write(header);
+            for (int i = header.length; i < padded; i++) out.write(' ');
+            for (Tensor t : tensors.values()) Elements.writeF32(out, t.segment());
+        }
+    }
+
+    private static String headerJson(Map<String, Tensor> tensors, Map<String, String> metadata) throws IOException {
+        StringWriter s = new StringWriter();
+        try (JsonWriter w = new JsonWriter(s)) {
+            w.beginObject();
+            if (!metadata.isEmpty()) {
+                w.name("__metadata__").beginObject();
+                for (Map.Entry<String, String> e : metadata.entrySet()) w.name(e.getKey()).value(e.getValue());
+                w.endObject();
+            }
+            long offset = 0;
+            for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+                if (e.getKey().equals("__metadata__")) {
+                    throw new IllegalArgumentException("'__metadata__' is reserved and cannot name a tensor");
+                }
+                Tensor t = e.getValue();
+                long bytes = t.numel() * Float.BYTES;
+                w.name(e.getKey()).beginObject();
+                w.name("dtype").value("F32");
+                w.name("shape").beginArray();
+                for (long d : t.shape().dims()) w.value(d);
+                w.endArray();
+                w.name("data_offsets").beginArray().value(offset).value(offset + bytes).endArray();
+                w.endObject();
+                offset += bytes;
+            }
+            w.endObject();
+        }
+        return s.toString();
+    }
+
+    private static void readFully(Path file, FileChannel ch, ByteBuffer dst, long position) throws IOException {
+        long pos = position;
+        while (dst.hasRemaining()) {
+            int n = ch.read(dst, pos);
+            if (n < 0) throw new CheckpointException(file, "unexpected end of file at byte " + pos);
+            pos += n;
+        }
+    }
+}

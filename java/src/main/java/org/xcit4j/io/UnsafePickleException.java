@@ -1,0 +1,16 @@
+package org.xcit4j.io;
+
+import java.nio.file.Path;
+
+/**
+ * A pickle asked for something outside the allow-list (a global such as {@code os.system},
+ * a call of a non-constructor). Raised before anything of the request is executed: the
+ * restricted unpickler never runs code named by a file.
+ */
+public final class UnsafePickleException extends CheckpointException {
+    private static final long serialVersionUID = 1L;
+
+    public UnsafePickleException(Path file, String problem) {
+        super(file, problem);
+    }
+}

@@ -1,0 +1,77 @@
+package org.xcit4j.model;
+
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.xcit4j.tensor.Tensor;
+
+/**
+ * Reads the architecture off a checkpoint in timm naming: embed dim from {@code cls_token},
+ * depth from the {@code blocks.i} indices, heads from the temperature, patch size from the
+ * number of patch-embedding stages, classes from the head. tokens_norm is not stored in
+ * checkpoints; it comes from the matching zoo architecture or from the caller.
+ */
+public final class CheckpointArchitecture {
+    private static final Pattern BLOCK = Pattern.compile("blocks\\.(\\d+)\\..*");
+    private static final Pattern CLS_BLOCK = Pattern.compile("cls_attn_blocks\\.(\\d+)\\..*");
+    private static final Pattern STAGE = Pattern.compile("patch_embed\\.proj\\.(\\d+)\\.0\\.weight");
+
+    private CheckpointArchitecture() {
+    }
+
+    /**
+     * The configuration of {@code tensors}; {@code tokensNorm} overrides the zoo's value and is
+     * required when the architecture is not a zoo one.
+     */
+    public static XcitConfig infer(String source, Map<String, Tensor> tensors, Optional<Boolean> tokensNorm) {
+        Tensor cls = tensors.get("cls_token");
+        if (cls == null || cls.shape().rank() != 3) {
+            throw new IllegalArgumentException(source + ": not an XCiT checkpoint (no 'cls_token' of shape (1, 1, C); keys start with "
+                    + tensors.keySet().stream().limit(3).toList() + ")");
+        }
+        int c = cls.shape().size(2);
+        int depth = 1 + maxIndex(tensors, BLOCK);
+        int clsLayers = 1 + maxIndex(tensors, CLS_BLOCK);
+        int stages = (int) tensors.keySet().stream().filter(k -> STAGE.matcher(k).matches()).count();
+        Tensor temperature = tensors.get("blocks.0.attn.temperature");
+        Tensor fc1 = tensors.get("blocks.0.mlp.fc1.weight");
+        if (depth == 0 || temperature == null || fc1 == null) {
+            throw new IllegalArgumentException(source + ": not an XCiT checkpoint (no 'blocks.0.attn.temperature' / 'blocks.0.mlp.fc1.weight')");
+        }
+        if (stages != 3 && stages != 4) {
+            throw new IllegalArgumentException(source + ": found " + stages
+                    + " patch-embedding stages ('patch_embed.proj.<i>.0.weight'), expected 4 (patch 16) or 3 (patch 8)");
+        }
+        Tensor head = tensors.get("head.weight");
+        int classes = head == null ? 0 : head.shape().size(0);
+        XcitConfig shape = new XcitConfig(stages == 4 ? 16 : 8, c, depth, temperature.shape().size(0), classes,
+                true, clsLayers, fc1.shape().size(0) / c);
+        Optional<ModelZoo.Architecture> zoo = ModelZoo.architectureOf(shape);
+        if (tokensNorm.isPresent()) return shape.withTokensNorm(tokensNorm.get());
+        if (zoo.isPresent()) return shape.withTokensNorm(zoo.get().tokensNorm());
+        throw new IllegalArgumentException(source + ": patch " + shape.patchSize() + ", C=" + c + ", depth " + depth + ", "
+                + shape.numHeads() + " heads is not a zoo architecture, so tokens_norm is unknown"
+                + " (checkpoints do not store it): say it explicitly (CLI: --tokens-norm true|false)");
+    }
+
+    /** Checks an inferred configuration against a zoo model name; throws naming every difference. */
+    public static void check(String source, XcitConfig inferred, ModelZoo.Entry expected) {
+        ModelZoo.Architecture a = expected.architecture();
+        if (a.matches(inferred)) return;
+        throw new IllegalArgumentException(source + ": checkpoint is patch " + inferred.patchSize() + ", C=" + inferred.embedDim()
+                + ", depth " + inferred.depth() + ", " + inferred.numHeads() + " heads"
+                + ModelZoo.architectureOf(inferred).map(z -> " (" + z.arch() + ")").orElse("")
+                + ", but --model " + expected.name() + " is patch " + a.patchSize() + ", C=" + a.embedDim()
+                + ", depth " + a.depth() + ", " + a.numHeads() + " heads");
+    }
+
+    private static int maxIndex(Map<String, Tensor> tensors, Pattern p) {
+        int max = -1;
+        for (String k : tensors.keySet()) {
+            Matcher m = p.matcher(k);
+            if (m.matches() && m.group(1).length() <= 6) max = Math.max(max, Integer.parseInt(m.group(1)));
+        }
+        return max;
+    }
+}

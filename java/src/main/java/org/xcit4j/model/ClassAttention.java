@@ -1,0 +1,42 @@
+package org.xcit4j.model;
+
+import org.xcit4j.backend.Backend;
+import org.xcit4j.tensor.Shape;
+import org.xcit4j.tensor.Tensor;
+
+/**
+ * timm's ClassAttn: the cls row queries all T = N + 1 rows; softmax(q.k / sqrt d) per head,
+ * then proj. k and v are kept as one (2C, C) Linear so one GEMM produces both.
+ */
+record ClassAttention(Linear q, Linear kv, Linear proj, int heads) {
+
+    /** Keys {@code q.*}, {@code k.*}, {@code v.*} (timm naming), {@code proj.*}. */
+    static ClassAttention load(WeightScope scope, int channels, int heads) {
+        Linear k = Linear.load(scope.child("k"), channels, channels);
+        Linear v = Linear.load(scope.child("v"), channels, channels);
+        Tensor kvWeight = Tensor.allocate(scope.arena(), Shape.of(2L * channels, channels));
+        Tensor kvBias = Tensor.allocate(scope.arena(), Shape.of(2L * channels));
+        kvWeight.slice(0, channels).copyFrom(k.weight());
+        kvWeight.slice(channels, 2L * channels).copyFrom(v.weight());
+        kvBias.slice(0, channels).copyFrom(k.bias());
+        kvBias.slice(channels, 2L * channels).copyFrom(v.bias());
+        return new ClassAttention(Linear.load(scope.child("q"), channels, channels), new Linear(kvWeight, kvBias),
+                Linear.load(scope.child("proj"), channels, channels), heads);
+    }
+
+    /** Scratch: cls (B, C) holds the normalised cls row on entry; q, attn (B, C); kv (B, T, 2C). */
+    record Buffers(Tensor cls, Tensor q, Tensor kv, Tensor attn) {
+    }
+
+    /** out (B, C) = ClassAttn(u (B, T, C)), where buf.cls() already holds u's row 0. */
+    void forward(Backend backend, Tensor out, Tensor u, Buffers buf) {
+        q.forward(backend, buf.q(), buf.cls());
+        kv.forward(backend, buf.kv(), u);
+        backend.classAttention(buf.attn(), buf.q(), buf.kv(), heads);
+        proj.forward(backend, out, buf.attn());
+    }
+
+    long parameters() {
+        return q.parameters() + kv.parameters() + proj.parameters();
+    }
+}

@@ -1,0 +1,28 @@
+package org.xcit4j.model;
+
+import org.xcit4j.backend.Backend;
+import org.xcit4j.tensor.Tensor;
+
+/**
+ * Cross-covariance attention (spec section 3): qkv Linear (C -> 3C), per-head d x d attention
+ * over channels with a learned temperature that multiplies the cosine similarities, proj Linear.
+ */
+record Xca(Linear qkv, Tensor temperature, Linear proj, int heads) {
+
+    static Xca load(WeightScope scope, int channels, int heads) {
+        return new Xca(Linear.load(scope.child("qkv"), channels, 3 * channels),
+                scope.tensor("temperature", heads, 1, 1),
+                Linear.load(scope.child("proj"), channels, channels), heads);
+    }
+
+    /** out (B, N, C) = XCA(in (B, N, C)); qkvBuf (B, N, 3C) and attnBuf (B, N, C) are scratch. */
+    void forward(Backend backend, Tensor out, Tensor in, Tensor qkvBuf, Tensor attnBuf) {
+        qkv.forward(backend, qkvBuf, in);
+        backend.xca(attnBuf, qkvBuf, temperature, heads);
+        proj.forward(backend, out, attnBuf);
+    }
+
+    long parameters() {
+        return qkv.parameters() + temperature.numel() + proj.parameters();
+    }
+}

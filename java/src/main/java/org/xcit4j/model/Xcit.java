@@ -1,0 +1,172 @@
+package org.xcit4j.model;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+import org.xcit4j.backend.Backend;
+import org.xcit4j.backend.Backends;
+import org.xcit4j.backend.Device;
+import org.xcit4j.tensor.Tensor;
+
+/**
+ * An XCiT network with its weights (timm's {@code Xcit}): patch embedding, Fourier positions,
+ * XCA blocks, class-attention blocks, final norm and head. Weights live in one arena owned
+ * by this object; {@link #close()} frees them. Inference runs in a {@link Session}.
+ */
+public final class Xcit implements AutoCloseable {
+    private final XcitConfig config;
+    private final Arena arena;
+    private final PatchEmbed patchEmbed;
+    private final FourierPosition position;
+    private final List<XcaBlock> blocks;
+    private final Tensor clsToken;
+    private final List<ClassAttentionBlock> clsBlocks;
+    private final LayerNorm norm;
+    private final Linear head;
+    private boolean closed;
+
+    private Xcit(XcitConfig config, Arena arena, WeightScope root) {
+        this.config = config;
+        this.arena = arena;
+        int c = config.embedDim();
+        this.patchEmbed = PatchEmbed.load(root.child("patch_embed"), config);
+        this.position = FourierPosition.load(root.child("pos_embed"), c);
+        List<XcaBlock> b = new ArrayList<>();
+        for (int i = 0; i < config.depth(); i++) b.add(XcaBlock.load(root.child("blocks").child(i), config));
+        this.blocks = List.copyOf(b);
+        this.clsToken = root.tensor("cls_token", 1, 1, c).reshape(c);
+        List<ClassAttentionBlock> cb = new ArrayList<>();
+        for (int i = 0; i < config.clsAttnLayers(); i++) {
+            cb.add(ClassAttentionBlock.load(root.child("cls_attn_blocks").child(i), config));
+        }
+        this.clsBlocks = List.copyOf(cb);
+        this.norm = LayerNorm.load(root.child("norm"), c);
+        this.head = config.numClasses() > 0 ? Linear.load(root.child("head"), c, config.numClasses()) : null;
+        root.finish();
+    }
+
+    /**
+     * Builds the model from tensors in timm naming (see {@link CheckpointNaming}) that live in
+     * {@code arena}; the model takes ownership of the arena and closes it on {@link #close()},
+     * also when the tensors do not match (then every mismatch is reported in one exception).
+     */
+    public static Xcit fromTensors(XcitConfig config, String source, Map<String, Tensor> tensors, Arena arena) {
+        return fromScope(config, WeightScope.root(source, tensors, arena), arena);
+    }
+
+    /**
+     * Loads a checkpoint: timm safetensors (F32, F16 or BF16) or a PyTorch .pth zip in timm
+     * or original naming, wrapped in 'model' or 'state_dict' or bare. The architecture is
+     * read off the checkpoint.
+     */
+    public static Xcit load(Path path) throws IOException {
+        return ModelLoader.load(path, LoadOptions.DEFAULT);
+    }
+
+    /** Like {@link #load(Path)}, checking the architecture against a zoo name or giving tokens_norm. */
+    public static Xcit load(Path path, LoadOptions options) throws IOException {
+        return ModelLoader.load(path, options);
+    }
+
+    /** A model with seeded random weights (see {@link WeightScope#random}), for benchmarks and tests. */
+    public static Xcit random(XcitConfig config, long seed) {
+        Arena arena = Arena.ofShared();
+        return fromScope(config, WeightScope.random(seed, arena), arena);
+    }
+
+    private static Xcit fromScope(XcitConfig config, WeightScope root, Arena arena) {
+        try {
+            return new Xcit(config, arena, root);
+        } catch (RuntimeException e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    public XcitConfig config() {
+        return config;
+    }
+
+    /** Number of learned parameters, counted as PyTorch does (BatchNorm statistics excluded). */
+    public long parameters() {
+        long p = patchEmbed.parameters() + position.parameters() + clsToken.numel() + norm.parameters();
+        for (XcaBlock b : blocks) p += b.parameters();
+        for (ClassAttentionBlock b : clsBlocks) p += b.parameters();
+        return head == null ? p : p + head.parameters();
+    }
+
+    /**
+     * A session for inputs of shape (batch, 3, height, width) on {@code backend}, which the
+     * caller keeps owning (one backend can serve several sessions in turn).
+     */
+    public Session session(Backend backend, int batch, int height, int width) {
+        ensureOpen();
+        return new Session(this, backend, false, batch, height, width);
+    }
+
+    /**
+     * A session on {@code device} that owns its backend and closes it with itself. With
+     * {@link Device#AUTO}, the choice (and why better devices were passed over) goes to
+     * {@code notes}.
+     */
+    public Session session(Device device, int batch, int height, int width, Consumer<String> notes) {
+        ensureOpen();
+        Backend backend = Backends.open(device, notes);
+        try {
+            return new Session(this, backend, true, batch, height, width);
+        } catch (RuntimeException e) {
+            backend.close();
+            throw e;
+        }
+    }
+
+    /** Like {@link #session(Device, int, int, int, Consumer)}, printing notes to stderr. */
+    public Session session(Device device, int batch, int height, int width) {
+        return session(device, batch, height, width, note -> System.err.println("xcit4j: " + note));
+    }
+
+    PatchEmbed patchEmbed() {
+        return patchEmbed;
+    }
+
+    FourierPosition position() {
+        return position;
+    }
+
+    List<XcaBlock> blocks() {
+        return blocks;
+    }
+
+    Tensor clsToken() {
+        return clsToken;
+    }
+
+    List<ClassAttentionBlock> clsBlocks() {
+        return clsBlocks;
+    }
+
+    LayerNorm norm() {
+        return norm;
+    }
+
+    Linear head() {
+        return head;
+    }
+
+    void ensureOpen() {
+        if (closed) throw new IllegalStateException("the model has been closed");
+    }
+
+    /** Frees the weights; closing twice is harmless. Sessions must be closed first. */
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            arena.close();
+        }
+    }
+}

@@ -1,0 +1,96 @@
+package org.xcit4j.tensor;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Places every activation buffer of a forward pass at an offset in one allocation. Each
+ * buffer declares the steps during which it is live ([first, last], inclusive); buffers whose
+ * lifetimes do not overlap may share bytes. Planning happens once per input shape, so a
+ * steady-state forward allocates nothing.
+ */
+public final class MemoryPlan {
+    private static final long ALIGN = 64;
+
+    private final Map<String, Tensor> tensors;
+    private final long bytes;
+
+    private MemoryPlan(Map<String, Tensor> tensors, long bytes) {
+        this.tensors = tensors;
+        this.bytes = bytes;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The planned buffer {@code name}, with the shape it was declared with. */
+    public Tensor tensor(String name) {
+        Tensor t = tensors.get(name);
+        if (t == null) throw new IllegalArgumentException("no buffer '" + name + "' in the memory plan");
+        return t;
+    }
+
+    /** Total bytes of the one allocation behind every buffer. */
+    public long bytes() {
+        return bytes;
+    }
+
+    /** Collects buffer declarations, then places them. */
+    public static final class Builder {
+        private record Request(String name, Shape shape, int first, int last, long size) {
+        }
+
+        private final List<Request> requests = new ArrayList<>();
+
+        private Builder() {
+        }
+
+        /** Declares buffer {@code name} of {@code shape}, live from step {@code first} to {@code last}. */
+        public Builder add(String name, Shape shape, int first, int last) {
+            if (first > last) throw new IllegalArgumentException(name + ": lifetime [" + first + ", " + last + "] is empty");
+            if (requests.stream().anyMatch(r -> r.name.equals(name))) {
+                throw new IllegalArgumentException("buffer '" + name + "' declared twice");
+            }
+            long size = (shape.numel() * Float.BYTES + ALIGN - 1) / ALIGN * ALIGN;
+            requests.add(new Request(name, shape, first, last, size));
+            return this;
+        }
+
+        /**
+         * Greedy placement, largest buffers first: each goes to the lowest offset that no
+         * already placed buffer with an overlapping lifetime occupies.
+         */
+        public MemoryPlan allocate(Arena arena) {
+            List<Request> order = new ArrayList<>(requests);
+            order.sort(Comparator.comparingLong(Request::size).reversed());
+            Map<Request, Long> offsets = new LinkedHashMap<>();
+            long total = 0;
+            for (Request r : order) {
+                List<long[]> busy = new ArrayList<>();
+                offsets.forEach((p, off) -> {
+                    if (p.first <= r.last && r.first <= p.last) busy.add(new long[] {off, off + p.size});
+                });
+                busy.sort(Comparator.comparingLong(a -> a[0]));
+                long offset = 0;
+                for (long[] span : busy) {
+                    if (offset + r.size <= span[0]) break;
+                    offset = Math.max(offset, span[1]);
+                }
+                offsets.put(r, offset);
+                total = Math.max(total, offset + r.size);
+            }
+            MemorySegment block = arena.allocate(Math.max(total, ALIGN), ALIGN);
+            Map<String, Tensor> tensors = new LinkedHashMap<>();
+            for (Request r : requests) {
+                tensors.put(r.name, Tensor.wrap(block.asSlice(offsets.get(r), r.shape.numel() * Float.BYTES), r.shape));
+            }
+            return new MemoryPlan(tensors, total);
+        }
+    }
+}

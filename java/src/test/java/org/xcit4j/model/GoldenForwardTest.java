@@ -1,0 +1,62 @@
+package org.xcit4j.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import com.google.gson.JsonObject;
+import java.lang.foreign.Arena;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.xcit4j.Approx;
+import org.xcit4j.TestData;
+import org.xcit4j.backend.JavaBackend;
+import org.xcit4j.io.Npy;
+import org.xcit4j.tensor.Tensor;
+
+/** The Java reference forward against timm's outputs, for every golden case and weight file. */
+class GoldenForwardTest {
+
+    static Stream<Arguments> cases() {
+        List<Arguments> out = new ArrayList<>();
+        for (String name : TestData.goldenCases()) {
+            for (String file : TestData.goldenConfig(name).getAsJsonObject("weights").keySet()) {
+                out.add(Arguments.of(name, file));
+            }
+        }
+        return out.stream();
+    }
+
+    @ParameterizedTest(name = "{0}/{1}")
+    @MethodSource("cases")
+    void matchesTimm(String name, String weightsFile) throws Exception {
+        JsonObject cfg = TestData.goldenConfig(name);
+        Path dir = TestData.golden(name);
+        // Custom configs are not in the zoo, so tokens_norm must be given; zoo ones infer it.
+        LoadOptions options = cfg.get("arch").isJsonNull()
+                ? LoadOptions.DEFAULT.withTokensNorm(cfg.get("tokens_norm").getAsBoolean())
+                : LoadOptions.DEFAULT.withModel(cfg.get("arch").getAsString());
+        try (Xcit model = Xcit.load(dir.resolve(weightsFile), options);
+             JavaBackend backend = new JavaBackend();
+             Arena arena = Arena.ofConfined()) {
+            XcitConfig c = model.config();
+            assertEquals(cfg.get("patch_size").getAsInt(), c.patchSize(), "patch size");
+            assertEquals(cfg.get("embed_dim").getAsInt(), c.embedDim(), "embed dim");
+            assertEquals(cfg.get("depth").getAsInt(), c.depth(), "depth");
+            assertEquals(cfg.get("num_heads").getAsInt(), c.numHeads(), "heads");
+            assertEquals(cfg.get("num_classes").getAsInt(), c.numClasses(), "classes");
+            assertEquals(cfg.get("tokens_norm").getAsBoolean(), c.tokensNorm(), "tokens_norm");
+
+            Tensor input = Npy.read(dir.resolve("input.npy"), arena);
+            try (Session session = model.session(backend, input.shape().size(0), input.shape().size(2), input.shape().size(3))) {
+                Session.Outputs out = session.run(input);
+                Approx.assertGolden(name + " logits", Npy.read(dir.resolve("logits.npy"), arena), out.logits());
+                Approx.assertGolden(name + " features", Npy.read(dir.resolve("features.npy"), arena), out.features());
+                Approx.assertGolden(name + " tokens", Npy.read(dir.resolve("tokens.npy"), arena), out.tokens());
+            }
+        }
+    }
+}

@@ -1,0 +1,24 @@
+/* Internal: the layout behind the opaque xcit_ctx. Shared by libxcit.so (which creates
+ * and frees contexts) and libxcit_cuda.so (which only writes errors into them), so any
+ * change here bumps XCIT_ABI_VERSION. */
+#ifndef XCIT_CTX_INTERNAL_H
+#define XCIT_CTX_INTERNAL_H
+
+#include "xcit/xcit.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Long enough for "op: argument: reason" plus a CUDA runtime message. */
+#define XCIT_ERROR_CAPACITY 512
+
+struct xcit_ctx {
+  char last_error[XCIT_ERROR_CAPACITY]; /* NUL-terminated, "" until a call fails */
+};
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* XCIT_CTX_INTERNAL_H */

@@ -1,0 +1,20 @@
+# ctest script: every symbol a libxcit*.so defines for the dynamic linker must be an
+# xcit_ ABI function (cmake -DLIBS=a.so,b.so -DNM=nm -P check_exports.cmake).
+string(REPLACE "," ";" libs "${LIBS}")
+foreach(lib IN LISTS libs)
+  execute_process(COMMAND "${NM}" -D --defined-only "${lib}"
+                  OUTPUT_VARIABLE out RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${NM} failed on ${lib}")
+  endif()
+  string(REGEX MATCHALL "[^\n]+" lines "${out}")
+  set(exported "")
+  foreach(line IN LISTS lines)
+    string(REGEX REPLACE "^[0-9a-fA-F]* *[A-Za-z] " "" name "${line}")
+    if(NOT name MATCHES "^xcit_")
+      message(FATAL_ERROR "${lib} exports '${name}', which is not part of the xcit ABI")
+    endif()
+    list(APPEND exported ${name})
+  endforeach()
+  message(STATUS "${lib}: ${exported}")
+endforeach()

@@ -1,0 +1,40 @@
+# Sourced by ./xcit and ./run-tests: finds a JDK >= 25 and defines the build command.
+# shellcheck shell=bash
+
+XCIT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# Prints the feature release of the JDK at $1 (e.g. 25), or nothing if it is not a JDK.
+jdk_release() {
+    [ -x "$1/bin/java" ] && [ -x "$1/bin/javac" ] || return 0
+    "$1/bin/java" -XshowSettings:properties -version 2>&1 \
+        | sed -n 's/^ *java\.specification\.version = \([0-9]*\).*/\1/p' | head -n 1
+}
+
+# Sets JAVA_HOME to a JDK >= 25: $JAVA_HOME if it qualifies, then the java on PATH, then
+# the JDKs under /usr/lib/jvm and /opt (newest first). Fails with a clear message otherwise.
+find_jdk() {
+    local candidates=() c rel
+    [ -n "${JAVA_HOME:-}" ] && candidates+=("$JAVA_HOME")
+    if command -v javac >/dev/null 2>&1; then
+        candidates+=("$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")")
+    fi
+    for c in $(ls -d /usr/lib/jvm/*/ /opt/*jdk*/ /opt/java/*/ 2>/dev/null | sort -rV); do
+        candidates+=("${c%/}")
+    done
+    for c in "${candidates[@]}"; do
+        rel="$(jdk_release "$c")"
+        if [ -n "$rel" ] && [ "$rel" -ge 25 ]; then
+            export JAVA_HOME="$c"
+            return 0
+        fi
+    done
+    echo "xcit4j: no JDK >= 25 found (looked at \$JAVA_HOME, the javac on PATH, /usr/lib/jvm, /opt)." >&2
+    echo "xcit4j: install one (e.g. Temurin 25) and set JAVA_HOME to it." >&2
+    return 1
+}
+
+# Runs Maven through the wrapper (it fetches the pinned Maven from Maven Central once).
+mvn_build() {
+    # JDK 25 warns about sun.misc.Unsafe use inside Maven itself (Guice); allow it quietly.
+    (cd "$XCIT_ROOT" && MAVEN_OPTS="--sun-misc-unsafe-memory-access=allow ${MAVEN_OPTS:-}" ./mvnw -B -ntp "$@")
+}
