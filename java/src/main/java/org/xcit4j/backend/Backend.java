@@ -60,8 +60,21 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend {
      * Class attention of the cls query over all T rows, per head (d = C / heads):
      * a = softmax_t(q_h . k_{t,h} / sqrt d), out (B, C) [h*d + i] = sum_t a_t v_{t, h*d + i};
      * q (B, C), kv (B, T, 2C) holding k in features [0, C) and v in [C, 2C).
+     * If {@code weights} (B, heads, T) is not null it receives a (the attention maps).
      */
-    void classAttention(Tensor out, Tensor q, Tensor kv, int heads);
+    void classAttention(Tensor out, Tensor weights, Tensor q, Tensor kv, int heads);
+
+    /** x (R, C) = x * scale (C) + shift (C), in place: an inference BatchNorm. */
+    void channelAffine(Tensor x, Tensor scale, Tensor shift);
+
+    /**
+     * 2x2 transposed convolution, stride 2: out (B, 2H, 2W, Cout) [b, 2y+i, 2x+j, o] =
+     * bias[o] + sum_c in (B, H, W, Cin) [b, y, x, c] * weight (Cin, Cout, 2, 2) [c, o, i, j].
+     */
+    void convTranspose2x2(Tensor out, Tensor in, Tensor weight, Tensor bias);
+
+    /** k x k max pooling, stride k, no padding (floor): out (B, H/k, W/k, C) from in (B, H, W, C). */
+    void maxPool(Tensor out, Tensor in, int k);
 
     /** out (B, C) = in (B, R, C)[:, row, :]. */
     void gatherRow(Tensor out, Tensor in, int row);

@@ -239,11 +239,12 @@ public final class JavaBackend implements Backend {
     }
 
     @Override
-    public void classAttention(Tensor out, Tensor q, Tensor kv, int heads) {
+    public void classAttention(Tensor out, Tensor weights, Tensor q, Tensor kv, int heads) {
         Shape s = kv.shape();
         int b = s.size(0), t = s.size(1), c = s.size(2) / 2, d = c / heads;
         requireShape(q, Shape.of(b, c), "classAttention q");
         requireShape(out, Shape.of(b, c), "classAttention out");
+        if (weights != null) requireShape(weights, Shape.of(b, heads, t), "classAttention weights");
         double scale = 1.0 / Math.sqrt(d);
         for (int img = 0; img < b; img++) {
             for (int head = 0; head < heads; head++) {
@@ -258,6 +259,9 @@ public final class JavaBackend implements Backend {
                 }
                 double sum = 0;
                 for (int r = 0; r < t; r++) sum += score[r] = Math.exp(score[r] - max);
+                if (weights != null) {
+                    for (int r = 0; r < t; r++) weights.set(((long) img * heads + head) * t + r, (float) (score[r] / sum));
+                }
                 for (int i = 0; i < d; i++) {
                     double acc = 0;
                     for (int r = 0; r < t; r++) acc += score[r] * kv.get(((long) img * t + r) * 2 * c + c + head * d + i);
@@ -265,6 +269,63 @@ public final class JavaBackend implements Backend {
                 }
             }
         }
+    }
+
+    @Override
+    public void channelAffine(Tensor x, Tensor scale, Tensor shift) {
+        int c = x.shape().size(-1);
+        requireNumel(scale, c, "channelAffine scale");
+        requireNumel(shift, c, "channelAffine shift");
+        for (long i = 0, n = x.numel(); i < n; i++) {
+            int ch = (int) (i % c);
+            x.set(i, (float) ((double) x.get(i) * scale.get(ch) + shift.get(ch)));
+        }
+    }
+
+    @Override
+    public void convTranspose2x2(Tensor out, Tensor in, Tensor weight, Tensor bias) {
+        Shape s = in.shape();
+        int b = s.size(0), h = s.size(1), w = s.size(2), cin = s.size(3);
+        int cout = weight.shape().size(1);
+        requireShape(weight, Shape.of(cin, cout, 2, 2), "convTranspose2x2 weight");
+        requireShape(out, Shape.of(b, 2L * h, 2L * w, cout), "convTranspose2x2 out");
+        requireNumel(bias, cout, "convTranspose2x2 bias");
+        parallel(b * h, by -> {
+            int n = by / h, y = by % h;
+            for (int x = 0; x < w; x++) {
+                long inBase = (((long) n * h + y) * w + x) * cin;
+                for (int i = 0; i < 2; i++) {
+                    for (int j = 0; j < 2; j++) {
+                        long outBase = (((long) n * 2 * h + 2 * y + i) * 2 * w + 2 * x + j) * cout;
+                        for (int o = 0; o < cout; o++) {
+                            double acc = bias.get(o);
+                            for (int c = 0; c < cin; c++) acc += (double) in.get(inBase + c) * weight.get(((long) c * cout + o) * 4 + i * 2 + j);
+                            out.set(outBase + o, (float) acc);
+                        }
+                    }
+                }
+            }
+        }, out, in, weight, bias);
+    }
+
+    @Override
+    public void maxPool(Tensor out, Tensor in, int k) {
+        Shape s = in.shape();
+        int b = s.size(0), h = s.size(1), w = s.size(2), c = s.size(3), oh = h / k, ow = w / k;
+        requireShape(out, Shape.of(b, oh, ow, c), "maxPool out");
+        for (int n = 0; n < b; n++)
+            for (int y = 0; y < oh; y++)
+                for (int x = 0; x < ow; x++)
+                    for (int ch = 0; ch < c; ch++) {
+                        float m = Float.NEGATIVE_INFINITY;
+                        for (int i = 0; i < k; i++)
+                            for (int j = 0; j < k; j++) {
+                                float v = in.get((((long) n * h + y * k + i) * w + x * k + j) * c + ch);
+                                m = Float.isNaN(v) || v > m ? v : m; // NaN propagates, as in torch
+                                if (Float.isNaN(m)) break;
+                            }
+                        out.set((((long) n * oh + y) * ow + x) * c + ch, m);
+                    }
     }
 
     @Override

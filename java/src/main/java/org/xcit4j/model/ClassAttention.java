@@ -32,7 +32,7 @@ record ClassAttention(Linear q, Linear kv, Linear proj, int heads) {
     void forward(Backend backend, Tensor out, Tensor u, Buffers buf) {
         q.forward(backend, buf.q(), buf.cls());
         kv.forward(backend, buf.kv(), u);
-        backend.classAttention(buf.attn(), buf.q(), buf.kv(), heads);
+        backend.classAttention(buf.attn(), null, buf.q(), buf.kv(), heads);
         proj.forward(backend, out, buf.attn());
     }
 
