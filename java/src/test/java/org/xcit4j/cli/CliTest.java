@@ -106,6 +106,39 @@ class CliTest {
     }
 
     @Test
+    void maliciousAndMalformedCheckpointsGiveOneLineAndNoSideEffect() throws Exception {
+        Path dir = TestData.golden("tiny_p16");
+        Path marker = tmp.resolve("pwned");
+        // A torch.save-style zip whose pickle calls os.system("touch <marker>") when unpickled naively.
+        String cmd = "touch " + marker;
+        java.io.ByteArrayOutputStream pkl = new java.io.ByteArrayOutputStream();
+        pkl.writeBytes(new byte[] {(byte) 0x80, 2});
+        pkl.writeBytes("cos\nsystem\n".getBytes());
+        pkl.write('X');
+        pkl.writeBytes(java.nio.ByteBuffer.allocate(4).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(cmd.length()).array());
+        pkl.writeBytes(cmd.getBytes());
+        pkl.writeBytes(new byte[] {(byte) 0x85, 'R', '.'});
+        Path evil = tmp.resolve("evil.pth");
+        try (java.util.zip.ZipOutputStream zip = new java.util.zip.ZipOutputStream(Files.newOutputStream(evil))) {
+            zip.putNextEntry(new java.util.zip.ZipEntry("archive/data.pkl"));
+            zip.write(pkl.toByteArray());
+            zip.closeEntry();
+        }
+        Path y = tmp.resolve("y.npy");
+        String input = dir.resolve("input.npy").toString();
+        assertOneLineError(xcit("forward", "--weights", evil.toString(), "--tokens-norm", "true", "--input", input,
+                "--output", y.toString()), 1, "evil.pth", "os.system");
+        assertFalse(Files.exists(marker), "the pickle must not have run anything");
+
+        byte[] good = Files.readAllBytes(dir.resolve("model.safetensors"));
+        Path truncated = tmp.resolve("truncated.safetensors");
+        Files.write(truncated, java.util.Arrays.copyOf(good, good.length / 2));
+        assertOneLineError(xcit("forward", "--weights", truncated.toString(), "--tokens-norm", "true", "--input", input,
+                "--output", y.toString()), 1, "truncated.safetensors");
+        assertFalse(Files.exists(y), "no output is written when the checkpoint is refused");
+    }
+
+    @Test
     void unavailableDevicesAreRefusedClearly() {
         Path dir = TestData.golden("tiny_p16");
         String[] base = {"forward", "--weights", dir.resolve("model.safetensors").toString(), "--tokens-norm", "true",
