@@ -21,8 +21,7 @@ final class InfoCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         out.printf("java: %s (%s) at %s%n", Runtime.version(), System.getProperty("java.vendor"), System.getProperty("java.home"));
-        out.println("native library xcit: " + NativeLibraries.describe("xcit"));
-        out.println("native library xcit_cuda: " + NativeLibraries.describe("xcit_cuda"));
+        for (String line : NativeLibraries.describe()) out.println("native library " + line);
         CpuInfo cpu = CpuInfo.detect();
         out.printf("cpu: %s, %d logical cores, %s%n", cpu.model(), cpu.logicalCores(), cpu.relevantFlags());
         out.println("cuda: " + Backends.cudaUnavailableReason());

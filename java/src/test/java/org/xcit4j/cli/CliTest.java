@@ -167,7 +167,7 @@ class CliTest {
         Result r = xcit("info");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("java: 25"), r.out());
-        assertTrue(r.out().contains("native library xcit:"), r.out());
+        assertTrue(r.out().contains("native library xcit: /"), r.out());
         assertTrue(r.out().contains("cpu:"), r.out());
         assertTrue(r.out().contains("cuda:"), r.out());
         assertTrue(r.out().contains("xcit_large_24_p8_384"), r.out());
