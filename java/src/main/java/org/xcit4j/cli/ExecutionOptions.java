@@ -13,7 +13,7 @@ final class ExecutionOptions {
     Stream stream;
 
     @Option(names = "--band-rows", defaultValue = "0", paramLabel = "ROWS",
-            description = "Token-grid rows per band when streaming; 0 = about 4096 tokens per band.")
+            description = "Token-grid rows per band when streaming; 0 = about 1024 tokens per band (256 in the patch embedding).")
     int bandRows;
 
     SessionOptions options() {

@@ -7,7 +7,8 @@ import org.xcit4j.tensor.Tensor;
 /**
  * The trunk in bands of token rows ({@link StreamedPatchEmbed}, {@link StreamedBlock}): the
  * residual stream (B, N, C) is the only buffer that grows with the image; the rest is sized
- * for one band of {@code bandRows} rows (plus halos). Step 0 is the patch embedding, step 1
+ * for one band (plus halos) of {@code bandRows} rows in the blocks, of {@code patchBandRows}
+ * in the patch embedding. Step 0 is the patch embedding, step 1
  * the blocks, so the two sets of band buffers share bytes.
  */
 final class StreamedTrunk extends Trunk {
@@ -15,10 +16,10 @@ final class StreamedTrunk extends Trunk {
     private final StreamedPatchEmbed patchEmbed;
     private StreamedBlock.Buffers blockBuffers;
 
-    StreamedTrunk(Xcit model, Backend backend, int batch, int height, int width, int bandRows) {
+    StreamedTrunk(Xcit model, Backend backend, int batch, int height, int width, int bandRows, int patchBandRows) {
         super(model, backend, batch, height, width);
         this.bandRows = bandRows;
-        this.patchEmbed = new StreamedPatchEmbed(model, backend, height, width, gridH, gridW, bandRows);
+        this.patchEmbed = new StreamedPatchEmbed(model, backend, height, width, gridH, gridW, patchBandRows);
     }
 
     int bandRows() {

@@ -46,7 +46,8 @@ abstract sealed class Trunk permits FullTrunk, StreamedTrunk {
         MemoryPlan.Builder probe = MemoryPlan.builder();
         full.declare(probe, full.blocksStep());
         if (!options.streams(probe.bytes())) return full;
-        return new StreamedTrunk(model, backend, batch, height, width, options.bandRowsFor(full.gridH, full.gridW));
+        return new StreamedTrunk(model, backend, batch, height, width, options.bandRowsFor(full.gridH, full.gridW),
+                options.patchBandRowsFor(full.gridH, full.gridW));
     }
 
     /** Declares the trunk's buffers; the residual stream "tokens" (B, N, C) lives until {@code lastStep}. */
