@@ -30,6 +30,13 @@ public final class TestData {
         return dir;
     }
 
+    /** A dense-output golden (tools/golden/make_dense_goldens.py): testdata/dense/NAME. */
+    public static Path dense(String name) {
+        Path p = root().resolve("testdata/dense").resolve(name);
+        if (!Files.exists(p)) throw new IllegalStateException("dense golden missing: " + p);
+        return p;
+    }
+
     /** Names of every golden case directory. */
     public static List<String> goldenCases() {
         try (Stream<Path> s = Files.list(root().resolve("testdata/golden"))) {

@@ -48,6 +48,24 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend {
     void xca(Tensor out, Tensor qkv, Tensor temperature, int heads);
 
     /**
+     * The first pass of {@link #xca} over a chunk of tokens of ONE image, for streamed blocks:
+     * stats (heads, d, d + 2) = (accumulate ? stats : 0) + sums over the M rows of qk (M, 2C) (q in features [0, C), k in
+     * [C, 2C)) of [h, i, j] q[h*d+i] k[h*d+j] for j < d, [h, i, d] q[h*d+i]^2 and
+     * [h, i, d+1] k[h*d+i]^2. Chunk after chunk, it accumulates the Gram matrices and squared
+     * row norms of every head over all tokens. Sums of a chunk may be formed in any precision
+     * >= float32 before they are added.
+     */
+    void xcaGram(Tensor stats, Tensor qk, int heads, boolean accumulate);
+
+    /**
+     * The attention of {@link #xca} from accumulated stats (heads, d, d + 2) (see {@link #xcaGram}):
+     * attn (C, C) is block-diagonal, block h = softmax_j(temperature[h] * G[h, i, j] /
+     * (max(sqrt(qn[h, i]), 1e-12) max(sqrt(kn[h, j]), 1e-12))), zero off the blocks, so that
+     * {@code linear(out, v, attn, null)} gives out[n, h*d + i] = sum_j A[h, i, j] v[n, h*d + j].
+     */
+    void xcaSoftmax(Tensor attn, Tensor stats, Tensor temperature);
+
+    /**
      * Local patch interaction on a (B, Hp, Wp, C) channel-last grid: depthwise conv3x3
      * (pad 1, weight1 (C, 9), bias1) -> GELU -> per-channel affine (bnScale, bnShift: the
      * BatchNorm in inference form) -> depthwise conv3x3 (pad 1, weight2, bias2), zero padding

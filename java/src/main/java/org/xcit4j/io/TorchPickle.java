@@ -13,6 +13,14 @@ import org.xcit4j.tensor.DType;
  * The allow-list for torch.save pickles: the only globals a checkpoint may name, each
  * implemented here as an inert Java constructor. Tensors are not read here; the pickle only
  * yields {@link TensorRef} descriptions, checked against the archive afterwards.
+ *
+ * <p>Training frameworks put their own objects beside the state dict (mmengine checkpoints
+ * carry numpy scalars and arrays and mmengine's HistoryBuffer in 'meta' and 'message_hub').
+ * Globals of those data libraries ({@link #FOREIGN_MODULES}) become {@link Foreign} markers:
+ * nothing is imported or constructed, calls on them and their state are dropped, and the
+ * marker keeps only the class name. That is safe because the VM never runs code either way
+ * and because a state dict entry must be a tensor (the reader checks), so a marker can never
+ * reach the model. Every other global (os, posix, builtins, subprocess, ...) is still refused.
  */
 final class TorchPickle implements Unpickler.Resolver {
     /** Every global a checkpoint may name; storages carry their element type. */
@@ -70,6 +78,27 @@ final class TorchPickle implements Unpickler.Resolver {
     /** An argparse.Namespace of training arguments, kept as plain data. */
     record Namespace(Map<String, Object> fields) {}
 
+    /**
+     * A class or function of a tolerated data library, or a value made by calling one: an
+     * inert placeholder that remembers only what it stands for (arguments and state dropped).
+     */
+    record Foreign(String qualifiedName) implements Unpickler.Inert {
+        @Override
+        public String describe() {
+            return qualifiedName + " (ignored)";
+        }
+    }
+
+    /** Module prefixes whose globals become {@link Foreign} markers instead of being refused. */
+    static final java.util.List<String> FOREIGN_MODULES = java.util.List.of("numpy", "mmengine", "mmcv", "mmseg", "mmdet");
+
+    static boolean isForeignModule(String module) {
+        for (String m : FOREIGN_MODULES) {
+            if (module.equals(m) || module.startsWith(m + ".")) return true;
+        }
+        return false;
+    }
+
     private static final Map<String, Global> BY_NAME = new HashMap<>();
 
     static {
@@ -93,6 +122,7 @@ final class TorchPickle implements Unpickler.Resolver {
     @Override
     public Object global(String module, String name) throws PickleError {
         Global g = BY_NAME.get(module + "\n" + name);
+        if (g == null && isForeignModule(module)) return new Foreign(module + "." + name);
         if (g == null) {
             throw PickleError.unsafe("refusing to unpickle global '" + module + "." + name
                     + "' (only tensors, storages, ordered dicts and primitives are allowed)");
@@ -102,6 +132,7 @@ final class TorchPickle implements Unpickler.Resolver {
 
     @Override
     public Object reduce(Object callable, Tuple args) throws PickleError {
+        if (callable instanceof Foreign f) return f;
         if (!(callable instanceof Global g)) {
             throw PickleError.unsafe("refusing to call a " + Unpickler.typeName(callable) + " (only allow-listed constructors)");
         }
@@ -140,6 +171,7 @@ final class TorchPickle implements Unpickler.Resolver {
     public Object newObject(Object cls, Tuple args) throws PickleError {
         if (cls == Global.NAMESPACE && args.size() == 0) return new Namespace(new LinkedHashMap<>());
         if (cls == Global.ORDERED_DICT && args.size() == 0) return new LinkedHashMap<Object, Object>();
+        if (cls instanceof Foreign f) return f;
         throw PickleError.unsafe("refusing NEWOBJ of " + Unpickler.typeName(cls) + " (only argparse.Namespace and OrderedDict)");
     }
 
@@ -160,6 +192,7 @@ final class TorchPickle implements Unpickler.Resolver {
             // An OrderedDict's state is its instance attributes (a state_dict's '_metadata': module
             // versions), not items; inference needs none of it.
             case LinkedHashMap<?, ?> d -> { }
+            case Foreign f -> { }
             default -> throw PickleError.invalid("BUILD on a " + Unpickler.typeName(target) + " is not allowed");
         }
     }

@@ -38,6 +38,15 @@ final class Unpickler {
         }
     }
 
+    /**
+     * A resolver's placeholder for an object it does not construct: items appended or set on
+     * it are dropped (after the usual size checks on the way in), never stored.
+     */
+    interface Inert {
+        /** What it stands for, for messages. */
+        String describe();
+    }
+
     /** The allow-list: what the VM may construct beyond plain values. */
     interface Resolver {
         /** The object a GLOBAL names; must throw {@link PickleError#unsafe} for anything not allowed. */
@@ -232,6 +241,7 @@ final class Unpickler {
 
     @SuppressWarnings("unchecked")
     private static void appendAll(Object target, List<Object> items) throws PickleError {
+        if (target instanceof Inert) return;
         if (!(target instanceof ArrayList<?> raw)) {
             throw PickleError.invalid("APPEND to a " + typeName(target) + ", expected a list");
         }
@@ -242,6 +252,7 @@ final class Unpickler {
 
     @SuppressWarnings("unchecked")
     private static void setItems(Object target, List<Object> kv) throws PickleError {
+        if (target instanceof Inert) return;
         if (!(target instanceof LinkedHashMap<?, ?> raw)) {
             throw PickleError.invalid("SETITEM on a " + typeName(target) + ", expected a dict");
         }
@@ -384,6 +395,7 @@ final class Unpickler {
             case Tuple t -> "tuple";
             case List<?> l -> "list";
             case Map<?, ?> m -> "dict";
+            case Inert i -> i.describe();
             // Allow-listed globals name themselves; other resolver objects by their kind only,
             // since printing their contents could make a message as large as the file.
             default -> o instanceof Enum<?> ? o.toString() : o.getClass().getSimpleName();

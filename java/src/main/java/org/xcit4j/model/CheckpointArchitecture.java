@@ -7,10 +7,11 @@ import java.util.regex.Pattern;
 import org.xcit4j.tensor.Tensor;
 
 /**
- * Reads the architecture off a checkpoint in timm naming: embed dim from {@code cls_token},
+ * Reads the architecture off a checkpoint in timm naming: embed dim from the positional projection,
  * depth from the {@code blocks.i} indices, heads from the temperature, patch size from the
  * number of patch-embedding stages, classes from the head. tokens_norm is not stored in
- * checkpoints; it comes from the matching zoo architecture or from the caller.
+ * checkpoints; it comes from the matching zoo architecture or from the caller. A checkpoint
+ * without {@code cls_token} is a dense (detection/segmentation) backbone: no class attention.
  */
 public final class CheckpointArchitecture {
     private static final Pattern BLOCK = Pattern.compile("blocks\\.(\\d+)\\..*");
@@ -25,12 +26,14 @@ public final class CheckpointArchitecture {
      * required when the architecture is not a zoo one.
      */
     public static XcitConfig infer(String source, Map<String, Tensor> tensors, Optional<Boolean> tokensNorm) {
+        Tensor projection = tensors.get("pos_embed.token_projection.weight");
         Tensor cls = tensors.get("cls_token");
-        if (cls == null || cls.shape().rank() != 3) {
-            throw new IllegalArgumentException(source + ": not an XCiT checkpoint (no 'cls_token' of shape (1, 1, C); keys start with "
+        if (projection == null || projection.shape().rank() != 4 || (cls != null && cls.shape().rank() != 3)) {
+            throw new IllegalArgumentException(source + ": not an XCiT checkpoint (no 'pos_embed.token_projection.weight' of shape"
+                    + " (C, 64, 1, 1) or no 'cls_token' of shape (1, 1, C); keys start with "
                     + tensors.keySet().stream().limit(3).toList() + ")");
         }
-        int c = cls.shape().size(2);
+        int c = projection.shape().size(0);
         int depth = 1 + maxIndex(tensors, BLOCK);
         int clsLayers = 1 + maxIndex(tensors, CLS_BLOCK);
         int stages = (int) tensors.keySet().stream().filter(k -> STAGE.matcher(k).matches()).count();
@@ -45,11 +48,15 @@ public final class CheckpointArchitecture {
         }
         Tensor head = tensors.get("head.weight");
         int classes = head == null ? 0 : head.shape().size(0);
+        // A backbone without cls_token (a detection/segmentation backbone) has no class-attention
+        // stage, so tokens_norm means nothing for it.
+        boolean backboneOnly = cls == null;
         XcitConfig shape = new XcitConfig(stages == 4 ? 16 : 8, c, depth, temperature.shape().size(0), classes,
-                true, clsLayers, fc1.shape().size(0) / c);
+                true, backboneOnly ? 0 : clsLayers, fc1.shape().size(0) / c);
         Optional<ModelZoo.Architecture> zoo = ModelZoo.architectureOf(shape);
         if (tokensNorm.isPresent()) return shape.withTokensNorm(tokensNorm.get());
         if (zoo.isPresent()) return shape.withTokensNorm(zoo.get().tokensNorm());
+        if (backboneOnly) return shape.withTokensNorm(false);
         throw new IllegalArgumentException(source + ": patch " + shape.patchSize() + ", C=" + c + ", depth " + depth + ", "
                 + shape.numHeads() + " heads is not a zoo architecture, so tokens_norm is unknown"
                 + " (checkpoints do not store it): say it explicitly (CLI: --tokens-norm true|false)");

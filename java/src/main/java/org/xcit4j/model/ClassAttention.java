@@ -28,11 +28,14 @@ record ClassAttention(Linear q, Linear kv, Linear proj, int heads) {
     record Buffers(Tensor cls, Tensor q, Tensor kv, Tensor attn) {
     }
 
-    /** out (B, C) = ClassAttn(u (B, T, C)), where buf.cls() already holds u's row 0. */
-    void forward(Backend backend, Tensor out, Tensor u, Buffers buf) {
+    /**
+     * out (B, C) = ClassAttn(u (B, T, C)), where buf.cls() already holds u's row 0; the
+     * softmax weights go to {@code weights} (B, heads, T) unless it is null.
+     */
+    void forward(Backend backend, Tensor out, Tensor weights, Tensor u, Buffers buf) {
         q.forward(backend, buf.q(), buf.cls());
         kv.forward(backend, buf.kv(), u);
-        backend.classAttention(buf.attn(), null, buf.q(), buf.kv(), heads);
+        backend.classAttention(buf.attn(), weights, buf.q(), buf.kv(), heads);
         proj.forward(backend, out, buf.attn());
     }
 

@@ -23,11 +23,12 @@ record ClassAttentionBlock(LayerNorm norm1, ClassAttention attn, Tensor gamma1, 
     record Buffers(Tensor u, ClassAttention.Buffers attn, Tensor clsOut, Tensor hidden) {
     }
 
-    void forward(Backend backend, Tensor x, Buffers buf) {
+    /** Updates x (B, T, C) in place; the attention weights (B, heads, T) go to {@code weights} unless null. */
+    void forward(Backend backend, Tensor x, Tensor weights, Buffers buf) {
         Tensor cls = buf.attn().cls();
         norm1.forward(backend, buf.u(), x);
         backend.gatherRow(cls, buf.u(), 0);
-        attn.forward(backend, buf.clsOut(), buf.u(), buf.attn());
+        attn.forward(backend, buf.clsOut(), weights, buf.u(), buf.attn());
         // The patch rows receive gamma1 * LN1(x) too, exactly as the reference code does.
         backend.scatterRow(buf.u(), 0, buf.clsOut());
         backend.addScaled(x, buf.u(), gamma1);

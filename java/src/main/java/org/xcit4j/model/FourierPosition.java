@@ -32,16 +32,21 @@ final class FourierPosition {
      * Computed in float32 step by step as timm does, so rounding matches.
      */
     static void features(Tensor out, int gridH, int gridW) {
+        features(out, gridH, gridW, 0, gridH);
+    }
+
+    /** The features of grid rows [rowFrom, rowTo) only, ((rowTo - rowFrom) * Wp, 64), for streamed sessions. */
+    static void features(Tensor out, int gridH, int gridW, int rowFrom, int rowTo) {
         float[] freq = new float[HIDDEN];
         for (int j = 0; j < HIDDEN; j++) {
             freq[j] = (float) Math.pow(TEMPERATURE, (float) (2 * (j / 2)) / HIDDEN);
         }
         float yDen = gridH + EPS, xDen = gridW + EPS;
-        for (int r = 0; r < gridH; r++) {
+        for (int r = rowFrom; r < rowTo; r++) {
             float y = (r + 1) / yDen * SCALE;
             for (int c = 0; c < gridW; c++) {
                 float x = (c + 1) / xDen * SCALE;
-                long base = ((long) r * gridW + c) * 2 * HIDDEN;
+                long base = ((long) (r - rowFrom) * gridW + c) * 2 * HIDDEN;
                 for (int j = 0; j < HIDDEN; j++) {
                     float py = y / freq[j], px = x / freq[j];
                     out.set(base + j, (float) ((j & 1) == 0 ? Math.sin(py) : Math.cos(py)));

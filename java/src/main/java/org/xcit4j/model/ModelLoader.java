@@ -5,6 +5,7 @@ import java.io.InputStream;
 import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.xcit4j.io.SafeTensors;
@@ -13,7 +14,8 @@ import org.xcit4j.io.TorchCheckpoint;
 import org.xcit4j.tensor.Tensor;
 
 /**
- * Reads a checkpoint file (timm safetensors, or a torch.save zip in timm or original naming),
+ * Reads a checkpoint file (timm safetensors, or a torch.save zip in timm or original naming,
+ * or an mmseg/mmdet checkpoint whose backbone is an XCiT: see {@link OpenMmlabLayout}),
  * infers and checks the architecture, and builds the model. On any failure nothing stays
  * allocated.
  */
@@ -30,16 +32,25 @@ final class ModelLoader {
         Arena arena = Arena.ofShared();
         Map<String, Tensor> tensors;
         XcitConfig config;
+        List<String> notes = List.of();
         try {
             StateDict dict = read(path, arena);
-            tensors = CheckpointNaming.toTimm(dict.tensors());
+            tensors = dict.tensors();
+            if (OpenMmlabLayout.matches(tensors)) {
+                OpenMmlabLayout.Unwrapped backbone = OpenMmlabLayout.unwrap(tensors);
+                tensors = backbone.tensors();
+                notes = backbone.notes();
+            }
+            tensors = CheckpointNaming.toTimm(tensors);
             config = CheckpointArchitecture.infer(source, tensors, tokensNorm(dict, options));
             if (expected.isPresent()) CheckpointArchitecture.check(source, config, expected.get());
         } catch (IOException | RuntimeException e) {
             arena.close();
             throw e;
         }
-        return Xcit.fromTensors(config, source, tensors, arena); // owns the arena from here, also on failure
+        Xcit model = Xcit.fromTensors(config, source, tensors, arena); // owns the arena from here, also on failure
+        model.setNotes(notes);
+        return model;
     }
 
     /**

@@ -51,6 +51,10 @@ final class PatchEmbed {
         return stages.size();
     }
 
+    Stage stage(int s) {
+        return stages.get(s);
+    }
+
     /** Output shape of stage {@code s} for a (B, 3, H, W) input: (B, ceil(H/2^(s+1)), ..., Cout). */
     static Shape stageShape(XcitConfig config, int s, int batch, int height, int width) {
         int h = height, w = width;

@@ -1,69 +1,57 @@
 package org.xcit4j.model;
 
 import java.lang.foreign.Arena;
+import java.util.List;
 import org.xcit4j.backend.Backend;
 import org.xcit4j.tensor.MemoryPlan;
 import org.xcit4j.tensor.Shape;
 import org.xcit4j.tensor.Tensor;
 
 /**
- * Inference for one input shape (B, 3, H, W) on one backend. All activation memory is planned
- * once, here, so {@link #run} allocates nothing; the outputs it returns are views into that
- * memory, valid until the next run or {@link #close()}.
+ * Classification inference for one input shape (B, 3, H, W) on one backend. All activation
+ * memory is planned once, here, so {@link #run} allocates nothing; the outputs it returns are
+ * views into that memory, valid until the next run or {@link #close()}.
  */
 public final class Session implements AutoCloseable {
 
-    /** What one forward produces; {@code logits} is null for a checkpoint without a head. */
-    public record Outputs(Tensor logits, Tensor features, Tensor tokens) {
+    /**
+     * What one forward produces; {@code logits} is null for a checkpoint without a head.
+     * {@code clsAttention} (B, heads, Hp, Wp) holds the last class-attention block's softmax
+     * weights of the cls query over the patches (the cls -> cls weight left out, so a map
+     * sums to 1 minus that weight).
+     */
+    public record Outputs(Tensor logits, Tensor features, Tensor tokens, Tensor clsAttention) {
     }
 
     private final Xcit model;
     private final Backend backend;
     private final boolean ownsBackend;
     private final Shape inputShape;
-    private final int gridH, gridW;
+    private final Trunk trunk;
     private final Arena arena = Arena.ofShared();
     private final MemoryPlan plan;
-    private final Tensor image;
-    private final Tensor[] stageOut;
-    private final Tensor position;
-    private final XcaBlock.Buffers blockBuffers;
     private final Tensor clsRows;
     private final ClassAttentionBlock.Buffers clsBuffers;
-    private final Tensor tokens;
+    private final Tensor clsWeights;
+    private final Tensor clsWeightsScratch;
     private final Outputs outputs;
     private boolean closed;
 
-    Session(Xcit model, Backend backend, boolean ownsBackend, int batch, int height, int width) {
-        if (batch < 1 || height < 1 || width < 1) {
-            throw new IllegalArgumentException("input shape (" + batch + ", 3, " + height + ", " + width + ") must be positive");
-        }
+    Session(Xcit model, Backend backend, boolean ownsBackend, int batch, int height, int width, SessionOptions options) {
         XcitConfig cfg = model.config();
         this.model = model;
         this.backend = backend;
         this.ownsBackend = ownsBackend;
         this.inputShape = Shape.of(batch, 3, height, width);
-        this.gridH = cfg.gridSide(height);
-        this.gridW = cfg.gridSide(width);
-        int b = batch, c = cfg.embedDim(), n = gridH * gridW, t = n + 1, stages = cfg.patchStages();
+        this.trunk = Trunk.create(model, backend, batch, height, width, options);
+        int b = batch, c = cfg.embedDim(), n = trunk.gridH * trunk.gridW, t = n + 1, heads = cfg.numHeads();
 
-        // Steps: 0 converts the image, 1..stages run the patch-embedding convs (stage s writes in
-        // step s + 1), then XCA blocks, class attention, head. The last stage's output is the
-        // residual stream and, after the blocks, the tokens output, so it lives to the end.
-        int blocksStep = stages + 1, clsStep = stages + 2, headStep = stages + 3;
-        MemoryPlan.Builder p = MemoryPlan.builder()
-                .add("image", Shape.of(b, height, width, 3), 0, 1)
-                .add("posFeatures", Shape.of(n, 2 * FourierPosition.HIDDEN), 0, headStep)
-                .add("position", Shape.of(n, c), 0, headStep);
-        for (int s = 0; s < stages; s++) {
-            p.add("stage" + s, PatchEmbed.stageShape(cfg, s, b, height, width), s + 1, s == stages - 1 ? headStep : s + 2);
-        }
-        p.add("u", Shape.of(b, n, c), blocksStep, blocksStep)
-                .add("y", Shape.of(b, n, c), blocksStep, blocksStep)
-                .add("attn", Shape.of(b, n, c), blocksStep, blocksStep)
-                .add("qkv", Shape.of(b, n, 3L * c), blocksStep, blocksStep)
-                .add("hidden", Shape.of(b, n, cfg.hiddenDim()), blocksStep, blocksStep)
-                .add("clsRows", Shape.of(b, t, c), clsStep, headStep)
+        // Steps: the trunk's, then class attention, then the head; the residual stream is the
+        // tokens output, so it lives to the end.
+        int clsStep = trunk.blocksStep() + 1, headStep = clsStep + 1;
+        MemoryPlan.Builder p = MemoryPlan.builder();
+        trunk.declare(p, headStep);
+        p.add("clsRows", Shape.of(b, t, c), clsStep, headStep)
                 .add("clsU", Shape.of(b, t, c), clsStep, clsStep)
                 .add("clsKv", Shape.of(b, t, 2L * c), clsStep, clsStep)
                 .add("cls", Shape.of(b, c), clsStep, headStep)
@@ -71,28 +59,26 @@ public final class Session implements AutoCloseable {
                 .add("clsAttn", Shape.of(b, c), clsStep, clsStep)
                 .add("clsOut", Shape.of(b, c), clsStep, clsStep)
                 .add("clsHidden", Shape.of(b, cfg.hiddenDim()), clsStep, clsStep)
+                .add("clsWeights", Shape.of(b, heads, t), clsStep, clsStep)
+                .add("clsWeightsT", Shape.of((long) t * b * heads), clsStep, clsStep)
+                .add("clsMaps", Shape.of(b, heads, trunk.gridH, trunk.gridW), clsStep, headStep)
                 .add("features", Shape.of(b, c), headStep, headStep)
                 .add("logits", Shape.of(b, Math.max(cfg.numClasses(), 1)), headStep, headStep);
-        this.plan = p.allocate(arena);
-
-        this.image = plan.tensor("image");
-        this.stageOut = new Tensor[stages];
-        for (int s = 0; s < stages; s++) stageOut[s] = plan.tensor("stage" + s);
-        this.blockBuffers = new XcaBlock.Buffers(plan.tensor("u"), plan.tensor("y"), plan.tensor("attn"),
-                plan.tensor("qkv"), plan.tensor("hidden"));
+        try {
+            this.plan = p.allocate(arena);
+            trunk.bind(plan);
+        } catch (RuntimeException e) {
+            arena.close();
+            throw e;
+        }
         this.clsRows = plan.tensor("clsRows");
         this.clsBuffers = new ClassAttentionBlock.Buffers(plan.tensor("clsU"),
                 new ClassAttention.Buffers(plan.tensor("cls"), plan.tensor("clsQ"), plan.tensor("clsKv"), plan.tensor("clsAttn")),
                 plan.tensor("clsOut"), plan.tensor("clsHidden"));
-        // The last stage's (B, Hp, Wp, C) output is the (B, N, C) residual stream.
-        this.tokens = stageOut[stages - 1].reshape(b, n, c);
-        this.outputs = new Outputs(cfg.numClasses() > 0 ? plan.tensor("logits") : null, plan.tensor("features"), tokens);
-
-        // The positional encoding depends only on the grid: computed once per session.
-        this.position = plan.tensor("position");
-        Tensor posFeatures = plan.tensor("posFeatures");
-        FourierPosition.features(posFeatures, gridH, gridW);
-        model.position().project(backend, position, posFeatures);
+        this.clsWeights = plan.tensor("clsWeights");
+        this.clsWeightsScratch = plan.tensor("clsWeightsT");
+        this.outputs = new Outputs(cfg.numClasses() > 0 ? plan.tensor("logits") : null, plan.tensor("features"),
+                trunk.tokens(), plan.tensor("clsMaps"));
     }
 
     public Shape inputShape() {
@@ -101,11 +87,11 @@ public final class Session implements AutoCloseable {
 
     /** Token grid (Hp, Wp) of this session's input size. */
     public int gridHeight() {
-        return gridH;
+        return trunk.gridH;
     }
 
     public int gridWidth() {
-        return gridW;
+        return trunk.gridW;
     }
 
     public Backend backend() {
@@ -115,6 +101,11 @@ public final class Session implements AutoCloseable {
     /** Bytes of activation memory the plan reserved. */
     public long activationBytes() {
         return plan.bytes();
+    }
+
+    /** Whether the trunk runs streamed (bands and chunks) rather than with full-size block buffers. */
+    public boolean streamed() {
+        return trunk.streamed();
     }
 
     /** Same as {@link #run}. */
@@ -129,13 +120,15 @@ public final class Session implements AutoCloseable {
         if (!input.shape().equals(inputShape)) {
             throw new IllegalArgumentException("input shape " + input.shape() + " does not match the session's " + inputShape);
         }
-        backend.nchwToNhwc(image, input);
-        model.patchEmbed().forward(backend, image, stageOut);
-        backend.addBroadcast(tokens, position);
-        for (XcaBlock block : model.blocks()) block.forward(backend, tokens, gridH, gridW, blockBuffers);
-
+        trunk.run(input, (i, x) -> { });
+        Tensor tokens = trunk.tokens();
         backend.prependRow(clsRows, model.clsToken(), tokens);
-        for (ClassAttentionBlock block : model.clsBlocks()) block.forward(backend, clsRows, clsBuffers);
+        List<ClassAttentionBlock> blocks = model.clsBlocks();
+        for (int i = 0; i < blocks.size(); i++) {
+            blocks.get(i).forward(backend, clsRows, i == blocks.size() - 1 ? clsWeights : null, clsBuffers);
+        }
+        int rows = inputShape.size(0) * model.config().numHeads(), t = clsWeights.shape().size(2);
+        DataMoves.dropFirstColumn(backend, outputs.clsAttention(), clsWeights, clsWeightsScratch, rows, t);
         backend.gatherRow(outputs.features(), clsRows, 0);
         model.norm().forward(backend, outputs.features(), outputs.features());
         if (outputs.logits() != null) model.head().forward(backend, outputs.logits(), outputs.features());

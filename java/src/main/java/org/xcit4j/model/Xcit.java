@@ -14,8 +14,11 @@ import org.xcit4j.tensor.Tensor;
 
 /**
  * An XCiT network with its weights (timm's {@code Xcit}): patch embedding, Fourier positions,
- * XCA blocks, class-attention blocks, final norm and head. Weights live in one arena owned
- * by this object; {@link #close()} frees them. Inference runs in a {@link Session}.
+ * XCA blocks, class-attention blocks, final norm and head, and the FPN ops of the original
+ * dense backbone where the checkpoint has them. A dense (mmseg/mmdet) checkpoint has no
+ * class-attention stage ({@link #hasClassifier()} false). Weights live in one arena owned
+ * by this object; {@link #close()} frees them. Inference runs in a {@link Session} or a
+ * {@link DenseSession}.
  */
 public final class Xcit implements AutoCloseable {
     private final XcitConfig config;
@@ -27,6 +30,8 @@ public final class Xcit implements AutoCloseable {
     private final List<ClassAttentionBlock> clsBlocks;
     private final LayerNorm norm;
     private final Linear head;
+    private final Fpn fpn;
+    private List<String> notes = List.of();
     private boolean closed;
 
     private Xcit(XcitConfig config, Arena arena, WeightScope root) {
@@ -38,14 +43,17 @@ public final class Xcit implements AutoCloseable {
         List<XcaBlock> b = new ArrayList<>();
         for (int i = 0; i < config.depth(); i++) b.add(XcaBlock.load(root.child("blocks").child(i), config));
         this.blocks = List.copyOf(b);
-        this.clsToken = root.tensor("cls_token", 1, 1, c).reshape(c);
+        // clsAttnLayers 0 is a dense backbone: no cls token, class attention, norm or head.
+        boolean classifier = config.clsAttnLayers() > 0;
+        this.clsToken = classifier ? root.tensor("cls_token", 1, 1, c).reshape(c) : null;
         List<ClassAttentionBlock> cb = new ArrayList<>();
         for (int i = 0; i < config.clsAttnLayers(); i++) {
             cb.add(ClassAttentionBlock.load(root.child("cls_attn_blocks").child(i), config));
         }
         this.clsBlocks = List.copyOf(cb);
-        this.norm = LayerNorm.load(root.child("norm"), c);
-        this.head = config.numClasses() > 0 ? Linear.load(root.child("head"), c, config.numClasses()) : null;
+        this.norm = classifier ? LayerNorm.load(root.child("norm"), c) : null;
+        this.head = classifier && config.numClasses() > 0 ? Linear.load(root.child("head"), c, config.numClasses()) : null;
+        this.fpn = Fpn.load(root, config);
         root.finish();
     }
 
@@ -93,10 +101,30 @@ public final class Xcit implements AutoCloseable {
 
     /** Number of learned parameters, counted as PyTorch does (BatchNorm statistics excluded). */
     public long parameters() {
-        long p = patchEmbed.parameters() + position.parameters() + clsToken.numel() + norm.parameters();
+        long p = patchEmbed.parameters() + position.parameters() + fpn.parameters();
+        if (hasClassifier()) p += clsToken.numel() + norm.parameters();
         for (XcaBlock b : blocks) p += b.parameters();
         for (ClassAttentionBlock b : clsBlocks) p += b.parameters();
         return head == null ? p : p + head.parameters();
+    }
+
+    /** Whether the model has the class-attention stage (cls token, class attention, norm): false for dense backbones. */
+    public boolean hasClassifier() {
+        return clsToken != null;
+    }
+
+    /** Whether the checkpoint had FPN weights (fpn1 / fpn2 of the original dense backbone). */
+    public boolean hasFpnWeights() {
+        return fpn.hasWeights();
+    }
+
+    /** What loading left out or assumed (ignored heads, meta), one line each, for the user. */
+    public List<String> notes() {
+        return notes;
+    }
+
+    void setNotes(List<String> notes) {
+        this.notes = List.copyOf(notes);
     }
 
     /**
@@ -104,8 +132,23 @@ public final class Xcit implements AutoCloseable {
      * caller keeps owning (one backend can serve several sessions in turn).
      */
     public Session session(Backend backend, int batch, int height, int width) {
+        return session(backend, batch, height, width, SessionOptions.DEFAULT);
+    }
+
+    /** Like {@link #session(Backend, int, int, int)} with execution options (streaming). */
+    public Session session(Backend backend, int batch, int height, int width, SessionOptions options) {
+        requireClassifier();
+        return new Session(this, backend, false, batch, height, width, options);
+    }
+
+    /**
+     * A dense session (spec section 6): stride 4, 8, 16 and 32 maps for inputs of shape
+     * (batch, 3, height, width) on {@code backend}, which the caller keeps owning.
+     */
+    public DenseSession denseSession(Backend backend, int batch, int height, int width, DenseOptions dense,
+                                     SessionOptions options) {
         ensureOpen();
-        return new Session(this, backend, false, batch, height, width);
+        return new DenseSession(this, backend, batch, height, width, dense, options);
     }
 
     /**
@@ -115,9 +158,10 @@ public final class Xcit implements AutoCloseable {
      */
     public Session session(Device device, int batch, int height, int width, Consumer<String> notes) {
         ensureOpen();
+        requireClassifier();
         Backend backend = Backends.open(device, notes);
         try {
-            return new Session(this, backend, true, batch, height, width);
+            return new Session(this, backend, true, batch, height, width, SessionOptions.DEFAULT);
         } catch (RuntimeException e) {
             backend.close();
             throw e;
@@ -155,6 +199,18 @@ public final class Xcit implements AutoCloseable {
 
     Linear head() {
         return head;
+    }
+
+    Fpn fpn() {
+        return fpn;
+    }
+
+    private void requireClassifier() {
+        ensureOpen();
+        if (!hasClassifier()) {
+            throw new IllegalStateException("this checkpoint is a dense (detection/segmentation) backbone without a "
+                    + "class-attention stage: it gives dense outputs only (CLI: --what dense)");
+        }
     }
 
     void ensureOpen() {

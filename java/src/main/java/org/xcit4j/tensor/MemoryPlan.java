@@ -62,11 +62,29 @@ public final class MemoryPlan {
             return this;
         }
 
+        /** Bytes the plan would take, without allocating: for choosing between plans. */
+        public long bytes() {
+            return place().total;
+        }
+
         /**
          * Greedy placement, largest buffers first: each goes to the lowest offset that no
          * already placed buffer with an overlapping lifetime occupies.
          */
         public MemoryPlan allocate(Arena arena) {
+            Placement placed = place();
+            MemorySegment block = arena.allocate(Math.max(placed.total, ALIGN), ALIGN);
+            Map<String, Tensor> tensors = new LinkedHashMap<>();
+            for (Request r : requests) {
+                tensors.put(r.name, Tensor.wrap(block.asSlice(placed.offsets.get(r), r.shape.numel() * Float.BYTES), r.shape));
+            }
+            return new MemoryPlan(tensors, placed.total);
+        }
+
+        private record Placement(Map<Request, Long> offsets, long total) {
+        }
+
+        private Placement place() {
             List<Request> order = new ArrayList<>(requests);
             order.sort(Comparator.comparingLong(Request::size).reversed());
             Map<Request, Long> offsets = new LinkedHashMap<>();
@@ -85,12 +103,7 @@ public final class MemoryPlan {
                 offsets.put(r, offset);
                 total = Math.max(total, offset + r.size);
             }
-            MemorySegment block = arena.allocate(Math.max(total, ALIGN), ALIGN);
-            Map<String, Tensor> tensors = new LinkedHashMap<>();
-            for (Request r : requests) {
-                tensors.put(r.name, Tensor.wrap(block.asSlice(offsets.get(r), r.shape.numel() * Float.BYTES), r.shape));
-            }
-            return new MemoryPlan(tensors, total);
+            return new Placement(offsets, total);
         }
     }
 }

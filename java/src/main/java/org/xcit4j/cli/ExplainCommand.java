@@ -1,0 +1,88 @@
+package org.xcit4j.cli;
+
+import java.awt.image.BufferedImage;
+import java.io.PrintWriter;
+import java.lang.foreign.Arena;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import javax.imageio.ImageIO;
+import org.xcit4j.backend.Backend;
+import org.xcit4j.backend.Backends;
+import org.xcit4j.backend.Device;
+import org.xcit4j.model.LoadOptions;
+import org.xcit4j.model.Session;
+import org.xcit4j.model.Xcit;
+import org.xcit4j.tensor.Tensor;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code xcit explain}: where the class token looks. The whole image (short side resized to
+ * --size, aspect kept, no crop, so the maps cover all of it) goes through the model; the last
+ * class-attention block's cls->patch weights, averaged over heads, are drawn over the
+ * original image as a heatmap (see {@link Heatmap}).
+ */
+@Command(name = "explain", mixinStandardHelpOptions = true,
+        description = "Overlay the last class-attention block's attention map (mean over heads) on an image; write a PNG.")
+final class ExplainCommand implements Callable<Integer> {
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "IMAGE", description = "PNG, JPEG, BMP or GIF.")
+    Path image;
+
+    @Option(names = "--weights", required = true, paramLabel = "FILE", description = "A classification checkpoint (timm or original).")
+    Path weights;
+
+    @Option(names = "--output", required = true, paramLabel = "HEAT.png", description = "Where to write the overlay (PNG, the image's size).")
+    Path output;
+
+    @Option(names = "--model", paramLabel = "NAME", description = "Zoo name; optional, checked against the checkpoint.")
+    String model;
+
+    @Option(names = "--tokens-norm", paramLabel = "BOOL", arity = "1", description = "For architectures outside the zoo.")
+    Boolean tokensNorm;
+
+    @Option(names = "--size", defaultValue = "224", paramLabel = "PIXELS",
+            description = "Short side the image is resized to for the model. Default: ${DEFAULT-VALUE}.")
+    int size;
+
+    @Option(names = "--strength", defaultValue = "0.7", paramLabel = "A",
+            description = "Heatmap opacity at the strongest attention (0..1). Default: ${DEFAULT-VALUE}.")
+    double strength;
+
+    @Mixin
+    ExecutionOptions execution;
+
+    @Option(names = "--device", defaultValue = "auto", paramLabel = "DEVICE", description = "auto, java, cpu or cuda.")
+    String device;
+
+    @Override
+    public Integer call() throws Exception {
+        if (size < 1) throw new IllegalArgumentException("--size must be positive, got " + size);
+        if (!(strength >= 0 && strength <= 1)) throw new IllegalArgumentException("--strength must be in [0, 1], got " + strength);
+        if (!output.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".png")) {
+            throw new IllegalArgumentException("--output must be a .png file, got " + output);
+        }
+        PrintWriter err = spec.commandLine().getErr();
+        Device dev = Device.parse(device);
+        BufferedImage original = SimpleImageInput.read(image);
+        BufferedImage resized = SimpleImageInput.resizeShortSide(original, size);
+        try (Arena arena = Arena.ofConfined();
+             Xcit net = Xcit.load(weights, LoadOptions.DEFAULT.withModel(model).withTokensNorm(tokensNorm));
+             Backend backend = Backends.open(dev, note -> err.println("xcit: " + note))) {
+            Tensor x = SimpleImageInput.normalised(resized, arena);
+            try (Session session = net.session(backend, 1, resized.getHeight(), resized.getWidth(), execution.options())) {
+                net.notes().forEach(n -> err.println("xcit: note: " + n));
+                Tensor maps = session.run(x).clsAttention();
+                float[] mean = Heatmap.meanOverHeads(maps);
+                BufferedImage heat = Heatmap.overlay(original, mean, session.gridHeight(), session.gridWidth(), strength);
+                if (!ImageIO.write(heat, "png", output.toFile())) throw new IllegalStateException("no PNG writer in this Java runtime");
+            }
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,37 @@
+package org.xcit4j.model;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+import org.xcit4j.tensor.MemoryPlan;
+
+/**
+ * Plan sizes (no allocation) of the trunk for xcit_small_12 at growing sides: streamed, the
+ * activation memory approaches the residual stream (DESIGN.md section 4), whatever the size.
+ */
+class StreamingMemoryTest {
+
+    private static long trunkBytes(Xcit model, int side, SessionOptions.Execution e) {
+        Trunk t = Trunk.create(model, null, 1, side, side, SessionOptions.DEFAULT.withExecution(e));
+        MemoryPlan.Builder p = MemoryPlan.builder();
+        t.declare(p, t.blocksStep());
+        return p.bytes();
+    }
+
+    @Test
+    void streamedTrunkIsTheResidualStreamPlusBoundedBands() {
+        for (int patch : new int[] {16, 8}) {
+            XcitConfig cfg = XcitConfig.of(patch, 384, 1, 8, 0, true); // one block: the plan does not depend on depth
+            try (Xcit model = Xcit.random(cfg, 1)) {
+                for (int side : new int[] {224, 1024, 4096}) {
+                    long residual = (long) cfg.gridSide(side) * cfg.gridSide(side) * 384 * Float.BYTES;
+                    long full = trunkBytes(model, side, SessionOptions.Execution.FULL);
+                    long streamed = trunkBytes(model, side, SessionOptions.Execution.STREAMED);
+                    System.out.printf("p%d %4dx%-4d residual %7.1f MB  full trunk %8.1f MB  streamed trunk %7.1f MB (%.2f x residual)%n",
+                            patch, side, side, residual / 1e6, full / 1e6, streamed / 1e6, (double) streamed / residual);
+                    if (side == 4096) assertTrue(streamed < 1.7 * residual, "streamed " + streamed + " vs residual " + residual);
+                }
+            }
+        }
+    }
+}
