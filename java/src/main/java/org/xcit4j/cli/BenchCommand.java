@@ -159,8 +159,9 @@ final class BenchCommand implements Callable<Integer> {
      * Applies --threads and --precision to the backend and returns the thread count it uses.
      * The Java reference parallelises with parallel streams, which run inside whatever
      * ForkJoinPool calls them: {@link #time} calls it from a pool of exactly that many threads.
-     * Native backends take neither option through the public API yet, so they are refused
-     * rather than silently ignored; without them a native backend uses all cores.
+     * Native backends take neither option through the public API yet: they use all cores in
+     * fp32, so only --threads equal to the core count is accepted, anything else is refused
+     * rather than silently ignored.
      */
     private int configure(Backend backend) {
         int cores = Runtime.getRuntime().availableProcessors();
@@ -170,8 +171,9 @@ final class BenchCommand implements Callable<Integer> {
             }
             return threads == null ? cores : threads;
         }
-        if (threads != null) {
-            throw new IllegalArgumentException("device '" + backend.name() + "' does not take --threads in this version");
+        if (threads != null && threads != cores) {
+            throw new IllegalArgumentException("device '" + backend.name() + "' always uses all " + cores
+                    + " cores in this version; --threads " + threads + " cannot be honoured");
         }
         if (precision.equals("bf16")) {
             throw new IllegalArgumentException("device '" + backend.name() + "' does not take --precision bf16 in this version");
