@@ -1,6 +1,7 @@
 package org.xcit4j.model;
 
 import java.lang.foreign.Arena;
+import java.util.List;
 import org.xcit4j.backend.Backend;
 import org.xcit4j.tensor.MemoryPlan;
 import org.xcit4j.tensor.Shape;
@@ -132,10 +133,13 @@ public final class Session implements AutoCloseable {
         backend.nchwToNhwc(image, input);
         model.patchEmbed().forward(backend, image, stageOut);
         backend.addBroadcast(tokens, position);
-        for (XcaBlock block : model.blocks()) block.forward(backend, tokens, gridH, gridW, blockBuffers);
+        // Indexed loops: an iterator per run would be a (small) allocation in the steady state.
+        List<XcaBlock> blocks = model.blocks();
+        for (int i = 0; i < blocks.size(); i++) blocks.get(i).forward(backend, tokens, gridH, gridW, blockBuffers);
 
         backend.prependRow(clsRows, model.clsToken(), tokens);
-        for (ClassAttentionBlock block : model.clsBlocks()) block.forward(backend, clsRows, clsBuffers);
+        List<ClassAttentionBlock> clsBlocks = model.clsBlocks();
+        for (int i = 0; i < clsBlocks.size(); i++) clsBlocks.get(i).forward(backend, clsRows, clsBuffers);
         backend.gatherRow(outputs.features(), clsRows, 0);
         model.norm().forward(backend, outputs.features(), outputs.features());
         if (outputs.logits() != null) model.head().forward(backend, outputs.logits(), outputs.features());
