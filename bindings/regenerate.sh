@@ -43,7 +43,33 @@ command -v "$JEXTRACT" > /dev/null || {
   --include-function xcit_ctx_create \
   --include-function xcit_ctx_destroy \
   --include-function xcit_ctx_last_error \
+  --include-constant XCIT_ISA_AUTO \
+  --include-constant XCIT_ISA_GENERIC \
+  --include-constant XCIT_ISA_AVX2 \
+  --include-constant XCIT_ISA_AVX512 \
+  --include-function xcit_cpu_best_isa \
+  --include-function xcit_cpu_set_isa \
+  --include-function xcit_cpu_isa \
+  --include-function xcit_cpu_set_threads \
+  --include-function xcit_cpu_threads \
   --include-function xcit_cpu_layernorm_f32 \
+  --include-function xcit_cpu_add_layernorm_f32 \
+  --include-function xcit_cpu_gelu_f32 \
+  --include-function xcit_cpu_add_scaled_f32 \
+  --include-function xcit_cpu_add_broadcast_f32 \
+  --include-function xcit_cpu_channel_affine_f32 \
+  --include-function xcit_cpu_nchw_to_nhwc_f32 \
+  --include-function xcit_cpu_conv3x3s2_f32 \
+  --include-function xcit_cpu_im2col3x3s2_f32 \
+  --include-function xcit_cpu_xca_f32 \
+  --include-function xcit_cpu_lpi_f32 \
+  --include-function xcit_cpu_class_attention_f32 \
+  --include-function xcit_cpu_conv_transpose2x2_f32 \
+  --include-function xcit_cpu_max_pool_f32 \
+  --include-function xcit_cpu_to_bf16 \
+  --include-function xcit_cpu_gather_row_f32 \
+  --include-function xcit_cpu_scatter_row_f32 \
+  --include-function xcit_cpu_prepend_row_f32 \
   "$INCLUDE/xcit/xcit.h"
 
 # libxcit_cuda.so <- xcit/xcit_cuda.h (its own class and library; the status constants
@@ -54,6 +80,32 @@ command -v "$JEXTRACT" > /dev/null || {
   --include-function xcit_cuda_device_count \
   --include-function xcit_cuda_layernorm_f32 \
   "$INCLUDE/xcit/xcit_cuda.h"
+
+# libdnnl.so.3 <- oneapi/dnnl/dnnl.h from the org.bytedeco:dnnl jar (it ships the
+# headers under org/bytedeco/dnnl/linux-x86_64/include): the subset CpuBackend calls.
+DNNL_JAR=$(ls ~/.m2/repository/org/bytedeco/dnnl/*/dnnl-*-linux-x86_64.jar | sort -V | tail -n 1)
+DNNL_INC="$OUT/dnnl-include"
+mkdir -p "$DNNL_INC"
+unzip -q -o "$DNNL_JAR" 'org/bytedeco/dnnl/linux-x86_64/include/*' -d "$DNNL_INC"
+DNNL_INC="$DNNL_INC/org/bytedeco/dnnl/linux-x86_64/include"
+"$JEXTRACT" --output "$OUT" --target-package org.xcit4j.bindings.dnnl --header-class-name dnnl_h \
+  -I "$DNNL_INC" \
+  $(for c in dnnl_success dnnl_cpu dnnl_stream_default_flags dnnl_f32 dnnl_bf16 dnnl_data_type_undef \
+      dnnl_format_tag_any dnnl_ab dnnl_ba dnnl_scratchpad_mode_user dnnl_eltwise_gelu_erf \
+      dnnl_query_src_md dnnl_query_weights_md dnnl_query_dst_md dnnl_query_scratchpad_md \
+      dnnl_query_impl_info_str DNNL_ARG_SRC DNNL_ARG_DST DNNL_ARG_WEIGHTS DNNL_ARG_BIAS \
+      DNNL_ARG_SCRATCHPAD DNNL_ARG_FROM DNNL_ARG_TO; do echo --include-constant $c; done) \
+  $(for f in dnnl_engine_create dnnl_engine_destroy dnnl_stream_create dnnl_stream_destroy \
+      dnnl_stream_wait dnnl_memory_desc_create_with_tag dnnl_memory_desc_create_with_strides \
+      dnnl_memory_desc_destroy dnnl_memory_desc_get_size dnnl_memory_create dnnl_memory_destroy \
+      dnnl_memory_set_data_handle dnnl_matmul_primitive_desc_create \
+      dnnl_reorder_primitive_desc_create dnnl_primitive_desc_query_md dnnl_primitive_desc_query \
+      dnnl_primitive_desc_destroy dnnl_primitive_create dnnl_primitive_destroy \
+      dnnl_primitive_execute dnnl_primitive_attr_create dnnl_primitive_attr_destroy \
+      dnnl_primitive_attr_set_post_ops dnnl_primitive_attr_set_scratchpad_mode \
+      dnnl_post_ops_create dnnl_post_ops_destroy dnnl_post_ops_append_eltwise \
+      dnnl_post_ops_append_sum dnnl_version; do echo --include-function $f; done) \
+  "$DNNL_INC/oneapi/dnnl/dnnl.h"
 
 # The one patch: jextract binds symbols through a SYMBOL_LOOKUP field (loaderLookup /
 # --library). Ours come from NativeLibraries (override directory or the jar's copy,
@@ -71,7 +123,8 @@ patch_lookup() { # file, NativeLibraries constant
 DIR="$OUT/${PKG//.//}"
 patch_lookup "$DIR/xcit_h.java" XCIT
 patch_lookup "$DIR/xcit_cuda_h.java" XCIT_CUDA
+patch_lookup "$OUT/org/xcit4j/bindings/dnnl/dnnl_h.java" DNNL
 
 cp "$DIR/xcit_h.java" "$DIR/xcit_cuda_h.java" "$SRC/${PKG//.//}/"
-echo "regenerated $SRC/${PKG//.//}/{xcit_h,xcit_cuda_h}.java; review the diff, then run:"
-echo "  mvn -B -pl bindings -am install"
+cp "$OUT/org/xcit4j/bindings/dnnl/dnnl_h.java" "$SRC/org/xcit4j/bindings/dnnl/"
+echo "regenerated xcit_h, xcit_cuda_h and dnnl_h; review the diff, then run: ./run-tests"

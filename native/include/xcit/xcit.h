@@ -28,7 +28,7 @@ extern "C" {
 
 /* Bumped on any incompatible change to this header or to the xcit_ctx layout
  * (libxcit_cuda.so shares it). Java refuses a library reporting another number. */
-#define XCIT_ABI_VERSION 1
+#define XCIT_ABI_VERSION 2
 
 /* Returns XCIT_ABI_VERSION as compiled into the library. */
 XCIT_API int32_t xcit_abi_version(void);
@@ -67,7 +67,42 @@ XCIT_API void xcit_ctx_destroy(xcit_ctx* ctx);
  * call with ctx or its destruction. A NULL ctx gives a static message saying so. */
 XCIT_API const char* xcit_ctx_last_error(const xcit_ctx* ctx);
 
+/* ---- CPU runtime: threads and instruction set --------------------------------- */
+
+/* Kernel sets. Every CPU op dispatches through the ctx's set, chosen at ctx creation as
+ * the widest the host runs; one kernel source is compiled once per set. */
+#define XCIT_ISA_AUTO 0    /* xcit_cpu_set_isa: the best this CPU runs              */
+#define XCIT_ISA_GENERIC 1 /* x86-64 baseline (SSE2), 4-wide                        */
+#define XCIT_ISA_AVX2 2    /* AVX2 + FMA, 8-wide                                    */
+#define XCIT_ISA_AVX512 3  /* AVX-512 F/BW/VL/DQ, 16-wide                           */
+
+/* The widest XCIT_ISA_* this CPU supports. */
+XCIT_API int32_t xcit_cpu_best_isa(void);
+
+/* Selects the kernel set of ctx (XCIT_ISA_AUTO = best); XCIT_ERR_UNSUPPORTED if the CPU
+ * lacks it. For tests and comparisons: the default is already the best. */
+XCIT_API xcit_status xcit_cpu_set_isa(xcit_ctx* ctx, int32_t isa);
+
+/* The XCIT_ISA_* in use by ctx (0 for a NULL ctx). */
+XCIT_API int32_t xcit_cpu_isa(const xcit_ctx* ctx);
+
+/* OpenMP threads used by every CPU op called with ctx: threads >= 1, or 0 for all cores
+ * this process may run on (the default). Also sets the calling thread's OpenMP default
+ * (omp_set_num_threads), which oneDNN, sharing the same libgomp, uses for primitives
+ * executed from that thread. XCIT_ERR_INVALID_ARGUMENT outside [0, 4096]. */
+XCIT_API xcit_status xcit_cpu_set_threads(xcit_ctx* ctx, int32_t threads);
+
+/* The team size of ctx (0 for a NULL ctx). */
+XCIT_API int32_t xcit_cpu_threads(const xcit_ctx* ctx);
+
 /* ---- CPU ops: all pointers are host memory ------------------------------------ */
+/* Common rules: float32, dense row-major, channel-last activations. Sizes are int64_t
+ * and must be >= 0 (a zero size is a no-op) with products that fit in int64_t; pointers
+ * must not be NULL (except where marked nullable) even for empty tensors. Outputs may
+ * not overlap inputs unless the op says so. Ops run on ctx's threads and kernel set;
+ * scratch they need lives in ctx (grown on first use, reused after, so steady-state
+ * calls allocate nothing). Errors: XCIT_ERR_INVALID_ARGUMENT with the argument named in
+ * ctx; XCIT_ERR_OUT_OF_MEMORY if scratch cannot grow. */
 
 /*
  * LayerNorm over the last dimension, fp32 in and out:
@@ -89,6 +124,160 @@ XCIT_API const char* xcit_ctx_last_error(const xcit_ctx* ctx);
 XCIT_API xcit_status xcit_cpu_layernorm_f32(xcit_ctx* ctx, float* out, const float* in,
                                             const float* gamma, const float* beta,
                                             int64_t rows, int64_t cols, float eps);
+
+/*
+ * Residual update fused with the next LayerNorm:
+ *   x[r,c] += scale[c] * y[r,c]                   (scale nullable: 1)
+ *   out[r,:] = LayerNorm(x[r,:]) as xcit_cpu_layernorm_f32 (double statistics)
+ * x: (rows, cols), updated in place. out: (rows, cols), distinct from x and y.
+ * y: (rows, cols). scale: (cols) or NULL. gamma, beta: (cols). eps finite >= 0.
+ */
+XCIT_API xcit_status xcit_cpu_add_layernorm_f32(xcit_ctx* ctx, float* x, float* out,
+                                                const float* y, const float* scale,
+                                                const float* gamma, const float* beta,
+                                                int64_t rows, int64_t cols, float eps);
+
+/*
+ * In-place exact-form GELU: x = x/2 * (1 + erf(x / sqrt 2)) over n floats. erf is the
+ * Abramowitz-Stegun 7.1.26 form (|error| <= 1.5e-7; the one oneDNN's gelu_erf uses), so
+ * |result - exact| <= 0.75e-7 * |x|.
+ */
+XCIT_API xcit_status xcit_cpu_gelu_f32(xcit_ctx* ctx, float* x, int64_t n);
+
+/*
+ * x[r,c] += scale[c] * y[r,c] for x, y (rows, cols); scale (cols) nullable (= 1).
+ * y may equal x.
+ */
+XCIT_API xcit_status xcit_cpu_add_scaled_f32(xcit_ctx* ctx, float* x, const float* y,
+                                             const float* scale, int64_t rows, int64_t cols);
+
+/*
+ * x[i] += rows[i mod period] for i < total: adds one (period) block to every block of x,
+ * e.g. a (N, C) positional table to each image of a (B, N, C) batch. total must be a
+ * multiple of period, period >= 1 when total > 0.
+ */
+XCIT_API xcit_status xcit_cpu_add_broadcast_f32(xcit_ctx* ctx, float* x, const float* rows,
+                                                int64_t total, int64_t period);
+
+/*
+ * x[r,c] = x[r,c] * scale[c] + shift[c] (an inference BatchNorm), x (rows, cols) in place,
+ * scale and shift (cols).
+ */
+XCIT_API xcit_status xcit_cpu_channel_affine_f32(xcit_ctx* ctx, float* x, const float* scale,
+                                                 const float* shift, int64_t rows,
+                                                 int64_t cols);
+
+/*
+ * out (B, H, W, C) = in (B, C, H, W): an image batch to channel-last.
+ */
+XCIT_API xcit_status xcit_cpu_nchw_to_nhwc_f32(xcit_ctx* ctx, float* out, const float* in,
+                                               int64_t batch, int64_t channels,
+                                               int64_t height, int64_t width);
+
+/*
+ * 3x3 convolution, stride 2, zero padding 1, direct (no GEMM):
+ *   out[b,oy,ox,o] = bias[o] + sum_{ky,kx,c} in[b, 2oy-1+ky, 2ox-1+kx, c] * weight[o,c,ky,kx]
+ * out (B, ceil(H/2), ceil(W/2), Cout); in (B, H, W, Cin); weight (Cout, Cin, 3, 3), torch's
+ * layout; bias (Cout). Accumulates in float in the order ky, kx, c.
+ */
+XCIT_API xcit_status xcit_cpu_conv3x3s2_f32(xcit_ctx* ctx, float* out, const float* in,
+                                            const float* weight, const float* bias,
+                                            int64_t batch, int64_t height, int64_t width,
+                                            int64_t cin, int64_t cout);
+
+/*
+ * The im2col rows of the same convolution for one image, so a GEMM can do the rest:
+ *   out[m - row0, (ky*3 + kx)*Cin + c] = in[2oy-1+ky, 2ox-1+kx, c]  (0 outside the image)
+ * for output pixels m = oy*ceil(W/2) + ox in [row0, row0 + rows). With the weight
+ * permuted to (Cout, 3, 3, Cin) the convolution is out = cols * weight^T + bias.
+ * out (rows, 9*Cin); in (H, W, Cin) one image; 0 <= row0, row0 + rows <= ceil(H/2)*ceil(W/2).
+ */
+XCIT_API xcit_status xcit_cpu_im2col3x3s2_f32(xcit_ctx* ctx, float* out, const float* in,
+                                              int64_t height, int64_t width, int64_t cin,
+                                              int64_t row0, int64_t rows);
+
+/*
+ * Cross-covariance attention core (spec 3), fused: one pass over the tokens gives, per
+ * image and head, the raw Gram G = q^T k (d x d) and the squared norms of q's and k's
+ * channel rows, accumulated in float32; then
+ *   A[i,j] = softmax_j(temperature[h] * G[i,j] / (max(|q_i|,1e-12) max(|k_j|,1e-12)))
+ * and a second pass out[n, h*d+i] = sum_j A[i,j] v[n, h*d+j].
+ * out (B, N, C); qkv (B, N, 3C), features s*C + h*d + i for s = q, k, v;
+ * temperature (heads); d = C / heads (C must be divisible by heads).
+ */
+XCIT_API xcit_status xcit_cpu_xca_f32(xcit_ctx* ctx, float* out, const float* qkv,
+                                      const float* temperature, int64_t batch,
+                                      int64_t tokens, int64_t channels, int64_t heads);
+
+/*
+ * Local patch interaction (spec 3), fused over a channel-last (B, H, W, C) grid:
+ *   m = bn_scale * GELU(dwconv3x3(in; weight1, bias1)) + bn_shift    (zero padding 1)
+ *   r = dwconv3x3(m; weight2, bias2)                                  (m zero-padded)
+ *   out = r                     if gamma is NULL
+ *   out += gamma[c] * r         otherwise (the block's residual update, fused)
+ * m is never stored whole: each thread keeps a ring of three rows of it (a 1-row halo
+ * on each side of the output row, recomputed at band edges).
+ * out, in (B, H, W, C), not overlapping; weight1, weight2 (C, 9) = torch's (C, 1, 3, 3);
+ * bias1, bias2, bn_scale, bn_shift (C); gamma (C) nullable.
+ */
+XCIT_API xcit_status xcit_cpu_lpi_f32(xcit_ctx* ctx, float* out, const float* in,
+                                      const float* weight1, const float* bias1,
+                                      const float* bn_scale, const float* bn_shift,
+                                      const float* weight2, const float* bias2,
+                                      const float* gamma, int64_t batch, int64_t height,
+                                      int64_t width, int64_t channels);
+
+/*
+ * Class attention (spec 4) of one query row per image over T rows, per head h (d = C/h):
+ *   a_t = softmax_t(q[h*d:(h+1)*d] . k_t[h*d:...] / sqrt d),  out[h*d+i] = sum_t a_t v_t[h*d+i]
+ * out (B, C); weights (B, heads, T) nullable, receives a; q (B, C);
+ * kv (B, T, 2C) with k in features [0, C) and v in [C, 2C). Scores and sums in float32
+ * with the max subtracted before exp.
+ */
+XCIT_API xcit_status xcit_cpu_class_attention_f32(xcit_ctx* ctx, float* out, float* weights,
+                                                  const float* q, const float* kv,
+                                                  int64_t batch, int64_t rows,
+                                                  int64_t channels, int64_t heads);
+
+/*
+ * 2x2 transposed convolution, stride 2:
+ *   out[b, 2y+i, 2x+j, o] = bias[o] + sum_c in[b,y,x,c] * weight[c,o,i,j]
+ * out (B, 2H, 2W, Cout); in (B, H, W, Cin); weight (Cin, Cout, 2, 2), torch's layout;
+ * bias (Cout).
+ */
+XCIT_API xcit_status xcit_cpu_conv_transpose2x2_f32(xcit_ctx* ctx, float* out, const float* in,
+                                                    const float* weight, const float* bias,
+                                                    int64_t batch, int64_t height,
+                                                    int64_t width, int64_t cin, int64_t cout);
+
+/*
+ * k x k max pooling, stride k, no padding (floor): out (B, H/k, W/k, C) from in
+ * (B, H, W, C); NaN propagates as in torch. k >= 1.
+ */
+XCIT_API xcit_status xcit_cpu_max_pool_f32(xcit_ctx* ctx, float* out, const float* in,
+                                           int64_t batch, int64_t height, int64_t width,
+                                           int64_t channels, int64_t k);
+
+/*
+ * out[i] = bfloat16(in[i]) for i < n, rounded to nearest even (NaN stays NaN): the GEMM
+ * inputs of the bf16 precision. out: n uint16_t (bf16 bit patterns); in: n floats.
+ */
+XCIT_API xcit_status xcit_cpu_to_bf16(xcit_ctx* ctx, uint16_t* out, const float* in, int64_t n);
+
+/* out (B, C) = in (B, R, C)[:, row, :], 0 <= row < R. */
+XCIT_API xcit_status xcit_cpu_gather_row_f32(xcit_ctx* ctx, float* out, const float* in,
+                                             int64_t batch, int64_t rows, int64_t cols,
+                                             int64_t row);
+
+/* out (B, R, C)[:, row, :] = in (B, C), 0 <= row < R; other rows untouched. */
+XCIT_API xcit_status xcit_cpu_scatter_row_f32(xcit_ctx* ctx, float* out, const float* in,
+                                              int64_t batch, int64_t rows, int64_t cols,
+                                              int64_t row);
+
+/* out (B, N+1, C) = [first (C); tokens (B, N, C)] per image (prepends the cls token). */
+XCIT_API xcit_status xcit_cpu_prepend_row_f32(xcit_ctx* ctx, float* out, const float* first,
+                                              const float* tokens, int64_t batch,
+                                              int64_t tokens_per_image, int64_t cols);
 
 #ifdef __cplusplus
 }

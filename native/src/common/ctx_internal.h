@@ -13,8 +13,16 @@ extern "C" {
 /* Long enough for "op: argument: reason" plus a CUDA runtime message. */
 #define XCIT_ERROR_CAPACITY 512
 
+struct xcit_cpu_kernels; /* src/cpu/kernels.h */
+
 struct xcit_ctx {
   char last_error[XCIT_ERROR_CAPACITY]; /* NUL-terminated, "" until a call fails */
+  /* CPU ops (libxcit.so only; libxcit_cuda.so never reads these): */
+  int32_t cpu_threads;                          /* OpenMP team size, >= 1 */
+  int32_t cpu_isa;                              /* XCIT_ISA_* of cpu_kernels */
+  const struct xcit_cpu_kernels* cpu_kernels;   /* the table ops dispatch through */
+  void* scratch;                                /* grown on demand, freed with the ctx */
+  int64_t scratch_bytes;
 };
 
 #ifdef __cplusplus

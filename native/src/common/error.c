@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "ctx_internal.h"
 
@@ -59,4 +60,42 @@ xcit_status xcit_check_eps(xcit_ctx* ctx, const char* op, float eps) {
                      op, (double)eps);
   }
   return XCIT_OK;
+}
+
+/* The i-th name of "a, b, c" into buf. */
+static void nth_name(char* buf, size_t cap, const char* names, int i) {
+  const char* p = names;
+  for (int k = 0; k < i && p != NULL; ++k) {
+    p = strchr(p, ',');
+    if (p != NULL) ++p;
+  }
+  size_t n = 0;
+  if (p != NULL) {
+    while (*p == ' ') ++p;
+    while (p[n] != '\0' && p[n] != ',' && n + 1 < cap) ++n;
+    memcpy(buf, p, n);
+  }
+  buf[n] = '\0';
+}
+
+xcit_status xcit_check_dims(xcit_ctx* ctx, const char* op, const char* names,
+                            const int64_t* dims, int count) {
+  int64_t product = 1;
+  for (int i = 0; i < count; ++i) {
+    char name[64];
+    if (dims[i] < 0) {
+      nth_name(name, sizeof name, names, i);
+      return xcit_fail(ctx, XCIT_ERR_INVALID_ARGUMENT, "%s: %s = %lld is negative", op, name,
+                       (long long)dims[i]);
+    }
+    if (__builtin_mul_overflow(product, dims[i], &product)) {
+      return xcit_fail(ctx, XCIT_ERR_INVALID_ARGUMENT, "%s: the sizes (%s) overflow int64", op,
+                       names);
+    }
+  }
+  return XCIT_OK;
+}
+
+xcit_status xcit_require(xcit_ctx* ctx, int cond, const char* op, const char* what) {
+  return cond ? XCIT_OK : xcit_fail(ctx, XCIT_ERR_INVALID_ARGUMENT, "%s: %s", op, what);
 }

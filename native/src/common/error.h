@@ -31,6 +31,20 @@ xcit_status xcit_check_matrix(xcit_ctx* ctx, const char* op, int64_t rows, int64
 /* A normalisation epsilon: finite and >= 0. */
 xcit_status xcit_check_eps(xcit_ctx* ctx, const char* op, float eps);
 
+/* Sizes of a tensor op: every dims[i] >= 0 and their product fits in int64_t. `names`
+ * is the comma-separated list of their names (the macro below passes its own argument
+ * text), used to name the offending size in the message. */
+xcit_status xcit_check_dims(xcit_ctx* ctx, const char* op, const char* names,
+                            const int64_t* dims, int count);
+
+/* XCIT_CHECK_DIMS(ctx, op, batch, height, width): xcit_check_dims on those variables. */
+#define XCIT_CHECK_DIMS(ctx, op, ...)                                            \
+  xcit_check_dims((ctx), (op), #__VA_ARGS__, (const int64_t[]){__VA_ARGS__},    \
+                  (int)(sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t)))
+
+/* Fails with XCIT_ERR_INVALID_ARGUMENT and "<op>: <what>" unless cond holds. */
+xcit_status xcit_require(xcit_ctx* ctx, int cond, const char* op, const char* what);
+
 #ifdef __cplusplus
 }
 #endif

@@ -53,8 +53,17 @@ public final class NativeLibraries {
     public static final String XCIT = "xcit";
     /** libxcit_cuda.so: CUDA ops (native/include/xcit/xcit_cuda.h); absent in builds without nvcc. */
     public static final String XCIT_CUDA = "xcit_cuda";
+    /**
+     * libdnnl.so.3 (oneDNN 3.x, the CPU GEMMs) with its libgomp.so.1, both from the
+     * {@code org.bytedeco:dnnl} jar (classifier linux-x86_64) on the class path.
+     */
+    public static final String DNNL = "dnnl";
     /** Every library the jar may carry, for {@link #describe()}. */
-    public static final List<String> NAMES = List.of(XCIT, XCIT_CUDA);
+    public static final List<String> NAMES = List.of(XCIT, XCIT_CUDA, DNNL);
+    /** Where the bytedeco jar keeps its native files. */
+    static final String DNNL_RESOURCES = "/org/bytedeco/dnnl/linux-x86_64/";
+    /** The oneDNN major version the dnnl_h bindings were written for. */
+    public static final int DNNL_MAJOR = 3;
     /** System property naming a directory to load libraries from instead of the jar. */
     public static final String NATIVE_DIR_PROPERTY = "xcit.native.dir";
 
@@ -116,6 +125,11 @@ public final class NativeLibraries {
 
     private static Outcome attempt(String name) {
         try {
+            if (name.equals(DNNL)) return new Outcome(loadDnnl(defaultCacheRoot()), null);
+            // libxcit uses OpenMP; with oneDNN's own libgomp loaded first, both share one
+            // runtime (the dynamic linker matches libgomp.so.1 by soname), so their thread
+            // teams never compete. Without the dnnl jar the system's libgomp serves both.
+            if (name.equals(XCIT)) preloadBundledOpenMp(defaultCacheRoot());
             String dir = System.getProperty(NATIVE_DIR_PROPERTY);
             Path overrideDir = dir == null || dir.isBlank() ? null : Path.of(dir);
             return new Outcome(loadFrom(name, overrideDir, defaultCacheRoot()), null);
@@ -143,6 +157,50 @@ public final class NativeLibraries {
         }
         SymbolLookup lookup = open(path);
         return new Library(name, path, source, checkAbi(name, path, lookup), lookup);
+    }
+
+    private static volatile boolean openMpPreloaded;
+
+    /** Loads the dnnl jar's libgomp.so.1 if that jar is on the class path; quiet otherwise. */
+    private static synchronized void preloadBundledOpenMp(Path cacheRoot) {
+        if (openMpPreloaded || NativeLibraries.class.getResource(DNNL_RESOURCES + "libgomp.so.1") == null) return;
+        try {
+            platform();
+            open(extract(DNNL, DNNL_RESOURCES + "libgomp.so.1", cacheRoot));
+            openMpPreloaded = true;
+        } catch (NativeLibraryException e) {
+            // the system libgomp will do; loading oneDNN later reports its own problems
+        }
+    }
+
+    /**
+     * libgomp.so.1 first (libdnnl.so.3 needs it, and once loaded by path the dynamic
+     * linker reuses it for that soname), then libdnnl.so.3, whose version must be 3.x.
+     */
+    static Library loadDnnl(Path cacheRoot) {
+        platform();
+        String resource = DNNL_RESOURCES + "libdnnl.so.3";
+        if (NativeLibraries.class.getResource(resource) == null) {
+            throw new NativeLibraryException("libdnnl.so.3 is not available: classpath resource " + resource
+                    + " is absent; the org.bytedeco:dnnl jar (classifier linux-x86_64) must be on the class path");
+        }
+        preloadBundledOpenMp(cacheRoot);
+        Path path = extract(DNNL, resource, cacheRoot);
+        SymbolLookup lookup = open(path);
+        MemorySegment fn = lookup.find("dnnl_version").orElseThrow(() -> new NativeLibraryException(
+                path + " has no symbol dnnl_version: not oneDNN"));
+        int major;
+        try {
+            var version = (MemorySegment) Linker.nativeLinker().downcallHandle(fn, FunctionDescriptor.of(
+                    ADDRESS.withTargetLayout(MemoryLayout.sequenceLayout(3, JAVA_INT)))).invokeExact();
+            major = version.getAtIndex(JAVA_INT, 0);
+        } catch (Throwable t) {
+            throw new NativeLibraryException("calling dnnl_version in " + path + " failed: " + t, t);
+        }
+        if (major != DNNL_MAJOR) {
+            throw new NativeLibraryException(path + " is oneDNN " + major + ".x; the bindings need " + DNNL_MAJOR + ".x");
+        }
+        return new Library(DNNL, path, "classpath resource " + resource, major, lookup);
     }
 
     /** The jar's platform folder; other platforms must build native/ and use the property. */

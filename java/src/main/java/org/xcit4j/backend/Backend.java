@@ -10,7 +10,7 @@ import org.xcit4j.tensor.Tensor;
  * Ops never allocate: outputs are preallocated by the session's memory plan. An output may
  * alias an input only where the method says so.
  */
-public sealed interface Backend extends AutoCloseable permits JavaBackend {
+public sealed interface Backend extends AutoCloseable permits JavaBackend, CpuBackend {
 
     /** Short name for messages and `xcit info`: "java", "cpu", "cuda". */
     String name();
@@ -20,6 +20,21 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend {
 
     /** out (M, O) = in (M, K) * weight (O, K)^T + bias (O), bias may be null. */
     void linear(Tensor out, Tensor in, Tensor weight, Tensor bias);
+
+    /** out (M, O) = GELU(in (M, K) * weight (O, K)^T + bias (O)): the first half of an MLP, fusable. */
+    default void linearGelu(Tensor out, Tensor in, Tensor weight, Tensor bias) {
+        linear(out, in, weight, bias);
+        gelu(out);
+    }
+
+    /**
+     * x (M, O) += gamma (O) * (in (M, K) * weight (O, K)^T + bias (O)): a projection and its
+     * residual update with layer scale, fusable. tmp (M, O) is scratch a backend may use.
+     */
+    default void linearAddScaled(Tensor x, Tensor in, Tensor weight, Tensor bias, Tensor gamma, Tensor tmp) {
+        linear(tmp, in, weight, bias);
+        addScaled(x, tmp, gamma);
+    }
 
     /** In place exact (erf) GELU: x = x/2 * (1 + erf(x / sqrt 2)). */
     void gelu(Tensor x);
@@ -73,6 +88,16 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend {
      */
     void lpi(Tensor out, Tensor in, int gridH, int gridW, Tensor weight1, Tensor bias1,
              Tensor bnScale, Tensor bnShift, Tensor weight2, Tensor bias2);
+
+    /**
+     * x (B, Hp*Wp, C) += gamma (C) * LPI(in) with LPI as in {@link #lpi}: the block's residual
+     * update, fusable. tmp (like in) is scratch a backend may use; x must not alias in.
+     */
+    default void lpiAddScaled(Tensor x, Tensor in, int gridH, int gridW, Tensor weight1, Tensor bias1,
+                              Tensor bnScale, Tensor bnShift, Tensor weight2, Tensor bias2, Tensor gamma, Tensor tmp) {
+        lpi(tmp, in, gridH, gridW, weight1, bias1, bnScale, bnShift, weight2, bias2);
+        addScaled(x, tmp, gamma);
+    }
 
     /**
      * Class attention of the cls query over all T rows, per head (d = C / heads):

@@ -25,7 +25,9 @@ final class InfoCommand implements Callable<Integer> {
         CpuInfo cpu = CpuInfo.detect();
         out.printf("cpu: %s, %d logical cores, %s%n", cpu.model(), cpu.logicalCores(), cpu.relevantFlags());
         out.println("cuda: " + Backends.cudaUnavailableReason());
-        out.println("backends: java (reference) available; cpu: " + Backends.cpuUnavailableReason());
+        String cpuReason = Backends.cpuUnavailableReason();
+        out.println("native library dnnl: " + NativeLibraries.describe(NativeLibraries.DNNL));
+        out.println("backends: java (reference) available; cpu: " + (cpuReason == null ? "available" : cpuReason));
         out.println("models (timm names; tags .fb_in1k and .fb_dist_in1k accepted):");
         for (ModelZoo.Entry e : ModelZoo.entries()) {
             ModelZoo.Architecture a = e.architecture();

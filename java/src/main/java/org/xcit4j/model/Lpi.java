@@ -22,6 +22,11 @@ record Lpi(Tensor weight1, Tensor bias1, BatchNorm bn, Tensor weight2, Tensor bi
         backend.lpi(out, in, gridH, gridW, weight1, bias1, bn.scale(), bn.shift(), weight2, bias2);
     }
 
+    /** x (B, Hp*Wp, C) += gamma * LPI(in); tmp (like in) is scratch. */
+    void forwardResidual(Backend backend, Tensor x, Tensor in, int gridH, int gridW, Tensor gamma, Tensor tmp) {
+        backend.lpiAddScaled(x, in, gridH, gridW, weight1, bias1, bn.scale(), bn.shift(), weight2, bias2, gamma, tmp);
+    }
+
     long parameters() {
         return weight1.numel() + bias1.numel() + bn.parameters() + weight2.numel() + bias2.numel();
     }

@@ -12,9 +12,14 @@ record Mlp(Linear fc1, Linear fc2) {
 
     /** out (M, C) = MLP(in (M, C)), using hidden (M, hidden) as scratch. */
     void forward(Backend backend, Tensor out, Tensor in, Tensor hidden) {
-        fc1.forward(backend, hidden, in);
-        backend.gelu(hidden);
+        backend.linearGelu(hidden, in, fc1.weight(), fc1.bias());
         fc2.forward(backend, out, hidden);
+    }
+
+    /** x (M, C) += gamma * MLP(in (M, C)); hidden (M, hidden) and tmp (M, C) are scratch. */
+    void forwardResidual(Backend backend, Tensor x, Tensor in, Tensor gamma, Tensor hidden, Tensor tmp) {
+        backend.linearGelu(hidden, in, fc1.weight(), fc1.bias());
+        backend.linearAddScaled(x, hidden, fc2.weight(), fc2.bias(), gamma, tmp);
     }
 
     long parameters() {

@@ -22,6 +22,13 @@ record Xca(Linear qkv, Tensor temperature, Linear proj, int heads) {
         proj.forward(backend, out, attnBuf);
     }
 
+    /** x (B, N, C) += gamma * XCA(in); qkvBuf, attnBuf and tmp (B, N, C) are scratch. */
+    void forwardResidual(Backend backend, Tensor x, Tensor in, Tensor gamma, Tensor qkvBuf, Tensor attnBuf, Tensor tmp) {
+        qkv.forward(backend, qkvBuf, in);
+        backend.xca(attnBuf, qkvBuf, temperature, heads);
+        backend.linearAddScaled(x, attnBuf, proj.weight(), proj.bias(), gamma, tmp);
+    }
+
     long parameters() {
         return qkv.parameters() + temperature.numel() + proj.parameters();
     }

@@ -25,17 +25,15 @@ record XcaBlock(LayerNorm norm1, Xca attn, Tensor gamma1, LayerNorm norm3, Lpi l
 
     /** Updates the residual stream x (B, N, C) on the Hp x Wp grid in place. */
     void forward(Backend backend, Tensor x, int gridH, int gridW, Buffers buf) {
+        // Each residual update goes through a fusable backend op (y is scratch for the unfused form).
         norm1.forward(backend, buf.u(), x);
-        attn.forward(backend, buf.y(), buf.u(), buf.qkv(), buf.attn());
-        backend.addScaled(x, buf.y(), gamma1);
+        attn.forwardResidual(backend, x, buf.u(), gamma1, buf.qkv(), buf.attn(), buf.y());
 
         norm3.forward(backend, buf.u(), x);
-        localMp.forward(backend, buf.y(), buf.u(), gridH, gridW);
-        backend.addScaled(x, buf.y(), gamma3);
+        localMp.forwardResidual(backend, x, buf.u(), gridH, gridW, gamma3, buf.y());
 
         norm2.forward(backend, buf.u(), x);
-        mlp.forward(backend, buf.y(), buf.u(), buf.hidden());
-        backend.addScaled(x, buf.y(), gamma2);
+        mlp.forwardResidual(backend, x, buf.u(), gamma2, buf.hidden(), buf.y());
     }
 
     long parameters() {

@@ -62,7 +62,7 @@ class CliTest {
         Result ok = xcit("forward", "--weights", dir.resolve("model.safetensors").toString(), "--model", "xcit_nano_12_p16_224.fb_in1k",
                 "--input", dir.resolve("input.npy").toString(), "--output", y.toString(), "--device", "auto");
         assertEquals(0, ok.code(), ok.err());
-        assertTrue(ok.err().contains("device auto: using java"), ok.err());
+        assertTrue(ok.err().contains("device auto: using cpu"), ok.err());
         try (Arena arena = Arena.ofConfined()) {
             Approx.assertGolden("nano logits", Npy.read(dir.resolve("logits.npy"), arena), Npy.read(y, arena));
         }
@@ -144,7 +144,6 @@ class CliTest {
         String[] base = {"forward", "--weights", dir.resolve("model.safetensors").toString(), "--tokens-norm", "true",
                 "--input", dir.resolve("input.npy").toString(), "--output", tmp.resolve("y.npy").toString(), "--device"};
         assertOneLineError(xcit(concat(base, "cuda")), 1, "device 'cuda' is not available");
-        assertOneLineError(xcit(concat(base, "cpu")), 1, "device 'cpu' is not available");
         assertOneLineError(xcit(concat(base, "tpu")), 1, "unknown device 'tpu'");
     }
 

@@ -13,26 +13,33 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.xcit4j.Approx;
 import org.xcit4j.TestData;
-import org.xcit4j.backend.JavaBackend;
+import org.xcit4j.backend.Backend;
+import org.xcit4j.backend.Backends;
+import org.xcit4j.backend.Device;
 import org.xcit4j.io.Npy;
 import org.xcit4j.tensor.Tensor;
 
-/** The Java reference forward against timm's outputs, for every golden case and weight file. */
+/**
+ * The forward of every backend (the Java reference and the native CPU one) against timm's
+ * outputs, for every golden case and weight file, with the same criterion.
+ */
 class GoldenForwardTest {
 
     static Stream<Arguments> cases() {
         List<Arguments> out = new ArrayList<>();
-        for (String name : TestData.goldenCases()) {
-            for (String file : TestData.goldenConfig(name).getAsJsonObject("weights").keySet()) {
-                out.add(Arguments.of(name, file));
+        for (String device : List.of("java", "cpu")) {
+            for (String name : TestData.goldenCases()) {
+                for (String file : TestData.goldenConfig(name).getAsJsonObject("weights").keySet()) {
+                    out.add(Arguments.of(device, name, file));
+                }
             }
         }
         return out.stream();
     }
 
-    @ParameterizedTest(name = "{0}/{1}")
+    @ParameterizedTest(name = "{0}: {1}/{2}")
     @MethodSource("cases")
-    void matchesTimm(String name, String weightsFile) throws Exception {
+    void matchesTimm(String device, String name, String weightsFile) throws Exception {
         JsonObject cfg = TestData.goldenConfig(name);
         Path dir = TestData.golden(name);
         // Custom configs are not in the zoo, so tokens_norm must be given; zoo ones infer it.
@@ -40,7 +47,7 @@ class GoldenForwardTest {
                 ? LoadOptions.DEFAULT.withTokensNorm(cfg.get("tokens_norm").getAsBoolean())
                 : LoadOptions.DEFAULT.withModel(cfg.get("arch").getAsString());
         try (Xcit model = Xcit.load(dir.resolve(weightsFile), options);
-             JavaBackend backend = new JavaBackend();
+             Backend backend = Backends.open(Device.parse(device), note -> { });
              Arena arena = Arena.ofConfined()) {
             XcitConfig c = model.config();
             assertEquals(cfg.get("patch_size").getAsInt(), c.patchSize(), "patch size");

@@ -50,10 +50,10 @@ public class xcit_h {
     public static final AddressLayout C_POINTER = ValueLayout.ADDRESS
             .withTargetLayout(MemoryLayout.sequenceLayout(java.lang.Long.MAX_VALUE, JAVA_BYTE));
     public static final ValueLayout.OfLong C_LONG = ValueLayout.JAVA_LONG;
-    private static final int XCIT_ABI_VERSION = (int)1L;
+    private static final int XCIT_ABI_VERSION = (int)2L;
     /**
      * {@snippet lang=c :
-     * #define XCIT_ABI_VERSION 1
+     * #define XCIT_ABI_VERSION 2
      * }
      */
     public static int XCIT_ABI_VERSION() {
@@ -112,6 +112,42 @@ public class xcit_h {
      */
     public static int XCIT_ERR_INTERNAL() {
         return XCIT_ERR_INTERNAL;
+    }
+    private static final int XCIT_ISA_AUTO = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * #define XCIT_ISA_AUTO 0
+     * }
+     */
+    public static int XCIT_ISA_AUTO() {
+        return XCIT_ISA_AUTO;
+    }
+    private static final int XCIT_ISA_GENERIC = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define XCIT_ISA_GENERIC 1
+     * }
+     */
+    public static int XCIT_ISA_GENERIC() {
+        return XCIT_ISA_GENERIC;
+    }
+    private static final int XCIT_ISA_AVX2 = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define XCIT_ISA_AVX2 2
+     * }
+     */
+    public static int XCIT_ISA_AVX2() {
+        return XCIT_ISA_AVX2;
+    }
+    private static final int XCIT_ISA_AVX512 = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * #define XCIT_ISA_AVX512 3
+     * }
+     */
+    public static int XCIT_ISA_AVX512() {
+        return XCIT_ISA_AVX512;
     }
     /**
      * {@snippet lang=c :
@@ -478,6 +514,1419 @@ public class xcit_h {
                 traceDowncall("xcit_cpu_layernorm_f32", ctx, out, in, gamma, beta, rows, cols, eps);
             }
             return (int)mh$.invokeExact(ctx, out, in, gamma, beta, rows, cols, eps);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cpu_best_isa {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_best_isa");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t xcit_cpu_best_isa()
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_best_isa$descriptor() {
+        return xcit_cpu_best_isa.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t xcit_cpu_best_isa()
+     * }
+     */
+    public static MethodHandle xcit_cpu_best_isa$handle() {
+        return xcit_cpu_best_isa.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t xcit_cpu_best_isa()
+     * }
+     */
+    public static MemorySegment xcit_cpu_best_isa$address() {
+        return xcit_cpu_best_isa.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t xcit_cpu_best_isa()
+     * }
+     */
+    public static int xcit_cpu_best_isa() {
+        var mh$ = xcit_cpu_best_isa.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_best_isa");
+            }
+            return (int)mh$.invokeExact();
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class xcit_cpu_set_isa {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_set_isa");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_set_isa(xcit_ctx *ctx, int32_t isa)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_set_isa$descriptor() {
+        return xcit_cpu_set_isa.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_set_isa(xcit_ctx *ctx, int32_t isa)
+     * }
+     */
+    public static MethodHandle xcit_cpu_set_isa$handle() {
+        return xcit_cpu_set_isa.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_set_isa(xcit_ctx *ctx, int32_t isa)
+     * }
+     */
+    public static MemorySegment xcit_cpu_set_isa$address() {
+        return xcit_cpu_set_isa.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_set_isa(xcit_ctx *ctx, int32_t isa)
+     * }
+     */
+    public static int xcit_cpu_set_isa(MemorySegment ctx, int isa) {
+        var mh$ = xcit_cpu_set_isa.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_set_isa", ctx, isa);
+            }
+            return (int)mh$.invokeExact(ctx, isa);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class xcit_cpu_isa {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_isa");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t xcit_cpu_isa(const xcit_ctx *ctx)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_isa$descriptor() {
+        return xcit_cpu_isa.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t xcit_cpu_isa(const xcit_ctx *ctx)
+     * }
+     */
+    public static MethodHandle xcit_cpu_isa$handle() {
+        return xcit_cpu_isa.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t xcit_cpu_isa(const xcit_ctx *ctx)
+     * }
+     */
+    public static MemorySegment xcit_cpu_isa$address() {
+        return xcit_cpu_isa.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t xcit_cpu_isa(const xcit_ctx *ctx)
+     * }
+     */
+    public static int xcit_cpu_isa(MemorySegment ctx) {
+        var mh$ = xcit_cpu_isa.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_isa", ctx);
+            }
+            return (int)mh$.invokeExact(ctx);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class xcit_cpu_set_threads {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_set_threads");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_set_threads(xcit_ctx *ctx, int32_t threads)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_set_threads$descriptor() {
+        return xcit_cpu_set_threads.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_set_threads(xcit_ctx *ctx, int32_t threads)
+     * }
+     */
+    public static MethodHandle xcit_cpu_set_threads$handle() {
+        return xcit_cpu_set_threads.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_set_threads(xcit_ctx *ctx, int32_t threads)
+     * }
+     */
+    public static MemorySegment xcit_cpu_set_threads$address() {
+        return xcit_cpu_set_threads.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_set_threads(xcit_ctx *ctx, int32_t threads)
+     * }
+     */
+    public static int xcit_cpu_set_threads(MemorySegment ctx, int threads) {
+        var mh$ = xcit_cpu_set_threads.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_set_threads", ctx, threads);
+            }
+            return (int)mh$.invokeExact(ctx, threads);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class xcit_cpu_threads {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_threads");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t xcit_cpu_threads(const xcit_ctx *ctx)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_threads$descriptor() {
+        return xcit_cpu_threads.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t xcit_cpu_threads(const xcit_ctx *ctx)
+     * }
+     */
+    public static MethodHandle xcit_cpu_threads$handle() {
+        return xcit_cpu_threads.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t xcit_cpu_threads(const xcit_ctx *ctx)
+     * }
+     */
+    public static MemorySegment xcit_cpu_threads$address() {
+        return xcit_cpu_threads.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t xcit_cpu_threads(const xcit_ctx *ctx)
+     * }
+     */
+    public static int xcit_cpu_threads(MemorySegment ctx) {
+        var mh$ = xcit_cpu_threads.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_threads", ctx);
+            }
+            return (int)mh$.invokeExact(ctx);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class xcit_cpu_add_layernorm_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_FLOAT
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_add_layernorm_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_add_layernorm_f32(xcit_ctx *ctx, float *x, float *out, const float *y, const float *scale, const float *gamma, const float *beta, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_add_layernorm_f32$descriptor() {
+        return xcit_cpu_add_layernorm_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_add_layernorm_f32(xcit_ctx *ctx, float *x, float *out, const float *y, const float *scale, const float *gamma, const float *beta, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static MethodHandle xcit_cpu_add_layernorm_f32$handle() {
+        return xcit_cpu_add_layernorm_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_add_layernorm_f32(xcit_ctx *ctx, float *x, float *out, const float *y, const float *scale, const float *gamma, const float *beta, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static MemorySegment xcit_cpu_add_layernorm_f32$address() {
+        return xcit_cpu_add_layernorm_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_add_layernorm_f32(xcit_ctx *ctx, float *x, float *out, const float *y, const float *scale, const float *gamma, const float *beta, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static int xcit_cpu_add_layernorm_f32(MemorySegment ctx, MemorySegment x, MemorySegment out, MemorySegment y, MemorySegment scale, MemorySegment gamma, MemorySegment beta, long rows, long cols, float eps) {
+        var mh$ = xcit_cpu_add_layernorm_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_add_layernorm_f32", ctx, x, out, y, scale, gamma, beta, rows, cols, eps);
+            }
+            return (int)mh$.invokeExact(ctx, x, out, y, scale, gamma, beta, rows, cols, eps);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class xcit_cpu_gelu_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_gelu_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_gelu_f32(xcit_ctx *ctx, float *x, int64_t n)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_gelu_f32$descriptor() {
+        return xcit_cpu_gelu_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_gelu_f32(xcit_ctx *ctx, float *x, int64_t n)
+     * }
+     */
+    public static MethodHandle xcit_cpu_gelu_f32$handle() {
+        return xcit_cpu_gelu_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_gelu_f32(xcit_ctx *ctx, float *x, int64_t n)
+     * }
+     */
+    public static MemorySegment xcit_cpu_gelu_f32$address() {
+        return xcit_cpu_gelu_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_gelu_f32(xcit_ctx *ctx, float *x, int64_t n)
+     * }
+     */
+    public static int xcit_cpu_gelu_f32(MemorySegment ctx, MemorySegment x, long n) {
+        var mh$ = xcit_cpu_gelu_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_gelu_f32", ctx, x, n);
+            }
+            return (int)mh$.invokeExact(ctx, x, n);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class xcit_cpu_add_scaled_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_add_scaled_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_add_scaled_f32(xcit_ctx *ctx, float *x, const float *y, const float *scale, int64_t rows, int64_t cols)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_add_scaled_f32$descriptor() {
+        return xcit_cpu_add_scaled_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_add_scaled_f32(xcit_ctx *ctx, float *x, const float *y, const float *scale, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MethodHandle xcit_cpu_add_scaled_f32$handle() {
+        return xcit_cpu_add_scaled_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_add_scaled_f32(xcit_ctx *ctx, float *x, const float *y, const float *scale, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MemorySegment xcit_cpu_add_scaled_f32$address() {
+        return xcit_cpu_add_scaled_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_add_scaled_f32(xcit_ctx *ctx, float *x, const float *y, const float *scale, int64_t rows, int64_t cols)
+     * }
+     */
+    public static int xcit_cpu_add_scaled_f32(MemorySegment ctx, MemorySegment x, MemorySegment y, MemorySegment scale, long rows, long cols) {
+        var mh$ = xcit_cpu_add_scaled_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_add_scaled_f32", ctx, x, y, scale, rows, cols);
+            }
+            return (int)mh$.invokeExact(ctx, x, y, scale, rows, cols);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class xcit_cpu_add_broadcast_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_add_broadcast_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_add_broadcast_f32(xcit_ctx *ctx, float *x, const float *rows, int64_t total, int64_t period)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_add_broadcast_f32$descriptor() {
+        return xcit_cpu_add_broadcast_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_add_broadcast_f32(xcit_ctx *ctx, float *x, const float *rows, int64_t total, int64_t period)
+     * }
+     */
+    public static MethodHandle xcit_cpu_add_broadcast_f32$handle() {
+        return xcit_cpu_add_broadcast_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_add_broadcast_f32(xcit_ctx *ctx, float *x, const float *rows, int64_t total, int64_t period)
+     * }
+     */
+    public static MemorySegment xcit_cpu_add_broadcast_f32$address() {
+        return xcit_cpu_add_broadcast_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_add_broadcast_f32(xcit_ctx *ctx, float *x, const float *rows, int64_t total, int64_t period)
+     * }
+     */
+    public static int xcit_cpu_add_broadcast_f32(MemorySegment ctx, MemorySegment x, MemorySegment rows, long total, long period) {
+        var mh$ = xcit_cpu_add_broadcast_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_add_broadcast_f32", ctx, x, rows, total, period);
+            }
+            return (int)mh$.invokeExact(ctx, x, rows, total, period);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class xcit_cpu_channel_affine_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_channel_affine_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_channel_affine_f32(xcit_ctx *ctx, float *x, const float *scale, const float *shift, int64_t rows, int64_t cols)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_channel_affine_f32$descriptor() {
+        return xcit_cpu_channel_affine_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_channel_affine_f32(xcit_ctx *ctx, float *x, const float *scale, const float *shift, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MethodHandle xcit_cpu_channel_affine_f32$handle() {
+        return xcit_cpu_channel_affine_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_channel_affine_f32(xcit_ctx *ctx, float *x, const float *scale, const float *shift, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MemorySegment xcit_cpu_channel_affine_f32$address() {
+        return xcit_cpu_channel_affine_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_channel_affine_f32(xcit_ctx *ctx, float *x, const float *scale, const float *shift, int64_t rows, int64_t cols)
+     * }
+     */
+    public static int xcit_cpu_channel_affine_f32(MemorySegment ctx, MemorySegment x, MemorySegment scale, MemorySegment shift, long rows, long cols) {
+        var mh$ = xcit_cpu_channel_affine_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_channel_affine_f32", ctx, x, scale, shift, rows, cols);
+            }
+            return (int)mh$.invokeExact(ctx, x, scale, shift, rows, cols);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class xcit_cpu_nchw_to_nhwc_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_nchw_to_nhwc_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_nchw_to_nhwc_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t channels, int64_t height, int64_t width)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_nchw_to_nhwc_f32$descriptor() {
+        return xcit_cpu_nchw_to_nhwc_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_nchw_to_nhwc_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t channels, int64_t height, int64_t width)
+     * }
+     */
+    public static MethodHandle xcit_cpu_nchw_to_nhwc_f32$handle() {
+        return xcit_cpu_nchw_to_nhwc_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_nchw_to_nhwc_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t channels, int64_t height, int64_t width)
+     * }
+     */
+    public static MemorySegment xcit_cpu_nchw_to_nhwc_f32$address() {
+        return xcit_cpu_nchw_to_nhwc_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_nchw_to_nhwc_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t channels, int64_t height, int64_t width)
+     * }
+     */
+    public static int xcit_cpu_nchw_to_nhwc_f32(MemorySegment ctx, MemorySegment out, MemorySegment in, long batch, long channels, long height, long width) {
+        var mh$ = xcit_cpu_nchw_to_nhwc_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_nchw_to_nhwc_f32", ctx, out, in, batch, channels, height, width);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, batch, channels, height, width);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class xcit_cpu_conv3x3s2_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_conv3x3s2_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t cin, int64_t cout)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_conv3x3s2_f32$descriptor() {
+        return xcit_cpu_conv3x3s2_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t cin, int64_t cout)
+     * }
+     */
+    public static MethodHandle xcit_cpu_conv3x3s2_f32$handle() {
+        return xcit_cpu_conv3x3s2_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t cin, int64_t cout)
+     * }
+     */
+    public static MemorySegment xcit_cpu_conv3x3s2_f32$address() {
+        return xcit_cpu_conv3x3s2_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t cin, int64_t cout)
+     * }
+     */
+    public static int xcit_cpu_conv3x3s2_f32(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, long batch, long height, long width, long cin, long cout) {
+        var mh$ = xcit_cpu_conv3x3s2_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_conv3x3s2_f32", ctx, out, in, weight, bias, batch, height, width, cin, cout);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, weight, bias, batch, height, width, cin, cout);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class xcit_cpu_im2col3x3s2_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_im2col3x3s2_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_im2col3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, int64_t height, int64_t width, int64_t cin, int64_t row0, int64_t rows)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_im2col3x3s2_f32$descriptor() {
+        return xcit_cpu_im2col3x3s2_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_im2col3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, int64_t height, int64_t width, int64_t cin, int64_t row0, int64_t rows)
+     * }
+     */
+    public static MethodHandle xcit_cpu_im2col3x3s2_f32$handle() {
+        return xcit_cpu_im2col3x3s2_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_im2col3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, int64_t height, int64_t width, int64_t cin, int64_t row0, int64_t rows)
+     * }
+     */
+    public static MemorySegment xcit_cpu_im2col3x3s2_f32$address() {
+        return xcit_cpu_im2col3x3s2_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_im2col3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, int64_t height, int64_t width, int64_t cin, int64_t row0, int64_t rows)
+     * }
+     */
+    public static int xcit_cpu_im2col3x3s2_f32(MemorySegment ctx, MemorySegment out, MemorySegment in, long height, long width, long cin, long row0, long rows) {
+        var mh$ = xcit_cpu_im2col3x3s2_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_im2col3x3s2_f32", ctx, out, in, height, width, cin, row0, rows);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, height, width, cin, row0, rows);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class xcit_cpu_xca_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_xca_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_xca_f32(xcit_ctx *ctx, float *out, const float *qkv, const float *temperature, int64_t batch, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_xca_f32$descriptor() {
+        return xcit_cpu_xca_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_xca_f32(xcit_ctx *ctx, float *out, const float *qkv, const float *temperature, int64_t batch, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MethodHandle xcit_cpu_xca_f32$handle() {
+        return xcit_cpu_xca_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_xca_f32(xcit_ctx *ctx, float *out, const float *qkv, const float *temperature, int64_t batch, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MemorySegment xcit_cpu_xca_f32$address() {
+        return xcit_cpu_xca_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_xca_f32(xcit_ctx *ctx, float *out, const float *qkv, const float *temperature, int64_t batch, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static int xcit_cpu_xca_f32(MemorySegment ctx, MemorySegment out, MemorySegment qkv, MemorySegment temperature, long batch, long tokens, long channels, long heads) {
+        var mh$ = xcit_cpu_xca_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_xca_f32", ctx, out, qkv, temperature, batch, tokens, channels, heads);
+            }
+            return (int)mh$.invokeExact(ctx, out, qkv, temperature, batch, tokens, channels, heads);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class xcit_cpu_lpi_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_lpi_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_lpi_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight1, const float *bias1, const float *bn_scale, const float *bn_shift, const float *weight2, const float *bias2, const float *gamma, int64_t batch, int64_t height, int64_t width, int64_t channels)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_lpi_f32$descriptor() {
+        return xcit_cpu_lpi_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_lpi_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight1, const float *bias1, const float *bn_scale, const float *bn_shift, const float *weight2, const float *bias2, const float *gamma, int64_t batch, int64_t height, int64_t width, int64_t channels)
+     * }
+     */
+    public static MethodHandle xcit_cpu_lpi_f32$handle() {
+        return xcit_cpu_lpi_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_lpi_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight1, const float *bias1, const float *bn_scale, const float *bn_shift, const float *weight2, const float *bias2, const float *gamma, int64_t batch, int64_t height, int64_t width, int64_t channels)
+     * }
+     */
+    public static MemorySegment xcit_cpu_lpi_f32$address() {
+        return xcit_cpu_lpi_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_lpi_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight1, const float *bias1, const float *bn_scale, const float *bn_shift, const float *weight2, const float *bias2, const float *gamma, int64_t batch, int64_t height, int64_t width, int64_t channels)
+     * }
+     */
+    public static int xcit_cpu_lpi_f32(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment weight1, MemorySegment bias1, MemorySegment bn_scale, MemorySegment bn_shift, MemorySegment weight2, MemorySegment bias2, MemorySegment gamma, long batch, long height, long width, long channels) {
+        var mh$ = xcit_cpu_lpi_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_lpi_f32", ctx, out, in, weight1, bias1, bn_scale, bn_shift, weight2, bias2, gamma, batch, height, width, channels);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, weight1, bias1, bn_scale, bn_shift, weight2, bias2, gamma, batch, height, width, channels);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class xcit_cpu_class_attention_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_class_attention_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_class_attention_f32(xcit_ctx *ctx, float *out, float *weights, const float *q, const float *kv, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_class_attention_f32$descriptor() {
+        return xcit_cpu_class_attention_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_class_attention_f32(xcit_ctx *ctx, float *out, float *weights, const float *q, const float *kv, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MethodHandle xcit_cpu_class_attention_f32$handle() {
+        return xcit_cpu_class_attention_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_class_attention_f32(xcit_ctx *ctx, float *out, float *weights, const float *q, const float *kv, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MemorySegment xcit_cpu_class_attention_f32$address() {
+        return xcit_cpu_class_attention_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_class_attention_f32(xcit_ctx *ctx, float *out, float *weights, const float *q, const float *kv, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static int xcit_cpu_class_attention_f32(MemorySegment ctx, MemorySegment out, MemorySegment weights, MemorySegment q, MemorySegment kv, long batch, long rows, long channels, long heads) {
+        var mh$ = xcit_cpu_class_attention_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_class_attention_f32", ctx, out, weights, q, kv, batch, rows, channels, heads);
+            }
+            return (int)mh$.invokeExact(ctx, out, weights, q, kv, batch, rows, channels, heads);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class xcit_cpu_conv_transpose2x2_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_conv_transpose2x2_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_conv_transpose2x2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t cin, int64_t cout)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_conv_transpose2x2_f32$descriptor() {
+        return xcit_cpu_conv_transpose2x2_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_conv_transpose2x2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t cin, int64_t cout)
+     * }
+     */
+    public static MethodHandle xcit_cpu_conv_transpose2x2_f32$handle() {
+        return xcit_cpu_conv_transpose2x2_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_conv_transpose2x2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t cin, int64_t cout)
+     * }
+     */
+    public static MemorySegment xcit_cpu_conv_transpose2x2_f32$address() {
+        return xcit_cpu_conv_transpose2x2_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_conv_transpose2x2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t cin, int64_t cout)
+     * }
+     */
+    public static int xcit_cpu_conv_transpose2x2_f32(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, long batch, long height, long width, long cin, long cout) {
+        var mh$ = xcit_cpu_conv_transpose2x2_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_conv_transpose2x2_f32", ctx, out, in, weight, bias, batch, height, width, cin, cout);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, weight, bias, batch, height, width, cin, cout);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class xcit_cpu_max_pool_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_max_pool_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_max_pool_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t height, int64_t width, int64_t channels, int64_t k)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_max_pool_f32$descriptor() {
+        return xcit_cpu_max_pool_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_max_pool_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t height, int64_t width, int64_t channels, int64_t k)
+     * }
+     */
+    public static MethodHandle xcit_cpu_max_pool_f32$handle() {
+        return xcit_cpu_max_pool_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_max_pool_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t height, int64_t width, int64_t channels, int64_t k)
+     * }
+     */
+    public static MemorySegment xcit_cpu_max_pool_f32$address() {
+        return xcit_cpu_max_pool_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_max_pool_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t height, int64_t width, int64_t channels, int64_t k)
+     * }
+     */
+    public static int xcit_cpu_max_pool_f32(MemorySegment ctx, MemorySegment out, MemorySegment in, long batch, long height, long width, long channels, long k) {
+        var mh$ = xcit_cpu_max_pool_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_max_pool_f32", ctx, out, in, batch, height, width, channels, k);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, batch, height, width, channels, k);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class xcit_cpu_gather_row_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_gather_row_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_gather_row_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t rows, int64_t cols, int64_t row)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_gather_row_f32$descriptor() {
+        return xcit_cpu_gather_row_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_gather_row_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t rows, int64_t cols, int64_t row)
+     * }
+     */
+    public static MethodHandle xcit_cpu_gather_row_f32$handle() {
+        return xcit_cpu_gather_row_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_gather_row_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t rows, int64_t cols, int64_t row)
+     * }
+     */
+    public static MemorySegment xcit_cpu_gather_row_f32$address() {
+        return xcit_cpu_gather_row_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_gather_row_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t rows, int64_t cols, int64_t row)
+     * }
+     */
+    public static int xcit_cpu_gather_row_f32(MemorySegment ctx, MemorySegment out, MemorySegment in, long batch, long rows, long cols, long row) {
+        var mh$ = xcit_cpu_gather_row_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_gather_row_f32", ctx, out, in, batch, rows, cols, row);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, batch, rows, cols, row);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class xcit_cpu_scatter_row_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_scatter_row_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_scatter_row_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t rows, int64_t cols, int64_t row)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_scatter_row_f32$descriptor() {
+        return xcit_cpu_scatter_row_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_scatter_row_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t rows, int64_t cols, int64_t row)
+     * }
+     */
+    public static MethodHandle xcit_cpu_scatter_row_f32$handle() {
+        return xcit_cpu_scatter_row_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_scatter_row_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t rows, int64_t cols, int64_t row)
+     * }
+     */
+    public static MemorySegment xcit_cpu_scatter_row_f32$address() {
+        return xcit_cpu_scatter_row_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_scatter_row_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t rows, int64_t cols, int64_t row)
+     * }
+     */
+    public static int xcit_cpu_scatter_row_f32(MemorySegment ctx, MemorySegment out, MemorySegment in, long batch, long rows, long cols, long row) {
+        var mh$ = xcit_cpu_scatter_row_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_scatter_row_f32", ctx, out, in, batch, rows, cols, row);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, batch, rows, cols, row);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class xcit_cpu_prepend_row_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_prepend_row_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_prepend_row_f32(xcit_ctx *ctx, float *out, const float *first, const float *tokens, int64_t batch, int64_t tokens_per_image, int64_t cols)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_prepend_row_f32$descriptor() {
+        return xcit_cpu_prepend_row_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_prepend_row_f32(xcit_ctx *ctx, float *out, const float *first, const float *tokens, int64_t batch, int64_t tokens_per_image, int64_t cols)
+     * }
+     */
+    public static MethodHandle xcit_cpu_prepend_row_f32$handle() {
+        return xcit_cpu_prepend_row_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_prepend_row_f32(xcit_ctx *ctx, float *out, const float *first, const float *tokens, int64_t batch, int64_t tokens_per_image, int64_t cols)
+     * }
+     */
+    public static MemorySegment xcit_cpu_prepend_row_f32$address() {
+        return xcit_cpu_prepend_row_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_prepend_row_f32(xcit_ctx *ctx, float *out, const float *first, const float *tokens, int64_t batch, int64_t tokens_per_image, int64_t cols)
+     * }
+     */
+    public static int xcit_cpu_prepend_row_f32(MemorySegment ctx, MemorySegment out, MemorySegment first, MemorySegment tokens, long batch, long tokens_per_image, long cols) {
+        var mh$ = xcit_cpu_prepend_row_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_prepend_row_f32", ctx, out, first, tokens, batch, tokens_per_image, cols);
+            }
+            return (int)mh$.invokeExact(ctx, out, first, tokens, batch, tokens_per_image, cols);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cpu_to_bf16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_to_bf16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_to_bf16(xcit_ctx *ctx, uint16_t *out, const float *in, int64_t n)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_to_bf16$descriptor() {
+        return xcit_cpu_to_bf16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_to_bf16(xcit_ctx *ctx, uint16_t *out, const float *in, int64_t n)
+     * }
+     */
+    public static MethodHandle xcit_cpu_to_bf16$handle() {
+        return xcit_cpu_to_bf16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_to_bf16(xcit_ctx *ctx, uint16_t *out, const float *in, int64_t n)
+     * }
+     */
+    public static MemorySegment xcit_cpu_to_bf16$address() {
+        return xcit_cpu_to_bf16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_to_bf16(xcit_ctx *ctx, uint16_t *out, const float *in, int64_t n)
+     * }
+     */
+    public static int xcit_cpu_to_bf16(MemorySegment ctx, MemorySegment out, MemorySegment in, long n) {
+        var mh$ = xcit_cpu_to_bf16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_to_bf16", ctx, out, in, n);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, n);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {

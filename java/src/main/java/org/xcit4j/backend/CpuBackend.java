@@ -1,0 +1,458 @@
+package org.xcit4j.backend;
+
+import static org.xcit4j.bindings.xcit.xcit_h.*;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import org.xcit4j.tensor.Shape;
+import org.xcit4j.tensor.Tensor;
+
+/**
+ * The native CPU backend: libxcit's C kernels (AVX-512 / AVX2 / baseline, chosen at run time,
+ * OpenMP threads) for every op except the matrix products, which go to oneDNN. Every call
+ * is one or a few downcalls on memory the session planned; GEMM primitives are created, and
+ * their weights packed, on the first call for a (weight, rows) pair and reused afterwards,
+ * so steady-state calls allocate nothing. Not thread-safe: one backend per session at a time.
+ *
+ * <pre>{@code
+ * try (CpuBackend cpu = new CpuBackend(2, Precision.BF16); Session s = model.session(cpu, 1, 224, 224)) { ... }
+ * }</pre>
+ */
+public final class CpuBackend implements Backend {
+    /** im2col rows per GEMM call in the patch embedding: about 4 MB of float32 columns. */
+    private static final long IM2COL_FLOATS = 1L << 20;
+
+    private final NativeContext ctx;
+    private final Dnnl dnnl;
+    private final Precision precision;
+    private final int threads;
+    private final Arena arena = Arena.ofShared(); // derived weights and workspaces
+    private final IdentityHashMap<Tensor, ArrayList<MatMul>> gemms = new IdentityHashMap<>();
+    private final IdentityHashMap<Tensor, ConvPlan> convPlans = new IdentityHashMap<>();
+    private MemorySegment workspace = MemorySegment.NULL;
+    /** bf16 copies of GEMM inputs (precision BF16 only), grown rarely and reused. */
+    private MemorySegment staging = MemorySegment.NULL;
+    /** The Java thread whose OpenMP default thread count was last set (oneDNN reads it). */
+    private Thread ompThread;
+    private boolean closed;
+
+    /** All cores, float32. */
+    public CpuBackend() {
+        this(0, Precision.FP32);
+    }
+
+    /** {@code threads} OpenMP threads (0 = all cores), float32. */
+    public CpuBackend(int threads) {
+        this(threads, Precision.FP32);
+    }
+
+    /**
+     * {@code threads} OpenMP threads (0 = all cores) and the GEMM precision. BF16 needs a CPU
+     * with avx512_bf16 and is refused with {@link DeviceUnavailableException} elsewhere.
+     */
+    public CpuBackend(int threads, Precision precision) {
+        this(threads, precision, XCIT_ISA_AUTO());
+    }
+
+    /** As above with the kernel set forced (XCIT_ISA_*), for tests of the fallbacks. */
+    CpuBackend(int threads, Precision precision, int isa) {
+        if (threads < 0) throw new IllegalArgumentException("threads must be >= 0 (0 = all cores), got " + threads);
+        if (precision == Precision.BF16 && !CpuInfo.detect().has("avx512_bf16")) {
+            throw new DeviceUnavailableException("precision bf16 needs a CPU with avx512_bf16 (this one has: "
+                    + CpuInfo.detect().relevantFlags() + "); use fp32");
+        }
+        this.precision = precision;
+        NativeContext c = new NativeContext();
+        Dnnl d = null;
+        try {
+            c.check(xcit_cpu_set_isa(c.handle(), isa), "xcit_cpu_set_isa");
+            c.check(xcit_cpu_set_threads(c.handle(), threads), "xcit_cpu_set_threads");
+            d = new Dnnl();
+        } catch (RuntimeException e) {
+            c.close();
+            throw e;
+        }
+        this.ctx = c;
+        this.dnnl = d;
+        this.threads = xcit_cpu_threads(c.handle());
+        this.ompThread = Thread.currentThread();
+    }
+
+    /** Why this backend cannot be opened here, or null if it can. */
+    public static String unavailableReason() {
+        try (CpuBackend probe = new CpuBackend(1)) {
+            return null;
+        } catch (RuntimeException | LinkageError e) {
+            return e.getMessage();
+        }
+    }
+
+    @Override
+    public String name() {
+        return "cpu";
+    }
+
+    public int threads() {
+        return threads;
+    }
+
+    public Precision precision() {
+        return precision;
+    }
+
+    /** The kernel set in use: "avx512", "avx2" or "generic". */
+    public String isa() {
+        return switch (xcit_cpu_isa(handle())) {
+            case 3 -> "avx512";
+            case 2 -> "avx2";
+            default -> "generic";
+        };
+    }
+
+    private MemorySegment handle() {
+        if (closed) throw new IllegalStateException("the cpu backend has been closed");
+        return ctx.handle();
+    }
+
+    // ---- matrix products (oneDNN) ---------------------------------------------------------
+
+    @Override
+    public void linear(Tensor out, Tensor in, Tensor weight, Tensor bias) {
+        gemm(out, in, weight, bias, null, Dnnl.Epilogue.NONE);
+    }
+
+    @Override
+    public void linearGelu(Tensor out, Tensor in, Tensor weight, Tensor bias) {
+        gemm(out, in, weight, bias, null, Dnnl.Epilogue.GELU);
+    }
+
+    /** x += gamma * (in W^T + b) in one primitive: gamma folded into the packed W and b, sum post-op. */
+    @Override
+    public void linearAddScaled(Tensor x, Tensor in, Tensor weight, Tensor bias, Tensor gamma, Tensor tmp) {
+        gemm(x, in, weight, bias, gamma, Dnnl.Epilogue.ACCUMULATE);
+    }
+
+    private void gemm(Tensor out, Tensor in, Tensor weight, Tensor bias, Tensor gamma, Dnnl.Epilogue epilogue) {
+        long o = weight.shape().dim(0), k = weight.shape().dim(1);
+        if (weight.shape().rank() != 2 || in.numel() % Math.max(k, 1) != 0) {
+            throw new IllegalArgumentException("linear: in " + in.shape() + " does not match weight " + weight.shape());
+        }
+        long m = in.numel() / k;
+        if (out.numel() != m * o) throw new IllegalArgumentException("linear out: shape " + out.shape() + ", expected " + m * o + " elements");
+        if (bias != null && bias.numel() != o) throw new IllegalArgumentException("linear bias: shape " + bias.shape() + ", expected " + o);
+        if (gamma != null && gamma.numel() != o) throw new IllegalArgumentException("linear gamma: shape " + gamma.shape() + ", expected " + o);
+        if (m == 0 || o == 0) return;
+        if (k == 0) throw new IllegalArgumentException("linear: K = 0");
+        run(matmul(weight, bias, gamma, epilogue, m), in.segment(), m * k, out.segment());
+    }
+
+    /** Runs mm on src (elements floats); in bf16 precision src is first rounded into staging. */
+    private void run(MatMul mm, MemorySegment src, long elements, MemorySegment dst) {
+        if (precision == Precision.BF16) {
+            if (staging.byteSize() < elements * 2) staging = arena.allocate(elements * 2, 64);
+            check(xcit_cpu_to_bf16(handle(), staging, src, elements), "xcit_cpu_to_bf16");
+            src = staging;
+        }
+        mm.run(src, dst);
+    }
+
+    private MatMul matmul(Tensor weight, Tensor bias, Tensor gamma, Dnnl.Epilogue epilogue, long m) {
+        ensureOmpThreads();
+        boolean bf16 = precision == Precision.BF16;
+        ArrayList<MatMul> list = gemms.get(weight);
+        if (list != null) {
+            for (int i = 0; i < list.size(); i++) {
+                MatMul mm = list.get(i);
+                if (mm.matches(m, bias, gamma, epilogue, bf16)) return mm;
+            }
+        } else {
+            list = new ArrayList<>(2);
+            gemms.put(weight, list);
+        }
+        MatMul mm = dnnl.matmul(m, weight, bias, gamma, epilogue, bf16);
+        list.add(mm);
+        return mm;
+    }
+
+    /** oneDNN sizes its OpenMP team from the calling thread's default: set it once per thread. */
+    private void ensureOmpThreads() {
+        Thread current = Thread.currentThread();
+        if (current != ompThread) {
+            ctx.check(xcit_cpu_set_threads(handle(), threads), "xcit_cpu_set_threads");
+            ompThread = current;
+        }
+    }
+
+    // ---- patch embedding -----------------------------------------------------------------
+
+    /**
+     * Stage 0 (Cin = 3, K = 27) runs the direct C kernel; wider stages run im2col in chunks of
+     * about 4 MB and a oneDNN GEMM per chunk (measured: see the README's table).
+     */
+    @Override
+    public void conv3x3s2(Tensor out, Tensor in, Tensor weight, Tensor bias) {
+        Shape s = in.shape();
+        long b = s.dim(0), h = s.dim(1), w = s.dim(2), cin = s.dim(3), cout = weight.shape().dim(0);
+        long oh = (h + 1) / 2, ow = (w + 1) / 2;
+        requireDims(weight, "conv3x3s2 weight", cout, cin, 3, 3);
+        requireDims(out, "conv3x3s2 out", b, oh, ow, cout);
+        requireNumel(bias, cout, "conv3x3s2 bias");
+        if (cin < 8) {
+            check(xcit_cpu_conv3x3s2_f32(handle(), out.segment(), in.segment(), weight.segment(), bias.segment(),
+                    b, h, w, cin, cout), "xcit_cpu_conv3x3s2_f32");
+            return;
+        }
+        ConvPlan plan = convPlans.get(out);
+        if (plan == null || plan.in != in || plan.weight != weight) {
+            plan = new ConvPlan(in, out, weight, permuteConvWeight(weight, cout, cin), h, w, cin, cout);
+            convPlans.put(out, plan);
+        }
+        MemorySegment cols = workspace(plan.chunk * plan.k * Float.BYTES);
+        for (int i = 0; i < plan.dst.length; i++) {
+            check(xcit_cpu_im2col3x3s2_f32(handle(), cols, plan.src[i], h, w, cin, plan.row0[i], plan.rows[i]),
+                    "xcit_cpu_im2col3x3s2_f32");
+            run(matmul(plan.permuted, bias, null, Dnnl.Epilogue.NONE, plan.rows[i]), cols, plan.rows[i] * plan.k, plan.dst[i]);
+        }
+    }
+
+    /**
+     * The im2col + GEMM schedule of one patch-embedding stage for one (in, out) pair, made on
+     * the first call: chunks of about 4 MB of columns, their input images and output slices
+     * (made once, as slicing segments on every call would allocate).
+     */
+    private static final class ConvPlan {
+        final Tensor in, weight, permuted;
+        final long k, chunk;
+        final long[] row0, rows;
+        final MemorySegment[] src, dst;
+
+        ConvPlan(Tensor in, Tensor out, Tensor weight, Tensor permuted, long h, long w, long cin, long cout) {
+            this.in = in;
+            this.weight = weight;
+            this.permuted = permuted;
+            long b = in.shape().dim(0), pixels = ((h + 1) / 2) * ((w + 1) / 2);
+            this.k = 9 * cin;
+            this.chunk = Math.min(pixels, Math.max(64, IM2COL_FLOATS / k));
+            int perImage = (int) ((pixels + chunk - 1) / chunk), n = (int) b * perImage;
+            row0 = new long[n];
+            rows = new long[n];
+            src = new MemorySegment[n];
+            dst = new MemorySegment[n];
+            long imageIn = h * w * cin * Float.BYTES, imageOut = pixels * cout * Float.BYTES;
+            for (int i = 0; i < n; i++) {
+                long img = i / perImage;
+                row0[i] = (i % perImage) * chunk;
+                rows[i] = Math.min(chunk, pixels - row0[i]);
+                src[i] = in.segment().asSlice(img * imageIn, imageIn);
+                dst[i] = out.segment().asSlice(img * imageOut + row0[i] * cout * Float.BYTES, rows[i] * cout * Float.BYTES);
+            }
+        }
+    }
+
+    /** (Cout, Cin, 3, 3) -> (Cout, 3, 3, Cin): the im2col column order, so the conv is a GEMM. */
+    private Tensor permuteConvWeight(Tensor weight, long cout, long cin) {
+        Tensor p = Tensor.allocate(arena, Shape.of(cout, 9 * cin));
+        for (long o = 0; o < cout; o++)
+            for (long c = 0; c < cin; c++)
+                for (long t = 0; t < 9; t++) p.set(o * 9 * cin + t * cin + c, weight.get((o * cin + c) * 9 + t));
+        return p;
+    }
+
+    /** Backend-owned scratch of at least {@code bytes} (maybe more), grown rarely and reused. */
+    private MemorySegment workspace(long bytes) {
+        if (workspace.byteSize() < bytes) workspace = arena.allocate(bytes, 64);
+        return workspace;
+    }
+
+    // ---- element-wise and attention kernels (libxcit) -------------------------------------
+
+    @Override
+    public void layerNorm(Tensor out, Tensor in, Tensor gamma, Tensor beta, float eps) {
+        if (!out.shape().equals(in.shape())) throw new IllegalArgumentException("layerNorm out/in: " + out.shape() + " vs " + in.shape());
+        long cols = in.shape().dim(-1);
+        requireNumel(gamma, cols, "layerNorm gamma");
+        requireNumel(beta, cols, "layerNorm beta");
+        check(xcit_cpu_layernorm_f32(handle(), out.segment(), in.segment(), gamma.segment(), beta.segment(),
+                cols == 0 ? 0 : in.numel() / cols, cols, eps), "xcit_cpu_layernorm_f32");
+    }
+
+    @Override
+    public void gelu(Tensor x) {
+        check(xcit_cpu_gelu_f32(handle(), x.segment(), x.numel()), "xcit_cpu_gelu_f32");
+    }
+
+    @Override
+    public void addScaled(Tensor x, Tensor y, Tensor gamma) {
+        if (!x.shape().equals(y.shape())) throw new IllegalArgumentException("addScaled x/y: " + x.shape() + " vs " + y.shape());
+        long cols = x.shape().dim(-1);
+        if (gamma != null) requireNumel(gamma, cols, "addScaled gamma");
+        check(xcit_cpu_add_scaled_f32(handle(), x.segment(), y.segment(), gamma == null ? MemorySegment.NULL : gamma.segment(),
+                cols == 0 ? 0 : x.numel() / cols, cols), "xcit_cpu_add_scaled_f32");
+    }
+
+    @Override
+    public void addBroadcast(Tensor x, Tensor rows) {
+        long per = rows.numel();
+        if (per == 0 || x.numel() % per != 0) throw new IllegalArgumentException("addBroadcast rows: shape " + rows.shape() + ", expected a divisor of " + x.shape());
+        check(xcit_cpu_add_broadcast_f32(handle(), x.segment(), rows.segment(), x.numel(), per), "xcit_cpu_add_broadcast_f32");
+    }
+
+    @Override
+    public void nchwToNhwc(Tensor out, Tensor in) {
+        Shape s = in.shape();
+        requireDims(out, "nchwToNhwc out", s.dim(0), s.dim(2), s.dim(3), s.dim(1));
+        check(xcit_cpu_nchw_to_nhwc_f32(handle(), out.segment(), in.segment(), s.dim(0), s.dim(1), s.dim(2), s.dim(3)),
+                "xcit_cpu_nchw_to_nhwc_f32");
+    }
+
+    @Override
+    public void xca(Tensor out, Tensor qkv, Tensor temperature, int heads) {
+        Shape s = qkv.shape();
+        long b = s.dim(0), n = s.dim(1), c = s.dim(2) / 3;
+        if (s.dim(2) != 3 * c || heads < 1 || c % heads != 0) throw new IllegalArgumentException("xca qkv: shape " + s + ", expected (B, N, 3C) with C divisible by " + heads);
+        requireDims(out, "xca out", b, n, c);
+        requireNumel(temperature, heads, "xca temperature");
+        check(xcit_cpu_xca_f32(handle(), out.segment(), qkv.segment(), temperature.segment(), b, n, c, heads), "xcit_cpu_xca_f32");
+    }
+
+    @Override
+    public void lpi(Tensor out, Tensor in, int gridH, int gridW, Tensor weight1, Tensor bias1,
+                    Tensor bnScale, Tensor bnShift, Tensor weight2, Tensor bias2) {
+        lpiCall(out, in, gridH, gridW, weight1, bias1, bnScale, bnShift, weight2, bias2, null);
+    }
+
+    @Override
+    public void lpiAddScaled(Tensor x, Tensor in, int gridH, int gridW, Tensor weight1, Tensor bias1,
+                             Tensor bnScale, Tensor bnShift, Tensor weight2, Tensor bias2, Tensor gamma, Tensor tmp) {
+        requireNumel(gamma, in.shape().dim(-1), "lpi gamma");
+        lpiCall(x, in, gridH, gridW, weight1, bias1, bnScale, bnShift, weight2, bias2, gamma);
+    }
+
+    private void lpiCall(Tensor out, Tensor in, int gridH, int gridW, Tensor weight1, Tensor bias1,
+                         Tensor bnScale, Tensor bnShift, Tensor weight2, Tensor bias2, Tensor gamma) {
+        long c = in.shape().dim(-1), pixels = (long) gridH * gridW;
+        if (pixels == 0 || c == 0 || in.numel() % (pixels * c) != 0) {
+            throw new IllegalArgumentException("lpi in: shape " + in.shape() + ", expected (B, " + gridH + "*" + gridW + ", C)");
+        }
+        if (!out.shape().equals(in.shape())) throw new IllegalArgumentException("lpi out/in: " + out.shape() + " vs " + in.shape());
+        requireNumel(bias1, c, "lpi bias1");
+        requireNumel(bnScale, c, "lpi bnScale");
+        requireNumel(bnShift, c, "lpi bnShift");
+        requireNumel(bias2, c, "lpi bias2");
+        requireNumel(weight1, 9 * c, "lpi weight1");
+        requireNumel(weight2, 9 * c, "lpi weight2");
+        check(xcit_cpu_lpi_f32(handle(), out.segment(), in.segment(), weight1.segment(), bias1.segment(), bnScale.segment(),
+                bnShift.segment(), weight2.segment(), bias2.segment(), gamma == null ? MemorySegment.NULL : gamma.segment(),
+                in.numel() / (pixels * c), gridH, gridW, c), "xcit_cpu_lpi_f32");
+    }
+
+    @Override
+    public void classAttention(Tensor out, Tensor weights, Tensor q, Tensor kv, int heads) {
+        Shape s = kv.shape();
+        long b = s.dim(0), t = s.dim(1), c = s.dim(2) / 2;
+        requireDims(q, "classAttention q", b, c);
+        requireDims(out, "classAttention out", b, c);
+        if (weights != null) requireDims(weights, "classAttention weights", b, heads, t);
+        check(xcit_cpu_class_attention_f32(handle(), out.segment(), weights == null ? MemorySegment.NULL : weights.segment(),
+                q.segment(), kv.segment(), b, t, c, heads), "xcit_cpu_class_attention_f32");
+    }
+
+    @Override
+    public void channelAffine(Tensor x, Tensor scale, Tensor shift) {
+        long c = x.shape().dim(-1);
+        requireNumel(scale, c, "channelAffine scale");
+        requireNumel(shift, c, "channelAffine shift");
+        check(xcit_cpu_channel_affine_f32(handle(), x.segment(), scale.segment(), shift.segment(), c == 0 ? 0 : x.numel() / c, c),
+                "xcit_cpu_channel_affine_f32");
+    }
+
+    @Override
+    public void convTranspose2x2(Tensor out, Tensor in, Tensor weight, Tensor bias) {
+        Shape s = in.shape();
+        long b = s.dim(0), h = s.dim(1), w = s.dim(2), cin = s.dim(3), cout = weight.shape().dim(1);
+        requireDims(weight, "convTranspose2x2 weight", cin, cout, 2, 2);
+        requireDims(out, "convTranspose2x2 out", b, 2 * h, 2 * w, cout);
+        requireNumel(bias, cout, "convTranspose2x2 bias");
+        check(xcit_cpu_conv_transpose2x2_f32(handle(), out.segment(), in.segment(), weight.segment(), bias.segment(),
+                b, h, w, cin, cout), "xcit_cpu_conv_transpose2x2_f32");
+    }
+
+    @Override
+    public void maxPool(Tensor out, Tensor in, int k) {
+        Shape s = in.shape();
+        if (k < 1) throw new IllegalArgumentException("maxPool k must be >= 1, got " + k);
+        requireDims(out, "maxPool out", s.dim(0), s.dim(1) / k, s.dim(2) / k, s.dim(3));
+        check(xcit_cpu_max_pool_f32(handle(), out.segment(), in.segment(), s.dim(0), s.dim(1), s.dim(2), s.dim(3), k),
+                "xcit_cpu_max_pool_f32");
+    }
+
+    @Override
+    public void gatherRow(Tensor out, Tensor in, int row) {
+        Shape s = in.shape();
+        requireDims(out, "gatherRow out", s.dim(0), s.dim(2));
+        check(xcit_cpu_gather_row_f32(handle(), out.segment(), in.segment(), s.dim(0), s.dim(1), s.dim(2), row), "xcit_cpu_gather_row_f32");
+    }
+
+    @Override
+    public void scatterRow(Tensor out, int row, Tensor in) {
+        Shape s = out.shape();
+        requireDims(in, "scatterRow in", s.dim(0), s.dim(2));
+        check(xcit_cpu_scatter_row_f32(handle(), out.segment(), in.segment(), s.dim(0), s.dim(1), s.dim(2), row), "xcit_cpu_scatter_row_f32");
+    }
+
+    @Override
+    public void prependRow(Tensor out, Tensor first, Tensor tokens) {
+        Shape s = tokens.shape();
+        requireDims(out, "prependRow out", s.dim(0), s.dim(1) + 1, s.dim(2));
+        requireNumel(first, s.dim(2), "prependRow first");
+        check(xcit_cpu_prepend_row_f32(handle(), out.segment(), first.segment(), tokens.segment(), s.dim(0), s.dim(1), s.dim(2)),
+                "xcit_cpu_prepend_row_f32");
+    }
+
+    private void check(int status, String op) {
+        ctx.check(status, op);
+    }
+
+    // Checks without allocating (Shape.of would, on every call): steady state must allocate nothing.
+    private static void requireDims(Tensor t, String what, long d0, long d1) {
+        Shape s = t.shape();
+        if (s.rank() != 2 || s.dim(0) != d0 || s.dim(1) != d1) throw shapeError(t, what, Shape.of(d0, d1));
+    }
+
+    private static void requireDims(Tensor t, String what, long d0, long d1, long d2) {
+        Shape s = t.shape();
+        if (s.rank() != 3 || s.dim(0) != d0 || s.dim(1) != d1 || s.dim(2) != d2) throw shapeError(t, what, Shape.of(d0, d1, d2));
+    }
+
+    private static void requireDims(Tensor t, String what, long d0, long d1, long d2, long d3) {
+        Shape s = t.shape();
+        if (s.rank() != 4 || s.dim(0) != d0 || s.dim(1) != d1 || s.dim(2) != d2 || s.dim(3) != d3) {
+            throw shapeError(t, what, Shape.of(d0, d1, d2, d3));
+        }
+    }
+
+    private static IllegalArgumentException shapeError(Tensor t, String what, Shape expected) {
+        return new IllegalArgumentException(what + ": shape " + t.shape() + ", expected " + expected);
+    }
+
+    private static void requireNumel(Tensor t, long numel, String what) {
+        if (t.numel() != numel) throw new IllegalArgumentException(what + ": shape " + t.shape() + ", expected " + numel + " elements");
+    }
+
+    /** Frees the native context, oneDNN primitives and packed weights; closing twice is harmless. */
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        try {
+            dnnl.close();
+        } finally {
+            ctx.close();
+            arena.close();
+            gemms.clear();
+            convPlans.clear();
+        }
+    }
+}

@@ -1,0 +1,88 @@
+package org.xcit4j.backend;
+
+import static org.xcit4j.bindings.dnnl.dnnl_h.*;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import org.xcit4j.bindings.NativeLibraries;
+import org.xcit4j.tensor.Tensor;
+
+/**
+ * oneDNN (libdnnl.so.3 through the dnnl_h bindings) for CpuBackend's matrix products: one
+ * CPU engine and in-order stream, the packed weights and the one scratchpad that all its
+ * primitives share (they run one at a time). Creating a {@link MatMul} is the only thing
+ * that allocates; running one does not. Not thread-safe, like the backend that owns it.
+ */
+final class Dnnl implements AutoCloseable {
+    /** What a matmul does after the product: nothing, exact GELU, or add into dst. */
+    enum Epilogue { NONE, GELU, ACCUMULATE }
+
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment engine;
+    private final MemorySegment stream;
+    private final List<MatMul> matmuls = new ArrayList<>();
+    private MemorySegment scratch = MemorySegment.NULL;
+    private boolean closed;
+
+    Dnnl() {
+        NativeLibraries.load(NativeLibraries.DNNL);
+        try (Arena tmp = Arena.ofConfined()) {
+            MemorySegment out = tmp.allocate(ValueLayout.ADDRESS);
+            check(dnnl_engine_create(out, dnnl_cpu(), 0L), "dnnl_engine_create");
+            engine = out.get(ValueLayout.ADDRESS, 0);
+            check(dnnl_stream_create(out, engine, dnnl_stream_default_flags()), "dnnl_stream_create");
+            stream = out.get(ValueLayout.ADDRESS, 0);
+        }
+    }
+
+    static void check(int status, String what) {
+        if (status != dnnl_success()) {
+            throw new NativeException(status, "oneDNN " + what + " failed with dnnl_status_t " + status
+                    + (status == 3 ? " (unimplemented for these shapes/types on this CPU)" : ""));
+        }
+    }
+
+    MemorySegment engine() {
+        return engine;
+    }
+
+    MemorySegment stream() {
+        return stream;
+    }
+
+    Arena arena() {
+        return arena;
+    }
+
+    /**
+     * A primitive for dst (m, O) [+]= epilogue(src (m, K) * W^T + b) with weight (O, K) and
+     * bias (O), the weight (times gamma per output row, when gamma is not null, and the bias
+     * likewise) packed once into oneDNN's preferred layout in {@code bf16 ? bf16 : f32}.
+     */
+    MatMul matmul(long m, Tensor weight, Tensor bias, Tensor gamma, Epilogue epilogue, boolean bf16) {
+        if (closed) throw new IllegalStateException("the oneDNN context has been closed");
+        MatMul mm = new MatMul(this, m, weight, bias, gamma, epilogue, bf16);
+        matmuls.add(mm);
+        if (mm.scratchBytes() > scratch.byteSize()) {
+            scratch = arena.allocate(mm.scratchBytes(), 64);
+            for (MatMul other : matmuls) other.useScratch(scratch);
+        } else {
+            mm.useScratch(scratch);
+        }
+        return mm;
+    }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        for (MatMul mm : matmuls) mm.destroy();
+        matmuls.clear();
+        dnnl_stream_destroy(stream);
+        dnnl_engine_destroy(engine);
+        arena.close();
+    }
+}

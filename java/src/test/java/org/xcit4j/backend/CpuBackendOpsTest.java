@@ -1,0 +1,258 @@
+package org.xcit4j.backend;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.lang.foreign.Arena;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.function.BiConsumer;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.xcit4j.Approx;
+import org.xcit4j.bindings.xcit.xcit_h;
+import org.xcit4j.tensor.Tensor;
+
+/**
+ * Every op of CpuBackend against the Java reference, with each kernel set this CPU runs
+ * (AVX-512, AVX2, baseline), on awkward shapes: one token, 7, 196, 197, non-square grids,
+ * channel counts that are not a multiple of any vector width, batch 2. Outputs carry NaN
+ * guard bands. Tolerance: Approx.F32_* (float32 kernels vs double accumulation).
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class CpuBackendOpsTest {
+    private final JavaBackend ref = new JavaBackend();
+    private final List<CpuBackend> cpus = new ArrayList<>();
+
+    @BeforeAll
+    void open() {
+        int best = xcit_h.xcit_cpu_best_isa();
+        for (int isa = best; isa >= xcit_h.XCIT_ISA_GENERIC(); isa--) cpus.add(new CpuBackend(2, Precision.FP32, isa));
+    }
+
+    @AfterAll
+    void close() {
+        cpus.forEach(CpuBackend::close);
+    }
+
+    Stream<Arguments> isas() {
+        return cpus.stream().map(c -> Arguments.of(c.isa(), c));
+    }
+
+    /** Runs op on both backends, each on its own copy of every tensor, and compares all of them. */
+    private void compare(String what, CpuBackend cpu, List<Tensor> tensors, BiConsumer<Backend, List<Tensor>> op,
+                         double atol, double rtol) {
+        try (Arena arena = Arena.ofConfined()) {
+            List<Tensor> ref = tensors.stream().map(t -> Guarded.copy(arena, t)).toList();
+            List<Tensor> got = tensors.stream().map(t -> Guarded.copy(arena, t)).toList();
+            op.accept(this.ref, ref);
+            op.accept(cpu, got);
+            for (int i = 0; i < tensors.size(); i++) {
+                Approx.assertClose(what + " [" + cpu.isa() + "] tensor " + i, ref.get(i), got.get(i), atol, rtol);
+                assertTrue(Guarded.intact(got.get(i)), what + ": guard band of tensor " + i + " overwritten");
+            }
+        }
+    }
+
+    private void compare(String what, CpuBackend cpu, List<Tensor> tensors, BiConsumer<Backend, List<Tensor>> op) {
+        compare(what, cpu, tensors, op, Approx.F32_ATOL, Approx.F32_RTOL);
+    }
+
+    @ParameterizedTest(name = "{0}", autoCloseArguments = false)
+    @MethodSource("isas")
+    void layerNormAndGelu(String isa, CpuBackend cpu) {
+        SplittableRandom r = new SplittableRandom(1);
+        try (Arena a = Arena.ofConfined()) {
+            for (int[] s : new int[][] {{1, 1}, {7, 48}, {197, 384}, {196, 37}}) {
+                Tensor x = Guarded.random(a, r, 2, 3, s[0], s[1]);
+                Tensor g = Guarded.random(a, r, 1, 0.3, s[1]), b = Guarded.random(a, r, 0, 0.3, s[1]);
+                Tensor out = Guarded.nan(a, s[0], s[1]);
+                compare("layerNorm " + s[0] + "x" + s[1], cpu, List.of(out, x, g, b), (be, t) -> be.layerNorm(t.get(0), t.get(1), t.get(2), t.get(3), 1e-6f));
+                compare("layerNorm in place", cpu, List.of(x, g, b), (be, t) -> be.layerNorm(t.get(0), t.get(0), t.get(1), t.get(2), 1e-6f));
+            }
+            for (int n : new int[] {1, 7, 15, 17, 8193, 196 * 1536 + 5}) {
+                Tensor x = Guarded.random(a, r, 0, 3, n);
+                if (n > 3) {
+                    x.set(0, -30f);
+                    x.set(1, 30f);
+                    x.set(2, -0f);
+                }
+                compare("gelu " + n, cpu, List.of(x), (be, t) -> be.gelu(t.get(0)));
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}", autoCloseArguments = false)
+    @MethodSource("isas")
+    void elementwise(String isa, CpuBackend cpu) {
+        SplittableRandom r = new SplittableRandom(2);
+        try (Arena a = Arena.ofConfined()) {
+            for (int[] s : new int[][] {{1, 1}, {2, 7, 13}, {2, 197, 48}, {1, 196, 384}}) {
+                long c = s[s.length - 1], rows = 1;
+                for (int i = 0; i < s.length - 1; i++) rows *= s[i];
+                long[] dims = Arrays.stream(s).mapToLong(v -> v).toArray();
+                Tensor x = Guarded.random(a, r, 0, 1, dims), y = Guarded.random(a, r, 0, 1, dims);
+                Tensor g = Guarded.random(a, r, 0, 1, c), sh = Guarded.random(a, r, 0, 1, c);
+                compare("addScaled", cpu, List.of(x, y, g), (be, t) -> be.addScaled(t.get(0), t.get(1), t.get(2)));
+                compare("addScaled gamma null", cpu, List.of(x, y), (be, t) -> be.addScaled(t.get(0), t.get(1), null));
+                compare("channelAffine", cpu, List.of(x, g, sh), (be, t) -> be.channelAffine(t.get(0), t.get(1), t.get(2)));
+                Tensor perImage = Guarded.random(a, r, 0, 1, rows * c / s[0]);
+                compare("addBroadcast", cpu, List.of(x, perImage), (be, t) -> be.addBroadcast(t.get(0), t.get(1)));
+            }
+            for (int[] s : new int[][] {{1, 3, 1, 1}, {2, 3, 37, 51}, {1, 5, 224, 160}}) {
+                Tensor in = Guarded.random(a, r, 0, 1, s[0], s[1], s[2], s[3]);
+                Tensor out = Guarded.nan(a, s[0], s[2], s[3], s[1]);
+                compare("nchwToNhwc", cpu, List.of(out, in), (be, t) -> be.nchwToNhwc(t.get(0), t.get(1)));
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}", autoCloseArguments = false)
+    @MethodSource("isas")
+    void linearAndFusedEpilogues(String isa, CpuBackend cpu) {
+        SplittableRandom r = new SplittableRandom(3);
+        try (Arena a = Arena.ofConfined()) {
+            for (int[] s : new int[][] {{1, 7, 5}, {197, 48, 144}, {196, 384, 1152}, {7, 1536, 384}, {2 * 197, 64, 10}}) {
+                int m = s[0], k = s[1], o = s[2];
+                Tensor in = Guarded.random(a, r, 0, 1, m, k);
+                Tensor w = Guarded.random(a, r, 0, 1 / Math.sqrt(k), o, k), b = Guarded.random(a, r, 0, 1, o);
+                Tensor g = Guarded.random(a, r, 0, 0.5, o), x = Guarded.random(a, r, 0, 1, m, o), out = Guarded.nan(a, m, o);
+                String shape = " " + m + "x" + k + "->" + o;
+                compare("linear" + shape, cpu, List.of(out, in, w, b), (be, t) -> be.linear(t.get(0), t.get(1), t.get(2), t.get(3)));
+                compare("linear no bias" + shape, cpu, List.of(out, in, w), (be, t) -> be.linear(t.get(0), t.get(1), t.get(2), null));
+                compare("linearGelu" + shape, cpu, List.of(out, in, w, b), (be, t) -> be.linearGelu(t.get(0), t.get(1), t.get(2), t.get(3)));
+                compare("linearAddScaled" + shape, cpu, List.of(x, in, w, b, g),
+                        (be, t) -> be.linearAddScaled(t.get(0), t.get(1), t.get(2), t.get(3), t.get(4), Guarded.nan(a, m, o)), Approx.F32_ATOL, Approx.F32_RTOL);
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}", autoCloseArguments = false)
+    @MethodSource("isas")
+    void patchConvolution(String isa, CpuBackend cpu) {
+        SplittableRandom r = new SplittableRandom(4);
+        try (Arena a = Arena.ofConfined()) {
+            // Cin 3 takes the direct kernel, the wider ones im2col + GEMM; odd sizes test the ceil.
+            for (int[] s : new int[][] {{1, 1, 1, 3, 5}, {2, 37, 51, 3, 16}, {1, 224, 160, 3, 48}, {1, 56, 56, 32, 64},
+                    {2, 13, 7, 24, 17}, {1, 112, 112, 48, 96}}) {
+                int b = s[0], h = s[1], w = s[2], cin = s[3], cout = s[4];
+                Tensor in = Guarded.random(a, r, 0, 1, b, h, w, cin);
+                Tensor wt = Guarded.random(a, r, 0, 1 / Math.sqrt(9.0 * cin), cout, cin, 3, 3), bias = Guarded.random(a, r, 0, 1, cout);
+                Tensor out = Guarded.nan(a, b, (h + 1) / 2, (w + 1) / 2, cout);
+                compare("conv3x3s2 " + Arrays.toString(s), cpu, List.of(out, in, wt, bias),
+                        (be, t) -> be.conv3x3s2(t.get(0), t.get(1), t.get(2), t.get(3)));
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}", autoCloseArguments = false)
+    @MethodSource("isas")
+    void xca(String isa, CpuBackend cpu) {
+        SplittableRandom r = new SplittableRandom(5);
+        try (Arena a = Arena.ofConfined()) {
+            // (B, N, C, heads): d = 12, 16, 8, 48, 32, 7 and N from 1 to 4096.
+            for (int[] s : new int[][] {{2, 16, 48, 4}, {1, 1, 48, 3}, {1, 7, 32, 4}, {1, 197, 384, 8}, {2, 196, 128, 4},
+                    {1, 4096, 96, 2}, {1, 35, 21, 3}}) {
+                int b = s[0], n = s[1], c = s[2], heads = s[3];
+                Tensor qkv = Guarded.random(a, r, 0.1, 1, b, n, 3 * c), tau = Guarded.random(a, r, 1, 0.3, heads);
+                Tensor out = Guarded.nan(a, b, n, c);
+                compare("xca " + Arrays.toString(s), cpu, List.of(out, qkv, tau), (be, t) -> be.xca(t.get(0), t.get(1), t.get(2), heads));
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}", autoCloseArguments = false)
+    @MethodSource("isas")
+    void lpi(String isa, CpuBackend cpu) {
+        SplittableRandom r = new SplittableRandom(6);
+        try (Arena a = Arena.ofConfined()) {
+            for (int[] s : new int[][] {{1, 1, 1, 8}, {2, 4, 5, 48}, {1, 14, 14, 128}, {1, 7, 3, 37}, {2, 2, 9, 20}, {1, 64, 48, 384}}) {
+                int b = s[0], gh = s[1], gw = s[2], c = s[3];
+                Tensor in = Guarded.random(a, r, 0, 1, b, (long) gh * gw, c), out = Guarded.nan(a, b, (long) gh * gw, c);
+                Tensor w1 = Guarded.random(a, r, 0, 0.3, c, 9), b1 = Guarded.random(a, r, 0, 0.3, c);
+                Tensor sc = Guarded.random(a, r, 1, 0.2, c), sh = Guarded.random(a, r, 0, 0.2, c);
+                Tensor w2 = Guarded.random(a, r, 0, 0.3, c, 9), b2 = Guarded.random(a, r, 0, 0.3, c);
+                Tensor g = Guarded.random(a, r, 0, 0.5, c), x = Guarded.random(a, r, 0, 1, b, (long) gh * gw, c);
+                String what = "lpi " + Arrays.toString(s);
+                compare(what, cpu, List.of(out, in, w1, b1, sc, sh, w2, b2),
+                        (be, t) -> be.lpi(t.get(0), t.get(1), gh, gw, t.get(2), t.get(3), t.get(4), t.get(5), t.get(6), t.get(7)));
+                compare(what + " residual", cpu, List.of(x, in, w1, b1, sc, sh, w2, b2, g),
+                        (be, t) -> be.lpiAddScaled(t.get(0), t.get(1), gh, gw, t.get(2), t.get(3), t.get(4), t.get(5), t.get(6), t.get(7),
+                                t.get(8), Guarded.nan(a, b, (long) gh * gw, c)));
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}", autoCloseArguments = false)
+    @MethodSource("isas")
+    void classAttentionAndRows(String isa, CpuBackend cpu) {
+        SplittableRandom r = new SplittableRandom(7);
+        try (Arena a = Arena.ofConfined()) {
+            for (int[] s : new int[][] {{1, 1, 16, 2}, {2, 197, 48, 4}, {1, 8, 21, 3}, {2, 4097, 384, 8}}) {
+                int b = s[0], t = s[1], c = s[2], heads = s[3];
+                Tensor q = Guarded.random(a, r, 0, 1, b, c), kv = Guarded.random(a, r, 0, 1, b, t, 2L * c);
+                Tensor out = Guarded.nan(a, b, c), weights = Guarded.nan(a, b, heads, t);
+                compare("classAttention " + Arrays.toString(s), cpu, List.of(out, weights, q, kv),
+                        (be, x) -> be.classAttention(x.get(0), x.get(1), x.get(2), x.get(3), heads));
+                compare("classAttention no weights", cpu, List.of(out, q, kv), (be, x) -> be.classAttention(x.get(0), null, x.get(1), x.get(2), heads));
+                Tensor rows = Guarded.random(a, r, 0, 1, b, t, c), one = Guarded.random(a, r, 0, 1, b, c), first = Guarded.random(a, r, 0, 1, c);
+                int row = t - 1;
+                compare("gatherRow", cpu, List.of(one, rows), (be, x) -> be.gatherRow(x.get(0), x.get(1), row));
+                compare("scatterRow", cpu, List.of(rows, one), (be, x) -> be.scatterRow(x.get(0), row, x.get(1)));
+                Tensor prepended = Guarded.nan(a, b, t + 1L, c);
+                compare("prependRow", cpu, List.of(prepended, first, rows), (be, x) -> be.prependRow(x.get(0), x.get(1), x.get(2)));
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}", autoCloseArguments = false)
+    @MethodSource("isas")
+    void denseOps(String isa, CpuBackend cpu) {
+        SplittableRandom r = new SplittableRandom(8);
+        try (Arena a = Arena.ofConfined()) {
+            for (int[] s : new int[][] {{1, 1, 1, 3, 5}, {2, 5, 3, 48, 17}, {1, 14, 14, 128, 128}}) {
+                int b = s[0], h = s[1], w = s[2], cin = s[3], cout = s[4];
+                Tensor in = Guarded.random(a, r, 0, 1, b, h, w, cin), wt = Guarded.random(a, r, 0, 0.2, cin, cout, 2, 2);
+                Tensor bias = Guarded.random(a, r, 0, 1, cout), out = Guarded.nan(a, b, 2L * h, 2L * w, cout);
+                compare("convTranspose2x2 " + Arrays.toString(s), cpu, List.of(out, in, wt, bias),
+                        (be, t) -> be.convTranspose2x2(t.get(0), t.get(1), t.get(2), t.get(3)));
+            }
+            for (int[] s : new int[][] {{1, 2, 2, 1, 2}, {2, 15, 9, 37, 2}, {1, 14, 14, 128, 4}, {1, 5, 5, 3, 1}}) {
+                int b = s[0], h = s[1], w = s[2], c = s[3], k = s[4];
+                Tensor in = Guarded.random(a, r, 0, 1, b, h, w, c), out = Guarded.nan(a, b, h / k, w / k, c);
+                if (in.numel() > 5) in.set(5, Float.NaN);
+                try (Arena ref = Arena.ofConfined()) {
+                    Tensor expected = Guarded.nan(ref, b, h / k, w / k, c);
+                    this.ref.maxPool(expected, in, k);
+                    cpu.maxPool(out, in, k);
+                    for (long i = 0; i < out.numel(); i++) {
+                        assertEquals(Float.floatToIntBits(expected.get(i)), Float.floatToIntBits(out.get(i)), "maxPool [" + i + "] " + Arrays.toString(s));
+                    }
+                    assertTrue(Guarded.intact(out));
+                }
+            }
+        }
+    }
+
+    @Test
+    void badArgumentsBecomeClearExceptions() {
+        CpuBackend cpu = cpus.get(0);
+        try (Arena a = Arena.ofConfined()) {
+            Tensor x = Tensor.allocate(a, 2, 3, 7);
+            assertThrows(IllegalArgumentException.class, () -> cpu.xca(Tensor.allocate(a, 2, 3, 7), Tensor.allocate(a, 2, 3, 21), Tensor.allocate(a, 2), 2));
+            assertThrows(IllegalArgumentException.class, () -> cpu.layerNorm(x, Tensor.allocate(a, 2, 3, 6), Tensor.allocate(a, 7), Tensor.allocate(a, 7), 1e-6f));
+            NativeException e = assertThrows(NativeException.class, () -> cpu.gatherRow(Tensor.allocate(a, 2, 7), x, 5));
+            assertTrue(e.getMessage().contains("row"), e.getMessage());
+        }
+    }
+}
