@@ -15,6 +15,10 @@ extern "C" {
 
 struct xcit_ctx {
   char last_error[XCIT_ERROR_CAPACITY]; /* NUL-terminated, "" until a call fails */
+  /* libxcit_cuda.so: the cudaStream_t its ops launch on (NULL = legacy default stream),
+   * set by xcit_cuda_set_stream. A session captures its stream into a CUDA graph, so the
+   * stream must belong to the ctx, not be a global. calloc makes it NULL. */
+  void* cuda_stream;
 };
 
 #ifdef __cplusplus

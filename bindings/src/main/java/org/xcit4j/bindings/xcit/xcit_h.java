@@ -50,10 +50,10 @@ public class xcit_h {
     public static final AddressLayout C_POINTER = ValueLayout.ADDRESS
             .withTargetLayout(MemoryLayout.sequenceLayout(java.lang.Long.MAX_VALUE, JAVA_BYTE));
     public static final ValueLayout.OfLong C_LONG = ValueLayout.JAVA_LONG;
-    private static final int XCIT_ABI_VERSION = (int)1L;
+    private static final int XCIT_ABI_VERSION = (int)2L;
     /**
      * {@snippet lang=c :
-     * #define XCIT_ABI_VERSION 1
+     * #define XCIT_ABI_VERSION 2
      * }
      */
     public static int XCIT_ABI_VERSION() {
