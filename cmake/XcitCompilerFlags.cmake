@@ -19,6 +19,9 @@ function(xcit_target_flags target)
     C_STANDARD 17
     C_STANDARD_REQUIRED ON
     C_EXTENSIONS OFF
+    CXX_STANDARD 17
+    CXX_STANDARD_REQUIRED ON
+    CXX_EXTENSIONS OFF
     C_VISIBILITY_PRESET hidden
     CUDA_VISIBILITY_PRESET hidden
     VISIBILITY_INLINES_HIDDEN ON
@@ -26,6 +29,9 @@ function(xcit_target_flags target)
   target_compile_options(${target} PRIVATE
     $<$<COMPILE_LANGUAGE:C>:${XCIT_C_WARNINGS}>
     $<$<AND:$<COMPILE_LANGUAGE:C>,$<NOT:$<CONFIG:Debug>>>:-O3>
+    # C++: only the host emulation of the CUDA kernels and its tests (native/tests/emu).
+    $<$<COMPILE_LANGUAGE:CXX>:${XCIT_C_WARNINGS}>
+    $<$<AND:$<COMPILE_LANGUAGE:CXX>,$<NOT:$<CONFIG:Debug>>>:-O2>
     # nvcc: device-side warnings as errors, and gcc's on the host half of each .cu.
     $<$<COMPILE_LANGUAGE:CUDA>:--Werror=all-warnings>
     $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra,-Werror>

@@ -23,6 +23,10 @@ struct xcit_ctx {
   const struct xcit_cpu_kernels* cpu_kernels;   /* the table ops dispatch through */
   void* scratch;                                /* grown on demand, freed with the ctx */
   int64_t scratch_bytes;
+  /* libxcit_cuda.so: the cudaStream_t its ops launch on (NULL = legacy default stream),
+   * set by xcit_cuda_set_stream. A session captures its stream into a CUDA graph, so the
+   * stream must belong to the ctx, not be a global. calloc makes it NULL. */
+  void* cuda_stream;
 };
 
 #ifdef __cplusplus

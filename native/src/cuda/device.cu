@@ -24,3 +24,10 @@ xcit_status xcit_cuda_device_count(xcit_ctx* ctx, int32_t* count) {
   *count = (int32_t)n;
   return XCIT_OK;
 }
+
+xcit_status xcit_cuda_set_stream(xcit_ctx* ctx, void* stream) {
+  xcit_status st;
+  if ((st = xcit_check_ctx(ctx)) != XCIT_OK) return st;
+  ctx->cuda_stream = stream;  // NULL is valid: the legacy default stream
+  return XCIT_OK;
+}

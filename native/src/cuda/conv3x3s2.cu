@@ -1,0 +1,109 @@
+// The patch embedding's 3x3 stride-2 convolution (padding 1) on channel-last
+// activations, for fp32/fp16/bf16 (xcit_cuda.h), as an implicit GEMM on gemm_tile.h:
+// rows are output pixels, columns output channels, and k = ci*9 + ky*3 + kx, which is
+// exactly the (Cout, Cin, 3, 3) weight's own layout, so the weight is a plain (Cout, K)
+// matrix and only the A operand gathers (zero outside the image: the padding).
+// DESIGN.md allows cuDNN here; this kernel keeps libxcit_cuda free of it and is what the
+// emulator checks. BatchNorm is already folded into weight and bias by the loader.
+#include "cuda/cuda_check.h"
+#include "cuda/gemm_tile.h"
+#include "xcit/xcit_cuda.h"
+
+namespace {
+
+struct Geometry {
+  int64_t h, w, cin, oh, ow;
+};
+
+// A[p, k] = in[b, 2*oy - 1 + ky, 2*ox - 1 + kx, ci] for output pixel p = (b, oy, ox).
+template <class T>
+struct Window {
+  const T* in;
+  Geometry g;
+  __device__ float operator()(unsigned, int64_t p, int64_t k) const {
+    const int64_t ci = k / 9, tap = k % 9;
+    const int64_t ox = p % g.ow, oy = (p / g.ow) % g.oh, b = p / (g.ow * g.oh);
+    const int64_t iy = 2 * oy - 1 + tap / 3, ix = 2 * ox - 1 + tap % 3;
+    if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) return 0.0f;
+    return xcit::to_float(in[((b * g.h + iy) * g.w + ix) * g.cin + ci]);
+  }
+};
+
+template <class T>
+struct WeightRows {
+  const T* weight;
+  int64_t k;
+  __device__ float operator()(unsigned, int64_t o, int64_t kk) const {
+    return xcit::to_float(weight[o * k + kk]);
+  }
+};
+
+template <class T>
+struct PixelStore {
+  T* out;
+  const T* bias;
+  int64_t cout;
+  __device__ void operator()(unsigned, int64_t p, int64_t o, float acc) const {
+    out[p * cout + o] = xcit::from_float<T>(acc + xcit::to_float(bias[o]));
+  }
+};
+
+template <class T, class S>
+xcit_status conv_entry(const char* op, xcit_ctx* ctx, S* out, const S* in, const S* weight,
+                       const S* bias, int64_t batch, int64_t height, int64_t width,
+                       int64_t in_channels, int64_t out_channels) {
+  xcit_status st;
+  if ((st = xcit_check_ctx(ctx)) != XCIT_OK ||
+      (st = xcit_check_ptr(ctx, op, "out", out)) != XCIT_OK ||
+      (st = xcit_check_ptr(ctx, op, "in", in)) != XCIT_OK ||
+      (st = xcit_check_ptr(ctx, op, "weight", weight)) != XCIT_OK ||
+      (st = xcit_check_ptr(ctx, op, "bias", bias)) != XCIT_OK ||
+      (st = xcit_check_matrix(ctx, op, height, width)) != XCIT_OK ||
+      (st = xcit_check_matrix(ctx, op, batch, height * width)) != XCIT_OK ||
+      (st = xcit_check_matrix(ctx, op, batch * height * width, in_channels)) != XCIT_OK ||
+      (st = xcit_check_matrix(ctx, op, out_channels, in_channels * 9)) != XCIT_OK ||
+      (st = xcit_check_matrix(ctx, op, batch * height * width, out_channels)) != XCIT_OK) {
+    return st;
+  }
+  const Geometry g{height, width, in_channels, (height + 1) / 2, (width + 1) / 2};
+  const int64_t pixels = batch * g.oh * g.ow;
+  if (pixels == 0 || out_channels == 0) return XCIT_OK;
+  dim3 grid;
+  if (!xcit::gemm_grid(pixels, out_channels, 1, &grid)) {
+    return xcit_fail(ctx, XCIT_ERR_UNSUPPORTED, "%s: %lld output pixels exceed the grid", op,
+                     static_cast<long long>(pixels));
+  }
+  const Window<T> a{reinterpret_cast<const T*>(in), g};
+  const WeightRows<T> b{reinterpret_cast<const T*>(weight), in_channels * 9};
+  const PixelStore<T> store{reinterpret_cast<T*>(out), reinterpret_cast<const T*>(bias),
+                            out_channels};
+  return xcit_cuda_launched(
+      ctx, op,
+      xcit_launch(xcit::gemm_tile_kernel<Window<T>, WeightRows<T>, PixelStore<T>>, grid,
+                  dim3(xcit::kGemmThreads), 0, xcit_cuda_stream(ctx), a, b, store, pixels,
+                  out_channels, in_channels * 9));
+}
+
+}  // namespace
+
+xcit_status xcit_cuda_conv3x3s2_f32(xcit_ctx* ctx, float* out, const float* in,
+                                    const float* weight, const float* bias, int64_t batch,
+                                    int64_t height, int64_t width, int64_t in_channels,
+                                    int64_t out_channels) {
+  return conv_entry<float>("xcit_cuda_conv3x3s2_f32", ctx, out, in, weight, bias, batch, height,
+                           width, in_channels, out_channels);
+}
+xcit_status xcit_cuda_conv3x3s2_f16(xcit_ctx* ctx, uint16_t* out, const uint16_t* in,
+                                    const uint16_t* weight, const uint16_t* bias, int64_t batch,
+                                    int64_t height, int64_t width, int64_t in_channels,
+                                    int64_t out_channels) {
+  return conv_entry<xcit::f16>("xcit_cuda_conv3x3s2_f16", ctx, out, in, weight, bias, batch,
+                               height, width, in_channels, out_channels);
+}
+xcit_status xcit_cuda_conv3x3s2_bf16(xcit_ctx* ctx, uint16_t* out, const uint16_t* in,
+                                     const uint16_t* weight, const uint16_t* bias, int64_t batch,
+                                     int64_t height, int64_t width, int64_t in_channels,
+                                     int64_t out_channels) {
+  return conv_entry<xcit::bf16>("xcit_cuda_conv3x3s2_bf16", ctx, out, in, weight, bias, batch,
+                                height, width, in_channels, out_channels);
+}

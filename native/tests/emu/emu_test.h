@@ -1,0 +1,223 @@
+// Shared by the emulated kernel tests (native/tests/emu): the CUDA ops are linked from
+// xcit_cuda_emu, i.e. the same .cu sources compiled by g++ against src/cuda/emu, and run
+// on host memory. Each test compares an op against a naive double-precision reference
+// written in the test (mirroring JavaBackend), for fp32, fp16 and bf16 storage.
+//
+// Here: storage types and their host conversions, guarded buffers (NaN bands around
+// every output, checked after the op), the tolerance rule and its constants, and the
+// dispatch from a storage type to the exported _f32/_f16/_bf16 entry.
+#ifndef XCIT_EMU_TEST_H
+#define XCIT_EMU_TEST_H
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "cuda/emu/cuda_emu.h"
+#include "cuda/emu/half_emu.h"
+#include "xcit/xcit_cuda.h"
+
+namespace emu_test {
+
+using half = xcit_emu::half;
+using bf16 = xcit_emu::bfloat16;
+
+inline int g_failures = 0;
+inline int g_cases = 0;
+
+#define EXPECT(cond, ...)                                                      \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      ++::emu_test::g_failures;                                                \
+      std::fprintf(stderr, "%s:%d: EXPECT(%s) failed: ", __FILE__, __LINE__, #cond); \
+      std::fprintf(stderr, __VA_ARGS__);                                       \
+      std::fputc('\n', stderr);                                                \
+    }                                                                          \
+  } while (0)
+
+// ---- storage types ---------------------------------------------------------------
+inline float to_f(float v) { return v; }
+inline float to_f(half v) { return xcit_emu::half_to_float(v); }
+inline float to_f(bf16 v) { return xcit_emu::bf16_to_float(v); }
+template <class T>
+T from_f(float v) {
+  if constexpr (std::is_same_v<T, float>) return v;
+  else if constexpr (std::is_same_v<T, half>) return xcit_emu::float_to_half(v);
+  else return xcit_emu::float_to_bf16(v);
+}
+template <class T>
+const char* type_name() {
+  if constexpr (std::is_same_v<T, float>) return "f32";
+  else if constexpr (std::is_same_v<T, half>) return "f16";
+  else return "bf16";
+}
+
+// Tolerance: |got - ref| <= atol * scale + rtol * |ref|, with `scale` a typical output
+// magnitude the test states (cancellation makes small outputs carry the absolute error
+// of their large terms). Kernels compute in fp32 and round each output once:
+// - f32: fp32 sums of <= a few thousand terms are good to ~1e-6 relative; 2e-5 leaves
+//   margin for the reductions' different order without hiding a wrong term (O(1) off).
+// - f16: one rounding is 2^-11 = 4.9e-4 relative; 2e-3 allows that plus the fp32 error,
+//   and for chained ops (the residual LayerNorm rounds x first) one more rounding.
+// - bf16: one rounding is 2^-8 = 3.9e-3; 1.6e-2 by the same reasoning.
+struct Tolerance {
+  double atol, rtol;
+};
+template <class T>
+Tolerance tolerance() {
+  if constexpr (std::is_same_v<T, float>) return {2e-5, 2e-5};
+  else if constexpr (std::is_same_v<T, half>) return {2e-3, 2e-3};
+  else return {1.6e-2, 1.6e-2};
+}
+
+// ---- deterministic random numbers (xorshift64*) ------------------------------------
+inline uint64_t g_rng = 0x9E3779B97F4A7C15ull;
+inline uint64_t rng_next() {
+  g_rng ^= g_rng >> 12;
+  g_rng ^= g_rng << 25;
+  g_rng ^= g_rng >> 27;
+  return g_rng * 0x2545F4914F6CDD1Dull;
+}
+inline float uniform(float lo, float hi) {
+  return lo + (hi - lo) * static_cast<float>(static_cast<double>(rng_next() >> 11) / 9007199254740992.0);
+}
+
+// ---- guarded buffers -----------------------------------------------------------------
+constexpr size_t kGuard = 67;  // odd, so a tile-sized overrun cannot skip the band
+
+// n elements of T with kGuard NaNs on each side; an op that writes outside [0, n)
+// turns a guard into something else, which intact() reports.
+template <class T>
+struct Buffer {
+  std::vector<T> all;
+  size_t n;
+  explicit Buffer(size_t count) : all(count + 2 * kGuard, from_f<T>(NAN)), n(count) {}
+  T* data() { return all.data() + kGuard; }
+  const T* data() const { return all.data() + kGuard; }
+  T& operator[](size_t i) { return data()[i]; }
+  float get(size_t i) const { return to_f(data()[i]); }
+  void set(size_t i, float v) { data()[i] = from_f<T>(v); }
+  void fill_uniform(float lo, float hi) {
+    for (size_t i = 0; i < n; ++i) set(i, uniform(lo, hi));
+  }
+  // What the kernel sees, widened: the reference's input.
+  std::vector<double> values() const {
+    std::vector<double> v(n);
+    for (size_t i = 0; i < n; ++i) v[i] = get(i);
+    return v;
+  }
+  bool intact() const {
+    for (size_t i = 0; i < kGuard; ++i) {
+      if (!std::isnan(to_f(all[i])) || !std::isnan(to_f(all[kGuard + n + i]))) return false;
+    }
+    return true;
+  }
+};
+
+// Compares an op's output against the double reference; prints the worst element and a
+// few mismatches on failure. `scale` see Tolerance.
+template <class T>
+bool expect_close(const std::string& what, const Buffer<T>& got, const std::vector<double>& want,
+                  double scale) {
+  ++g_cases;
+  const Tolerance tol = tolerance<T>();
+  double worst_abs = 0, worst_rel = 0;
+  size_t worst = 0, bad = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    const double g = got.get(i), err = std::fabs(g - want[i]);
+    const double rel = err / (tol.atol * scale + tol.rtol * std::fabs(want[i]));
+    if (!(rel <= 1.0)) {  // NaN counts as a failure
+      if (bad < 3) {
+        std::fprintf(stderr, "  %s [%s] #%zu: got %.8g want %.8g\n", what.c_str(), type_name<T>(),
+                     i, g, want[i]);
+      }
+      ++bad;
+    }
+    if (!(rel <= worst_rel)) {
+      worst_rel = rel;
+      worst_abs = err;
+      worst = i;
+    }
+  }
+  EXPECT(bad == 0, "%s [%s]: %zu of %zu outside tolerance; worst #%zu abs %.3g (%.2fx tol)",
+         what.c_str(), type_name<T>(), bad, want.size(), worst, worst_abs, worst_rel);
+  EXPECT(got.intact(), "%s [%s]: write outside the output (guard band changed)", what.c_str(),
+         type_name<T>());
+  return bad == 0;
+}
+
+inline double rms(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x * x;
+  return v.empty() ? 1.0 : std::sqrt(s / static_cast<double>(v.size())) + 1e-30;
+}
+
+// ---- calling the typed entries ---------------------------------------------------------
+inline float* abi(float* p) { return p; }
+inline const float* abi(const float* p) { return p; }
+inline uint16_t* abi(half* p) { return reinterpret_cast<uint16_t*>(p); }
+inline const uint16_t* abi(const half* p) { return reinterpret_cast<const uint16_t*>(p); }
+inline uint16_t* abi(bf16* p) { return reinterpret_cast<uint16_t*>(p); }
+inline const uint16_t* abi(const bf16* p) { return reinterpret_cast<const uint16_t*>(p); }
+template <class V>
+V abi(V v) {
+  return v;
+}
+
+// XCIT_EMU_OP(layernorm) defines emu_test::op::layernorm<T>(args...), which calls
+// xcit_cuda_layernorm_f32/_f16/_bf16 for T = float/half/bf16.
+#define XCIT_EMU_OP(name)                                                               \
+  namespace op {                                                                        \
+  template <class T, class... A>                                                        \
+  xcit_status name(A... a) {                                                            \
+    using ::emu_test::abi;                                                              \
+    if constexpr (std::is_same_v<T, float>) return xcit_cuda_##name##_f32(abi(a)...);  \
+    else if constexpr (std::is_same_v<T, ::emu_test::half>)                             \
+      return xcit_cuda_##name##_f16(abi(a)...);                                         \
+    else return xcit_cuda_##name##_bf16(abi(a)...);                                     \
+  }                                                                                     \
+  }
+
+struct Ctx {
+  xcit_ctx* ctx = nullptr;
+  Ctx() {
+    if (xcit_ctx_create(&ctx) != XCIT_OK) {
+      std::fprintf(stderr, "xcit_ctx_create failed\n");
+      std::exit(2);
+    }
+  }
+  ~Ctx() { xcit_ctx_destroy(ctx); }
+  operator xcit_ctx*() const { return ctx; }
+  const char* error() const { return xcit_ctx_last_error(ctx); }
+};
+
+#define EXPECT_OK(ctx, call)                                                            \
+  do {                                                                                  \
+    const xcit_status st_ = (call);                                                     \
+    EXPECT(st_ == XCIT_OK, "%s -> %s (%s)", #call, xcit_status_string(st_), (ctx).error()); \
+  } while (0)
+
+inline int summary(const char* name) {
+  std::printf("%s: %d case(s), %llu emulated launch(es), %llu barrier arrival(s): %s\n", name,
+              g_cases, static_cast<unsigned long long>(xcit_emu::launches()),
+              static_cast<unsigned long long>(xcit_emu::barrier_arrivals()),
+              g_failures == 0 ? "all checks passed" : "FAILED");
+  if (g_failures != 0) std::printf("%s: %d check(s) failed\n", name, g_failures);
+  return g_failures == 0 ? 0 : 1;
+}
+
+// Runs f<float>, f<half>, f<bf16>.
+template <template <class> class F, class... A>
+void for_each_type(A... a) {
+  F<float>::run(a...);
+  F<half>::run(a...);
+  F<bf16>::run(a...);
+}
+
+}  // namespace emu_test
+
+#endif  // XCIT_EMU_TEST_H

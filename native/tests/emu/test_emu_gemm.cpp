@@ -1,0 +1,139 @@
+// The ops on the tiled GEMM core (gemm_tile.h) under the emulator against double
+// references, fp32/fp16/bf16: linear (bias, no bias, GELU, per-batch weights),
+// conv3x3s2 (odd sizes: the padding and the ceil), conv_transpose2x2. Sizes straddle the
+// 64 x 64 x 16 tile on purpose (1, 63, 65, 197, K = 33 ...).
+#include "emu_test.h"
+
+using namespace emu_test;
+XCIT_EMU_OP(linear)
+XCIT_EMU_OP(conv3x3s2)
+XCIT_EMU_OP(conv_transpose2x2)
+
+namespace {
+
+double gelu(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
+
+// Inputs in [-1, 1] and weights in [-1/sqrt(K), 1/sqrt(K)]: outputs O(1) whatever K, so
+// one scale (2) serves every shape; a wrong or missing term is O(1/sqrt(K)) >> tolerance.
+template <class T>
+struct Linear {
+  static void run(int64_t batch, int64_t rows, int64_t k, int64_t o) {
+    Ctx ctx;
+    const float wscale = 1.0f / std::sqrt(static_cast<float>(k));
+    Buffer<T> in(static_cast<size_t>(batch * rows * k)), w(static_cast<size_t>(batch * o * k)),
+        bias(static_cast<size_t>(batch * o));
+    in.fill_uniform(-1, 1);
+    w.fill_uniform(-wscale, wscale);
+    bias.fill_uniform(-0.5f, 0.5f);
+    const auto x = in.values(), wv = w.values(), bv = bias.values();
+    for (int flags = 0; flags < 4; ++flags) {
+      for (const bool with_bias : {true, false}) {
+        const bool batched = (flags & XCIT_CUDA_LINEAR_BATCHED_WEIGHTS) != 0;
+        const bool act = (flags & XCIT_CUDA_LINEAR_GELU) != 0;
+        Buffer<T> out(static_cast<size_t>(batch * rows * o));
+        std::vector<double> want(out.n);
+        for (int64_t z = 0; z < batch; ++z)
+          for (int64_t m = 0; m < rows; ++m)
+            for (int64_t n = 0; n < o; ++n) {
+              const int64_t wz = batched ? z : 0;
+              double acc = with_bias ? bv[wz * o + n] : 0.0;
+              for (int64_t kk = 0; kk < k; ++kk) acc += x[(z * rows + m) * k + kk] * wv[(wz * o + n) * k + kk];
+              want[(z * rows + m) * o + n] = act ? gelu(acc) : acc;
+            }
+        EXPECT_OK(ctx, op::linear<T>(ctx.ctx, out.data(), in.data(), w.data(),
+                                     with_bias ? bias.data() : static_cast<const T*>(nullptr), batch,
+                                     rows, k, o, static_cast<int32_t>(flags)));
+        expect_close("linear " + std::to_string(batch) + "x" + std::to_string(rows) + "x" +
+                         std::to_string(k) + "->" + std::to_string(o) + " flags " +
+                         std::to_string(flags) + (with_bias ? "" : " no bias"),
+                     out, want, 2.0);
+      }
+    }
+  }
+};
+
+template <class T>
+struct Conv {
+  static void run(int64_t b, int64_t h, int64_t w, int64_t cin, int64_t cout) {
+    Ctx ctx;
+    const std::string shape = std::to_string(b) + "x" + std::to_string(h) + "x" + std::to_string(w) +
+                              "x" + std::to_string(cin) + "->" + std::to_string(cout);
+    const float wscale = 1.0f / std::sqrt(static_cast<float>(9 * cin));
+    Buffer<T> in(static_cast<size_t>(b * h * w * cin)), weight(static_cast<size_t>(cout * cin * 9)),
+        bias(static_cast<size_t>(cout));
+    in.fill_uniform(-1, 1);
+    weight.fill_uniform(-wscale, wscale);
+    bias.fill_uniform(-0.5f, 0.5f);
+    const int64_t oh = (h + 1) / 2, ow = (w + 1) / 2;
+    Buffer<T> out(static_cast<size_t>(b * oh * ow * cout));
+    std::vector<double> want(out.n);
+    for (int64_t n = 0; n < b; ++n)
+      for (int64_t oy = 0; oy < oh; ++oy)
+        for (int64_t ox = 0; ox < ow; ++ox)
+          for (int64_t co = 0; co < cout; ++co) {
+            double acc = bias.get(co);
+            for (int64_t ky = 0; ky < 3; ++ky)
+              for (int64_t kx = 0; kx < 3; ++kx) {
+                const int64_t iy = 2 * oy - 1 + ky, ix = 2 * ox - 1 + kx;
+                if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                for (int64_t ci = 0; ci < cin; ++ci) {
+                  acc += static_cast<double>(in.get(((n * h + iy) * w + ix) * cin + ci)) *
+                         weight.get(((co * cin + ci) * 3 + ky) * 3 + kx);
+                }
+              }
+            want[((n * oh + oy) * ow + ox) * cout + co] = acc;
+          }
+    EXPECT_OK(ctx, op::conv3x3s2<T>(ctx.ctx, out.data(), in.data(), weight.data(), bias.data(), b, h,
+                                    w, cin, cout));
+    expect_close("conv3x3s2 " + shape, out, want, 2.0);
+
+    // The transposed conv on the same input: (b, 2h, 2w, cout).
+    const float tscale = 1.0f / std::sqrt(static_cast<float>(cin));
+    Buffer<T> tw(static_cast<size_t>(cin * cout * 4));
+    tw.fill_uniform(-tscale, tscale);
+    Buffer<T> up(static_cast<size_t>(b * 4 * h * w * cout));
+    std::vector<double> uw(up.n);
+    for (int64_t n = 0; n < b; ++n)
+      for (int64_t y = 0; y < h; ++y)
+        for (int64_t x = 0; x < w; ++x)
+          for (int64_t i = 0; i < 2; ++i)
+            for (int64_t j = 0; j < 2; ++j)
+              for (int64_t o = 0; o < cout; ++o) {
+                double acc = bias.get(o);
+                for (int64_t c = 0; c < cin; ++c) {
+                  acc += static_cast<double>(in.get(((n * h + y) * w + x) * cin + c)) *
+                         tw.get(((c * cout + o) * 2 + i) * 2 + j);
+                }
+                uw[((n * 2 * h + 2 * y + i) * 2 * w + 2 * x + j) * cout + o] = acc;
+              }
+    EXPECT_OK(ctx, op::conv_transpose2x2<T>(ctx.ctx, up.data(), in.data(), tw.data(), bias.data(),
+                                            b, h, w, cin, cout));
+    expect_close("conv_transpose2x2 " + shape, up, uw, 2.0);
+  }
+};
+
+void check_errors() {
+  Ctx ctx;
+  float buf[16] = {};
+  EXPECT(xcit_cuda_linear_f32(ctx, buf, buf, buf, nullptr, 1, 2, 2, 2, 8) == XCIT_ERR_INVALID_ARGUMENT,
+         "unknown flag");
+  EXPECT(std::strstr(ctx.error(), "flags") != nullptr, "text: %s", ctx.error());
+  EXPECT(xcit_cuda_linear_f32(ctx, buf, buf, buf, nullptr, 1, 65536 * 64 + 1, 1, 1, 0) ==
+             XCIT_ERR_UNSUPPORTED,
+         "more row tiles than gridDim.y");
+  EXPECT(xcit_cuda_conv3x3s2_f32(ctx, buf, buf, buf, nullptr, 1, 2, 2, 1, 1) == XCIT_ERR_INVALID_ARGUMENT,
+         "conv bias is required");
+}
+
+}  // namespace
+
+int main() {
+  const int64_t linear[][4] = {{1, 1, 1, 1}, {1, 7, 33, 5}, {2, 65, 17, 63}, {1, 197, 48, 144},
+                               {3, 20, 130, 70}};
+  for (const auto& s : linear) for_each_type<Linear>(s[0], s[1], s[2], s[3]);
+  // The patch embedding's first stage (3 channels in), an odd image, C/8 -> C/4 widths.
+  const int64_t conv[][5] = {{1, 1, 1, 1, 1}, {1, 15, 17, 3, 16}, {2, 9, 7, 24, 48}, {1, 8, 8, 33, 65}};
+  for (const auto& s : conv) for_each_type<Conv>(s[0], s[1], s[2], s[3], s[4]);
+  check_errors();
+  return summary("test_emu_gemm");
+}

@@ -1,0 +1,100 @@
+// layernorm.cu under the emulator: plain LayerNorm (also in place) and the fused
+// residual + layer-scale + LayerNorm, against a double reference, fp32/fp16/bf16.
+#include "emu_test.h"
+
+using namespace emu_test;
+XCIT_EMU_OP(layernorm)
+XCIT_EMU_OP(residual_layernorm)
+
+namespace {
+
+// JavaBackend.layerNorm in double.
+std::vector<double> reference_ln(const std::vector<double>& x, const std::vector<double>& g,
+                                 const std::vector<double>& b, size_t rows, size_t cols,
+                                 double eps) {
+  std::vector<double> out(rows * cols);
+  for (size_t r = 0; r < rows; ++r) {
+    double mean = 0, var = 0;
+    for (size_t c = 0; c < cols; ++c) mean += x[r * cols + c];
+    mean /= static_cast<double>(cols);
+    for (size_t c = 0; c < cols; ++c) var += (x[r * cols + c] - mean) * (x[r * cols + c] - mean);
+    var /= static_cast<double>(cols);
+    for (size_t c = 0; c < cols; ++c) {
+      out[r * cols + c] = (x[r * cols + c] - mean) / std::sqrt(var + eps) * g[c] + b[c];
+    }
+  }
+  return out;
+}
+
+template <class T>
+struct Case {
+  static void run(size_t rows, size_t cols, float offset) {
+    Ctx ctx;
+    const std::string name = "layernorm " + std::to_string(rows) + "x" + std::to_string(cols);
+    Buffer<T> x(rows * cols), out(rows * cols), y(rows * cols), scale(cols), g(cols), b(cols);
+    // The offset makes the mean large against the spread (one-pass variance fails).
+    for (size_t i = 0; i < x.n; ++i) x.set(i, offset + uniform(-2, 2));
+    y.fill_uniform(-1, 1);
+    scale.fill_uniform(0.1f, 1.0f);
+    g.fill_uniform(0.5f, 1.5f);
+    b.fill_uniform(-0.5f, 0.5f);
+    const float eps = 1e-6f;
+
+    // Output is O(1) (normalised, gamma ~ 1, beta ~ 0.5): scale 1.
+    std::vector<double> want = reference_ln(x.values(), g.values(), b.values(), rows, cols, eps);
+    EXPECT_OK(ctx, op::layernorm<T>(ctx.ctx, out.data(), x.data(), g.data(), b.data(),
+                                    static_cast<int64_t>(rows), static_cast<int64_t>(cols), eps));
+    expect_close(name, out, want, 1.0);
+
+    Buffer<T> inplace = x;
+    EXPECT_OK(ctx, op::layernorm<T>(ctx.ctx, inplace.data(), inplace.data(), g.data(), b.data(),
+                                    static_cast<int64_t>(rows), static_cast<int64_t>(cols), eps));
+    expect_close(name + " in place", inplace, want, 1.0);
+
+    // Residual: the reference rounds x + scale*y to T first, as the contract says.
+    for (const bool with_scale : {true, false}) {
+      Buffer<T> xr = x, o2(rows * cols);
+      std::vector<double> xs(rows * cols);
+      for (size_t i = 0; i < xs.size(); ++i) {
+        const double s = with_scale ? scale.get(i % cols) : 1.0;
+        xs[i] = to_f(from_f<T>(static_cast<float>(x.get(i) + s * y.get(i))));
+      }
+      EXPECT_OK(ctx, op::residual_layernorm<T>(
+                         ctx.ctx, xr.data(), o2.data(), y.data(),
+                         with_scale ? scale.data() : static_cast<const T*>(nullptr), g.data(),
+                         b.data(), static_cast<int64_t>(rows), static_cast<int64_t>(cols), eps));
+      const std::string rn = name + (with_scale ? " residual" : " residual, no scale");
+      // The kernel adds in fp32 and rounds once, like the reference: x must match to 1 ulp
+      // of T at the residual's magnitude (|offset| + 3).
+      expect_close(rn + " (x)", xr, xs, std::fabs(offset) + 3.0);
+      expect_close(rn, o2, reference_ln(xs, g.values(), b.values(), rows, cols, eps), 1.0);
+    }
+  }
+};
+
+void check_errors() {
+  Ctx ctx;
+  float buf[8] = {};
+  EXPECT(xcit_cuda_residual_layernorm_f32(ctx, buf, buf, buf, nullptr, buf, buf, 1, 8, 1e-6f) ==
+             XCIT_ERR_INVALID_ARGUMENT,
+         "out aliasing x must be refused");
+  EXPECT(std::strstr(ctx.error(), "aliases") != nullptr, "text: %s", ctx.error());
+  EXPECT(xcit_cuda_layernorm_f16(ctx, nullptr, nullptr, nullptr, nullptr, 1, 8, 1e-6f) ==
+             XCIT_ERR_INVALID_ARGUMENT,
+         "NULL out");
+  EXPECT(std::strstr(ctx.error(), "xcit_cuda_layernorm_f16: out is NULL") != nullptr, "text: %s",
+         ctx.error());
+}
+
+}  // namespace
+
+int main() {
+  // Single column (variance 0), odd widths, XCiT's 128/192/384/768, a width above the
+  // block (1000 > 256 threads) and one below a warp.
+  const size_t shapes[][2] = {{1, 1}, {3, 7}, {5, 33}, {2, 128}, {4, 192}, {7, 384}, {2, 768},
+                              {3, 1000}};
+  for (const auto& s : shapes) for_each_type<Case>(s[0], s[1], 0.0f);
+  for_each_type<Case>(size_t{6}, size_t{97}, 40.0f);
+  check_errors();
+  return summary("test_emu_layernorm");
+}
