@@ -8,7 +8,7 @@ import picocli.CommandLine.Option;
 /** The {@code xcit} command: subcommands for inference and diagnostics. */
 @Command(name = "xcit", mixinStandardHelpOptions = true, version = "xcit4j 0.1.0",
         description = "XCiT (Cross-Covariance Image Transformer) inference on the JVM.",
-        subcommands = {ForwardCommand.class, ExplainCommand.class, BenchCommand.class, InfoCommand.class,
+        subcommands = {ClassifyCommand.class, ForwardCommand.class, ExplainCommand.class, BenchCommand.class, InfoCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 

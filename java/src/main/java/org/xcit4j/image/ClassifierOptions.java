@@ -1,0 +1,90 @@
+package org.xcit4j.image;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.function.Consumer;
+import org.xcit4j.backend.Device;
+import org.xcit4j.model.ModelZoo;
+
+/**
+ * How {@link Classifier#open} sets itself up; every field has a default ({@link #DEFAULT}).
+ *
+ * @param device     where the session runs
+ * @param batch      images per forward (the session's batch size)
+ * @param size       input side; when empty, taken from the checkpoint (see {@link #resolveSize})
+ * @param model      a zoo name to check the checkpoint against (and to take the size from)
+ * @param tokensNorm class-attention norm, for custom architectures without metadata
+ * @param labelsFile class names overriding the checkpoint's (see {@link Labels#read})
+ * @param maxPixels  decompression-bomb limit of the decoder
+ * @param notes      receives device-selection notes
+ */
+public record ClassifierOptions(Device device, int batch, OptionalInt size, Optional<String> model,
+                                Optional<Boolean> tokensNorm, Optional<Path> labelsFile, long maxPixels,
+                                Consumer<String> notes) {
+    public static final ClassifierOptions DEFAULT = new ClassifierOptions(Device.AUTO, 1, OptionalInt.empty(), Optional.empty(),
+            Optional.empty(), Optional.empty(), ImageDecoder.DEFAULT_MAX_PIXELS, note -> System.err.println("xcit4j: " + note));
+
+    public ClassifierOptions {
+        Objects.requireNonNull(device);
+        if (batch < 1) throw new IllegalArgumentException("batch size must be at least 1, got " + batch);
+        if (size.isPresent() && size.getAsInt() < 1) throw new IllegalArgumentException("input size must be positive, got " + size.getAsInt());
+        if (maxPixels < 1) throw new IllegalArgumentException("the pixel limit must be positive, got " + maxPixels);
+    }
+
+    public ClassifierOptions withDevice(Device d) {
+        return new ClassifierOptions(d, batch, size, model, tokensNorm, labelsFile, maxPixels, notes);
+    }
+
+    public ClassifierOptions withBatch(int b) {
+        return new ClassifierOptions(device, b, size, model, tokensNorm, labelsFile, maxPixels, notes);
+    }
+
+    /** {@code null} means: from the checkpoint. */
+    public ClassifierOptions withSize(Integer s) {
+        return new ClassifierOptions(device, batch, s == null ? OptionalInt.empty() : OptionalInt.of(s), model, tokensNorm,
+                labelsFile, maxPixels, notes);
+    }
+
+    public ClassifierOptions withModel(String name) {
+        return new ClassifierOptions(device, batch, size, Optional.ofNullable(name), tokensNorm, labelsFile, maxPixels, notes);
+    }
+
+    public ClassifierOptions withTokensNorm(Boolean t) {
+        return new ClassifierOptions(device, batch, size, model, Optional.ofNullable(t), labelsFile, maxPixels, notes);
+    }
+
+    public ClassifierOptions withLabelsFile(Path p) {
+        return new ClassifierOptions(device, batch, size, model, tokensNorm, Optional.ofNullable(p), maxPixels, notes);
+    }
+
+    public ClassifierOptions withMaxPixels(long m) {
+        return new ClassifierOptions(device, batch, size, model, tokensNorm, labelsFile, m, notes);
+    }
+
+    public ClassifierOptions withNotes(Consumer<String> n) {
+        return new ClassifierOptions(device, batch, size, model, tokensNorm, labelsFile, maxPixels, Objects.requireNonNull(n));
+    }
+
+    /**
+     * The input side: the explicit size, else the checkpoint metadata's {@code input_size},
+     * else the zoo entry of {@link #model()} (224 or 384), else an error asking for one.
+     */
+    public int resolveSize(String source, Map<String, String> metadata) {
+        if (size.isPresent()) return size.getAsInt();
+        OptionalInt meta = CheckpointMetadata.inputSize(source, metadata);
+        if (meta.isPresent()) return meta.getAsInt();
+        if (model.isPresent()) return ModelZoo.require(model.get()).inputSize();
+        throw new IllegalArgumentException(source + ": the input size is unknown (no '" + CheckpointMetadata.INPUT_SIZE
+                + "' metadata and no zoo model name): give --size (e.g. 224) or --model (e.g. xcit_small_12_p16_224)");
+    }
+
+    /** The class names: {@link #labelsFile()} if given, else as {@link Labels#forModel}. */
+    public Labels labelsFor(String source, Map<String, String> metadata, int numClasses) throws IOException {
+        if (labelsFile.isPresent()) return Labels.read(labelsFile.get()).requireSize(numClasses, labelsFile.get().toString());
+        return Labels.forModel(source, metadata, numClasses);
+    }
+}

@@ -1,0 +1,118 @@
+package org.xcit4j.image;
+
+import java.util.Arrays;
+import org.xcit4j.tensor.Shape;
+import org.xcit4j.tensor.Tensor;
+
+/**
+ * timm's evaluation transform for XCiT (spec section 9; {@code create_transform} with
+ * crop_pct 1.0, bicubic, ImageNet mean/std): torchvision {@code Resize(size)} of the short side
+ * with PIL's antialiased bicubic ({@link PilResize}), {@code CenterCrop(size)},
+ * {@code ToTensor()} (/255) and {@code Normalize(mean, std)}, all in the same float32
+ * operations as torchvision, so equal pixels give bit-identical tensors.
+ *
+ * @param size side of the square model input
+ * @param mean per-channel mean subtracted after scaling to [0, 1]
+ * @param std  per-channel divisor
+ */
+public record Preprocessing(int size, float[] mean, float[] std) {
+    /** ImageNet statistics, timm's IMAGENET_DEFAULT_MEAN/STD (every XCiT uses them). */
+    public static final float[] IMAGENET_MEAN = {0.485f, 0.456f, 0.406f};
+    public static final float[] IMAGENET_STD = {0.229f, 0.224f, 0.225f};
+
+    public Preprocessing {
+        if (size < 1) throw new IllegalArgumentException("input size must be positive, got " + size);
+        if (mean.length != 3 || std.length != 3) throw new IllegalArgumentException("mean and std need 3 channels");
+        mean = mean.clone();
+        std = std.clone();
+    }
+
+    /** timm's default for every XCiT checkpoint at input side {@code size} (224 or 384 in the zoo). */
+    public static Preprocessing timm(int size) {
+        return new Preprocessing(size, IMAGENET_MEAN, IMAGENET_STD);
+    }
+
+    /**
+     * The size torchvision's {@code Resize(size)} gives a width x height image: the short
+     * side becomes {@code size}, the long one {@code int(size * long / short)} (Python's
+     * true division, then truncation).
+     *
+     * @return {width, height}
+     */
+    public int[] resizedSize(int width, int height) {
+        int shortSide = Math.min(width, height), longSide = Math.max(width, height);
+        int newLong = (int) ((double) ((long) size * longSide) / shortSide);
+        return width <= height ? new int[] {size, newLong} : new int[] {newLong, size};
+    }
+
+    /**
+     * torchvision's CenterCrop offset {@code int(round((resized - size) / 2.0))}; Python's
+     * round goes half to even (2.5 -> 2), which {@link Math#rint} matches.
+     */
+    static int cropOffset(int resized, int size) {
+        return (int) Math.rint((resized - size) / 2.0);
+    }
+
+    /** The resized and center-cropped 8-bit image, before normalisation (size x size). */
+    public RgbImage resizeAndCrop(RgbImage image) {
+        int[] wh = resizedSize(image.width(), image.height());
+        // Resize(short side = size) never leaves a side below size, so CenterCrop never pads.
+        return PilResize.resizeCrop(image, wh[0], wh[1], cropOffset(wh[0], size), cropOffset(wh[1], size), size, size);
+    }
+
+    /**
+     * Writes the normalised (3, size, size) tensor of {@code image} into slot {@code index} of
+     * {@code batch} (B, 3, size, size); nothing is allocated for the output.
+     */
+    public void apply(RgbImage image, Tensor batch, int index) {
+        Shape s = batch.shape();
+        if (s.rank() != 4 || s.dim(1) != 3 || s.dim(2) != size || s.dim(3) != size) {
+            throw new IllegalArgumentException("preprocessing to " + size + "x" + size + " needs a (B, 3, " + size + ", "
+                    + size + ") tensor, got " + s);
+        }
+        if (index < 0 || index >= s.dim(0)) throw new IndexOutOfBoundsException("batch index " + index + " of " + s);
+        normalize(resizeAndCrop(image), batch, index);
+    }
+
+    /** ToTensor and Normalize of an already size x size image into slot {@code index}. */
+    void normalize(RgbImage cropped, Tensor batch, int index) {
+        byte[] px = cropped.pixels();
+        int plane = size * size;
+        long base = (long) index * 3 * plane;
+        for (int c = 0; c < 3; c++) {
+            float m = mean[c], d = std[c];
+            long o = base + (long) c * plane;
+            for (int i = 0; i < plane; i++) {
+                // torchvision: to_tensor divides the uint8 value by 255 in float32, then
+                // Normalize does sub_(mean).div_(std) in float32: same operations, same bits.
+                float x = (px[i * 3 + c] & 0xff) / 255f;
+                batch.set(o + i, (x - m) / d);
+            }
+        }
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof Preprocessing p && p.size == size && Arrays.equals(p.mean, mean) && Arrays.equals(p.std, std);
+    }
+
+    @Override
+    public int hashCode() {
+        return 31 * (31 * size + Arrays.hashCode(mean)) + Arrays.hashCode(std);
+    }
+
+    @Override
+    public String toString() {
+        return "Preprocessing[size=" + size + ", mean=" + Arrays.toString(mean) + ", std=" + Arrays.toString(std) + "]";
+    }
+
+    @Override
+    public float[] mean() {
+        return mean.clone();
+    }
+
+    @Override
+    public float[] std() {
+        return std.clone();
+    }
+}

@@ -1,0 +1,62 @@
+package org.xcit4j;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.xcit4j.backend.Device;
+import org.xcit4j.image.Classifier;
+import org.xcit4j.image.ImageDecoder;
+import org.xcit4j.image.Prediction;
+import org.xcit4j.image.Preprocessing;
+import org.xcit4j.model.Session;
+import org.xcit4j.model.Xcit;
+import org.xcit4j.tensor.Tensor;
+
+/**
+ * The README's API examples, verbatim except that paths are resolved against the repository
+ * (the README runs from its root): if this stops compiling, the README is wrong.
+ */
+class ReadmeExampleTest {
+    static final Path REPO = TestData.root();
+
+    static Path of(String relative) {
+        return REPO.resolve(relative);
+    }
+
+    @Test
+    void classifyAnImage() throws IOException {
+        // --- README: classify ---
+        try (Classifier classifier = Classifier.open(of("models/xcit_fashion_micro.safetensors"))) {
+            List<Prediction> top = classifier.classify(of("examples/fashion/ankle-boot_0.png"), 3);
+            for (Prediction p : top) System.out.printf("%-12s %.3f%n", p.label(), p.probability());
+            // --- end ---
+            assertEquals("ankle boot", top.getFirst().label());
+            assertEquals(9, top.getFirst().index());
+            assertTrue(top.getFirst().probability() > 0.5, "confident on a correctly classified example");
+        }
+    }
+
+    @Test
+    void forwardATensor() throws IOException {
+        float[] values;
+        // --- README: forward ---
+        try (Xcit model = Xcit.load(of("models/xcit_fashion_micro.safetensors"));
+             Session session = model.session(Device.AUTO, 1, 32, 32);
+             Arena arena = Arena.ofConfined()) {
+            Tensor input = Tensor.allocate(arena, 1, 3, 32, 32);
+            Preprocessing.timm(32).apply(new ImageDecoder().decode(of("examples/fashion/ankle-boot_0.png")), input, 0);
+            Tensor logits = session.forward(input).logits();   // (1, 10), valid until the next forward
+            values = logits.toArray();
+        }
+        // --- end ---
+        assertEquals(10, values.length);
+        int best = 0;
+        for (int i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+        assertEquals(9, best); // ankle boot
+    }
+}
