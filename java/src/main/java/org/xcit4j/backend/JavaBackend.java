@@ -11,7 +11,7 @@ import org.xcit4j.tensor.Tensor;
  * loads; it is written to be obviously correct, not fast (rows run in parallel, nothing more).
  */
 public final class JavaBackend implements Backend {
-    private static final float NORM_EPS = 1e-12f;
+    static final float NORM_EPS = 1e-12f;
 
     /** Scratch for LPI's intermediate grid; grows once to the session's size, then is reused. */
     private float[] lpiScratch = new float[0];
@@ -189,57 +189,12 @@ public final class JavaBackend implements Backend {
 
     @Override
     public void xcaGram(Tensor stats, Tensor qk, int heads, boolean accumulate) {
-        int c2 = qk.shape().size(-1), c = c2 / 2, d = c / heads;
-        if (c2 != 2 * c || c != heads * d) throw shapeError("xcaGram qk", qk.shape(), "(M, 2C) with C divisible by " + heads);
-        int m = Math.toIntExact(qk.numel() / c2);
-        requireShape(stats, Shape.of(heads, d, d + 2), "xcaGram stats");
-        parallel(heads, head -> {
-            double[][] acc = new double[d][d + 2];
-            for (int t = 0; t < m; t++) {
-                long row = (long) t * c2;
-                for (int i = 0; i < d; i++) {
-                    double qi = qk.get(row + head * d + i);
-                    double ki = qk.get(row + c + head * d + i);
-                    acc[i][d] += qi * qi;
-                    acc[i][d + 1] += ki * ki;
-                    for (int j = 0; j < d; j++) acc[i][j] += qi * qk.get(row + c + head * d + j);
-                }
-            }
-            long base = (long) head * d * (d + 2);
-            for (int i = 0; i < d; i++) {
-                for (int j = 0; j < d + 2; j++) {
-                    long at = base + (long) i * (d + 2) + j;
-                    stats.set(at, (float) ((accumulate ? stats.get(at) : 0) + acc[i][j]));
-                }
-            }
-        }, stats, qk);
+        JavaXcaChunks.gram(stats, qk, heads, accumulate);
     }
 
     @Override
     public void xcaSoftmax(Tensor attn, Tensor stats, Tensor temperature) {
-        Shape s = stats.shape();
-        int heads = s.size(0), d = s.size(1), c = heads * d;
-        if (s.rank() != 3 || s.size(2) != d + 2) throw shapeError("xcaSoftmax stats", s, "(heads, d, d + 2)");
-        requireShape(attn, Shape.of(c, c), "xcaSoftmax attn");
-        requireNumel(temperature, heads, "xcaSoftmax temperature");
-        attn.segment().fill((byte) 0);
-        for (int head = 0; head < heads; head++) {
-            long base = (long) head * d * (d + 2);
-            double tau = temperature.get(head);
-            double[] row = new double[d];
-            for (int i = 0; i < d; i++) {
-                double qNorm = Math.max(Math.sqrt(stats.get(base + (long) i * (d + 2) + d)), NORM_EPS);
-                double max = Double.NEGATIVE_INFINITY;
-                for (int j = 0; j < d; j++) {
-                    double kNorm = Math.max(Math.sqrt(stats.get(base + (long) j * (d + 2) + d + 1)), NORM_EPS);
-                    row[j] = tau * stats.get(base + (long) i * (d + 2) + j) / (qNorm * kNorm);
-                    max = Math.max(max, row[j]);
-                }
-                double sum = 0;
-                for (int j = 0; j < d; j++) sum += row[j] = Math.exp(row[j] - max);
-                for (int j = 0; j < d; j++) attn.set((long) (head * d + i) * c + head * d + j, (float) (row[j] / sum));
-            }
-        }
+        JavaXcaChunks.softmax(attn, stats, temperature);
     }
 
     @Override
@@ -431,7 +386,7 @@ public final class JavaBackend implements Backend {
      * Runs body(0 .. count-1), in parallel when every tensor it touches may be accessed from
      * other threads (a confined arena's memory may not; then it runs on the caller's thread).
      */
-    private static void parallel(int count, java.util.function.IntConsumer body, Tensor... touched) {
+    static void parallel(int count, java.util.function.IntConsumer body, Tensor... touched) {
         boolean shared = true;
         for (Tensor t : touched) shared &= t.segment().isAccessibleBy(ANY_THREAD);
         if (count < 2 || !shared) {
@@ -441,19 +396,19 @@ public final class JavaBackend implements Backend {
         }
     }
 
-    private static void requireSameShape(Tensor a, Tensor b, String what) {
+    static void requireSameShape(Tensor a, Tensor b, String what) {
         if (!a.shape().equals(b.shape())) throw shapeError(what, a.shape(), b.shape().toString());
     }
 
-    private static void requireShape(Tensor t, Shape expected, String what) {
+    static void requireShape(Tensor t, Shape expected, String what) {
         if (!t.shape().equals(expected)) throw shapeError(what, t.shape(), expected.toString());
     }
 
-    private static void requireNumel(Tensor t, long numel, String what) {
+    static void requireNumel(Tensor t, long numel, String what) {
         if (t.numel() != numel) throw shapeError(what, t.shape(), numel + " elements");
     }
 
-    private static IllegalArgumentException shapeError(String what, Shape got, String expected) {
+    static IllegalArgumentException shapeError(String what, Shape got, String expected) {
         return new IllegalArgumentException(what + ": shape " + got + ", expected " + expected);
     }
 }
