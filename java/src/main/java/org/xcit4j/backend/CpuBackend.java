@@ -307,6 +307,21 @@ public final class CpuBackend implements Backend {
                 "xcit_cpu_nchw_to_nhwc_f32");
     }
 
+    /**
+     * Streamed XCA's token pass runs on the Java reference for now: it reads this backend's
+     * native tensors directly (shared arenas), costs O(tokens * C * d) per block, and keeps
+     * streamed and unstreamed results consistent. A native kernel is future work.
+     */
+    @Override
+    public void xcaGram(Tensor stats, Tensor qk, int heads, boolean accumulate) {
+        JavaXcaChunks.gram(stats, qk, heads, accumulate);
+    }
+
+    @Override
+    public void xcaSoftmax(Tensor attn, Tensor stats, Tensor temperature) {
+        JavaXcaChunks.softmax(attn, stats, temperature);
+    }
+
     @Override
     public void xca(Tensor out, Tensor qkv, Tensor temperature, int heads) {
         Shape s = qkv.shape();

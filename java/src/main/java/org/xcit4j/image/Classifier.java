@@ -76,13 +76,13 @@ public final class Classifier implements AutoCloseable {
      * size {@link ClassifierOptions#resolveSize} picks; labels as {@link ClassifierOptions#labelsFor}.
      */
     public static Classifier open(Path weights, ClassifierOptions options) throws IOException {
-        Map<String, String> metadata = CheckpointMetadata.read(weights);
-        int size = options.resolveSize(weights.toString(), metadata);
         LoadOptions load = LoadOptions.DEFAULT.withModel(options.model().orElse(null))
                 .withTokensNorm(options.tokensNorm().orElse(null));
         Xcit model = Xcit.load(weights, load);
+        Map<String, String> metadata = model.metadata();
         Session session = null;
         try {
+            int size = options.resolveSize(weights.toString(), metadata);
             if (model.config().numClasses() == 0) {
                 throw new IllegalArgumentException(weights + ": the checkpoint has no classifier head, so it cannot classify");
             }

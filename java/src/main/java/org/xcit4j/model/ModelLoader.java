@@ -33,8 +33,10 @@ final class ModelLoader {
         Map<String, Tensor> tensors;
         XcitConfig config;
         List<String> notes = List.of();
+        Map<String, String> metadata;
         try {
             StateDict dict = read(path, arena);
+            metadata = dict.metadata();
             tensors = dict.tensors();
             if (OpenMmlabLayout.matches(tensors)) {
                 OpenMmlabLayout.Unwrapped backbone = OpenMmlabLayout.unwrap(tensors);
@@ -50,6 +52,7 @@ final class ModelLoader {
         }
         Xcit model = Xcit.fromTensors(config, source, tensors, arena); // owns the arena from here, also on failure
         model.setNotes(notes);
+        model.setMetadata(metadata);
         return model;
     }
 

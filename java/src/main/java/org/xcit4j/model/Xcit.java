@@ -32,6 +32,7 @@ public final class Xcit implements AutoCloseable {
     private final Linear head;
     private final Fpn fpn;
     private List<String> notes = List.of();
+    private Map<String, String> metadata = Map.of();
     private boolean closed;
 
     private Xcit(XcitConfig config, Arena arena, WeightScope root) {
@@ -121,6 +122,18 @@ public final class Xcit implements AutoCloseable {
     /** What loading left out or assumed (ignored heads, meta), one line each, for the user. */
     public List<String> notes() {
         return notes;
+    }
+
+    /**
+     * The checkpoint's string metadata (safetensors {@code __metadata__}: e.g. {@code labels},
+     * {@code input_size}, {@code tokens_norm}); empty for formats without it.
+     */
+    public Map<String, String> metadata() {
+        return metadata;
+    }
+
+    void setMetadata(Map<String, String> metadata) {
+        this.metadata = Map.copyOf(metadata);
     }
 
     void setNotes(List<String> notes) {

@@ -47,7 +47,7 @@ class FashionDemoTest {
         try (Xcit model = Xcit.load(WEIGHTS);
              Session session = model.session(Device.JAVA, files.size(), SIZE, SIZE);
              Arena arena = Arena.ofConfined()) {
-            Labels labels = Labels.forModel("demo", CheckpointMetadata.read(WEIGHTS), model.config().numClasses());
+            Labels labels = Labels.forModel("demo", model.metadata(), model.config().numClasses());
             Tensor input = Tensor.allocate(arena, files.size(), 3, SIZE, SIZE);
             ImageDecoder decoder = new ImageDecoder();
             for (int i = 0; i < files.size(); i++) Preprocessing.timm(SIZE).apply(decoder.decode(files.get(i)), input, i);
