@@ -26,7 +26,7 @@ class NativeLibrariesTest {
         }
         String sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
         assertEquals(cache.resolve(sha).resolve("libxcit.so"), first.path());
-        assertEquals(1, first.abiVersion());
+        assertEquals(org.xcit4j.bindings.xcit.xcit_h.XCIT_ABI_VERSION(), first.abiVersion());
         long modified = Files.getLastModifiedTime(first.path()).toMillis();
 
         NativeLibraries.Library second = NativeLibraries.loadFrom(NativeLibraries.XCIT, null, cache);

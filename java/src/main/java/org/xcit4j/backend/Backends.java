@@ -1,8 +1,8 @@
 package org.xcit4j.backend;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.SymbolLookup;
 import java.util.function.Consumer;
+import org.xcit4j.backend.cuda.Cuda;
+import org.xcit4j.backend.cuda.Precision;
 
 /**
  * Opens the backend for a {@link Device}. {@code auto} prefers CUDA, then native CPU, then
@@ -12,14 +12,27 @@ public final class Backends {
     private Backends() {
     }
 
-    /** Opens {@code device}; {@code notes} receives one line when auto had to fall back. */
+    /** Opens {@code device} (CUDA in fp32); {@code notes} receives one line when auto had to fall back. */
     public static Backend open(Device device, Consumer<String> notes) {
+        return open(device, Precision.FP32, notes);
+    }
+
+    /** Like {@link #open(Device, Consumer)}; {@code precision} applies to CUDA only. */
+    public static Backend open(Device device, Precision precision, Consumer<String> notes) {
         return switch (device) {
             case JAVA -> new JavaBackend();
             case CPU -> throw new DeviceUnavailableException("device 'cpu' is not available: " + cpuUnavailableReason());
-            case CUDA -> throw new DeviceUnavailableException("device 'cuda' is not available: " + cudaUnavailableReason());
+            case CUDA -> CudaBackend.open(precision, notes);
             case AUTO -> {
-                notes.accept("device auto: using java (cuda: " + cudaUnavailableReason() + "; cpu: " + cpuUnavailableReason() + ")");
+                String cuda = cudaUnavailableReason();
+                if (cuda == null) {
+                    try {
+                        yield CudaBackend.open(precision, notes);
+                    } catch (RuntimeException e) {
+                        cuda = "it failed to open: " + e.getMessage();
+                    }
+                }
+                notes.accept("device auto: using java (cuda: " + cuda + "; cpu: " + cpuUnavailableReason() + ")");
                 yield new JavaBackend();
             }
         };
@@ -30,18 +43,20 @@ public final class Backends {
         return "the native CPU backend is not part of this version yet (only its LayerNorm kernel is); use --device java";
     }
 
-    /** Why the CUDA backend cannot be used: the driver first, since without it nothing else matters. */
+    /**
+     * Why the CUDA backend cannot be used, or null if it can: the first missing piece of
+     * driver, CUDA runtime, libxcit_cuda, driver version and device (see {@link Cuda#probe()}).
+     */
     public static String cudaUnavailableReason() {
-        if (!loads("libcuda.so.1")) return "no NVIDIA driver (libcuda.so.1 cannot be loaded)";
-        return "the CUDA backend is not part of this version yet; use --device java";
+        Cuda.Probe p = Cuda.probe();
+        return p.available() ? null : p.reason();
     }
 
-    private static boolean loads(String library) {
-        try (Arena arena = Arena.ofConfined()) {
-            SymbolLookup.libraryLookup(library, arena);
-            return true;
-        } catch (IllegalArgumentException e) {
-            return false;
-        }
+    /** One line for {@code xcit info}: the device CUDA would use, or why it cannot. */
+    public static String cudaStatus() {
+        Cuda.Probe p = Cuda.probe();
+        return p.available()
+                ? p.device() + ", CUDA runtime " + Cuda.version(p.runtimeVersion()) + ", driver " + Cuda.version(p.driverVersion())
+                : "not available: " + p.reason();
     }
 }

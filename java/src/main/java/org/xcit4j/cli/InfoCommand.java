@@ -25,7 +25,7 @@ final class InfoCommand implements Callable<Integer> {
         out.println("native library xcit_cuda: " + NativeLibraries.describe("xcit_cuda"));
         CpuInfo cpu = CpuInfo.detect();
         out.printf("cpu: %s, %d logical cores, %s%n", cpu.model(), cpu.logicalCores(), cpu.relevantFlags());
-        out.println("cuda: " + Backends.cudaUnavailableReason());
+        out.println("cuda: " + Backends.cudaStatus());
         out.println("backends: java (reference) available; cpu: " + Backends.cpuUnavailableReason());
         out.println("models (timm names; tags .fb_in1k and .fb_dist_in1k accepted):");
         for (ModelZoo.Entry e : ModelZoo.entries()) {

@@ -8,7 +8,7 @@ import picocli.CommandLine.Option;
 /** The {@code xcit} command: subcommands for inference and diagnostics. */
 @Command(name = "xcit", mixinStandardHelpOptions = true, version = "xcit4j 0.1.0",
         description = "XCiT (Cross-Covariance Image Transformer) inference on the JVM.",
-        subcommands = {ForwardCommand.class, InfoCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {ForwardCommand.class, InfoCommand.class, SelftestCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     /** Shared by every subcommand: full stack traces on error. */

@@ -1,6 +1,9 @@
 package org.xcit4j.model;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
 import org.xcit4j.backend.Backend;
 import org.xcit4j.tensor.MemoryPlan;
 import org.xcit4j.tensor.Shape;
@@ -24,6 +27,7 @@ public final class Session implements AutoCloseable {
     private final int gridH, gridW;
     private final Arena arena = Arena.ofShared();
     private final MemoryPlan plan;
+    private final Tensor inputSlot;
     private final Tensor image;
     private final Tensor[] stageOut;
     private final Tensor position;
@@ -32,6 +36,8 @@ public final class Session implements AutoCloseable {
     private final ClassAttentionBlock.Buffers clsBuffers;
     private final Tensor tokens;
     private final Outputs outputs;
+    private final Tensor posFeatures;
+    private final Backend.Forward forward = new PlannedForward();
     private boolean closed;
 
     Session(Xcit model, Backend backend, boolean ownsBackend, int batch, int height, int width) {
@@ -52,6 +58,7 @@ public final class Session implements AutoCloseable {
         // residual stream and, after the blocks, the tokens output, so it lives to the end.
         int blocksStep = stages + 1, clsStep = stages + 2, headStep = stages + 3;
         MemoryPlan.Builder p = MemoryPlan.builder()
+                .add("input", inputShape, 0, 0)
                 .add("image", Shape.of(b, height, width, 3), 0, 1)
                 .add("posFeatures", Shape.of(n, 2 * FourierPosition.HIDDEN), 0, headStep)
                 .add("position", Shape.of(n, c), 0, headStep);
@@ -75,6 +82,7 @@ public final class Session implements AutoCloseable {
                 .add("logits", Shape.of(b, Math.max(cfg.numClasses(), 1)), headStep, headStep);
         this.plan = p.allocate(arena);
 
+        this.inputSlot = plan.tensor("input");
         this.image = plan.tensor("image");
         this.stageOut = new Tensor[stages];
         for (int s = 0; s < stages; s++) stageOut[s] = plan.tensor("stage" + s);
@@ -88,11 +96,63 @@ public final class Session implements AutoCloseable {
         this.tokens = stageOut[stages - 1].reshape(b, n, c);
         this.outputs = new Outputs(cfg.numClasses() > 0 ? plan.tensor("logits") : null, plan.tensor("features"), tokens);
 
-        // The positional encoding depends only on the grid: computed once per session.
+        // The positional encoding depends only on the grid: computed once per session, the
+        // features here on the host, the projection in the backend's setup.
         this.position = plan.tensor("position");
-        Tensor posFeatures = plan.tensor("posFeatures");
+        this.posFeatures = plan.tensor("posFeatures");
         FourierPosition.features(posFeatures, gridH, gridW);
-        model.position().project(backend, position, posFeatures);
+        try {
+            backend.prepare(forward);
+        } catch (RuntimeException e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    /** The session as the backend sees it (Backend.Forward): planned memory and the op sequence. */
+    private final class PlannedForward implements Backend.Forward {
+        @Override
+        public MemorySegment activations() {
+            return plan.block();
+        }
+
+        @Override
+        public Tensor inputSlot() {
+            return inputSlot;
+        }
+
+        @Override
+        public List<Tensor> hostInitialised() {
+            return List.of(posFeatures);
+        }
+
+        @Override
+        public List<Tensor> outputs() {
+            List<Tensor> all = new ArrayList<>();
+            if (outputs.logits() != null) all.add(outputs.logits());
+            all.add(outputs.features());
+            all.add(outputs.tokens());
+            return all;
+        }
+
+        @Override
+        public void setup(Backend b) {
+            model.position().project(b, position, posFeatures);
+        }
+
+        @Override
+        public void forward(Backend b) {
+            b.nchwToNhwc(image, inputSlot);
+            model.patchEmbed().forward(b, image, stageOut);
+            b.addBroadcast(tokens, position);
+            for (XcaBlock block : model.blocks()) block.forward(b, tokens, gridH, gridW, blockBuffers);
+
+            b.prependRow(clsRows, model.clsToken(), tokens);
+            for (ClassAttentionBlock block : model.clsBlocks()) block.forward(b, clsRows, clsBuffers);
+            b.gatherRow(outputs.features(), clsRows, 0);
+            model.norm().forward(b, outputs.features(), outputs.features());
+            if (outputs.logits() != null) model.head().forward(b, outputs.logits(), outputs.features());
+        }
     }
 
     public Shape inputShape() {
@@ -129,16 +189,7 @@ public final class Session implements AutoCloseable {
         if (!input.shape().equals(inputShape)) {
             throw new IllegalArgumentException("input shape " + input.shape() + " does not match the session's " + inputShape);
         }
-        backend.nchwToNhwc(image, input);
-        model.patchEmbed().forward(backend, image, stageOut);
-        backend.addBroadcast(tokens, position);
-        for (XcaBlock block : model.blocks()) block.forward(backend, tokens, gridH, gridW, blockBuffers);
-
-        backend.prependRow(clsRows, model.clsToken(), tokens);
-        for (ClassAttentionBlock block : model.clsBlocks()) block.forward(backend, clsRows, clsBuffers);
-        backend.gatherRow(outputs.features(), clsRows, 0);
-        model.norm().forward(backend, outputs.features(), outputs.features());
-        if (outputs.logits() != null) model.head().forward(backend, outputs.logits(), outputs.features());
+        backend.run(forward, input);
         return outputs;
     }
 
@@ -147,6 +198,7 @@ public final class Session implements AutoCloseable {
     public void close() {
         if (!closed) {
             closed = true;
+            backend.release(forward);
             arena.close();
             if (ownsBackend) backend.close();
         }
