@@ -73,6 +73,16 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend, CudaB
     /** x (R, C) += gamma (C) * y (R, C), gamma broadcast over rows; gamma null means 1. */
     void addScaled(Tensor x, Tensor y, Tensor gamma);
 
+    /**
+     * The residual update and the next LayerNorm: x (R, C) += gamma (C) * y (R, C), then
+     * out = layerNorm(x) as {@link #layerNorm}; out must not alias x or y. The default is
+     * exactly those two ops; a backend may fuse them into one pass (CudaBackend does).
+     */
+    default void addScaledLayerNorm(Tensor x, Tensor out, Tensor y, Tensor gamma, Tensor lnGamma, Tensor lnBeta, float eps) {
+        addScaled(x, y, gamma);
+        layerNorm(out, x, lnGamma, lnBeta, eps);
+    }
+
     /** x (B, N, C) += rows (N, C) for every image of the batch. */
     void addBroadcast(Tensor x, Tensor rows);
 

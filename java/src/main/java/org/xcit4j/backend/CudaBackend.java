@@ -118,6 +118,12 @@ public final class CudaBackend implements Backend {
         call("layernorm", d(out), d(in), d(gamma), d(beta), rows(in), cols(in), eps);
     }
 
+    /** One pass: layernorm.cu's fused residual kernel. */
+    @Override
+    public void addScaledLayerNorm(Tensor x, Tensor out, Tensor y, Tensor gamma, Tensor lnGamma, Tensor lnBeta, float eps) {
+        call("residual_layernorm", d(x), d(out), d(y), d(gamma), d(lnGamma), d(lnBeta), rows(x), cols(x), eps);
+    }
+
     @Override
     public void linear(Tensor out, Tensor in, Tensor weight, Tensor bias) {
         long k = weight.shape().size(1), o = weight.shape().size(0), m = in.numel() / k;

@@ -27,13 +27,9 @@ record XcaBlock(LayerNorm norm1, Xca attn, Tensor gamma1, LayerNorm norm3, Lpi l
     void forward(Backend backend, Tensor x, int gridH, int gridW, Buffers buf) {
         norm1.forward(backend, buf.u(), x);
         attn.forward(backend, buf.y(), buf.u(), buf.qkv(), buf.attn());
-        backend.addScaled(x, buf.y(), gamma1);
-
-        norm3.forward(backend, buf.u(), x);
+        norm3.forwardAfterResidual(backend, buf.u(), x, buf.y(), gamma1);  // x += gamma1 * y; u = LN3(x)
         localMp.forward(backend, buf.y(), buf.u(), gridH, gridW);
-        backend.addScaled(x, buf.y(), gamma3);
-
-        norm2.forward(backend, buf.u(), x);
+        norm2.forwardAfterResidual(backend, buf.u(), x, buf.y(), gamma3);  // x += gamma3 * y; u = LN2(x)
         mlp.forward(backend, buf.y(), buf.u(), buf.hidden());
         backend.addScaled(x, buf.y(), gamma2);
     }
