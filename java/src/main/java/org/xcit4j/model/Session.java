@@ -172,6 +172,15 @@ public final class Session implements AutoCloseable {
         return backend;
     }
 
+    /**
+     * What this session hands its backend to run. For data already on the GPU:
+     * {@code ((CudaBackend) session.backend()).execution(session.forward())} gives the device
+     * input and output buffers and launches the forward without host copies.
+     */
+    public Backend.Forward forward() {
+        return forward;
+    }
+
     /** Bytes of activation memory the plan reserved. */
     public long activationBytes() {
         return plan.bytes();
