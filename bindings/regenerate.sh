@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# Regenerates the FFM bindings in src/main/java/org/xcit4j/bindings/xcit/ from the C
-# headers in native/include/xcit/, with jextract (JDK 22+ builds, e.g. jextract 22/25).
+# Regenerates the FFM bindings from C headers, with jextract (JDK 22+ builds, e.g.
+# jextract 22/25):
+#   src/main/java/org/xcit4j/bindings/xcit/  <- native/include/xcit/{xcit,xcit_cuda}.h
+#   src/main/java/org/xcit4j/bindings/cuda/  <- NVIDIA's cuda_runtime_api.h and cublasLt.h
+#     (CUDA 12/13), restricted to the functions and constants xcit4j uses; the same lists
+#     are declared in include/{cudart,cublasLt}_subset.h, which stand in for NVIDIA's
+#     headers on machines without them (cuBLAS is not installed on the build machines).
 #
 # jextract is not installable on this project's machines (no registry they reach has
 # it), so the CHECKED-IN CLASSES ARE THE SOURCE OF TRUTH and were written by hand in
@@ -8,14 +13,32 @@
 # src/test/java/org/xcit4j/bindings/BindingsMatchHeaderTest.java: it parses the headers
 # and fails unless both declare the same functions with the same parameter and return
 # types and the same constants, and every symbol resolves in the built library.
-# When you change a header: edit the class by hand (or run this where jextract exists)
-# and add the new names to the include lists below.
+# When you change a header: add the new names to the include lists below and run this
+# where jextract exists; where it does not, bindings/jextract_shape.py writes the same
+# shape from our plain headers (see --no-jextract below). The test checks either way.
 #
 # Usage: bindings/regenerate.sh [path/to/jextract]
+#        bindings/regenerate.sh --no-jextract      (jextract_shape.py, from our headers)
 set -euo pipefail
 
 JEXTRACT=${1:-jextract}
 HERE=$(cd "$(dirname "$0")" && pwd)
+CUDA_INCLUDE=${CUDA_HOME:-/usr/local/cuda}/include
+
+if [ "$JEXTRACT" = "--no-jextract" ]; then
+  G="$HERE/jextract_shape.py"
+  SRC="$HERE/src/main/java/org/xcit4j/bindings"
+  python3 "$G" "$HERE/../native/include/xcit/xcit_cuda.h" org.xcit4j.bindings.xcit xcit_cuda_h \
+    "NativeLibraries.require(NativeLibraries.XCIT_CUDA)" XCIT_API 'XCIT_\w+' > "$SRC/xcit/xcit_cuda_h.java"
+  python3 "$G" "$HERE/include/cudart_subset.h" org.xcit4j.bindings.cuda cudart_h \
+    "CudaLibraries.require(CudaLibraries.CUDART)" XCIT_BIND > "$SRC/cuda/cudart_h.java"
+  python3 "$G" "$HERE/include/cublasLt_subset.h" org.xcit4j.bindings.cuda cublasLt_h \
+    "CudaLibraries.require(CudaLibraries.CUBLASLT)" XCIT_BIND > "$SRC/cuda/cublasLt_h.java"
+  sed -i "s|Mirrors $HERE/../native/include/|Mirrors native/include/|; s|Mirrors $HERE/|Mirrors bindings/|" \
+    "$SRC/xcit/xcit_cuda_h.java" "$SRC/cuda/cudart_h.java" "$SRC/cuda/cublasLt_h.java"
+  echo "regenerated xcit_cuda_h, cudart_h, cublasLt_h with jextract_shape.py; xcit_h is hand-kept"
+  exit 0
+fi
 INCLUDE="$HERE/../native/include"
 SRC="$HERE/src/main/java"
 PKG=org.xcit4j.bindings.xcit
@@ -74,11 +97,13 @@ command -v "$JEXTRACT" > /dev/null || {
 
 # libxcit_cuda.so <- xcit/xcit_cuda.h (its own class and library; the status constants
 # and the ctx functions it shares with xcit.h stay in xcit_h)
+# (every function of the header, as listed by the header itself)
+CUDA_FUNCTIONS=$(sed -n 's/^XCIT_API [^(]*\b\(xcit_cuda_[a-z0-9_]*\)(.*/\1/p' "$INCLUDE/xcit/xcit_cuda.h")
 "$JEXTRACT" --output "$OUT" --target-package "$PKG" --header-class-name xcit_cuda_h \
   -I "$INCLUDE" \
-  --include-function xcit_cuda_abi_version \
-  --include-function xcit_cuda_device_count \
-  --include-function xcit_cuda_layernorm_f32 \
+  --include-constant XCIT_CUDA_F32 --include-constant XCIT_CUDA_F16 --include-constant XCIT_CUDA_BF16 \
+  --include-constant XCIT_CUDA_LINEAR_GELU --include-constant XCIT_CUDA_LINEAR_BATCHED_WEIGHTS \
+  $(for f in $CUDA_FUNCTIONS; do printf -- '--include-function %s ' "$f"; done) \
   "$INCLUDE/xcit/xcit_cuda.h"
 
 # libdnnl.so.3 <- oneapi/dnnl/dnnl.h from the org.bytedeco:dnnl jar (it ships the
@@ -106,17 +131,33 @@ DNNL_INC="$DNNL_INC/org/bytedeco/dnnl/linux-x86_64/include"
       dnnl_post_ops_create dnnl_post_ops_destroy dnnl_post_ops_append_eltwise \
       dnnl_post_ops_append_sum dnnl_version; do echo --include-function $f; done) \
   "$DNNL_INC/oneapi/dnnl/dnnl.h"
+# NVIDIA's libraries <- their real headers, the names of include/*_subset.h.
+names() { # header, kind: the XCIT_BIND functions or the #define constants of a stand-in
+  if [ "$2" = function ]; then sed -n 's/^XCIT_BIND [^(]*\b\([A-Za-z0-9_]*\)(.*/\1/p' "$1"
+  else sed -n 's/^#define \([A-Za-z0-9_]*\) -\{0,1\}[0-9][0-9]*$/\1/p' "$1"; fi
+}
+includes() { # header
+  for f in $(names "$1" function); do printf -- '--include-function %s ' "$f"; done
+  for c in $(names "$1" constant); do printf -- '--include-constant %s ' "$c"; done
+}
+# shellcheck disable=SC2046
+"$JEXTRACT" --output "$OUT" --target-package org.xcit4j.bindings.cuda --header-class-name cudart_h \
+  -I "$CUDA_INCLUDE" $(includes "$HERE/include/cudart_subset.h") "$CUDA_INCLUDE/cuda_runtime_api.h"
+# shellcheck disable=SC2046
+"$JEXTRACT" --output "$OUT" --target-package org.xcit4j.bindings.cuda --header-class-name cublasLt_h \
+  -I "$CUDA_INCLUDE" $(includes "$HERE/include/cublasLt_subset.h") \
+  --include-struct cublasLtMatmulHeuristicResult_t "$CUDA_INCLUDE/cublasLt.h"
 
 # The one patch: jextract binds symbols through a SYMBOL_LOOKUP field (loaderLookup /
 # --library). Ours come from NativeLibraries (override directory or the jar's copy,
 # extracted and ABI-checked), looked up when a function's holder class first
 # initialises, so the constants and layouts work without any native library.
-patch_lookup() { # file, NativeLibraries constant
+patch_lookup() { # file, loader constant, loader class (NativeLibraries or CudaLibraries)
   perl -0pi -e '
     s/\n\s*static final SymbolLookup SYMBOL_LOOKUP = .*?;\n/\n/s;
     s/\n\s*static final Arena LIBRARY_ARENA = .*?;\n/\n/s;
-    s/SYMBOL_LOOKUP\.find\(symbol\)/NativeLibraries.require(NativeLibraries.'"$2"').find(symbol)/;
-    s/(import static java\.lang\.foreign\.MemoryLayout\.PathElement\.\*;\n)/$1\nimport org.xcit4j.bindings.NativeLibraries;\n/;
+    s/SYMBOL_LOOKUP\.find\(symbol\)/'"$3"'.require('"$3"'.'"$2"').find(symbol)/;
+    s/(import static java\.lang\.foreign\.MemoryLayout\.PathElement\.\*;\n)/$1\nimport org.xcit4j.bindings.'"$3"';\n/;
     s/^(public class \w+)/\@SuppressWarnings("unused")\n$1/m;
   ' "$1"
 }
@@ -128,3 +169,14 @@ patch_lookup "$OUT/org/xcit4j/bindings/dnnl/dnnl_h.java" DNNL
 cp "$DIR/xcit_h.java" "$DIR/xcit_cuda_h.java" "$SRC/${PKG//.//}/"
 cp "$OUT/org/xcit4j/bindings/dnnl/dnnl_h.java" "$SRC/org/xcit4j/bindings/dnnl/"
 echo "regenerated xcit_h, xcit_cuda_h and dnnl_h; review the diff, then run: ./run-tests"
+patch_lookup "$DIR/xcit_h.java" XCIT NativeLibraries
+patch_lookup "$DIR/xcit_cuda_h.java" XCIT_CUDA NativeLibraries
+CDIR="$OUT/org/xcit4j/bindings/cuda"
+patch_lookup "$CDIR/cudart_h.java" CUDART CudaLibraries
+patch_lookup "$CDIR/cublasLt_h.java" CUBLASLT CudaLibraries
+
+cp "$DIR/xcit_h.java" "$DIR/xcit_cuda_h.java" "$SRC/${PKG//.//}/"
+cp "$CDIR/cudart_h.java" "$CDIR/cublasLt_h.java" "$CDIR/cublasLtMatmulHeuristicResult_t.java" \
+  "$SRC/org/xcit4j/bindings/cuda/"
+echo "regenerated xcit_h, xcit_cuda_h, cudart_h, cublasLt_h (+ the heuristic struct); review the diff, then run:"
+echo "  mvn -B -pl bindings -am install"

@@ -42,6 +42,11 @@ extern "C" {
  * its bindings like xcit_abi_version for libxcit.so. */
 XCIT_API int32_t xcit_cuda_abi_version(void);
 
+/* The CUDA runtime version libxcit_cuda.so was built with and links statically
+ * (CUDART_VERSION, e.g. 13000 for 13.0): the driver must support at least this version
+ * (cudaDriverGetVersion), or every launch fails with cudaErrorInsufficientDriver. */
+XCIT_API int32_t xcit_cuda_runtime_version(void);
+
 /* Number of CUDA devices visible. count: host pointer to one int32_t, set to the
  * number of devices, or 0 on failure. With no driver or no GPU this returns
  * XCIT_ERR_CUDA and the ctx says why (e.g. cudaErrorInsufficientDriver). */

@@ -4,6 +4,8 @@
 
 int32_t xcit_cuda_abi_version(void) { return XCIT_ABI_VERSION; }
 
+int32_t xcit_cuda_runtime_version(void) { return CUDART_VERSION; }
+
 xcit_status xcit_cuda_device_count(xcit_ctx* ctx, int32_t* count) {
   static const char* const op = "xcit_cuda_device_count";
   xcit_status st;

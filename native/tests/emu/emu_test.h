@@ -1,7 +1,12 @@
-// Shared by the emulated kernel tests (native/tests/emu): the CUDA ops are linked from
-// xcit_cuda_emu, i.e. the same .cu sources compiled by g++ against src/cuda/emu, and run
-// on host memory. Each test compares an op against a naive double-precision reference
-// written in the test (mirroring JavaBackend), for fp32, fp16 and bf16 storage.
+// Shared by the kernel tests (native/tests/emu). Each test compares an op against a naive
+// double-precision reference written in the test (mirroring JavaBackend), for fp32, fp16
+// and bf16 storage. Every test source builds twice:
+// - test_emu_<op>: the ops come from xcit_cuda_emu, i.e. the same .cu sources compiled
+//   by g++ against src/cuda/emu, and run on host memory (every machine, every CI run);
+// - test_gpu_<op> (XCIT_TEST_ON_DEVICE, where nvcc is found): the ops come from the real
+//   libxcit_cuda.so; every Buffer is mirrored to the device around each op call, so the
+//   same test bodies and guard bands run on a GPU. Without a device it exits 77 (ctest:
+//   skipped) and says why.
 //
 // Here: storage types and their host conversions, guarded buffers (NaN bands around
 // every output, checked after the op), the tolerance rule and its constants, and the
@@ -17,7 +22,37 @@
 #include <type_traits>
 #include <vector>
 
+#if defined(XCIT_TEST_ON_DEVICE) && !defined(XCIT_TEST_FAKE_DEVICE)
+#include <cuda_runtime.h>
+#else
 #include "cuda/emu/cuda_emu.h"
+#endif
+#ifdef XCIT_TEST_FAKE_DEVICE
+// The device harness against the emulator (test_mirror_<op>): "device" memory is a
+// separate host allocation, so the mirroring below (pointer translation, copies in and
+// out, guard bands checked on the copied-back bytes) is exercised on every machine.
+#include <cstdlib>
+enum cudaMemcpyKind { cudaMemcpyHostToDevice = 1, cudaMemcpyDeviceToHost = 2 };
+inline cudaError_t cudaMalloc(void** p, size_t bytes) {
+  *p = std::malloc(bytes);
+  return *p != nullptr ? cudaSuccess : cudaErrorMemoryAllocation;
+}
+inline cudaError_t cudaFree(void* p) {
+  std::free(p);
+  return cudaSuccess;
+}
+inline cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind) {
+  std::memcpy(dst, src, bytes);
+  return cudaSuccess;
+}
+inline cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
+inline cudaError_t cudaGetDeviceCount(int* count) {
+  *count = 1;
+  return cudaSuccess;
+}
+#endif
+#include <algorithm>
+
 #include "cuda/emu/half_emu.h"
 #include "xcit/xcit_cuda.h"
 
@@ -89,13 +124,34 @@ inline float uniform(float lo, float hi) {
 // ---- guarded buffers -----------------------------------------------------------------
 constexpr size_t kGuard = 67;  // odd, so a tile-sized overrun cannot skip the band
 
+// Every live Buffer, so that on a device each op call can mirror them (see Mirror).
+struct Mirrored;
+inline std::vector<Mirrored*> g_buffers;
+struct Mirrored {
+  void* device = nullptr;
+  size_t device_bytes = 0;
+  Mirrored() { g_buffers.push_back(this); }
+  Mirrored(const Mirrored&) : Mirrored() {}  // a copy gets its own device memory
+  Mirrored& operator=(const Mirrored&) { return *this; }
+  virtual ~Mirrored() {
+    g_buffers.erase(std::find(g_buffers.begin(), g_buffers.end(), this));
+#ifdef XCIT_TEST_ON_DEVICE
+    if (device != nullptr) cudaFree(device);
+#endif
+  }
+  virtual unsigned char* host_bytes() = 0;
+  virtual size_t size_bytes() const = 0;
+};
+
 // n elements of T with kGuard NaNs on each side; an op that writes outside [0, n)
 // turns a guard into something else, which intact() reports.
 template <class T>
-struct Buffer {
+struct Buffer : Mirrored {
   std::vector<T> all;
   size_t n;
   explicit Buffer(size_t count) : all(count + 2 * kGuard, from_f<T>(NAN)), n(count) {}
+  unsigned char* host_bytes() override { return reinterpret_cast<unsigned char*>(all.data()); }
+  size_t size_bytes() const override { return all.size() * sizeof(T); }
   T* data() { return all.data() + kGuard; }
   const T* data() const { return all.data() + kGuard; }
   T& operator[](size_t i) { return data()[i]; }
@@ -156,30 +212,97 @@ inline double rms(const std::vector<double>& v) {
   return v.empty() ? 1.0 : std::sqrt(s / static_cast<double>(v.size())) + 1e-30;
 }
 
+// ---- device mirroring (XCIT_TEST_ON_DEVICE) ----------------------------------------------
+// dev(p): the device address of host pointer p if it lies in a Buffer (whole buffer,
+// guards included, is mirrored), else p itself (NULL, stack scratch for error checks).
+template <class P>
+P* dev(P* p) {
+#ifdef XCIT_TEST_ON_DEVICE
+  auto* bytes = reinterpret_cast<unsigned char*>(const_cast<std::remove_cv_t<P>*>(p));
+  for (Mirrored* m : g_buffers) {
+    unsigned char* base = m->host_bytes();
+    if (bytes >= base && bytes < base + m->size_bytes()) {
+      return reinterpret_cast<P*>(static_cast<unsigned char*>(m->device) + (bytes - base));
+    }
+  }
+#endif
+  return p;
+}
+
+#ifdef XCIT_TEST_ON_DEVICE
+inline void device_check(cudaError_t err, const char* what) {
+  if (err != cudaSuccess) {
+    std::fprintf(stderr, "%s failed: %s\n", what, cudaGetErrorString(err));
+    std::exit(1);
+  }
+}
+#endif
+
+// Runs call() with every Buffer copied to the device before and back after (a no-op in
+// the emulator, where ops work on host memory directly).
+template <class F>
+xcit_status mirrored(F call) {
+#ifdef XCIT_TEST_ON_DEVICE
+  for (Mirrored* m : g_buffers) {
+    if (m->device_bytes != m->size_bytes()) {
+      if (m->device != nullptr) cudaFree(m->device);
+      device_check(cudaMalloc(&m->device, m->size_bytes()), "cudaMalloc");
+      m->device_bytes = m->size_bytes();
+    }
+    device_check(cudaMemcpy(m->device, m->host_bytes(), m->size_bytes(), cudaMemcpyHostToDevice), "upload");
+  }
+  const xcit_status st = call();
+  device_check(cudaDeviceSynchronize(), "kernel");
+  for (Mirrored* m : g_buffers) {
+    device_check(cudaMemcpy(m->host_bytes(), m->device, m->size_bytes(), cudaMemcpyDeviceToHost), "download");
+  }
+  return st;
+#else
+  return call();
+#endif
+}
+
+// Exits 77 (ctest: skipped) in a device build on a machine without a usable GPU.
+inline void require_device(const char* name) {
+#ifdef XCIT_TEST_ON_DEVICE
+  int count = 0;
+  const cudaError_t err = cudaGetDeviceCount(&count);
+  if (err != cudaSuccess || count == 0) {
+    std::printf("%s: SKIPPED, no CUDA device (%s)\n", name, err != cudaSuccess ? cudaGetErrorString(err) : "0 devices");
+    std::exit(77);
+  }
+#else
+  (void)name;
+#endif
+}
+
 // ---- calling the typed entries ---------------------------------------------------------
-inline float* abi(float* p) { return p; }
-inline const float* abi(const float* p) { return p; }
-inline uint16_t* abi(half* p) { return reinterpret_cast<uint16_t*>(p); }
-inline const uint16_t* abi(const half* p) { return reinterpret_cast<const uint16_t*>(p); }
-inline uint16_t* abi(bf16* p) { return reinterpret_cast<uint16_t*>(p); }
-inline const uint16_t* abi(const bf16* p) { return reinterpret_cast<const uint16_t*>(p); }
+inline float* abi(float* p) { return dev(p); }
+inline const float* abi(const float* p) { return dev(p); }
+inline void* abi(void* p) { return dev(p); }
+inline uint16_t* abi(half* p) { return reinterpret_cast<uint16_t*>(dev(p)); }
+inline const uint16_t* abi(const half* p) { return reinterpret_cast<const uint16_t*>(dev(p)); }
+inline uint16_t* abi(bf16* p) { return reinterpret_cast<uint16_t*>(dev(p)); }
+inline const uint16_t* abi(const bf16* p) { return reinterpret_cast<const uint16_t*>(dev(p)); }
 template <class V>
 V abi(V v) {
   return v;
 }
 
 // XCIT_EMU_OP(layernorm) defines emu_test::op::layernorm<T>(args...), which calls
-// xcit_cuda_layernorm_f32/_f16/_bf16 for T = float/half/bf16.
-#define XCIT_EMU_OP(name)                                                               \
-  namespace op {                                                                        \
-  template <class T, class... A>                                                        \
-  xcit_status name(A... a) {                                                            \
-    using ::emu_test::abi;                                                              \
-    if constexpr (std::is_same_v<T, float>) return xcit_cuda_##name##_f32(abi(a)...);  \
-    else if constexpr (std::is_same_v<T, ::emu_test::half>)                             \
-      return xcit_cuda_##name##_f16(abi(a)...);                                         \
-    else return xcit_cuda_##name##_bf16(abi(a)...);                                     \
-  }                                                                                     \
+// xcit_cuda_layernorm_f32/_f16/_bf16 for T = float/half/bf16 (mirrored on a device).
+#define XCIT_EMU_OP(name)                                                                 \
+  namespace op {                                                                          \
+  template <class T, class... A>                                                          \
+  xcit_status name(A... a) {                                                              \
+    using ::emu_test::abi;                                                                \
+    return ::emu_test::mirrored([&] {                                                     \
+      if constexpr (std::is_same_v<T, float>) return xcit_cuda_##name##_f32(abi(a)...);  \
+      else if constexpr (std::is_same_v<T, ::emu_test::half>)                             \
+        return xcit_cuda_##name##_f16(abi(a)...);                                         \
+      else return xcit_cuda_##name##_bf16(abi(a)...);                                     \
+    });                                                                                   \
+  }                                                                                       \
   }
 
 struct Ctx {
@@ -202,10 +325,15 @@ struct Ctx {
   } while (0)
 
 inline int summary(const char* name) {
+#if defined(XCIT_TEST_ON_DEVICE) && !defined(XCIT_TEST_FAKE_DEVICE)
+  std::printf("%s: %d case(s) on the GPU: %s\n", name, g_cases,
+              g_failures == 0 ? "all checks passed" : "FAILED");
+#else
   std::printf("%s: %d case(s), %llu emulated launch(es), %llu barrier arrival(s): %s\n", name,
               g_cases, static_cast<unsigned long long>(xcit_emu::launches()),
               static_cast<unsigned long long>(xcit_emu::barrier_arrivals()),
               g_failures == 0 ? "all checks passed" : "FAILED");
+#endif
   if (g_failures != 0) std::printf("%s: %d check(s) failed\n", name, g_failures);
   return g_failures == 0 ? 0 : 1;
 }

@@ -191,9 +191,12 @@ void check_convert() {
   src.fill_uniform(-70000.0f, 70000.0f);  // beyond fp16's range: must round to +-inf
   Buffer<half> h(n);
   Buffer<bf16> b(n);
-  EXPECT_OK(ctx, xcit_cuda_convert(ctx, h.data(), XCIT_CUDA_F16, src.data(), XCIT_CUDA_F32, n));
-  EXPECT_OK(ctx, xcit_cuda_convert(ctx, b.data(), XCIT_CUDA_BF16, h.data(), XCIT_CUDA_F16, n));
-  EXPECT_OK(ctx, xcit_cuda_convert(ctx, back.data(), XCIT_CUDA_F32, b.data(), XCIT_CUDA_BF16, n));
+  auto convert = [&](void* out, int32_t out_type, const void* in, int32_t in_type) {
+    return mirrored([&] { return xcit_cuda_convert(ctx, dev(out), out_type, dev(in), in_type, n); });
+  };
+  EXPECT_OK(ctx, convert(h.data(), XCIT_CUDA_F16, src.data(), XCIT_CUDA_F32));
+  EXPECT_OK(ctx, convert(b.data(), XCIT_CUDA_BF16, h.data(), XCIT_CUDA_F16));
+  EXPECT_OK(ctx, convert(back.data(), XCIT_CUDA_F32, b.data(), XCIT_CUDA_BF16));
   for (size_t i = 0; i < n; ++i) {
     const half want_h = xcit_emu::float_to_half(src.get(i));
     EXPECT(h[i].bits == want_h.bits, "f32->f16 at %zu", i);
@@ -221,6 +224,7 @@ void check_errors() {
 }  // namespace
 
 int main() {
+  require_device("test_elementwise");
   check_soft_types();
   check_convert();
   const int64_t pointwise[][2] = {{1, 1}, {7, 33}, {197, 100}, {3, 384}};

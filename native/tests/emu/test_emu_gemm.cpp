@@ -128,6 +128,7 @@ void check_errors() {
 }  // namespace
 
 int main() {
+  require_device("test_gemm");
   const int64_t linear[][4] = {{1, 1, 1, 1}, {1, 7, 33, 5}, {2, 65, 17, 63}, {1, 197, 48, 144},
                                {3, 20, 130, 70}};
   for (const auto& s : linear) for_each_type<Linear>(s[0], s[1], s[2], s[3]);

@@ -89,6 +89,7 @@ void check_errors() {
 }  // namespace
 
 int main() {
+  require_device("test_layernorm");
   // Single column (variance 0), odd widths, XCiT's 128/192/384/768, a width above the
   // block (1000 > 256 threads) and one below a warp.
   const size_t shapes[][2] = {{1, 1}, {3, 7}, {5, 33}, {2, 128}, {4, 192}, {7, 384}, {2, 768},

@@ -87,7 +87,7 @@ struct Direct {
     tau.fill_uniform(0.5f, 2.0f);
     int64_t bytes = -1;
     EXPECT_OK(ctx, xcit_cuda_xca_workspace_size(ctx, &bytes, b, n, c, heads));
-    std::vector<float> workspace(static_cast<size_t>(bytes / 4) + 1, NAN);
+    Buffer<float> workspace(static_cast<size_t>(bytes / 4) + 1);
     Buffer<T> out(static_cast<size_t>(b * n * c));
     const auto q = qkv.values();
     const auto want = reference_xca(q, reference_attention(q, b, n, c, heads, tau.values()), b, n, c, heads);
@@ -125,7 +125,7 @@ struct Folded {
     // cov / sum: fp32 outputs whatever T; sums of N products of values in [-1, 1].
     int64_t bytes = -1;
     EXPECT_OK(ctx, xcit_cuda_xca_covariance_workspace_size(ctx, &bytes, b, n, c));
-    std::vector<float> workspace(static_cast<size_t>(bytes / 4) + 1, NAN);
+    Buffer<float> workspace(static_cast<size_t>(bytes / 4) + 1);
     Buffer<float> cov(static_cast<size_t>(b * c * c)), sum(static_cast<size_t>(b * c));
     EXPECT_OK(ctx, op::xca_covariance<T>(ctx.ctx, cov.data(), sum.data(),
                                          static_cast<void*>(workspace.data()), u.data(), b, n, c));
@@ -180,6 +180,7 @@ void check_errors() {
 }  // namespace
 
 int main() {
+  require_device("test_xca");
   // (B, N, C, heads): d = 32, 48, 64; N = 1, 7 (one partial chunk), 70 (two uneven
   // splits), 197 (4 splits, 4 apply tiles, the last partial).
   const int64_t direct[][4] = {{1, 1, 32, 1}, {2, 7, 96, 2}, {1, 70, 48, 1}, {2, 197, 128, 2}};

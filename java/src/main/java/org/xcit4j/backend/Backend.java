@@ -1,5 +1,7 @@
 package org.xcit4j.backend;
 
+import java.lang.foreign.MemorySegment;
+import java.util.List;
 import org.xcit4j.tensor.Tensor;
 
 /**
@@ -10,10 +12,54 @@ import org.xcit4j.tensor.Tensor;
  * Ops never allocate: outputs are preallocated by the session's memory plan. An output may
  * alias an input only where the method says so.
  */
-public sealed interface Backend extends AutoCloseable permits JavaBackend, CpuBackend {
+public sealed interface Backend extends AutoCloseable permits JavaBackend, CpuBackend, CudaBackend {
 
     /** Short name for messages and `xcit info`: "java", "cpu", "cuda". */
     String name();
+
+    /**
+     * What a session hands its backend: the op sequence, split into what runs once per
+     * session ({@link #setup}) and per input ({@link #forward}), and the memory both use.
+     * Both call this backend's ops only, always in the same order, on tensors that are the
+     * planned {@link #activations()}, the model's weights, or the {@link #inputSlot()}.
+     */
+    interface Forward {
+        /** The memory plan's one block: every activation tensor is a view into it. */
+        MemorySegment activations();
+
+        /** The planned (B, 3, H, W) fp32 tensor the forward reads its input from. */
+        Tensor inputSlot();
+
+        /** Planned tensors Java itself fills on the host before {@link #setup} (the Fourier features). */
+        List<Tensor> hostInitialised();
+
+        /** Planned tensors the caller reads after a run. */
+        List<Tensor> outputs();
+
+        /** Once per session, before the first forward (the positional encoding's projection). */
+        void setup(Backend backend);
+
+        /** The forward pass, from {@link #inputSlot()} to {@link #outputs()}. */
+        void forward(Backend backend);
+    }
+
+    /**
+     * Readies {@code forward} to run: here, just its setup. A device backend moves weights
+     * and activations to the device and may record the forward (CudaBackend: a CUDA graph).
+     */
+    default void prepare(Forward forward) {
+        forward.setup(this);
+    }
+
+    /** One forward on {@code input} (shape of the input slot); afterwards the outputs hold the results. */
+    default void run(Forward forward, Tensor input) {
+        forward.inputSlot().copyFrom(input);
+        forward.forward(this);
+    }
+
+    /** The session of {@code forward} is closing: free what {@link #prepare} made for it. */
+    default void release(Forward forward) {
+    }
 
     /** out[r, :] = (in[r, :] - mean) / sqrt(var + eps) * gamma + beta over the last axis; out may alias in. */
     void layerNorm(Tensor out, Tensor in, Tensor gamma, Tensor beta, float eps);
@@ -41,6 +87,16 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend, CpuBa
 
     /** x (R, C) += gamma (C) * y (R, C), gamma broadcast over rows; gamma null means 1. */
     void addScaled(Tensor x, Tensor y, Tensor gamma);
+
+    /**
+     * The residual update and the next LayerNorm: x (R, C) += gamma (C) * y (R, C), then
+     * out = layerNorm(x) as {@link #layerNorm}; out must not alias x or y. The default is
+     * exactly those two ops; a backend may fuse them into one pass (CudaBackend does).
+     */
+    default void addScaledLayerNorm(Tensor x, Tensor out, Tensor y, Tensor gamma, Tensor lnGamma, Tensor lnBeta, float eps) {
+        addScaled(x, y, gamma);
+        layerNorm(out, x, lnGamma, lnBeta, eps);
+    }
 
     /** x (B, N, C) += rows (N, C) for every image of the batch. */
     void addBroadcast(Tensor x, Tensor rows);

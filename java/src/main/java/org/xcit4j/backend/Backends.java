@@ -1,8 +1,7 @@
 package org.xcit4j.backend;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.SymbolLookup;
 import java.util.function.Consumer;
+import org.xcit4j.backend.cuda.Cuda;
 
 /**
  * Opens the backend for a {@link Device}. {@code auto} prefers CUDA, then native CPU, then
@@ -12,34 +11,42 @@ public final class Backends {
     private Backends() {
     }
 
-    /** Opens {@code device}; {@code notes} receives one line when auto had to fall back. */
+    /** Opens {@code device} in fp32 with all cores; {@code notes} receives one line saying what auto picked. */
     public static Backend open(Device device, Consumer<String> notes) {
         return open(device, 0, Precision.FP32, notes);
     }
 
     /**
      * Opens {@code device} with {@code threads} (0 = all cores; the native CPU backend's
-     * OpenMP team, ignored by the others) and a GEMM precision. BF16 is refused with a
-     * {@link DeviceUnavailableException} by backends or CPUs that cannot do it, also under
-     * auto: a silent fallback to fp32 would make timings and accuracy lie.
+     * OpenMP team, ignored by the others) and a precision. A precision the device cannot do
+     * is refused with a {@link DeviceUnavailableException}, also under auto: a silent
+     * fallback to fp32 would make timings and accuracy lie.
      */
     public static Backend open(Device device, int threads, Precision precision, Consumer<String> notes) {
-        if (precision == Precision.BF16 && device == Device.JAVA) {
-            throw new DeviceUnavailableException("precision bf16 is not available on device 'java' (the reference is fp32/double); use --device cpu");
+        if (precision != Precision.FP32 && device == Device.JAVA) {
+            throw new DeviceUnavailableException("precision " + precision
+                    + " is not available on device 'java' (the reference is fp32 with double sums); use --device cpu or cuda");
         }
         return switch (device) {
             case JAVA -> new JavaBackend();
             case CPU -> openCpu(threads, precision);
-            case CUDA -> throw new DeviceUnavailableException("device 'cuda' is not available: " + cudaUnavailableReason());
+            case CUDA -> CudaBackend.open(precision, notes);
             case AUTO -> {
                 String cuda = cudaUnavailableReason();
+                if (cuda == null) {
+                    try {
+                        yield CudaBackend.open(precision, notes);
+                    } catch (RuntimeException e) {
+                        cuda = "it failed to open: " + e.getMessage();
+                    }
+                }
                 try {
                     CpuBackend cpu = new CpuBackend(threads, precision);
                     notes.accept("device auto: using cpu (" + cpu.isa() + ", " + cpu.threads() + " threads, " + precision
                             + "; cuda: " + cuda + ")");
                     yield cpu;
                 } catch (RuntimeException | LinkageError e) {
-                    if (precision == Precision.BF16) throw e;
+                    if (precision != Precision.FP32) throw e;
                     notes.accept("device auto: using java (cuda: " + cuda + "; cpu: " + e.getMessage() + ")");
                     yield new JavaBackend();
                 }
@@ -62,18 +69,20 @@ public final class Backends {
         return CpuBackend.unavailableReason();
     }
 
-    /** Why the CUDA backend cannot be used: the driver first, since without it nothing else matters. */
+    /**
+     * Why the CUDA backend cannot be used, or null if it can: the first missing piece of
+     * driver, CUDA runtime, libxcit_cuda, driver version and device (see {@link Cuda#probe()}).
+     */
     public static String cudaUnavailableReason() {
-        if (!loads("libcuda.so.1")) return "no NVIDIA driver (libcuda.so.1 cannot be loaded)";
-        return "the CUDA backend is not part of this version yet; use --device java";
+        Cuda.Probe p = Cuda.probe();
+        return p.available() ? null : p.reason();
     }
 
-    private static boolean loads(String library) {
-        try (Arena arena = Arena.ofConfined()) {
-            SymbolLookup.libraryLookup(library, arena);
-            return true;
-        } catch (IllegalArgumentException e) {
-            return false;
-        }
+    /** One line for {@code xcit info}: the device CUDA would use, or why it cannot. */
+    public static String cudaStatus() {
+        Cuda.Probe p = Cuda.probe();
+        return p.available()
+                ? p.device() + ", CUDA runtime " + Cuda.version(p.runtimeVersion()) + ", driver " + Cuda.version(p.driverVersion())
+                : "not available: " + p.reason();
     }
 }

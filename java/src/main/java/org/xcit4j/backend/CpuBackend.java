@@ -59,6 +59,10 @@ public final class CpuBackend implements Backend {
     /** As above with the kernel set forced (XCIT_ISA_*), for tests of the fallbacks. */
     CpuBackend(int threads, Precision precision, int isa) {
         if (threads < 0) throw new IllegalArgumentException("threads must be >= 0 (0 = all cores), got " + threads);
+        if (precision == Precision.TF32 || precision == Precision.FP16) {
+            throw new DeviceUnavailableException("precision " + precision + " is not available on device 'cpu' (fp32 or bf16); "
+                    + "tf32 and fp16 are CUDA modes");
+        }
         if (precision == Precision.BF16 && !CpuInfo.detect().has("avx512_bf16")) {
             throw new DeviceUnavailableException("precision bf16 needs a CPU with avx512_bf16 (this one has: "
                     + CpuInfo.detect().relevantFlags() + "); use fp32");

@@ -24,7 +24,7 @@ final class InfoCommand implements Callable<Integer> {
         for (String line : NativeLibraries.describe()) out.println("native library " + line);
         CpuInfo cpu = CpuInfo.detect();
         out.printf("cpu: %s, %d logical cores, %s%n", cpu.model(), cpu.logicalCores(), cpu.relevantFlags());
-        out.println("cuda: " + Backends.cudaUnavailableReason());
+        out.println("cuda: " + Backends.cudaStatus());
         String cpuReason = Backends.cpuUnavailableReason();
         out.println("native library dnnl: " + NativeLibraries.describe(NativeLibraries.DNNL));
         out.println("backends: java (reference) available; cpu: " + (cpuReason == null ? "available" : cpuReason));

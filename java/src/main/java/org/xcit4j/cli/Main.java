@@ -9,7 +9,7 @@ import picocli.CommandLine.Option;
 @Command(name = "xcit", mixinStandardHelpOptions = true, version = "xcit4j 0.1.0",
         description = "XCiT (Cross-Covariance Image Transformer) inference on the JVM.",
         subcommands = {ClassifyCommand.class, ForwardCommand.class, ExplainCommand.class, BenchCommand.class, InfoCommand.class,
-                CommandLine.HelpCommand.class})
+                SelftestCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     /** Shared by every subcommand: full stack traces on error. */

@@ -59,6 +59,10 @@ public final class DenseSession implements AutoCloseable {
         this.backend = backend;
         this.inputShape = Shape.of(batch, 3, height, width);
         this.outIndices = dense.resolve(cfg.depth());
+        if (backend instanceof org.xcit4j.backend.CudaBackend) {
+            // CudaBackend runs a session's recorded forward (Backend.Forward); dense sessions do not have one yet.
+            throw new IllegalArgumentException("dense outputs run on host backends (java, cpu); cuda is not wired for them yet");
+        }
         this.trunk = Trunk.create(model, backend, batch, height, width, options);
         int b = batch, c = cfg.embedDim(), gh = trunk.gridH, gw = trunk.gridW;
 
@@ -91,6 +95,7 @@ public final class DenseSession implements AutoCloseable {
         try {
             this.plan = p.allocate(arena);
             trunk.bind(plan);
+            trunk.setup();
         } catch (RuntimeException e) {
             arena.close();
             throw e;

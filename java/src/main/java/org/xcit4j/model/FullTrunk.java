@@ -15,6 +15,7 @@ final class FullTrunk extends Trunk {
     private Tensor image;
     private Tensor[] stageOut;
     private Tensor position;
+    private Tensor posFeatures;
     private XcaBlock.Buffers blockBuffers;
 
     FullTrunk(Xcit model, Backend backend, int batch, int height, int width) {
@@ -61,9 +62,18 @@ final class FullTrunk extends Trunk {
         // The last stage's (B, Hp, Wp, C) output is the (B, N, C) residual stream.
         tokens = stageOut[stages - 1].reshape(tokensShape().dims());
         position = plan.tensor("position");
-        Tensor posFeatures = plan.tensor("posFeatures");
+        posFeatures = plan.tensor("posFeatures");
         FourierPosition.features(posFeatures, gridH, gridW);
+    }
+
+    @Override
+    void setup() {
         model.position().project(backend, position, posFeatures);
+    }
+
+    @Override
+    java.util.List<Tensor> hostInitialised() {
+        return java.util.List.of(posFeatures);
     }
 
     @Override

@@ -15,6 +15,11 @@ record LayerNorm(Tensor weight, Tensor bias) {
         backend.layerNorm(out, in, weight, bias, EPS);
     }
 
+    /** x += gamma * y, then out = LN(x): a residual branch's end and the next branch's norm. */
+    void forwardAfterResidual(Backend backend, Tensor out, Tensor x, Tensor y, Tensor gamma) {
+        backend.addScaledLayerNorm(x, out, y, gamma, weight, bias, EPS);
+    }
+
     long parameters() {
         return weight.numel() + bias.numel();
     }

@@ -1,8 +1,11 @@
 package org.xcit4j.model;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
 import java.util.List;
 import org.xcit4j.backend.Backend;
+import org.xcit4j.backend.CudaBackend;
 import org.xcit4j.tensor.MemoryPlan;
 import org.xcit4j.tensor.Shape;
 import org.xcit4j.tensor.Tensor;
@@ -35,6 +38,8 @@ public final class Session implements AutoCloseable {
     private final Tensor clsWeights;
     private final Tensor clsWeightsScratch;
     private final Outputs outputs;
+    private final Tensor inputSlot;
+    private final Backend.Forward forward = new PlannedForward();
     private boolean closed;
 
     Session(Xcit model, Backend backend, boolean ownsBackend, int batch, int height, int width, SessionOptions options) {
@@ -44,12 +49,16 @@ public final class Session implements AutoCloseable {
         this.ownsBackend = ownsBackend;
         this.inputShape = Shape.of(batch, 3, height, width);
         this.trunk = Trunk.create(model, backend, batch, height, width, options);
+        if (trunk.streamed() && backend instanceof CudaBackend) {
+            throw new IllegalArgumentException("streamed execution runs on host backends (java, cpu), not on cuda; "
+                    + "use the full plan (SessionOptions FULL) on the GPU");
+        }
         int b = batch, c = cfg.embedDim(), n = trunk.gridH * trunk.gridW, t = n + 1, heads = cfg.numHeads();
 
         // Steps: the trunk's, then class attention, then the head; the residual stream is the
         // tokens output, so it lives to the end.
         int clsStep = trunk.blocksStep() + 1, headStep = clsStep + 1;
-        MemoryPlan.Builder p = MemoryPlan.builder();
+        MemoryPlan.Builder p = MemoryPlan.builder().add("input", inputShape, 0, 0);
         trunk.declare(p, headStep);
         p.add("clsRows", Shape.of(b, t, c), clsStep, headStep)
                 .add("clsU", Shape.of(b, t, c), clsStep, clsStep)
@@ -64,22 +73,79 @@ public final class Session implements AutoCloseable {
                 .add("clsMaps", Shape.of(b, heads, trunk.gridH, trunk.gridW), clsStep, headStep)
                 .add("features", Shape.of(b, c), headStep, headStep)
                 .add("logits", Shape.of(b, Math.max(cfg.numClasses(), 1)), headStep, headStep);
-        try {
-            this.plan = p.allocate(arena);
-            trunk.bind(plan);
-        } catch (RuntimeException e) {
-            arena.close();
-            throw e;
-        }
+        this.plan = p.allocate(arena);
+        this.inputSlot = plan.tensor("input");
         this.clsRows = plan.tensor("clsRows");
         this.clsBuffers = new ClassAttentionBlock.Buffers(plan.tensor("clsU"),
                 new ClassAttention.Buffers(plan.tensor("cls"), plan.tensor("clsQ"), plan.tensor("clsKv"), plan.tensor("clsAttn")),
                 plan.tensor("clsOut"), plan.tensor("clsHidden"));
         this.clsWeights = plan.tensor("clsWeights");
         this.clsWeightsScratch = plan.tensor("clsWeightsT");
-        this.outputs = new Outputs(cfg.numClasses() > 0 ? plan.tensor("logits") : null, plan.tensor("features"),
-                trunk.tokens(), plan.tensor("clsMaps"));
+        try {
+            trunk.bind(plan);
+            this.outputs = new Outputs(cfg.numClasses() > 0 ? plan.tensor("logits") : null, plan.tensor("features"),
+                    trunk.tokens(), plan.tensor("clsMaps"));
+            backend.prepare(forward);
+        } catch (RuntimeException e) {
+            arena.close();
+            throw e;
+        }
     }
+
+    /**
+     * The session as its backend sees it: the planned memory and the op sequence, split into
+     * what runs once (the positional projection) and per input. A device backend uploads and
+     * records it (CudaBackend: a CUDA graph); host backends just call it.
+     */
+    private final class PlannedForward implements Backend.Forward {
+        @Override
+        public MemorySegment activations() {
+            return plan.block();
+        }
+
+        @Override
+        public Tensor inputSlot() {
+            return inputSlot;
+        }
+
+        @Override
+        public List<Tensor> hostInitialised() {
+            return trunk.hostInitialised();
+        }
+
+        @Override
+        public List<Tensor> outputs() {
+            List<Tensor> all = new ArrayList<>();
+            if (outputs.logits() != null) all.add(outputs.logits());
+            all.add(outputs.features());
+            all.add(outputs.tokens());
+            all.add(outputs.clsAttention());
+            return all;
+        }
+
+        @Override
+        public void setup(Backend b) {
+            trunk.setup();
+        }
+
+        /** The modules hold {@link #backend}, which is the {@code b} every backend passes here. */
+        @Override
+        public void forward(Backend b) {
+            trunk.run(inputSlot, NO_HOOK);
+            backend.prependRow(clsRows, model.clsToken(), trunk.tokens());
+            List<ClassAttentionBlock> blocks = model.clsBlocks();
+            for (int i = 0; i < blocks.size(); i++) {
+                blocks.get(i).forward(backend, clsRows, i == blocks.size() - 1 ? clsWeights : null, clsBuffers);
+            }
+            int rows = inputShape.size(0) * model.config().numHeads(), t = clsWeights.shape().size(2);
+            DataMoves.dropFirstColumn(backend, outputs.clsAttention(), clsWeights, clsWeightsScratch, rows, t);
+            backend.gatherRow(outputs.features(), clsRows, 0);
+            model.norm().forward(backend, outputs.features(), outputs.features());
+            if (outputs.logits() != null) model.head().forward(backend, outputs.logits(), outputs.features());
+        }
+    }
+
+    private static final Trunk.BlockHook NO_HOOK = (i, x) -> { };
 
     public Shape inputShape() {
         return inputShape;
@@ -108,6 +174,15 @@ public final class Session implements AutoCloseable {
         return trunk.streamed();
     }
 
+    /**
+     * What this session hands its backend to run. For data already on the GPU:
+     * {@code ((CudaBackend) session.backend()).execution(session.forward())} gives the device
+     * input and output buffers and launches the forward without host copies.
+     */
+    public Backend.Forward forward() {
+        return forward;
+    }
+
     /** Same as {@link #run}. */
     public Outputs forward(Tensor input) {
         return run(input);
@@ -120,18 +195,7 @@ public final class Session implements AutoCloseable {
         if (!input.shape().equals(inputShape)) {
             throw new IllegalArgumentException("input shape " + input.shape() + " does not match the session's " + inputShape);
         }
-        trunk.run(input, (i, x) -> { });
-        Tensor tokens = trunk.tokens();
-        backend.prependRow(clsRows, model.clsToken(), tokens);
-        List<ClassAttentionBlock> blocks = model.clsBlocks();
-        for (int i = 0; i < blocks.size(); i++) {
-            blocks.get(i).forward(backend, clsRows, i == blocks.size() - 1 ? clsWeights : null, clsBuffers);
-        }
-        int rows = inputShape.size(0) * model.config().numHeads(), t = clsWeights.shape().size(2);
-        DataMoves.dropFirstColumn(backend, outputs.clsAttention(), clsWeights, clsWeightsScratch, rows, t);
-        backend.gatherRow(outputs.features(), clsRows, 0);
-        model.norm().forward(backend, outputs.features(), outputs.features());
-        if (outputs.logits() != null) model.head().forward(backend, outputs.logits(), outputs.features());
+        backend.run(forward, input);
         return outputs;
     }
 
@@ -140,6 +204,7 @@ public final class Session implements AutoCloseable {
     public void close() {
         if (!closed) {
             closed = true;
+            backend.release(forward);
             arena.close();
             if (ownsBackend) backend.close();
         }

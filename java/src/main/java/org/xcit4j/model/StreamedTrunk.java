@@ -50,6 +50,16 @@ final class StreamedTrunk extends Trunk {
         blockBuffers = StreamedBlock.bind(plan);
     }
 
+    /** Positions are computed band by band during each run: nothing to do once. */
+    @Override
+    void setup() {
+    }
+
+    @Override
+    java.util.List<Tensor> hostInitialised() {
+        return java.util.List.of();
+    }
+
     @Override
     void run(Tensor input, BlockHook hook) {
         patchEmbed.forward(input, tokens);

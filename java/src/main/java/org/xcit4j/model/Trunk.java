@@ -56,6 +56,12 @@ abstract sealed class Trunk permits FullTrunk, StreamedTrunk {
     /** Takes the trunk's buffers from the allocated plan and computes what depends only on the shape. */
     abstract void bind(MemoryPlan plan);
 
+    /** Once per session, after {@link #bind}, on the backend (the positional projection where it is fixed). */
+    abstract void setup();
+
+    /** Planned tensors filled on the host at {@link #bind} that {@link #setup} reads (device backends upload them). */
+    abstract java.util.List<Tensor> hostInitialised();
+
     /** The plan step of the XCA blocks (the trunk's last). */
     abstract int blocksStep();
 

@@ -20,9 +20,17 @@ public final class MemoryPlan {
     private final Map<String, Tensor> tensors;
     private final long bytes;
 
-    private MemoryPlan(Map<String, Tensor> tensors, long bytes) {
+    private final MemorySegment block;
+
+    private MemoryPlan(Map<String, Tensor> tensors, long bytes, MemorySegment block) {
         this.tensors = tensors;
         this.bytes = bytes;
+        this.block = block;
+    }
+
+    /** The one allocation every planned tensor views (device backends mirror it). */
+    public MemorySegment block() {
+        return block;
     }
 
     public static Builder builder() {
@@ -78,7 +86,7 @@ public final class MemoryPlan {
             for (Request r : requests) {
                 tensors.put(r.name, Tensor.wrap(block.asSlice(placed.offsets.get(r), r.shape.numel() * Float.BYTES), r.shape));
             }
-            return new MemoryPlan(tensors, placed.total);
+            return new MemoryPlan(tensors, placed.total, block);
         }
 
         private record Placement(Map<Request, Long> offsets, long total) {

@@ -148,6 +148,23 @@ class CliTest {
     }
 
     @Test
+    void selftestWithoutAGpuFailsWithTheReason() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(org.xcit4j.backend.Backends.cudaUnavailableReason() != null,
+                "a CUDA device is present: the self-test would run for real");
+        assertOneLineError(xcit("selftest", "--device", "cuda", "--models", "xcit_nano_12_p16", "--sizes", "32"), 1,
+                "device 'cuda' is not available", org.xcit4j.backend.Backends.cudaUnavailableReason());
+    }
+
+    @Test
+    void selftestRunsTheComparisonOnTheJavaBackend() {
+        // The command's own logic without a GPU: java against the CPU reference (java here).
+        Result r = xcit("selftest", "--device", "java", "--models", "xcit_nano_12_p16", "--sizes", "32,48", "--runs", "1");
+        assertEquals(0, r.code(), r.out() + r.err());
+        assertTrue(r.out().contains("xcit_nano_12_p16_32:") && r.out().contains("xcit_nano_12_p16_48:"), r.out());
+        assertTrue(r.out().contains("logits") && r.out().contains("all outputs within tolerance"), r.out());
+    }
+
+    @Test
     void verboseAddsTheStackTrace() {
         Result r = xcit("forward", "--verbose", "--weights", tmp.resolve("absent.pth").toString(), "--input", "x.npy", "--output", "y.npy");
         assertEquals(1, r.code());

@@ -31,9 +31,8 @@ public class xcit_cuda_h {
          System.out.printf("%s(%s)\n", name, traceArgs);
     }
 
-    // Patched (regenerate.sh): symbols come from NativeLibraries (XCIT_CUDA: the
-    // xcit.native.dir override or the copy extracted from this jar, ABI-checked) instead
-    // of jextract's SYMBOL_LOOKUP. It runs when a function's holder class initialises,
+    // Patched (regenerate.sh): symbols come from the project's loader instead of
+    // jextract's SYMBOL_LOOKUP. It runs when a function's holder class initialises,
     // i.e. on first call, so the constants below work without the library.
     static MemorySegment findOrThrow(String symbol) {
         return NativeLibraries.require(NativeLibraries.XCIT_CUDA).find(symbol)
@@ -50,6 +49,51 @@ public class xcit_cuda_h {
     public static final AddressLayout C_POINTER = ValueLayout.ADDRESS
             .withTargetLayout(MemoryLayout.sequenceLayout(java.lang.Long.MAX_VALUE, JAVA_BYTE));
     public static final ValueLayout.OfLong C_LONG = ValueLayout.JAVA_LONG;
+    private static final int XCIT_CUDA_F32 = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * #define XCIT_CUDA_F32 0
+     * }
+     */
+    public static int XCIT_CUDA_F32() {
+        return XCIT_CUDA_F32;
+    }
+    private static final int XCIT_CUDA_F16 = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define XCIT_CUDA_F16 1
+     * }
+     */
+    public static int XCIT_CUDA_F16() {
+        return XCIT_CUDA_F16;
+    }
+    private static final int XCIT_CUDA_BF16 = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define XCIT_CUDA_BF16 2
+     * }
+     */
+    public static int XCIT_CUDA_BF16() {
+        return XCIT_CUDA_BF16;
+    }
+    private static final int XCIT_CUDA_LINEAR_GELU = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define XCIT_CUDA_LINEAR_GELU 1
+     * }
+     */
+    public static int XCIT_CUDA_LINEAR_GELU() {
+        return XCIT_CUDA_LINEAR_GELU;
+    }
+    private static final int XCIT_CUDA_LINEAR_BATCHED_WEIGHTS = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define XCIT_CUDA_LINEAR_BATCHED_WEIGHTS 2
+     * }
+     */
+    public static int XCIT_CUDA_LINEAR_BATCHED_WEIGHTS() {
+        return XCIT_CUDA_LINEAR_BATCHED_WEIGHTS;
+    }
 
     private static class xcit_cuda_abi_version {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
@@ -101,6 +145,65 @@ public class xcit_cuda_h {
         try {
             if (TRACE_DOWNCALLS) {
                 traceDowncall("xcit_cuda_abi_version");
+            }
+            return (int)mh$.invokeExact();
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_runtime_version {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_runtime_version");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t xcit_cuda_runtime_version()
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_runtime_version$descriptor() {
+        return xcit_cuda_runtime_version.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t xcit_cuda_runtime_version()
+     * }
+     */
+    public static MethodHandle xcit_cuda_runtime_version$handle() {
+        return xcit_cuda_runtime_version.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t xcit_cuda_runtime_version()
+     * }
+     */
+    public static MemorySegment xcit_cuda_runtime_version$address() {
+        return xcit_cuda_runtime_version.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t xcit_cuda_runtime_version()
+     * }
+     */
+    public static int xcit_cuda_runtime_version() {
+        var mh$ = xcit_cuda_runtime_version.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_runtime_version");
             }
             return (int)mh$.invokeExact();
         } catch (Error | RuntimeException ex) {
@@ -171,6 +274,132 @@ public class xcit_cuda_h {
         }
     }
 
+    private static class xcit_cuda_set_stream {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_set_stream");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_set_stream(xcit_ctx *ctx, void *stream)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_set_stream$descriptor() {
+        return xcit_cuda_set_stream.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_set_stream(xcit_ctx *ctx, void *stream)
+     * }
+     */
+    public static MethodHandle xcit_cuda_set_stream$handle() {
+        return xcit_cuda_set_stream.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_set_stream(xcit_ctx *ctx, void *stream)
+     * }
+     */
+    public static MemorySegment xcit_cuda_set_stream$address() {
+        return xcit_cuda_set_stream.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_set_stream(xcit_ctx *ctx, void *stream)
+     * }
+     */
+    public static int xcit_cuda_set_stream(MemorySegment ctx, MemorySegment stream) {
+        var mh$ = xcit_cuda_set_stream.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_set_stream", ctx, stream);
+            }
+            return (int)mh$.invokeExact(ctx, stream);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_convert {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_convert");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_convert(xcit_ctx *ctx, void *out, int32_t out_type, const void *in, int32_t in_type, int64_t count)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_convert$descriptor() {
+        return xcit_cuda_convert.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_convert(xcit_ctx *ctx, void *out, int32_t out_type, const void *in, int32_t in_type, int64_t count)
+     * }
+     */
+    public static MethodHandle xcit_cuda_convert$handle() {
+        return xcit_cuda_convert.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_convert(xcit_ctx *ctx, void *out, int32_t out_type, const void *in, int32_t in_type, int64_t count)
+     * }
+     */
+    public static MemorySegment xcit_cuda_convert$address() {
+        return xcit_cuda_convert.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_convert(xcit_ctx *ctx, void *out, int32_t out_type, const void *in, int32_t in_type, int64_t count)
+     * }
+     */
+    public static int xcit_cuda_convert(MemorySegment ctx, MemorySegment out, int out_type, MemorySegment in, int in_type, long count) {
+        var mh$ = xcit_cuda_convert.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_convert", ctx, out, out_type, in, in_type, count);
+            }
+            return (int)mh$.invokeExact(ctx, out, out_type, in, in_type, count);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class xcit_cuda_layernorm_f32 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             xcit_cuda_h.C_INT,
@@ -231,6 +460,3911 @@ public class xcit_cuda_h {
                 traceDowncall("xcit_cuda_layernorm_f32", ctx, out, in, gamma, beta, rows, cols, eps);
             }
             return (int)mh$.invokeExact(ctx, out, in, gamma, beta, rows, cols, eps);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_layernorm_f16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_FLOAT
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_layernorm_f16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_layernorm_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *gamma, const uint16_t *beta, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_layernorm_f16$descriptor() {
+        return xcit_cuda_layernorm_f16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_layernorm_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *gamma, const uint16_t *beta, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static MethodHandle xcit_cuda_layernorm_f16$handle() {
+        return xcit_cuda_layernorm_f16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_layernorm_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *gamma, const uint16_t *beta, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static MemorySegment xcit_cuda_layernorm_f16$address() {
+        return xcit_cuda_layernorm_f16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_layernorm_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *gamma, const uint16_t *beta, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static int xcit_cuda_layernorm_f16(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment gamma, MemorySegment beta, long rows, long cols, float eps) {
+        var mh$ = xcit_cuda_layernorm_f16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_layernorm_f16", ctx, out, in, gamma, beta, rows, cols, eps);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, gamma, beta, rows, cols, eps);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_layernorm_bf16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_FLOAT
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_layernorm_bf16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_layernorm_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *gamma, const uint16_t *beta, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_layernorm_bf16$descriptor() {
+        return xcit_cuda_layernorm_bf16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_layernorm_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *gamma, const uint16_t *beta, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static MethodHandle xcit_cuda_layernorm_bf16$handle() {
+        return xcit_cuda_layernorm_bf16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_layernorm_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *gamma, const uint16_t *beta, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static MemorySegment xcit_cuda_layernorm_bf16$address() {
+        return xcit_cuda_layernorm_bf16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_layernorm_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *gamma, const uint16_t *beta, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static int xcit_cuda_layernorm_bf16(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment gamma, MemorySegment beta, long rows, long cols, float eps) {
+        var mh$ = xcit_cuda_layernorm_bf16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_layernorm_bf16", ctx, out, in, gamma, beta, rows, cols, eps);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, gamma, beta, rows, cols, eps);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_residual_layernorm_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_FLOAT
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_residual_layernorm_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_residual_layernorm_f32(xcit_ctx *ctx, float *x, float *out, const float *y, const float *scale, const float *gamma, const float *beta, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_residual_layernorm_f32$descriptor() {
+        return xcit_cuda_residual_layernorm_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_residual_layernorm_f32(xcit_ctx *ctx, float *x, float *out, const float *y, const float *scale, const float *gamma, const float *beta, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static MethodHandle xcit_cuda_residual_layernorm_f32$handle() {
+        return xcit_cuda_residual_layernorm_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_residual_layernorm_f32(xcit_ctx *ctx, float *x, float *out, const float *y, const float *scale, const float *gamma, const float *beta, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static MemorySegment xcit_cuda_residual_layernorm_f32$address() {
+        return xcit_cuda_residual_layernorm_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_residual_layernorm_f32(xcit_ctx *ctx, float *x, float *out, const float *y, const float *scale, const float *gamma, const float *beta, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static int xcit_cuda_residual_layernorm_f32(MemorySegment ctx, MemorySegment x, MemorySegment out, MemorySegment y, MemorySegment scale, MemorySegment gamma, MemorySegment beta, long rows, long cols, float eps) {
+        var mh$ = xcit_cuda_residual_layernorm_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_residual_layernorm_f32", ctx, x, out, y, scale, gamma, beta, rows, cols, eps);
+            }
+            return (int)mh$.invokeExact(ctx, x, out, y, scale, gamma, beta, rows, cols, eps);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_residual_layernorm_f16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_FLOAT
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_residual_layernorm_f16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_residual_layernorm_f16(xcit_ctx *ctx, uint16_t *x, uint16_t *out, const uint16_t *y, const uint16_t *scale, const uint16_t *gamma, const uint16_t *beta, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_residual_layernorm_f16$descriptor() {
+        return xcit_cuda_residual_layernorm_f16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_residual_layernorm_f16(xcit_ctx *ctx, uint16_t *x, uint16_t *out, const uint16_t *y, const uint16_t *scale, const uint16_t *gamma, const uint16_t *beta, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static MethodHandle xcit_cuda_residual_layernorm_f16$handle() {
+        return xcit_cuda_residual_layernorm_f16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_residual_layernorm_f16(xcit_ctx *ctx, uint16_t *x, uint16_t *out, const uint16_t *y, const uint16_t *scale, const uint16_t *gamma, const uint16_t *beta, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static MemorySegment xcit_cuda_residual_layernorm_f16$address() {
+        return xcit_cuda_residual_layernorm_f16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_residual_layernorm_f16(xcit_ctx *ctx, uint16_t *x, uint16_t *out, const uint16_t *y, const uint16_t *scale, const uint16_t *gamma, const uint16_t *beta, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static int xcit_cuda_residual_layernorm_f16(MemorySegment ctx, MemorySegment x, MemorySegment out, MemorySegment y, MemorySegment scale, MemorySegment gamma, MemorySegment beta, long rows, long cols, float eps) {
+        var mh$ = xcit_cuda_residual_layernorm_f16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_residual_layernorm_f16", ctx, x, out, y, scale, gamma, beta, rows, cols, eps);
+            }
+            return (int)mh$.invokeExact(ctx, x, out, y, scale, gamma, beta, rows, cols, eps);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_residual_layernorm_bf16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_FLOAT
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_residual_layernorm_bf16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_residual_layernorm_bf16(xcit_ctx *ctx, uint16_t *x, uint16_t *out, const uint16_t *y, const uint16_t *scale, const uint16_t *gamma, const uint16_t *beta, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_residual_layernorm_bf16$descriptor() {
+        return xcit_cuda_residual_layernorm_bf16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_residual_layernorm_bf16(xcit_ctx *ctx, uint16_t *x, uint16_t *out, const uint16_t *y, const uint16_t *scale, const uint16_t *gamma, const uint16_t *beta, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static MethodHandle xcit_cuda_residual_layernorm_bf16$handle() {
+        return xcit_cuda_residual_layernorm_bf16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_residual_layernorm_bf16(xcit_ctx *ctx, uint16_t *x, uint16_t *out, const uint16_t *y, const uint16_t *scale, const uint16_t *gamma, const uint16_t *beta, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static MemorySegment xcit_cuda_residual_layernorm_bf16$address() {
+        return xcit_cuda_residual_layernorm_bf16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_residual_layernorm_bf16(xcit_ctx *ctx, uint16_t *x, uint16_t *out, const uint16_t *y, const uint16_t *scale, const uint16_t *gamma, const uint16_t *beta, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static int xcit_cuda_residual_layernorm_bf16(MemorySegment ctx, MemorySegment x, MemorySegment out, MemorySegment y, MemorySegment scale, MemorySegment gamma, MemorySegment beta, long rows, long cols, float eps) {
+        var mh$ = xcit_cuda_residual_layernorm_bf16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_residual_layernorm_bf16", ctx, x, out, y, scale, gamma, beta, rows, cols, eps);
+            }
+            return (int)mh$.invokeExact(ctx, x, out, y, scale, gamma, beta, rows, cols, eps);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_add_scaled_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_add_scaled_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_add_scaled_f32(xcit_ctx *ctx, float *x, const float *y, const float *scale, int64_t rows, int64_t cols)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_add_scaled_f32$descriptor() {
+        return xcit_cuda_add_scaled_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_add_scaled_f32(xcit_ctx *ctx, float *x, const float *y, const float *scale, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MethodHandle xcit_cuda_add_scaled_f32$handle() {
+        return xcit_cuda_add_scaled_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_add_scaled_f32(xcit_ctx *ctx, float *x, const float *y, const float *scale, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MemorySegment xcit_cuda_add_scaled_f32$address() {
+        return xcit_cuda_add_scaled_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_add_scaled_f32(xcit_ctx *ctx, float *x, const float *y, const float *scale, int64_t rows, int64_t cols)
+     * }
+     */
+    public static int xcit_cuda_add_scaled_f32(MemorySegment ctx, MemorySegment x, MemorySegment y, MemorySegment scale, long rows, long cols) {
+        var mh$ = xcit_cuda_add_scaled_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_add_scaled_f32", ctx, x, y, scale, rows, cols);
+            }
+            return (int)mh$.invokeExact(ctx, x, y, scale, rows, cols);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_add_scaled_f16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_add_scaled_f16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_add_scaled_f16(xcit_ctx *ctx, uint16_t *x, const uint16_t *y, const uint16_t *scale, int64_t rows, int64_t cols)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_add_scaled_f16$descriptor() {
+        return xcit_cuda_add_scaled_f16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_add_scaled_f16(xcit_ctx *ctx, uint16_t *x, const uint16_t *y, const uint16_t *scale, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MethodHandle xcit_cuda_add_scaled_f16$handle() {
+        return xcit_cuda_add_scaled_f16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_add_scaled_f16(xcit_ctx *ctx, uint16_t *x, const uint16_t *y, const uint16_t *scale, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MemorySegment xcit_cuda_add_scaled_f16$address() {
+        return xcit_cuda_add_scaled_f16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_add_scaled_f16(xcit_ctx *ctx, uint16_t *x, const uint16_t *y, const uint16_t *scale, int64_t rows, int64_t cols)
+     * }
+     */
+    public static int xcit_cuda_add_scaled_f16(MemorySegment ctx, MemorySegment x, MemorySegment y, MemorySegment scale, long rows, long cols) {
+        var mh$ = xcit_cuda_add_scaled_f16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_add_scaled_f16", ctx, x, y, scale, rows, cols);
+            }
+            return (int)mh$.invokeExact(ctx, x, y, scale, rows, cols);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_add_scaled_bf16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_add_scaled_bf16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_add_scaled_bf16(xcit_ctx *ctx, uint16_t *x, const uint16_t *y, const uint16_t *scale, int64_t rows, int64_t cols)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_add_scaled_bf16$descriptor() {
+        return xcit_cuda_add_scaled_bf16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_add_scaled_bf16(xcit_ctx *ctx, uint16_t *x, const uint16_t *y, const uint16_t *scale, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MethodHandle xcit_cuda_add_scaled_bf16$handle() {
+        return xcit_cuda_add_scaled_bf16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_add_scaled_bf16(xcit_ctx *ctx, uint16_t *x, const uint16_t *y, const uint16_t *scale, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MemorySegment xcit_cuda_add_scaled_bf16$address() {
+        return xcit_cuda_add_scaled_bf16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_add_scaled_bf16(xcit_ctx *ctx, uint16_t *x, const uint16_t *y, const uint16_t *scale, int64_t rows, int64_t cols)
+     * }
+     */
+    public static int xcit_cuda_add_scaled_bf16(MemorySegment ctx, MemorySegment x, MemorySegment y, MemorySegment scale, long rows, long cols) {
+        var mh$ = xcit_cuda_add_scaled_bf16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_add_scaled_bf16", ctx, x, y, scale, rows, cols);
+            }
+            return (int)mh$.invokeExact(ctx, x, y, scale, rows, cols);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_add_broadcast_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_add_broadcast_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_add_broadcast_f32(xcit_ctx *ctx, float *x, const float *rows, int64_t images, int64_t per_image)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_add_broadcast_f32$descriptor() {
+        return xcit_cuda_add_broadcast_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_add_broadcast_f32(xcit_ctx *ctx, float *x, const float *rows, int64_t images, int64_t per_image)
+     * }
+     */
+    public static MethodHandle xcit_cuda_add_broadcast_f32$handle() {
+        return xcit_cuda_add_broadcast_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_add_broadcast_f32(xcit_ctx *ctx, float *x, const float *rows, int64_t images, int64_t per_image)
+     * }
+     */
+    public static MemorySegment xcit_cuda_add_broadcast_f32$address() {
+        return xcit_cuda_add_broadcast_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_add_broadcast_f32(xcit_ctx *ctx, float *x, const float *rows, int64_t images, int64_t per_image)
+     * }
+     */
+    public static int xcit_cuda_add_broadcast_f32(MemorySegment ctx, MemorySegment x, MemorySegment rows, long images, long per_image) {
+        var mh$ = xcit_cuda_add_broadcast_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_add_broadcast_f32", ctx, x, rows, images, per_image);
+            }
+            return (int)mh$.invokeExact(ctx, x, rows, images, per_image);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_add_broadcast_f16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_add_broadcast_f16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_add_broadcast_f16(xcit_ctx *ctx, uint16_t *x, const uint16_t *rows, int64_t images, int64_t per_image)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_add_broadcast_f16$descriptor() {
+        return xcit_cuda_add_broadcast_f16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_add_broadcast_f16(xcit_ctx *ctx, uint16_t *x, const uint16_t *rows, int64_t images, int64_t per_image)
+     * }
+     */
+    public static MethodHandle xcit_cuda_add_broadcast_f16$handle() {
+        return xcit_cuda_add_broadcast_f16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_add_broadcast_f16(xcit_ctx *ctx, uint16_t *x, const uint16_t *rows, int64_t images, int64_t per_image)
+     * }
+     */
+    public static MemorySegment xcit_cuda_add_broadcast_f16$address() {
+        return xcit_cuda_add_broadcast_f16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_add_broadcast_f16(xcit_ctx *ctx, uint16_t *x, const uint16_t *rows, int64_t images, int64_t per_image)
+     * }
+     */
+    public static int xcit_cuda_add_broadcast_f16(MemorySegment ctx, MemorySegment x, MemorySegment rows, long images, long per_image) {
+        var mh$ = xcit_cuda_add_broadcast_f16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_add_broadcast_f16", ctx, x, rows, images, per_image);
+            }
+            return (int)mh$.invokeExact(ctx, x, rows, images, per_image);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_add_broadcast_bf16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_add_broadcast_bf16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_add_broadcast_bf16(xcit_ctx *ctx, uint16_t *x, const uint16_t *rows, int64_t images, int64_t per_image)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_add_broadcast_bf16$descriptor() {
+        return xcit_cuda_add_broadcast_bf16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_add_broadcast_bf16(xcit_ctx *ctx, uint16_t *x, const uint16_t *rows, int64_t images, int64_t per_image)
+     * }
+     */
+    public static MethodHandle xcit_cuda_add_broadcast_bf16$handle() {
+        return xcit_cuda_add_broadcast_bf16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_add_broadcast_bf16(xcit_ctx *ctx, uint16_t *x, const uint16_t *rows, int64_t images, int64_t per_image)
+     * }
+     */
+    public static MemorySegment xcit_cuda_add_broadcast_bf16$address() {
+        return xcit_cuda_add_broadcast_bf16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_add_broadcast_bf16(xcit_ctx *ctx, uint16_t *x, const uint16_t *rows, int64_t images, int64_t per_image)
+     * }
+     */
+    public static int xcit_cuda_add_broadcast_bf16(MemorySegment ctx, MemorySegment x, MemorySegment rows, long images, long per_image) {
+        var mh$ = xcit_cuda_add_broadcast_bf16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_add_broadcast_bf16", ctx, x, rows, images, per_image);
+            }
+            return (int)mh$.invokeExact(ctx, x, rows, images, per_image);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_bias_gelu_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_bias_gelu_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_bias_gelu_f32(xcit_ctx *ctx, float *x, const float *bias, int64_t rows, int64_t cols)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_bias_gelu_f32$descriptor() {
+        return xcit_cuda_bias_gelu_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_bias_gelu_f32(xcit_ctx *ctx, float *x, const float *bias, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MethodHandle xcit_cuda_bias_gelu_f32$handle() {
+        return xcit_cuda_bias_gelu_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_bias_gelu_f32(xcit_ctx *ctx, float *x, const float *bias, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MemorySegment xcit_cuda_bias_gelu_f32$address() {
+        return xcit_cuda_bias_gelu_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_bias_gelu_f32(xcit_ctx *ctx, float *x, const float *bias, int64_t rows, int64_t cols)
+     * }
+     */
+    public static int xcit_cuda_bias_gelu_f32(MemorySegment ctx, MemorySegment x, MemorySegment bias, long rows, long cols) {
+        var mh$ = xcit_cuda_bias_gelu_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_bias_gelu_f32", ctx, x, bias, rows, cols);
+            }
+            return (int)mh$.invokeExact(ctx, x, bias, rows, cols);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_bias_gelu_f16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_bias_gelu_f16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_bias_gelu_f16(xcit_ctx *ctx, uint16_t *x, const uint16_t *bias, int64_t rows, int64_t cols)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_bias_gelu_f16$descriptor() {
+        return xcit_cuda_bias_gelu_f16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_bias_gelu_f16(xcit_ctx *ctx, uint16_t *x, const uint16_t *bias, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MethodHandle xcit_cuda_bias_gelu_f16$handle() {
+        return xcit_cuda_bias_gelu_f16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_bias_gelu_f16(xcit_ctx *ctx, uint16_t *x, const uint16_t *bias, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MemorySegment xcit_cuda_bias_gelu_f16$address() {
+        return xcit_cuda_bias_gelu_f16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_bias_gelu_f16(xcit_ctx *ctx, uint16_t *x, const uint16_t *bias, int64_t rows, int64_t cols)
+     * }
+     */
+    public static int xcit_cuda_bias_gelu_f16(MemorySegment ctx, MemorySegment x, MemorySegment bias, long rows, long cols) {
+        var mh$ = xcit_cuda_bias_gelu_f16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_bias_gelu_f16", ctx, x, bias, rows, cols);
+            }
+            return (int)mh$.invokeExact(ctx, x, bias, rows, cols);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_bias_gelu_bf16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_bias_gelu_bf16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_bias_gelu_bf16(xcit_ctx *ctx, uint16_t *x, const uint16_t *bias, int64_t rows, int64_t cols)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_bias_gelu_bf16$descriptor() {
+        return xcit_cuda_bias_gelu_bf16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_bias_gelu_bf16(xcit_ctx *ctx, uint16_t *x, const uint16_t *bias, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MethodHandle xcit_cuda_bias_gelu_bf16$handle() {
+        return xcit_cuda_bias_gelu_bf16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_bias_gelu_bf16(xcit_ctx *ctx, uint16_t *x, const uint16_t *bias, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MemorySegment xcit_cuda_bias_gelu_bf16$address() {
+        return xcit_cuda_bias_gelu_bf16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_bias_gelu_bf16(xcit_ctx *ctx, uint16_t *x, const uint16_t *bias, int64_t rows, int64_t cols)
+     * }
+     */
+    public static int xcit_cuda_bias_gelu_bf16(MemorySegment ctx, MemorySegment x, MemorySegment bias, long rows, long cols) {
+        var mh$ = xcit_cuda_bias_gelu_bf16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_bias_gelu_bf16", ctx, x, bias, rows, cols);
+            }
+            return (int)mh$.invokeExact(ctx, x, bias, rows, cols);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_channel_affine_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_channel_affine_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_channel_affine_f32(xcit_ctx *ctx, float *x, const float *scale, const float *shift, int64_t rows, int64_t cols)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_channel_affine_f32$descriptor() {
+        return xcit_cuda_channel_affine_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_channel_affine_f32(xcit_ctx *ctx, float *x, const float *scale, const float *shift, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MethodHandle xcit_cuda_channel_affine_f32$handle() {
+        return xcit_cuda_channel_affine_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_channel_affine_f32(xcit_ctx *ctx, float *x, const float *scale, const float *shift, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MemorySegment xcit_cuda_channel_affine_f32$address() {
+        return xcit_cuda_channel_affine_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_channel_affine_f32(xcit_ctx *ctx, float *x, const float *scale, const float *shift, int64_t rows, int64_t cols)
+     * }
+     */
+    public static int xcit_cuda_channel_affine_f32(MemorySegment ctx, MemorySegment x, MemorySegment scale, MemorySegment shift, long rows, long cols) {
+        var mh$ = xcit_cuda_channel_affine_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_channel_affine_f32", ctx, x, scale, shift, rows, cols);
+            }
+            return (int)mh$.invokeExact(ctx, x, scale, shift, rows, cols);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_channel_affine_f16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_channel_affine_f16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_channel_affine_f16(xcit_ctx *ctx, uint16_t *x, const uint16_t *scale, const uint16_t *shift, int64_t rows, int64_t cols)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_channel_affine_f16$descriptor() {
+        return xcit_cuda_channel_affine_f16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_channel_affine_f16(xcit_ctx *ctx, uint16_t *x, const uint16_t *scale, const uint16_t *shift, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MethodHandle xcit_cuda_channel_affine_f16$handle() {
+        return xcit_cuda_channel_affine_f16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_channel_affine_f16(xcit_ctx *ctx, uint16_t *x, const uint16_t *scale, const uint16_t *shift, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MemorySegment xcit_cuda_channel_affine_f16$address() {
+        return xcit_cuda_channel_affine_f16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_channel_affine_f16(xcit_ctx *ctx, uint16_t *x, const uint16_t *scale, const uint16_t *shift, int64_t rows, int64_t cols)
+     * }
+     */
+    public static int xcit_cuda_channel_affine_f16(MemorySegment ctx, MemorySegment x, MemorySegment scale, MemorySegment shift, long rows, long cols) {
+        var mh$ = xcit_cuda_channel_affine_f16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_channel_affine_f16", ctx, x, scale, shift, rows, cols);
+            }
+            return (int)mh$.invokeExact(ctx, x, scale, shift, rows, cols);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_channel_affine_bf16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_channel_affine_bf16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_channel_affine_bf16(xcit_ctx *ctx, uint16_t *x, const uint16_t *scale, const uint16_t *shift, int64_t rows, int64_t cols)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_channel_affine_bf16$descriptor() {
+        return xcit_cuda_channel_affine_bf16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_channel_affine_bf16(xcit_ctx *ctx, uint16_t *x, const uint16_t *scale, const uint16_t *shift, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MethodHandle xcit_cuda_channel_affine_bf16$handle() {
+        return xcit_cuda_channel_affine_bf16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_channel_affine_bf16(xcit_ctx *ctx, uint16_t *x, const uint16_t *scale, const uint16_t *shift, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MemorySegment xcit_cuda_channel_affine_bf16$address() {
+        return xcit_cuda_channel_affine_bf16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_channel_affine_bf16(xcit_ctx *ctx, uint16_t *x, const uint16_t *scale, const uint16_t *shift, int64_t rows, int64_t cols)
+     * }
+     */
+    public static int xcit_cuda_channel_affine_bf16(MemorySegment ctx, MemorySegment x, MemorySegment scale, MemorySegment shift, long rows, long cols) {
+        var mh$ = xcit_cuda_channel_affine_bf16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_channel_affine_bf16", ctx, x, scale, shift, rows, cols);
+            }
+            return (int)mh$.invokeExact(ctx, x, scale, shift, rows, cols);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_nchw_to_nhwc_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_nchw_to_nhwc_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_nchw_to_nhwc_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t channels, int64_t height, int64_t width)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_nchw_to_nhwc_f32$descriptor() {
+        return xcit_cuda_nchw_to_nhwc_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_nchw_to_nhwc_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t channels, int64_t height, int64_t width)
+     * }
+     */
+    public static MethodHandle xcit_cuda_nchw_to_nhwc_f32$handle() {
+        return xcit_cuda_nchw_to_nhwc_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_nchw_to_nhwc_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t channels, int64_t height, int64_t width)
+     * }
+     */
+    public static MemorySegment xcit_cuda_nchw_to_nhwc_f32$address() {
+        return xcit_cuda_nchw_to_nhwc_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_nchw_to_nhwc_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t channels, int64_t height, int64_t width)
+     * }
+     */
+    public static int xcit_cuda_nchw_to_nhwc_f32(MemorySegment ctx, MemorySegment out, MemorySegment in, long batch, long channels, long height, long width) {
+        var mh$ = xcit_cuda_nchw_to_nhwc_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_nchw_to_nhwc_f32", ctx, out, in, batch, channels, height, width);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, batch, channels, height, width);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_nchw_to_nhwc_f16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_nchw_to_nhwc_f16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_nchw_to_nhwc_f16(xcit_ctx *ctx, uint16_t *out, const float *in, int64_t batch, int64_t channels, int64_t height, int64_t width)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_nchw_to_nhwc_f16$descriptor() {
+        return xcit_cuda_nchw_to_nhwc_f16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_nchw_to_nhwc_f16(xcit_ctx *ctx, uint16_t *out, const float *in, int64_t batch, int64_t channels, int64_t height, int64_t width)
+     * }
+     */
+    public static MethodHandle xcit_cuda_nchw_to_nhwc_f16$handle() {
+        return xcit_cuda_nchw_to_nhwc_f16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_nchw_to_nhwc_f16(xcit_ctx *ctx, uint16_t *out, const float *in, int64_t batch, int64_t channels, int64_t height, int64_t width)
+     * }
+     */
+    public static MemorySegment xcit_cuda_nchw_to_nhwc_f16$address() {
+        return xcit_cuda_nchw_to_nhwc_f16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_nchw_to_nhwc_f16(xcit_ctx *ctx, uint16_t *out, const float *in, int64_t batch, int64_t channels, int64_t height, int64_t width)
+     * }
+     */
+    public static int xcit_cuda_nchw_to_nhwc_f16(MemorySegment ctx, MemorySegment out, MemorySegment in, long batch, long channels, long height, long width) {
+        var mh$ = xcit_cuda_nchw_to_nhwc_f16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_nchw_to_nhwc_f16", ctx, out, in, batch, channels, height, width);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, batch, channels, height, width);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_nchw_to_nhwc_bf16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_nchw_to_nhwc_bf16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_nchw_to_nhwc_bf16(xcit_ctx *ctx, uint16_t *out, const float *in, int64_t batch, int64_t channels, int64_t height, int64_t width)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_nchw_to_nhwc_bf16$descriptor() {
+        return xcit_cuda_nchw_to_nhwc_bf16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_nchw_to_nhwc_bf16(xcit_ctx *ctx, uint16_t *out, const float *in, int64_t batch, int64_t channels, int64_t height, int64_t width)
+     * }
+     */
+    public static MethodHandle xcit_cuda_nchw_to_nhwc_bf16$handle() {
+        return xcit_cuda_nchw_to_nhwc_bf16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_nchw_to_nhwc_bf16(xcit_ctx *ctx, uint16_t *out, const float *in, int64_t batch, int64_t channels, int64_t height, int64_t width)
+     * }
+     */
+    public static MemorySegment xcit_cuda_nchw_to_nhwc_bf16$address() {
+        return xcit_cuda_nchw_to_nhwc_bf16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_nchw_to_nhwc_bf16(xcit_ctx *ctx, uint16_t *out, const float *in, int64_t batch, int64_t channels, int64_t height, int64_t width)
+     * }
+     */
+    public static int xcit_cuda_nchw_to_nhwc_bf16(MemorySegment ctx, MemorySegment out, MemorySegment in, long batch, long channels, long height, long width) {
+        var mh$ = xcit_cuda_nchw_to_nhwc_bf16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_nchw_to_nhwc_bf16", ctx, out, in, batch, channels, height, width);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, batch, channels, height, width);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_gather_row_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_gather_row_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_gather_row_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t rows, int64_t cols, int64_t row)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_gather_row_f32$descriptor() {
+        return xcit_cuda_gather_row_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_gather_row_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t rows, int64_t cols, int64_t row)
+     * }
+     */
+    public static MethodHandle xcit_cuda_gather_row_f32$handle() {
+        return xcit_cuda_gather_row_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_gather_row_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t rows, int64_t cols, int64_t row)
+     * }
+     */
+    public static MemorySegment xcit_cuda_gather_row_f32$address() {
+        return xcit_cuda_gather_row_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_gather_row_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t rows, int64_t cols, int64_t row)
+     * }
+     */
+    public static int xcit_cuda_gather_row_f32(MemorySegment ctx, MemorySegment out, MemorySegment in, long batch, long rows, long cols, long row) {
+        var mh$ = xcit_cuda_gather_row_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_gather_row_f32", ctx, out, in, batch, rows, cols, row);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, batch, rows, cols, row);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_gather_row_f16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_gather_row_f16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_gather_row_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t rows, int64_t cols, int64_t row)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_gather_row_f16$descriptor() {
+        return xcit_cuda_gather_row_f16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_gather_row_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t rows, int64_t cols, int64_t row)
+     * }
+     */
+    public static MethodHandle xcit_cuda_gather_row_f16$handle() {
+        return xcit_cuda_gather_row_f16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_gather_row_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t rows, int64_t cols, int64_t row)
+     * }
+     */
+    public static MemorySegment xcit_cuda_gather_row_f16$address() {
+        return xcit_cuda_gather_row_f16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_gather_row_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t rows, int64_t cols, int64_t row)
+     * }
+     */
+    public static int xcit_cuda_gather_row_f16(MemorySegment ctx, MemorySegment out, MemorySegment in, long batch, long rows, long cols, long row) {
+        var mh$ = xcit_cuda_gather_row_f16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_gather_row_f16", ctx, out, in, batch, rows, cols, row);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, batch, rows, cols, row);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_gather_row_bf16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_gather_row_bf16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_gather_row_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t rows, int64_t cols, int64_t row)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_gather_row_bf16$descriptor() {
+        return xcit_cuda_gather_row_bf16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_gather_row_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t rows, int64_t cols, int64_t row)
+     * }
+     */
+    public static MethodHandle xcit_cuda_gather_row_bf16$handle() {
+        return xcit_cuda_gather_row_bf16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_gather_row_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t rows, int64_t cols, int64_t row)
+     * }
+     */
+    public static MemorySegment xcit_cuda_gather_row_bf16$address() {
+        return xcit_cuda_gather_row_bf16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_gather_row_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t rows, int64_t cols, int64_t row)
+     * }
+     */
+    public static int xcit_cuda_gather_row_bf16(MemorySegment ctx, MemorySegment out, MemorySegment in, long batch, long rows, long cols, long row) {
+        var mh$ = xcit_cuda_gather_row_bf16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_gather_row_bf16", ctx, out, in, batch, rows, cols, row);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, batch, rows, cols, row);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_scatter_row_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_scatter_row_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_scatter_row_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t rows, int64_t cols, int64_t row)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_scatter_row_f32$descriptor() {
+        return xcit_cuda_scatter_row_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_scatter_row_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t rows, int64_t cols, int64_t row)
+     * }
+     */
+    public static MethodHandle xcit_cuda_scatter_row_f32$handle() {
+        return xcit_cuda_scatter_row_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_scatter_row_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t rows, int64_t cols, int64_t row)
+     * }
+     */
+    public static MemorySegment xcit_cuda_scatter_row_f32$address() {
+        return xcit_cuda_scatter_row_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_scatter_row_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t rows, int64_t cols, int64_t row)
+     * }
+     */
+    public static int xcit_cuda_scatter_row_f32(MemorySegment ctx, MemorySegment out, MemorySegment in, long batch, long rows, long cols, long row) {
+        var mh$ = xcit_cuda_scatter_row_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_scatter_row_f32", ctx, out, in, batch, rows, cols, row);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, batch, rows, cols, row);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_scatter_row_f16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_scatter_row_f16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_scatter_row_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t rows, int64_t cols, int64_t row)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_scatter_row_f16$descriptor() {
+        return xcit_cuda_scatter_row_f16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_scatter_row_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t rows, int64_t cols, int64_t row)
+     * }
+     */
+    public static MethodHandle xcit_cuda_scatter_row_f16$handle() {
+        return xcit_cuda_scatter_row_f16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_scatter_row_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t rows, int64_t cols, int64_t row)
+     * }
+     */
+    public static MemorySegment xcit_cuda_scatter_row_f16$address() {
+        return xcit_cuda_scatter_row_f16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_scatter_row_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t rows, int64_t cols, int64_t row)
+     * }
+     */
+    public static int xcit_cuda_scatter_row_f16(MemorySegment ctx, MemorySegment out, MemorySegment in, long batch, long rows, long cols, long row) {
+        var mh$ = xcit_cuda_scatter_row_f16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_scatter_row_f16", ctx, out, in, batch, rows, cols, row);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, batch, rows, cols, row);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_scatter_row_bf16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_scatter_row_bf16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_scatter_row_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t rows, int64_t cols, int64_t row)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_scatter_row_bf16$descriptor() {
+        return xcit_cuda_scatter_row_bf16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_scatter_row_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t rows, int64_t cols, int64_t row)
+     * }
+     */
+    public static MethodHandle xcit_cuda_scatter_row_bf16$handle() {
+        return xcit_cuda_scatter_row_bf16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_scatter_row_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t rows, int64_t cols, int64_t row)
+     * }
+     */
+    public static MemorySegment xcit_cuda_scatter_row_bf16$address() {
+        return xcit_cuda_scatter_row_bf16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_scatter_row_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t rows, int64_t cols, int64_t row)
+     * }
+     */
+    public static int xcit_cuda_scatter_row_bf16(MemorySegment ctx, MemorySegment out, MemorySegment in, long batch, long rows, long cols, long row) {
+        var mh$ = xcit_cuda_scatter_row_bf16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_scatter_row_bf16", ctx, out, in, batch, rows, cols, row);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, batch, rows, cols, row);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_prepend_row_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_prepend_row_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_prepend_row_f32(xcit_ctx *ctx, float *out, const float *first, const float *in, int64_t batch, int64_t tokens, int64_t cols)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_prepend_row_f32$descriptor() {
+        return xcit_cuda_prepend_row_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_prepend_row_f32(xcit_ctx *ctx, float *out, const float *first, const float *in, int64_t batch, int64_t tokens, int64_t cols)
+     * }
+     */
+    public static MethodHandle xcit_cuda_prepend_row_f32$handle() {
+        return xcit_cuda_prepend_row_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_prepend_row_f32(xcit_ctx *ctx, float *out, const float *first, const float *in, int64_t batch, int64_t tokens, int64_t cols)
+     * }
+     */
+    public static MemorySegment xcit_cuda_prepend_row_f32$address() {
+        return xcit_cuda_prepend_row_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_prepend_row_f32(xcit_ctx *ctx, float *out, const float *first, const float *in, int64_t batch, int64_t tokens, int64_t cols)
+     * }
+     */
+    public static int xcit_cuda_prepend_row_f32(MemorySegment ctx, MemorySegment out, MemorySegment first, MemorySegment in, long batch, long tokens, long cols) {
+        var mh$ = xcit_cuda_prepend_row_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_prepend_row_f32", ctx, out, first, in, batch, tokens, cols);
+            }
+            return (int)mh$.invokeExact(ctx, out, first, in, batch, tokens, cols);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_prepend_row_f16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_prepend_row_f16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_prepend_row_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *first, const uint16_t *in, int64_t batch, int64_t tokens, int64_t cols)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_prepend_row_f16$descriptor() {
+        return xcit_cuda_prepend_row_f16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_prepend_row_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *first, const uint16_t *in, int64_t batch, int64_t tokens, int64_t cols)
+     * }
+     */
+    public static MethodHandle xcit_cuda_prepend_row_f16$handle() {
+        return xcit_cuda_prepend_row_f16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_prepend_row_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *first, const uint16_t *in, int64_t batch, int64_t tokens, int64_t cols)
+     * }
+     */
+    public static MemorySegment xcit_cuda_prepend_row_f16$address() {
+        return xcit_cuda_prepend_row_f16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_prepend_row_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *first, const uint16_t *in, int64_t batch, int64_t tokens, int64_t cols)
+     * }
+     */
+    public static int xcit_cuda_prepend_row_f16(MemorySegment ctx, MemorySegment out, MemorySegment first, MemorySegment in, long batch, long tokens, long cols) {
+        var mh$ = xcit_cuda_prepend_row_f16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_prepend_row_f16", ctx, out, first, in, batch, tokens, cols);
+            }
+            return (int)mh$.invokeExact(ctx, out, first, in, batch, tokens, cols);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_prepend_row_bf16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_prepend_row_bf16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_prepend_row_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *first, const uint16_t *in, int64_t batch, int64_t tokens, int64_t cols)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_prepend_row_bf16$descriptor() {
+        return xcit_cuda_prepend_row_bf16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_prepend_row_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *first, const uint16_t *in, int64_t batch, int64_t tokens, int64_t cols)
+     * }
+     */
+    public static MethodHandle xcit_cuda_prepend_row_bf16$handle() {
+        return xcit_cuda_prepend_row_bf16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_prepend_row_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *first, const uint16_t *in, int64_t batch, int64_t tokens, int64_t cols)
+     * }
+     */
+    public static MemorySegment xcit_cuda_prepend_row_bf16$address() {
+        return xcit_cuda_prepend_row_bf16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_prepend_row_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *first, const uint16_t *in, int64_t batch, int64_t tokens, int64_t cols)
+     * }
+     */
+    public static int xcit_cuda_prepend_row_bf16(MemorySegment ctx, MemorySegment out, MemorySegment first, MemorySegment in, long batch, long tokens, long cols) {
+        var mh$ = xcit_cuda_prepend_row_bf16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_prepend_row_bf16", ctx, out, first, in, batch, tokens, cols);
+            }
+            return (int)mh$.invokeExact(ctx, out, first, in, batch, tokens, cols);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_linear_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_linear_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_linear_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t rows, int64_t in_features, int64_t out_features, int32_t flags)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_linear_f32$descriptor() {
+        return xcit_cuda_linear_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_linear_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t rows, int64_t in_features, int64_t out_features, int32_t flags)
+     * }
+     */
+    public static MethodHandle xcit_cuda_linear_f32$handle() {
+        return xcit_cuda_linear_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_linear_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t rows, int64_t in_features, int64_t out_features, int32_t flags)
+     * }
+     */
+    public static MemorySegment xcit_cuda_linear_f32$address() {
+        return xcit_cuda_linear_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_linear_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t rows, int64_t in_features, int64_t out_features, int32_t flags)
+     * }
+     */
+    public static int xcit_cuda_linear_f32(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, long batch, long rows, long in_features, long out_features, int flags) {
+        var mh$ = xcit_cuda_linear_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_linear_f32", ctx, out, in, weight, bias, batch, rows, in_features, out_features, flags);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, weight, bias, batch, rows, in_features, out_features, flags);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_linear_f16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_linear_f16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_linear_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t rows, int64_t in_features, int64_t out_features, int32_t flags)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_linear_f16$descriptor() {
+        return xcit_cuda_linear_f16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_linear_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t rows, int64_t in_features, int64_t out_features, int32_t flags)
+     * }
+     */
+    public static MethodHandle xcit_cuda_linear_f16$handle() {
+        return xcit_cuda_linear_f16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_linear_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t rows, int64_t in_features, int64_t out_features, int32_t flags)
+     * }
+     */
+    public static MemorySegment xcit_cuda_linear_f16$address() {
+        return xcit_cuda_linear_f16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_linear_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t rows, int64_t in_features, int64_t out_features, int32_t flags)
+     * }
+     */
+    public static int xcit_cuda_linear_f16(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, long batch, long rows, long in_features, long out_features, int flags) {
+        var mh$ = xcit_cuda_linear_f16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_linear_f16", ctx, out, in, weight, bias, batch, rows, in_features, out_features, flags);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, weight, bias, batch, rows, in_features, out_features, flags);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_linear_bf16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_linear_bf16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_linear_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t rows, int64_t in_features, int64_t out_features, int32_t flags)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_linear_bf16$descriptor() {
+        return xcit_cuda_linear_bf16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_linear_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t rows, int64_t in_features, int64_t out_features, int32_t flags)
+     * }
+     */
+    public static MethodHandle xcit_cuda_linear_bf16$handle() {
+        return xcit_cuda_linear_bf16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_linear_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t rows, int64_t in_features, int64_t out_features, int32_t flags)
+     * }
+     */
+    public static MemorySegment xcit_cuda_linear_bf16$address() {
+        return xcit_cuda_linear_bf16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_linear_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t rows, int64_t in_features, int64_t out_features, int32_t flags)
+     * }
+     */
+    public static int xcit_cuda_linear_bf16(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, long batch, long rows, long in_features, long out_features, int flags) {
+        var mh$ = xcit_cuda_linear_bf16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_linear_bf16", ctx, out, in, weight, bias, batch, rows, in_features, out_features, flags);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, weight, bias, batch, rows, in_features, out_features, flags);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_conv3x3s2_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_conv3x3s2_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_conv3x3s2_f32$descriptor() {
+        return xcit_cuda_conv3x3s2_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * }
+     */
+    public static MethodHandle xcit_cuda_conv3x3s2_f32$handle() {
+        return xcit_cuda_conv3x3s2_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * }
+     */
+    public static MemorySegment xcit_cuda_conv3x3s2_f32$address() {
+        return xcit_cuda_conv3x3s2_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * }
+     */
+    public static int xcit_cuda_conv3x3s2_f32(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, long batch, long height, long width, long in_channels, long out_channels) {
+        var mh$ = xcit_cuda_conv3x3s2_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_conv3x3s2_f32", ctx, out, in, weight, bias, batch, height, width, in_channels, out_channels);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, weight, bias, batch, height, width, in_channels, out_channels);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_conv3x3s2_f16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_conv3x3s2_f16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_conv3x3s2_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_conv3x3s2_f16$descriptor() {
+        return xcit_cuda_conv3x3s2_f16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_conv3x3s2_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * }
+     */
+    public static MethodHandle xcit_cuda_conv3x3s2_f16$handle() {
+        return xcit_cuda_conv3x3s2_f16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_conv3x3s2_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * }
+     */
+    public static MemorySegment xcit_cuda_conv3x3s2_f16$address() {
+        return xcit_cuda_conv3x3s2_f16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_conv3x3s2_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * }
+     */
+    public static int xcit_cuda_conv3x3s2_f16(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, long batch, long height, long width, long in_channels, long out_channels) {
+        var mh$ = xcit_cuda_conv3x3s2_f16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_conv3x3s2_f16", ctx, out, in, weight, bias, batch, height, width, in_channels, out_channels);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, weight, bias, batch, height, width, in_channels, out_channels);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_conv3x3s2_bf16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_conv3x3s2_bf16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_conv3x3s2_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_conv3x3s2_bf16$descriptor() {
+        return xcit_cuda_conv3x3s2_bf16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_conv3x3s2_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * }
+     */
+    public static MethodHandle xcit_cuda_conv3x3s2_bf16$handle() {
+        return xcit_cuda_conv3x3s2_bf16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_conv3x3s2_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * }
+     */
+    public static MemorySegment xcit_cuda_conv3x3s2_bf16$address() {
+        return xcit_cuda_conv3x3s2_bf16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_conv3x3s2_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * }
+     */
+    public static int xcit_cuda_conv3x3s2_bf16(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, long batch, long height, long width, long in_channels, long out_channels) {
+        var mh$ = xcit_cuda_conv3x3s2_bf16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_conv3x3s2_bf16", ctx, out, in, weight, bias, batch, height, width, in_channels, out_channels);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, weight, bias, batch, height, width, in_channels, out_channels);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_conv_transpose2x2_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_conv_transpose2x2_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_conv_transpose2x2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_conv_transpose2x2_f32$descriptor() {
+        return xcit_cuda_conv_transpose2x2_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_conv_transpose2x2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * }
+     */
+    public static MethodHandle xcit_cuda_conv_transpose2x2_f32$handle() {
+        return xcit_cuda_conv_transpose2x2_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_conv_transpose2x2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * }
+     */
+    public static MemorySegment xcit_cuda_conv_transpose2x2_f32$address() {
+        return xcit_cuda_conv_transpose2x2_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_conv_transpose2x2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * }
+     */
+    public static int xcit_cuda_conv_transpose2x2_f32(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, long batch, long height, long width, long in_channels, long out_channels) {
+        var mh$ = xcit_cuda_conv_transpose2x2_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_conv_transpose2x2_f32", ctx, out, in, weight, bias, batch, height, width, in_channels, out_channels);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, weight, bias, batch, height, width, in_channels, out_channels);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_conv_transpose2x2_f16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_conv_transpose2x2_f16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_conv_transpose2x2_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_conv_transpose2x2_f16$descriptor() {
+        return xcit_cuda_conv_transpose2x2_f16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_conv_transpose2x2_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * }
+     */
+    public static MethodHandle xcit_cuda_conv_transpose2x2_f16$handle() {
+        return xcit_cuda_conv_transpose2x2_f16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_conv_transpose2x2_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * }
+     */
+    public static MemorySegment xcit_cuda_conv_transpose2x2_f16$address() {
+        return xcit_cuda_conv_transpose2x2_f16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_conv_transpose2x2_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * }
+     */
+    public static int xcit_cuda_conv_transpose2x2_f16(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, long batch, long height, long width, long in_channels, long out_channels) {
+        var mh$ = xcit_cuda_conv_transpose2x2_f16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_conv_transpose2x2_f16", ctx, out, in, weight, bias, batch, height, width, in_channels, out_channels);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, weight, bias, batch, height, width, in_channels, out_channels);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_conv_transpose2x2_bf16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_conv_transpose2x2_bf16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_conv_transpose2x2_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_conv_transpose2x2_bf16$descriptor() {
+        return xcit_cuda_conv_transpose2x2_bf16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_conv_transpose2x2_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * }
+     */
+    public static MethodHandle xcit_cuda_conv_transpose2x2_bf16$handle() {
+        return xcit_cuda_conv_transpose2x2_bf16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_conv_transpose2x2_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * }
+     */
+    public static MemorySegment xcit_cuda_conv_transpose2x2_bf16$address() {
+        return xcit_cuda_conv_transpose2x2_bf16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_conv_transpose2x2_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * }
+     */
+    public static int xcit_cuda_conv_transpose2x2_bf16(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, long batch, long height, long width, long in_channels, long out_channels) {
+        var mh$ = xcit_cuda_conv_transpose2x2_bf16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_conv_transpose2x2_bf16", ctx, out, in, weight, bias, batch, height, width, in_channels, out_channels);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, weight, bias, batch, height, width, in_channels, out_channels);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_max_pool_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_max_pool_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_max_pool_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t height, int64_t width, int64_t channels, int64_t k)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_max_pool_f32$descriptor() {
+        return xcit_cuda_max_pool_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_max_pool_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t height, int64_t width, int64_t channels, int64_t k)
+     * }
+     */
+    public static MethodHandle xcit_cuda_max_pool_f32$handle() {
+        return xcit_cuda_max_pool_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_max_pool_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t height, int64_t width, int64_t channels, int64_t k)
+     * }
+     */
+    public static MemorySegment xcit_cuda_max_pool_f32$address() {
+        return xcit_cuda_max_pool_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_max_pool_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t height, int64_t width, int64_t channels, int64_t k)
+     * }
+     */
+    public static int xcit_cuda_max_pool_f32(MemorySegment ctx, MemorySegment out, MemorySegment in, long batch, long height, long width, long channels, long k) {
+        var mh$ = xcit_cuda_max_pool_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_max_pool_f32", ctx, out, in, batch, height, width, channels, k);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, batch, height, width, channels, k);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_max_pool_f16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_max_pool_f16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_max_pool_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t height, int64_t width, int64_t channels, int64_t k)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_max_pool_f16$descriptor() {
+        return xcit_cuda_max_pool_f16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_max_pool_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t height, int64_t width, int64_t channels, int64_t k)
+     * }
+     */
+    public static MethodHandle xcit_cuda_max_pool_f16$handle() {
+        return xcit_cuda_max_pool_f16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_max_pool_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t height, int64_t width, int64_t channels, int64_t k)
+     * }
+     */
+    public static MemorySegment xcit_cuda_max_pool_f16$address() {
+        return xcit_cuda_max_pool_f16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_max_pool_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t height, int64_t width, int64_t channels, int64_t k)
+     * }
+     */
+    public static int xcit_cuda_max_pool_f16(MemorySegment ctx, MemorySegment out, MemorySegment in, long batch, long height, long width, long channels, long k) {
+        var mh$ = xcit_cuda_max_pool_f16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_max_pool_f16", ctx, out, in, batch, height, width, channels, k);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, batch, height, width, channels, k);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_max_pool_bf16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_max_pool_bf16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_max_pool_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t height, int64_t width, int64_t channels, int64_t k)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_max_pool_bf16$descriptor() {
+        return xcit_cuda_max_pool_bf16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_max_pool_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t height, int64_t width, int64_t channels, int64_t k)
+     * }
+     */
+    public static MethodHandle xcit_cuda_max_pool_bf16$handle() {
+        return xcit_cuda_max_pool_bf16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_max_pool_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t height, int64_t width, int64_t channels, int64_t k)
+     * }
+     */
+    public static MemorySegment xcit_cuda_max_pool_bf16$address() {
+        return xcit_cuda_max_pool_bf16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_max_pool_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t height, int64_t width, int64_t channels, int64_t k)
+     * }
+     */
+    public static int xcit_cuda_max_pool_bf16(MemorySegment ctx, MemorySegment out, MemorySegment in, long batch, long height, long width, long channels, long k) {
+        var mh$ = xcit_cuda_max_pool_bf16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_max_pool_bf16", ctx, out, in, batch, height, width, channels, k);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, batch, height, width, channels, k);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_xca_workspace_size {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_xca_workspace_size");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_workspace_size(xcit_ctx *ctx, int64_t *bytes, int64_t batch, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_xca_workspace_size$descriptor() {
+        return xcit_cuda_xca_workspace_size.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_workspace_size(xcit_ctx *ctx, int64_t *bytes, int64_t batch, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MethodHandle xcit_cuda_xca_workspace_size$handle() {
+        return xcit_cuda_xca_workspace_size.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_workspace_size(xcit_ctx *ctx, int64_t *bytes, int64_t batch, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MemorySegment xcit_cuda_xca_workspace_size$address() {
+        return xcit_cuda_xca_workspace_size.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_workspace_size(xcit_ctx *ctx, int64_t *bytes, int64_t batch, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static int xcit_cuda_xca_workspace_size(MemorySegment ctx, MemorySegment bytes, long batch, long tokens, long channels, long heads) {
+        var mh$ = xcit_cuda_xca_workspace_size.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_xca_workspace_size", ctx, bytes, batch, tokens, channels, heads);
+            }
+            return (int)mh$.invokeExact(ctx, bytes, batch, tokens, channels, heads);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_xca_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_xca_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_f32(xcit_ctx *ctx, float *out, void *workspace, const float *qkv, const float *temperature, int64_t batch, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_xca_f32$descriptor() {
+        return xcit_cuda_xca_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_f32(xcit_ctx *ctx, float *out, void *workspace, const float *qkv, const float *temperature, int64_t batch, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MethodHandle xcit_cuda_xca_f32$handle() {
+        return xcit_cuda_xca_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_f32(xcit_ctx *ctx, float *out, void *workspace, const float *qkv, const float *temperature, int64_t batch, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MemorySegment xcit_cuda_xca_f32$address() {
+        return xcit_cuda_xca_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_f32(xcit_ctx *ctx, float *out, void *workspace, const float *qkv, const float *temperature, int64_t batch, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static int xcit_cuda_xca_f32(MemorySegment ctx, MemorySegment out, MemorySegment workspace, MemorySegment qkv, MemorySegment temperature, long batch, long tokens, long channels, long heads) {
+        var mh$ = xcit_cuda_xca_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_xca_f32", ctx, out, workspace, qkv, temperature, batch, tokens, channels, heads);
+            }
+            return (int)mh$.invokeExact(ctx, out, workspace, qkv, temperature, batch, tokens, channels, heads);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_xca_f16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_xca_f16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_f16(xcit_ctx *ctx, uint16_t *out, void *workspace, const uint16_t *qkv, const uint16_t *temperature, int64_t batch, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_xca_f16$descriptor() {
+        return xcit_cuda_xca_f16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_f16(xcit_ctx *ctx, uint16_t *out, void *workspace, const uint16_t *qkv, const uint16_t *temperature, int64_t batch, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MethodHandle xcit_cuda_xca_f16$handle() {
+        return xcit_cuda_xca_f16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_f16(xcit_ctx *ctx, uint16_t *out, void *workspace, const uint16_t *qkv, const uint16_t *temperature, int64_t batch, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MemorySegment xcit_cuda_xca_f16$address() {
+        return xcit_cuda_xca_f16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_f16(xcit_ctx *ctx, uint16_t *out, void *workspace, const uint16_t *qkv, const uint16_t *temperature, int64_t batch, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static int xcit_cuda_xca_f16(MemorySegment ctx, MemorySegment out, MemorySegment workspace, MemorySegment qkv, MemorySegment temperature, long batch, long tokens, long channels, long heads) {
+        var mh$ = xcit_cuda_xca_f16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_xca_f16", ctx, out, workspace, qkv, temperature, batch, tokens, channels, heads);
+            }
+            return (int)mh$.invokeExact(ctx, out, workspace, qkv, temperature, batch, tokens, channels, heads);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_xca_bf16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_xca_bf16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_bf16(xcit_ctx *ctx, uint16_t *out, void *workspace, const uint16_t *qkv, const uint16_t *temperature, int64_t batch, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_xca_bf16$descriptor() {
+        return xcit_cuda_xca_bf16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_bf16(xcit_ctx *ctx, uint16_t *out, void *workspace, const uint16_t *qkv, const uint16_t *temperature, int64_t batch, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MethodHandle xcit_cuda_xca_bf16$handle() {
+        return xcit_cuda_xca_bf16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_bf16(xcit_ctx *ctx, uint16_t *out, void *workspace, const uint16_t *qkv, const uint16_t *temperature, int64_t batch, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MemorySegment xcit_cuda_xca_bf16$address() {
+        return xcit_cuda_xca_bf16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_bf16(xcit_ctx *ctx, uint16_t *out, void *workspace, const uint16_t *qkv, const uint16_t *temperature, int64_t batch, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static int xcit_cuda_xca_bf16(MemorySegment ctx, MemorySegment out, MemorySegment workspace, MemorySegment qkv, MemorySegment temperature, long batch, long tokens, long channels, long heads) {
+        var mh$ = xcit_cuda_xca_bf16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_xca_bf16", ctx, out, workspace, qkv, temperature, batch, tokens, channels, heads);
+            }
+            return (int)mh$.invokeExact(ctx, out, workspace, qkv, temperature, batch, tokens, channels, heads);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_xca_covariance_workspace_size {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_xca_covariance_workspace_size");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_covariance_workspace_size(xcit_ctx *ctx, int64_t *bytes, int64_t batch, int64_t tokens, int64_t channels)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_xca_covariance_workspace_size$descriptor() {
+        return xcit_cuda_xca_covariance_workspace_size.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_covariance_workspace_size(xcit_ctx *ctx, int64_t *bytes, int64_t batch, int64_t tokens, int64_t channels)
+     * }
+     */
+    public static MethodHandle xcit_cuda_xca_covariance_workspace_size$handle() {
+        return xcit_cuda_xca_covariance_workspace_size.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_covariance_workspace_size(xcit_ctx *ctx, int64_t *bytes, int64_t batch, int64_t tokens, int64_t channels)
+     * }
+     */
+    public static MemorySegment xcit_cuda_xca_covariance_workspace_size$address() {
+        return xcit_cuda_xca_covariance_workspace_size.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_covariance_workspace_size(xcit_ctx *ctx, int64_t *bytes, int64_t batch, int64_t tokens, int64_t channels)
+     * }
+     */
+    public static int xcit_cuda_xca_covariance_workspace_size(MemorySegment ctx, MemorySegment bytes, long batch, long tokens, long channels) {
+        var mh$ = xcit_cuda_xca_covariance_workspace_size.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_xca_covariance_workspace_size", ctx, bytes, batch, tokens, channels);
+            }
+            return (int)mh$.invokeExact(ctx, bytes, batch, tokens, channels);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_xca_covariance_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_xca_covariance_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_covariance_f32(xcit_ctx *ctx, float *cov, float *sum, void *workspace, const float *u, int64_t batch, int64_t tokens, int64_t channels)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_xca_covariance_f32$descriptor() {
+        return xcit_cuda_xca_covariance_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_covariance_f32(xcit_ctx *ctx, float *cov, float *sum, void *workspace, const float *u, int64_t batch, int64_t tokens, int64_t channels)
+     * }
+     */
+    public static MethodHandle xcit_cuda_xca_covariance_f32$handle() {
+        return xcit_cuda_xca_covariance_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_covariance_f32(xcit_ctx *ctx, float *cov, float *sum, void *workspace, const float *u, int64_t batch, int64_t tokens, int64_t channels)
+     * }
+     */
+    public static MemorySegment xcit_cuda_xca_covariance_f32$address() {
+        return xcit_cuda_xca_covariance_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_covariance_f32(xcit_ctx *ctx, float *cov, float *sum, void *workspace, const float *u, int64_t batch, int64_t tokens, int64_t channels)
+     * }
+     */
+    public static int xcit_cuda_xca_covariance_f32(MemorySegment ctx, MemorySegment cov, MemorySegment sum, MemorySegment workspace, MemorySegment u, long batch, long tokens, long channels) {
+        var mh$ = xcit_cuda_xca_covariance_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_xca_covariance_f32", ctx, cov, sum, workspace, u, batch, tokens, channels);
+            }
+            return (int)mh$.invokeExact(ctx, cov, sum, workspace, u, batch, tokens, channels);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_xca_covariance_f16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_xca_covariance_f16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_covariance_f16(xcit_ctx *ctx, float *cov, float *sum, void *workspace, const uint16_t *u, int64_t batch, int64_t tokens, int64_t channels)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_xca_covariance_f16$descriptor() {
+        return xcit_cuda_xca_covariance_f16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_covariance_f16(xcit_ctx *ctx, float *cov, float *sum, void *workspace, const uint16_t *u, int64_t batch, int64_t tokens, int64_t channels)
+     * }
+     */
+    public static MethodHandle xcit_cuda_xca_covariance_f16$handle() {
+        return xcit_cuda_xca_covariance_f16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_covariance_f16(xcit_ctx *ctx, float *cov, float *sum, void *workspace, const uint16_t *u, int64_t batch, int64_t tokens, int64_t channels)
+     * }
+     */
+    public static MemorySegment xcit_cuda_xca_covariance_f16$address() {
+        return xcit_cuda_xca_covariance_f16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_covariance_f16(xcit_ctx *ctx, float *cov, float *sum, void *workspace, const uint16_t *u, int64_t batch, int64_t tokens, int64_t channels)
+     * }
+     */
+    public static int xcit_cuda_xca_covariance_f16(MemorySegment ctx, MemorySegment cov, MemorySegment sum, MemorySegment workspace, MemorySegment u, long batch, long tokens, long channels) {
+        var mh$ = xcit_cuda_xca_covariance_f16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_xca_covariance_f16", ctx, cov, sum, workspace, u, batch, tokens, channels);
+            }
+            return (int)mh$.invokeExact(ctx, cov, sum, workspace, u, batch, tokens, channels);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_xca_covariance_bf16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_xca_covariance_bf16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_covariance_bf16(xcit_ctx *ctx, float *cov, float *sum, void *workspace, const uint16_t *u, int64_t batch, int64_t tokens, int64_t channels)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_xca_covariance_bf16$descriptor() {
+        return xcit_cuda_xca_covariance_bf16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_covariance_bf16(xcit_ctx *ctx, float *cov, float *sum, void *workspace, const uint16_t *u, int64_t batch, int64_t tokens, int64_t channels)
+     * }
+     */
+    public static MethodHandle xcit_cuda_xca_covariance_bf16$handle() {
+        return xcit_cuda_xca_covariance_bf16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_covariance_bf16(xcit_ctx *ctx, float *cov, float *sum, void *workspace, const uint16_t *u, int64_t batch, int64_t tokens, int64_t channels)
+     * }
+     */
+    public static MemorySegment xcit_cuda_xca_covariance_bf16$address() {
+        return xcit_cuda_xca_covariance_bf16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_covariance_bf16(xcit_ctx *ctx, float *cov, float *sum, void *workspace, const uint16_t *u, int64_t batch, int64_t tokens, int64_t channels)
+     * }
+     */
+    public static int xcit_cuda_xca_covariance_bf16(MemorySegment ctx, MemorySegment cov, MemorySegment sum, MemorySegment workspace, MemorySegment u, long batch, long tokens, long channels) {
+        var mh$ = xcit_cuda_xca_covariance_bf16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_xca_covariance_bf16", ctx, cov, sum, workspace, u, batch, tokens, channels);
+            }
+            return (int)mh$.invokeExact(ctx, cov, sum, workspace, u, batch, tokens, channels);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_xca_fold_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_xca_fold_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_fold_f32(xcit_ctx *ctx, float *fold, float *fold_bias, float *attention, const float *cov, const float *sum, const float *qkv_weight, const float *qkv_bias, const float *temperature, const float *proj_weight, const float *proj_bias, int64_t batch, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_xca_fold_f32$descriptor() {
+        return xcit_cuda_xca_fold_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_fold_f32(xcit_ctx *ctx, float *fold, float *fold_bias, float *attention, const float *cov, const float *sum, const float *qkv_weight, const float *qkv_bias, const float *temperature, const float *proj_weight, const float *proj_bias, int64_t batch, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MethodHandle xcit_cuda_xca_fold_f32$handle() {
+        return xcit_cuda_xca_fold_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_fold_f32(xcit_ctx *ctx, float *fold, float *fold_bias, float *attention, const float *cov, const float *sum, const float *qkv_weight, const float *qkv_bias, const float *temperature, const float *proj_weight, const float *proj_bias, int64_t batch, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MemorySegment xcit_cuda_xca_fold_f32$address() {
+        return xcit_cuda_xca_fold_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_fold_f32(xcit_ctx *ctx, float *fold, float *fold_bias, float *attention, const float *cov, const float *sum, const float *qkv_weight, const float *qkv_bias, const float *temperature, const float *proj_weight, const float *proj_bias, int64_t batch, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static int xcit_cuda_xca_fold_f32(MemorySegment ctx, MemorySegment fold, MemorySegment fold_bias, MemorySegment attention, MemorySegment cov, MemorySegment sum, MemorySegment qkv_weight, MemorySegment qkv_bias, MemorySegment temperature, MemorySegment proj_weight, MemorySegment proj_bias, long batch, long tokens, long channels, long heads) {
+        var mh$ = xcit_cuda_xca_fold_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_xca_fold_f32", ctx, fold, fold_bias, attention, cov, sum, qkv_weight, qkv_bias, temperature, proj_weight, proj_bias, batch, tokens, channels, heads);
+            }
+            return (int)mh$.invokeExact(ctx, fold, fold_bias, attention, cov, sum, qkv_weight, qkv_bias, temperature, proj_weight, proj_bias, batch, tokens, channels, heads);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_xca_fold_f16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_xca_fold_f16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_fold_f16(xcit_ctx *ctx, uint16_t *fold, uint16_t *fold_bias, float *attention, const float *cov, const float *sum, const uint16_t *qkv_weight, const uint16_t *qkv_bias, const uint16_t *temperature, const uint16_t *proj_weight, const uint16_t *proj_bias, int64_t batch, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_xca_fold_f16$descriptor() {
+        return xcit_cuda_xca_fold_f16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_fold_f16(xcit_ctx *ctx, uint16_t *fold, uint16_t *fold_bias, float *attention, const float *cov, const float *sum, const uint16_t *qkv_weight, const uint16_t *qkv_bias, const uint16_t *temperature, const uint16_t *proj_weight, const uint16_t *proj_bias, int64_t batch, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MethodHandle xcit_cuda_xca_fold_f16$handle() {
+        return xcit_cuda_xca_fold_f16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_fold_f16(xcit_ctx *ctx, uint16_t *fold, uint16_t *fold_bias, float *attention, const float *cov, const float *sum, const uint16_t *qkv_weight, const uint16_t *qkv_bias, const uint16_t *temperature, const uint16_t *proj_weight, const uint16_t *proj_bias, int64_t batch, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MemorySegment xcit_cuda_xca_fold_f16$address() {
+        return xcit_cuda_xca_fold_f16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_fold_f16(xcit_ctx *ctx, uint16_t *fold, uint16_t *fold_bias, float *attention, const float *cov, const float *sum, const uint16_t *qkv_weight, const uint16_t *qkv_bias, const uint16_t *temperature, const uint16_t *proj_weight, const uint16_t *proj_bias, int64_t batch, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static int xcit_cuda_xca_fold_f16(MemorySegment ctx, MemorySegment fold, MemorySegment fold_bias, MemorySegment attention, MemorySegment cov, MemorySegment sum, MemorySegment qkv_weight, MemorySegment qkv_bias, MemorySegment temperature, MemorySegment proj_weight, MemorySegment proj_bias, long batch, long tokens, long channels, long heads) {
+        var mh$ = xcit_cuda_xca_fold_f16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_xca_fold_f16", ctx, fold, fold_bias, attention, cov, sum, qkv_weight, qkv_bias, temperature, proj_weight, proj_bias, batch, tokens, channels, heads);
+            }
+            return (int)mh$.invokeExact(ctx, fold, fold_bias, attention, cov, sum, qkv_weight, qkv_bias, temperature, proj_weight, proj_bias, batch, tokens, channels, heads);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_xca_fold_bf16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_xca_fold_bf16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_fold_bf16(xcit_ctx *ctx, uint16_t *fold, uint16_t *fold_bias, float *attention, const float *cov, const float *sum, const uint16_t *qkv_weight, const uint16_t *qkv_bias, const uint16_t *temperature, const uint16_t *proj_weight, const uint16_t *proj_bias, int64_t batch, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_xca_fold_bf16$descriptor() {
+        return xcit_cuda_xca_fold_bf16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_fold_bf16(xcit_ctx *ctx, uint16_t *fold, uint16_t *fold_bias, float *attention, const float *cov, const float *sum, const uint16_t *qkv_weight, const uint16_t *qkv_bias, const uint16_t *temperature, const uint16_t *proj_weight, const uint16_t *proj_bias, int64_t batch, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MethodHandle xcit_cuda_xca_fold_bf16$handle() {
+        return xcit_cuda_xca_fold_bf16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_fold_bf16(xcit_ctx *ctx, uint16_t *fold, uint16_t *fold_bias, float *attention, const float *cov, const float *sum, const uint16_t *qkv_weight, const uint16_t *qkv_bias, const uint16_t *temperature, const uint16_t *proj_weight, const uint16_t *proj_bias, int64_t batch, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MemorySegment xcit_cuda_xca_fold_bf16$address() {
+        return xcit_cuda_xca_fold_bf16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_xca_fold_bf16(xcit_ctx *ctx, uint16_t *fold, uint16_t *fold_bias, float *attention, const float *cov, const float *sum, const uint16_t *qkv_weight, const uint16_t *qkv_bias, const uint16_t *temperature, const uint16_t *proj_weight, const uint16_t *proj_bias, int64_t batch, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static int xcit_cuda_xca_fold_bf16(MemorySegment ctx, MemorySegment fold, MemorySegment fold_bias, MemorySegment attention, MemorySegment cov, MemorySegment sum, MemorySegment qkv_weight, MemorySegment qkv_bias, MemorySegment temperature, MemorySegment proj_weight, MemorySegment proj_bias, long batch, long tokens, long channels, long heads) {
+        var mh$ = xcit_cuda_xca_fold_bf16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_xca_fold_bf16", ctx, fold, fold_bias, attention, cov, sum, qkv_weight, qkv_bias, temperature, proj_weight, proj_bias, batch, tokens, channels, heads);
+            }
+            return (int)mh$.invokeExact(ctx, fold, fold_bias, attention, cov, sum, qkv_weight, qkv_bias, temperature, proj_weight, proj_bias, batch, tokens, channels, heads);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_lpi_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_lpi_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_lpi_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight1, const float *bias1, const float *bn_scale, const float *bn_shift, const float *weight2, const float *bias2, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_lpi_f32$descriptor() {
+        return xcit_cuda_lpi_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_lpi_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight1, const float *bias1, const float *bn_scale, const float *bn_shift, const float *weight2, const float *bias2, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
+     * }
+     */
+    public static MethodHandle xcit_cuda_lpi_f32$handle() {
+        return xcit_cuda_lpi_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_lpi_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight1, const float *bias1, const float *bn_scale, const float *bn_shift, const float *weight2, const float *bias2, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
+     * }
+     */
+    public static MemorySegment xcit_cuda_lpi_f32$address() {
+        return xcit_cuda_lpi_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_lpi_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight1, const float *bias1, const float *bn_scale, const float *bn_shift, const float *weight2, const float *bias2, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
+     * }
+     */
+    public static int xcit_cuda_lpi_f32(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment weight1, MemorySegment bias1, MemorySegment bn_scale, MemorySegment bn_shift, MemorySegment weight2, MemorySegment bias2, long batch, long grid_h, long grid_w, long channels) {
+        var mh$ = xcit_cuda_lpi_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_lpi_f32", ctx, out, in, weight1, bias1, bn_scale, bn_shift, weight2, bias2, batch, grid_h, grid_w, channels);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, weight1, bias1, bn_scale, bn_shift, weight2, bias2, batch, grid_h, grid_w, channels);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_lpi_f16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_lpi_f16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_lpi_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight1, const uint16_t *bias1, const uint16_t *bn_scale, const uint16_t *bn_shift, const uint16_t *weight2, const uint16_t *bias2, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_lpi_f16$descriptor() {
+        return xcit_cuda_lpi_f16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_lpi_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight1, const uint16_t *bias1, const uint16_t *bn_scale, const uint16_t *bn_shift, const uint16_t *weight2, const uint16_t *bias2, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
+     * }
+     */
+    public static MethodHandle xcit_cuda_lpi_f16$handle() {
+        return xcit_cuda_lpi_f16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_lpi_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight1, const uint16_t *bias1, const uint16_t *bn_scale, const uint16_t *bn_shift, const uint16_t *weight2, const uint16_t *bias2, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
+     * }
+     */
+    public static MemorySegment xcit_cuda_lpi_f16$address() {
+        return xcit_cuda_lpi_f16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_lpi_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight1, const uint16_t *bias1, const uint16_t *bn_scale, const uint16_t *bn_shift, const uint16_t *weight2, const uint16_t *bias2, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
+     * }
+     */
+    public static int xcit_cuda_lpi_f16(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment weight1, MemorySegment bias1, MemorySegment bn_scale, MemorySegment bn_shift, MemorySegment weight2, MemorySegment bias2, long batch, long grid_h, long grid_w, long channels) {
+        var mh$ = xcit_cuda_lpi_f16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_lpi_f16", ctx, out, in, weight1, bias1, bn_scale, bn_shift, weight2, bias2, batch, grid_h, grid_w, channels);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, weight1, bias1, bn_scale, bn_shift, weight2, bias2, batch, grid_h, grid_w, channels);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_lpi_bf16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_lpi_bf16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_lpi_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight1, const uint16_t *bias1, const uint16_t *bn_scale, const uint16_t *bn_shift, const uint16_t *weight2, const uint16_t *bias2, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_lpi_bf16$descriptor() {
+        return xcit_cuda_lpi_bf16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_lpi_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight1, const uint16_t *bias1, const uint16_t *bn_scale, const uint16_t *bn_shift, const uint16_t *weight2, const uint16_t *bias2, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
+     * }
+     */
+    public static MethodHandle xcit_cuda_lpi_bf16$handle() {
+        return xcit_cuda_lpi_bf16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_lpi_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight1, const uint16_t *bias1, const uint16_t *bn_scale, const uint16_t *bn_shift, const uint16_t *weight2, const uint16_t *bias2, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
+     * }
+     */
+    public static MemorySegment xcit_cuda_lpi_bf16$address() {
+        return xcit_cuda_lpi_bf16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_lpi_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight1, const uint16_t *bias1, const uint16_t *bn_scale, const uint16_t *bn_shift, const uint16_t *weight2, const uint16_t *bias2, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
+     * }
+     */
+    public static int xcit_cuda_lpi_bf16(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment weight1, MemorySegment bias1, MemorySegment bn_scale, MemorySegment bn_shift, MemorySegment weight2, MemorySegment bias2, long batch, long grid_h, long grid_w, long channels) {
+        var mh$ = xcit_cuda_lpi_bf16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_lpi_bf16", ctx, out, in, weight1, bias1, bn_scale, bn_shift, weight2, bias2, batch, grid_h, grid_w, channels);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, weight1, bias1, bn_scale, bn_shift, weight2, bias2, batch, grid_h, grid_w, channels);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_class_attention_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_class_attention_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_f32(xcit_ctx *ctx, float *out, float *weights, const float *q, const float *kv, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_class_attention_f32$descriptor() {
+        return xcit_cuda_class_attention_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_f32(xcit_ctx *ctx, float *out, float *weights, const float *q, const float *kv, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MethodHandle xcit_cuda_class_attention_f32$handle() {
+        return xcit_cuda_class_attention_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_f32(xcit_ctx *ctx, float *out, float *weights, const float *q, const float *kv, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MemorySegment xcit_cuda_class_attention_f32$address() {
+        return xcit_cuda_class_attention_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_f32(xcit_ctx *ctx, float *out, float *weights, const float *q, const float *kv, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static int xcit_cuda_class_attention_f32(MemorySegment ctx, MemorySegment out, MemorySegment weights, MemorySegment q, MemorySegment kv, long batch, long rows, long channels, long heads) {
+        var mh$ = xcit_cuda_class_attention_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_class_attention_f32", ctx, out, weights, q, kv, batch, rows, channels, heads);
+            }
+            return (int)mh$.invokeExact(ctx, out, weights, q, kv, batch, rows, channels, heads);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_class_attention_f16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_class_attention_f16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_f16(xcit_ctx *ctx, uint16_t *out, uint16_t *weights, const uint16_t *q, const uint16_t *kv, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_class_attention_f16$descriptor() {
+        return xcit_cuda_class_attention_f16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_f16(xcit_ctx *ctx, uint16_t *out, uint16_t *weights, const uint16_t *q, const uint16_t *kv, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MethodHandle xcit_cuda_class_attention_f16$handle() {
+        return xcit_cuda_class_attention_f16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_f16(xcit_ctx *ctx, uint16_t *out, uint16_t *weights, const uint16_t *q, const uint16_t *kv, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MemorySegment xcit_cuda_class_attention_f16$address() {
+        return xcit_cuda_class_attention_f16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_f16(xcit_ctx *ctx, uint16_t *out, uint16_t *weights, const uint16_t *q, const uint16_t *kv, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static int xcit_cuda_class_attention_f16(MemorySegment ctx, MemorySegment out, MemorySegment weights, MemorySegment q, MemorySegment kv, long batch, long rows, long channels, long heads) {
+        var mh$ = xcit_cuda_class_attention_f16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_class_attention_f16", ctx, out, weights, q, kv, batch, rows, channels, heads);
+            }
+            return (int)mh$.invokeExact(ctx, out, weights, q, kv, batch, rows, channels, heads);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_class_attention_bf16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_class_attention_bf16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_bf16(xcit_ctx *ctx, uint16_t *out, uint16_t *weights, const uint16_t *q, const uint16_t *kv, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_class_attention_bf16$descriptor() {
+        return xcit_cuda_class_attention_bf16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_bf16(xcit_ctx *ctx, uint16_t *out, uint16_t *weights, const uint16_t *q, const uint16_t *kv, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MethodHandle xcit_cuda_class_attention_bf16$handle() {
+        return xcit_cuda_class_attention_bf16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_bf16(xcit_ctx *ctx, uint16_t *out, uint16_t *weights, const uint16_t *q, const uint16_t *kv, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MemorySegment xcit_cuda_class_attention_bf16$address() {
+        return xcit_cuda_class_attention_bf16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_bf16(xcit_ctx *ctx, uint16_t *out, uint16_t *weights, const uint16_t *q, const uint16_t *kv, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static int xcit_cuda_class_attention_bf16(MemorySegment ctx, MemorySegment out, MemorySegment weights, MemorySegment q, MemorySegment kv, long batch, long rows, long channels, long heads) {
+        var mh$ = xcit_cuda_class_attention_bf16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_class_attention_bf16", ctx, out, weights, q, kv, batch, rows, channels, heads);
+            }
+            return (int)mh$.invokeExact(ctx, out, weights, q, kv, batch, rows, channels, heads);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {

@@ -1,0 +1,253 @@
+package org.xcit4j.backend;
+
+import java.lang.foreign.MemorySegment;
+import java.util.IdentityHashMap;
+import java.util.Map;
+import java.util.function.Consumer;
+import org.xcit4j.backend.cuda.Cuda;
+import org.xcit4j.backend.cuda.CudaExecution;
+import org.xcit4j.backend.cuda.Ops;
+import org.xcit4j.backend.Precision;
+import org.xcit4j.bindings.CudaLibraries;
+import org.xcit4j.bindings.xcit.xcit_cuda_h;
+import org.xcit4j.tensor.Shape;
+import org.xcit4j.tensor.Tensor;
+
+/**
+ * The CUDA backend: every op is one libxcit_cuda kernel (or a cuBLASLt GEMM) launched on the
+ * session's stream. Java keeps composing with host tensors; {@link CudaExecution} maps them
+ * to device memory (weights in one allocation, the memory plan mirrored in one device
+ * arena), runs the forward once eagerly, captures it as a CUDA graph and replays that
+ * graph for every later run. Shapes and the math of each op are Backend's; what is
+ * different here is only where the bytes live.
+ *
+ * <p>Nothing in this class has run on a GPU on the machines that built it (they have none):
+ * each op mirrors an entry that the kernel tests run under the host emulator.
+ */
+public final class CudaBackend implements Backend {
+    private final Precision precision;
+    private final NativeContext ctx;
+    private final CudaExecution.Device device;
+    private final Map<Forward, CudaExecution> executions = new IdentityHashMap<>();
+    private CudaExecution current;
+
+    private CudaBackend(Precision precision, CudaExecution.Device device, NativeContext ctx) {
+        this.precision = precision;
+        this.device = device;
+        this.ctx = ctx;
+    }
+
+    /** Opens the backend, or throws {@link DeviceUnavailableException} saying what is missing. */
+    public static CudaBackend open(Precision precision, Consumer<String> notes) {
+        Cuda.Probe probe = Cuda.probe();
+        if (!probe.available()) throw new DeviceUnavailableException("device 'cuda' is not available: " + probe.reason());
+        NativeContext ctx = new NativeContext();
+        try {
+            CudaExecution.Device device = CudaExecution.Device.open(ctx, precision, notes);
+            notes.accept("cuda: " + probe.device() + ", runtime " + Cuda.version(probe.runtimeVersion()) + ", driver "
+                    + Cuda.version(probe.driverVersion()) + ", " + precision + ", GEMMs by "
+                    + (device.cublas() != null ? "cuBLASLt" : "libxcit_cuda (" + CudaLibraries.describe(CudaLibraries.CUBLASLT) + ")"));
+            return new CudaBackend(precision, device, ctx);
+        } catch (RuntimeException e) {
+            ctx.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public String name() {
+        return "cuda";
+    }
+
+    public Precision precision() {
+        return precision;
+    }
+
+    /** The execution of {@code forward}: device buffers, graph, and resident input/output access. */
+    public CudaExecution execution(Forward forward) {
+        CudaExecution e = executions.get(forward);
+        if (e == null) throw new IllegalStateException("the session was not prepared on this backend");
+        return e;
+    }
+
+    @Override
+    public void prepare(Forward forward) {
+        CudaExecution e = new CudaExecution(device, forward);
+        executions.put(forward, e);
+        current = e;
+        try {
+            e.prepare(this);
+        } catch (RuntimeException ex) {
+            executions.remove(forward).close();
+            throw ex;
+        }
+    }
+
+    @Override
+    public void run(Forward forward, Tensor input) {
+        execution(forward).run(input);
+    }
+
+    @Override
+    public void release(Forward forward) {
+        CudaExecution e = executions.remove(forward);
+        if (e != null) e.close();
+    }
+
+    // ---- ops: resolve tensors to device pointers, call the typed entry --------------------
+
+    private MemorySegment d(Tensor t) {
+        return t == null ? MemorySegment.NULL : current.resolve(t);
+    }
+
+    private void call(String op, Object... args) {
+        if (current.launching()) Ops.call(ctx, op, precision, args);
+    }
+
+    private static long rows(Tensor t) {
+        int cols = t.shape().size(-1);
+        return cols == 0 ? 0 : t.numel() / cols;
+    }
+
+    private static long cols(Tensor t) {
+        return t.shape().size(-1);
+    }
+
+    @Override
+    public void layerNorm(Tensor out, Tensor in, Tensor gamma, Tensor beta, float eps) {
+        call("layernorm", d(out), d(in), d(gamma), d(beta), rows(in), cols(in), eps);
+    }
+
+    /** One pass: layernorm.cu's fused residual kernel. */
+    @Override
+    public void addScaledLayerNorm(Tensor x, Tensor out, Tensor y, Tensor gamma, Tensor lnGamma, Tensor lnBeta, float eps) {
+        call("residual_layernorm", d(x), d(out), d(y), d(gamma), d(lnGamma), d(lnBeta), rows(x), cols(x), eps);
+    }
+
+    @Override
+    public void linear(Tensor out, Tensor in, Tensor weight, Tensor bias) {
+        long k = weight.shape().size(1), o = weight.shape().size(0), m = in.numel() / k;
+        MemorySegment dOut = d(out), dIn = d(in), dW = d(weight), dB = d(bias);
+        if (!current.launching()) return;
+        if (device.cublas() != null) {
+            device.cublas().linear(dOut, dIn, dW, dB, m, k, o, device.stream());
+        } else {
+            Ops.call(ctx, "linear", precision, dOut, dIn, dW, dB, 1L, m, k, o, 0);
+        }
+    }
+
+    @Override
+    public void gelu(Tensor x) {
+        call("bias_gelu", d(x), MemorySegment.NULL, rows(x), cols(x));
+    }
+
+    @Override
+    public void addScaled(Tensor x, Tensor y, Tensor gamma) {
+        call("add_scaled", d(x), d(y), d(gamma), rows(x), cols(x));
+    }
+
+    @Override
+    public void addBroadcast(Tensor x, Tensor rows) {
+        call("add_broadcast", d(x), d(rows), x.numel() / rows.numel(), rows.numel());
+    }
+
+    @Override
+    public void nchwToNhwc(Tensor out, Tensor in) {
+        Shape s = in.shape();
+        call("nchw_to_nhwc", d(out), d(in), (long) s.size(0), (long) s.size(1), (long) s.size(2), (long) s.size(3));
+    }
+
+    @Override
+    public void conv3x3s2(Tensor out, Tensor in, Tensor weight, Tensor bias) {
+        Shape s = in.shape();
+        call("conv3x3s2", d(out), d(in), d(weight), d(bias), (long) s.size(0), (long) s.size(1), (long) s.size(2),
+                (long) s.size(3), (long) weight.shape().size(0));
+    }
+
+    /** Streamed XCA is for host backends: Session and DenseSession refuse streamed plans on cuda before any op runs. */
+    @Override
+    public void xcaGram(Tensor stats, Tensor qk, int heads, boolean accumulate) {
+        throw new UnsupportedOperationException("streamed XCA (xcaGram) runs on host backends, not on cuda");
+    }
+
+    @Override
+    public void xcaSoftmax(Tensor attn, Tensor stats, Tensor temperature) {
+        throw new UnsupportedOperationException("streamed XCA (xcaSoftmax) runs on host backends, not on cuda");
+    }
+
+    @Override
+    public void xca(Tensor out, Tensor qkv, Tensor temperature, int heads) {
+        Shape s = qkv.shape();
+        long b = s.size(0), n = s.size(1), c = s.size(2) / 3;
+        MemorySegment ws = current.workspace(xcaWorkspace(b, n, c, heads));
+        call("xca", d(out), ws, d(qkv), d(temperature), b, n, c, (long) heads);
+    }
+
+    private long xcaWorkspace(long b, long n, long c, long heads) {
+        try (var arena = java.lang.foreign.Arena.ofConfined()) {
+            MemorySegment bytes = arena.allocate(java.lang.foreign.ValueLayout.JAVA_LONG);
+            ctx.check(xcit_cuda_h.xcit_cuda_xca_workspace_size(ctx.handle(), bytes, b, n, c, heads), "xcit_cuda_xca_workspace_size");
+            return bytes.get(java.lang.foreign.ValueLayout.JAVA_LONG, 0);
+        }
+    }
+
+    @Override
+    public void lpi(Tensor out, Tensor in, int gridH, int gridW, Tensor weight1, Tensor bias1, Tensor bnScale,
+                    Tensor bnShift, Tensor weight2, Tensor bias2) {
+        long c = cols(in), b = in.numel() / ((long) gridH * gridW * c);
+        call("lpi", d(out), d(in), d(weight1), d(bias1), d(bnScale), d(bnShift), d(weight2), d(bias2), b,
+                (long) gridH, (long) gridW, c);
+    }
+
+    @Override
+    public void classAttention(Tensor out, Tensor weights, Tensor q, Tensor kv, int heads) {
+        Shape s = kv.shape();
+        call("class_attention", d(out), d(weights), d(q), d(kv), (long) s.size(0), (long) s.size(1),
+                (long) s.size(2) / 2, (long) heads);
+    }
+
+    @Override
+    public void channelAffine(Tensor x, Tensor scale, Tensor shift) {
+        call("channel_affine", d(x), d(scale), d(shift), rows(x), cols(x));
+    }
+
+    @Override
+    public void convTranspose2x2(Tensor out, Tensor in, Tensor weight, Tensor bias) {
+        Shape s = in.shape();
+        call("conv_transpose2x2", d(out), d(in), d(weight), d(bias), (long) s.size(0), (long) s.size(1),
+                (long) s.size(2), (long) s.size(3), (long) weight.shape().size(1));
+    }
+
+    @Override
+    public void maxPool(Tensor out, Tensor in, int k) {
+        Shape s = in.shape();
+        call("max_pool", d(out), d(in), (long) s.size(0), (long) s.size(1), (long) s.size(2), (long) s.size(3), (long) k);
+    }
+
+    @Override
+    public void gatherRow(Tensor out, Tensor in, int row) {
+        Shape s = in.shape();
+        call("gather_row", d(out), d(in), (long) s.size(0), (long) s.size(1), (long) s.size(2), (long) row);
+    }
+
+    @Override
+    public void scatterRow(Tensor out, int row, Tensor in) {
+        Shape s = out.shape();
+        call("scatter_row", d(out), d(in), (long) s.size(0), (long) s.size(1), (long) s.size(2), (long) row);
+    }
+
+    @Override
+    public void prependRow(Tensor out, Tensor first, Tensor tokens) {
+        Shape s = tokens.shape();
+        call("prepend_row", d(out), d(first), d(tokens), (long) s.size(0), (long) s.size(1), (long) s.size(2));
+    }
+
+    /** Frees every session's device memory and graph, the stream, cuBLASLt and the ctx; idempotent. */
+    @Override
+    public void close() {
+        for (CudaExecution e : executions.values()) e.close();
+        executions.clear();
+        device.close();
+        ctx.close();
+    }
+}

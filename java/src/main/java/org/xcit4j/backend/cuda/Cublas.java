@@ -1,0 +1,114 @@
+package org.xcit4j.backend.cuda;
+
+import org.xcit4j.backend.Precision;
+import static org.xcit4j.bindings.cuda.cublasLt_h.*;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.HashMap;
+import java.util.Map;
+import org.xcit4j.bindings.cuda.cublasLtMatmulHeuristicResult_t;
+
+/**
+ * Linear layers through cuBLASLt: out (M, O) = in (M, K) W^T + bias, row-major, with the bias
+ * in cuBLASLt's epilogue. Row-major data is column-major transposed, so this computes
+ * out^T (O x M) = op_T(W as K x O) * in^T (K x M), whose bias is per row of out^T, i.e.
+ * per output feature, as the epilogue wants. One plan (descriptors + heuristic algorithm)
+ * per shape, made on first use outside any graph capture and reused by every replay.
+ * The GELU epilogue is not used: cuBLASLt's is the tanh approximation (see bias_gelu.cu).
+ */
+public final class Cublas implements AutoCloseable {
+    private static final long WORKSPACE = 32L << 20;
+
+    private record Key(long m, long k, long o, boolean bias) {}
+
+    private record Plan(MemorySegment desc, MemorySegment a, MemorySegment b, MemorySegment d, MemorySegment algo) {}
+
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment handle;
+    private final DeviceBuffer workspace;
+    private final Precision precision;
+    private final Map<Key, Plan> plans = new HashMap<>();
+    private final MemorySegment one, zero;
+
+    Cublas(Precision precision) {
+        this.precision = precision;
+        this.handle = pointer(out -> cublasLtCreate(out), "cublasLtCreate");
+        this.workspace = DeviceBuffer.allocate(WORKSPACE);
+        this.one = arena.allocateFrom(ValueLayout.JAVA_FLOAT, 1f);
+        this.zero = arena.allocateFrom(ValueLayout.JAVA_FLOAT, 0f);
+    }
+
+    /** Enqueues out = in * weight^T + bias (bias may be NULL) on {@code stream}; device pointers. */
+    public void linear(MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, long m, long k, long o,
+                MemorySegment stream) {
+        Plan p = plans.computeIfAbsent(new Key(m, k, o, !bias.equals(MemorySegment.NULL)), this::plan);
+        if (!bias.equals(MemorySegment.NULL)) {
+            setAttribute(p.desc(), CUBLASLT_MATMUL_DESC_BIAS_POINTER(), arena.allocateFrom(ValueLayout.ADDRESS, bias));
+        }
+        check(cublasLtMatmul(handle, p.desc(), one, weight, p.a(), in, p.b(), zero, out, p.d(), out, p.d(), p.algo(),
+                workspace.address(), WORKSPACE, stream), "cublasLtMatmul");
+    }
+
+    private Plan plan(Key key) {
+        int type = CudaTypes.cudaDataType(precision);
+        int compute = precision == Precision.FP32 ? CUBLAS_COMPUTE_32F()
+                : precision == Precision.TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32() : CUBLAS_COMPUTE_32F();
+        MemorySegment desc = pointer(out -> cublasLtMatmulDescCreate(out, compute, CUDA_R_32F()), "cublasLtMatmulDescCreate");
+        setAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA(), arena.allocateFrom(ValueLayout.JAVA_INT, CUBLAS_OP_T()));
+        setAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB(), arena.allocateFrom(ValueLayout.JAVA_INT, CUBLAS_OP_N()));
+        int epilogue = key.bias() ? CUBLASLT_EPILOGUE_BIAS() : CUBLASLT_EPILOGUE_DEFAULT();
+        setAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE(), arena.allocateFrom(ValueLayout.JAVA_INT, epilogue));
+        MemorySegment a = layout(type, key.k(), key.o(), key.k());   // W: K x O column-major
+        MemorySegment b = layout(type, key.k(), key.m(), key.k());   // in^T: K x M
+        MemorySegment d = layout(type, key.o(), key.m(), key.o());   // out^T: O x M
+        MemorySegment pref = pointer(out -> cublasLtMatmulPreferenceCreate(out), "cublasLtMatmulPreferenceCreate");
+        check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES(),
+                arena.allocateFrom(ValueLayout.JAVA_LONG, WORKSPACE), 8), "cublasLtMatmulPreferenceSetAttribute");
+        MemorySegment results = cublasLtMatmulHeuristicResult_t.allocateArray(1, arena);
+        MemorySegment found = arena.allocate(ValueLayout.JAVA_INT);
+        check(cublasLtMatmulAlgoGetHeuristic(handle, desc, a, b, d, d, pref, 1, results, found), "cublasLtMatmulAlgoGetHeuristic");
+        check(cublasLtMatmulPreferenceDestroy(pref), "cublasLtMatmulPreferenceDestroy");
+        if (found.get(ValueLayout.JAVA_INT, 0) == 0) {
+            throw new CudaException("cuBLASLt has no algorithm for " + key + " in " + precision);
+        }
+        return new Plan(desc, a, b, d, cublasLtMatmulHeuristicResult_t.algo(results));
+    }
+
+    private MemorySegment layout(int type, long rows, long cols, long ld) {
+        return pointer(out -> cublasLtMatrixLayoutCreate(out, type, rows, cols, ld), "cublasLtMatrixLayoutCreate");
+    }
+
+    private static void setAttribute(MemorySegment desc, int attribute, MemorySegment value) {
+        check(cublasLtMatmulDescSetAttribute(desc, attribute, value, value.byteSize()), "cublasLtMatmulDescSetAttribute");
+    }
+
+    private static MemorySegment pointer(Cuda.PointerCall c, String name) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(ValueLayout.ADDRESS);
+            check(c.call(out), name);
+            return out.get(ValueLayout.ADDRESS, 0);
+        }
+    }
+
+    private static void check(int status, String call) {
+        if (status != CUBLAS_STATUS_SUCCESS()) {
+            throw new CudaException(call + " failed: " + cublasLtGetStatusString(status).getString(0) + " (" + status + ")");
+        }
+    }
+
+    @Override
+    public void close() {
+        for (Plan p : plans.values()) {
+            cublasLtMatrixLayoutDestroy(p.a());
+            cublasLtMatrixLayoutDestroy(p.b());
+            cublasLtMatrixLayoutDestroy(p.d());
+            cublasLtMatmulDescDestroy(p.desc());
+        }
+        plans.clear();
+        cublasLtDestroy(handle);
+        workspace.close();
+        arena.close();
+    }
+}

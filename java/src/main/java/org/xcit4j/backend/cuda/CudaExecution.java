@@ -1,0 +1,194 @@
+package org.xcit4j.backend.cuda;
+
+import org.xcit4j.backend.Precision;
+import static org.xcit4j.bindings.cuda.cudart_h.*;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+import org.xcit4j.backend.Backend;
+import org.xcit4j.backend.NativeContext;
+import org.xcit4j.bindings.CudaLibraries;
+import org.xcit4j.bindings.xcit.xcit_cuda_h;
+import org.xcit4j.tensor.Tensor;
+
+/**
+ * One session's forward on the GPU. {@link #prepare} (once):
+ * <ol>
+ *   <li>mirrors the session's activation block in one device allocation and gives the input
+ *       slot its own fp32 buffer;
+ *   <li>dry-runs setup + forward with launches switched off, so every tensor the ops touch
+ *       that is not planned memory is found: the weights, uploaded into one allocation;
+ *       the XCA workspace size is found the same way;
+ *   <li>uploads the tensors Java filled on the host (the Fourier features), runs setup
+ *       (the positional projection) and the forward once eagerly (errors surface with
+ *       their real message; cuBLASLt plans get made), then captures the forward, followed
+ *       by the conversion of each output to fp32, as a CUDA graph.
+ * </ol>
+ * {@link #run}: input -> pinned staging -> device (async), graph launch, outputs -> pinned
+ * -> host tensors, one stream synchronisation. {@link #launchResident} skips the host copies
+ * for callers whose data is already on the GPU ({@link #residentInput}, {@link #residentOutput}).
+ */
+public final class CudaExecution implements AutoCloseable {
+
+    /** Per backend: the stream every op and copy goes to, cuBLASLt if present. */
+    public record Device(NativeContext ctx, MemorySegment stream, Cublas cublas, Precision precision) implements AutoCloseable {
+        public static Device open(NativeContext ctx, Precision precision, Consumer<String> notes) {
+            MemorySegment stream = Cuda.pointerOut(out -> cudaStreamCreateWithFlags(out, cudaStreamNonBlocking()),
+                    "cudaStreamCreateWithFlags");
+            ctx.check(xcit_cuda_h.xcit_cuda_set_stream(ctx.handle(), stream), "xcit_cuda_set_stream");
+            Cublas cublas = null;
+            if (CudaLibraries.isAvailable(CudaLibraries.CUBLASLT)) {
+                cublas = new Cublas(precision);
+            } else {
+                notes.accept("cuda: " + CudaLibraries.describe(CudaLibraries.CUBLASLT)
+                        + "; GEMMs use libxcit_cuda's portable kernel (correct, several times slower)");
+            }
+            return new Device(ctx, stream, cublas, precision);
+        }
+
+        @Override
+        public void close() {
+            if (cublas != null) cublas.close();
+            Cuda.check(cudaStreamDestroy(stream), "cudaStreamDestroy");
+        }
+    }
+
+    private record Output(Tensor host, DeviceBuffer fp32, MemorySegment pinned) {}
+
+    private final Device device;
+    private final Backend.Forward forward;
+    private final DeviceMemory memory = new DeviceMemory();
+    private final List<Output> outputs = new ArrayList<>();
+    private DeviceBuffer input, workspace;
+    private MemorySegment pinnedInput, graph;
+    private boolean collecting;
+    private long workspaceNeeded;
+
+    public CudaExecution(Device device, Backend.Forward forward) {
+        this.device = device;
+        this.forward = forward;
+    }
+
+    public void prepare(Backend backend) {
+        Precision p = device.precision();
+        MemorySegment block = forward.activations();
+        memory.mirror(block, memory.keep(DeviceBuffer.allocate(block.byteSize() / Float.BYTES * p.storageBytes())),
+                p.storageBytes());
+        input = memory.keep(DeviceBuffer.allocate(forward.inputSlot().segment().byteSize()));
+        memory.pin(forward.inputSlot(), input);
+
+        collecting = true;
+        try {
+            forward.setup(backend);
+            forward.forward(backend);
+        } finally {
+            collecting = false;
+        }
+        MemorySegment ctx = device.ctx().handle();
+        memory.uploadWeights(p, ctx, device.stream());
+        workspace = memory.keep(DeviceBuffer.allocate(Math.max(workspaceNeeded, 256)));
+        for (Tensor t : forward.hostInitialised()) memory.upload(t, p, ctx, device.stream());
+        for (Tensor t : forward.outputs()) {
+            outputs.add(new Output(t, memory.keep(DeviceBuffer.allocate(t.segment().byteSize())),
+                    Cuda.mallocHost(t.segment().byteSize())));
+        }
+        pinnedInput = Cuda.mallocHost(input.bytes());
+
+        forward.setup(backend);
+        enqueueForward(backend);
+        synchronize();
+        Cuda.check(cudaStreamBeginCapture(device.stream(), cudaStreamCaptureModeThreadLocal()), "cudaStreamBeginCapture");
+        MemorySegment captured;
+        try {
+            enqueueForward(backend);
+        } finally {
+            captured = Cuda.pointerOut(out -> cudaStreamEndCapture(device.stream(), out), "cudaStreamEndCapture");
+        }
+        try {
+            graph = Cuda.pointerOut(out -> cudaGraphInstantiate(out, captured, 0L), "cudaGraphInstantiate");
+        } finally {
+            Cuda.check(cudaGraphDestroy(captured), "cudaGraphDestroy");
+        }
+    }
+
+    /** The forward, then every output converted from the storage type into its fp32 buffer. */
+    private void enqueueForward(Backend backend) {
+        forward.forward(backend);
+        for (Output o : outputs) {
+            Ops.convert(device.ctx().handle(), o.fp32().address(), 0, resolve(o.host()), CudaTypes.typeCode(device.precision()),
+                    o.host().numel());
+        }
+    }
+
+    /** Device address of a tensor an op was handed; during the dry run, unknown tensors are weights. */
+    public MemorySegment resolve(Tensor t) {
+        MemorySegment a = memory.device(t);
+        if (a != null) return a;
+        if (collecting) {
+            memory.collect(t);
+            return MemorySegment.NULL;
+        }
+        throw new IllegalStateException(t + " at 0x" + Long.toHexString(t.segment().address())
+                + " is neither planned memory nor a weight seen while the session was prepared");
+    }
+
+    /** Whether ops should launch (false during the dry run). */
+    public boolean launching() {
+        return !collecting;
+    }
+
+    /** The XCA workspace: sized during the dry run, then at least {@code bytes} long. */
+    public MemorySegment workspace(long bytes) {
+        if (collecting) {
+            workspaceNeeded = Math.max(workspaceNeeded, bytes);
+            return MemorySegment.NULL;
+        }
+        if (bytes > workspace.bytes()) throw new IllegalStateException("XCA workspace of " + bytes + " bytes > " + workspace.bytes());
+        return workspace.address();
+    }
+
+    public void run(Tensor in) {
+        long bytes = input.bytes();
+        MemorySegment.copy(in.segment(), 0, pinnedInput, 0, bytes);
+        Cuda.copy(input.address(), pinnedInput, bytes, cudaMemcpyHostToDevice(), device.stream());
+        launchResident();
+        for (Output o : outputs) {
+            Cuda.copy(o.pinned(), o.fp32().address(), o.fp32().bytes(), cudaMemcpyDeviceToHost(), device.stream());
+        }
+        synchronize();
+        for (Output o : outputs) MemorySegment.copy(o.pinned(), 0, o.host().segment(), 0, o.fp32().bytes());
+    }
+
+    /** The device buffer the forward reads its (B, 3, H, W) fp32 input from (a view). */
+    public DeviceBuffer residentInput() {
+        return input.slice(0, input.bytes());
+    }
+
+    /** Output {@code i} (the session's order: logits, features, tokens) in fp32 on the device (a view). */
+    public DeviceBuffer residentOutput(int i) {
+        DeviceBuffer b = outputs.get(i).fp32();
+        return b.slice(0, b.bytes());
+    }
+
+    /** Enqueues one replay of the forward on the session's stream; {@link #synchronize()} waits for it. */
+    public void launchResident() {
+        Cuda.check(cudaGraphLaunch(graph, device.stream()), "cudaGraphLaunch");
+    }
+
+    public void synchronize() {
+        Cuda.check(cudaStreamSynchronize(device.stream()), "cudaStreamSynchronize");
+    }
+
+    @Override
+    public void close() {
+        if (graph != null) cudaGraphExecDestroy(graph);
+        graph = null;
+        for (Output o : outputs) cudaFreeHost(o.pinned());
+        outputs.clear();
+        if (pinnedInput != null) cudaFreeHost(pinnedInput);
+        pinnedInput = null;
+        memory.close();
+    }
+}

@@ -1,0 +1,157 @@
+package org.xcit4j.cli;
+
+import java.io.PrintWriter;
+import java.lang.foreign.Arena;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import org.xcit4j.backend.Backend;
+import org.xcit4j.backend.Backends;
+import org.xcit4j.backend.Device;
+import org.xcit4j.backend.Precision;
+import org.xcit4j.model.ModelZoo;
+import org.xcit4j.model.Session;
+import org.xcit4j.model.Xcit;
+import org.xcit4j.tensor.Shape;
+import org.xcit4j.tensor.Tensor;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code xcit selftest --device cuda}: for a user with a GPU, the whole forward of every zoo
+ * architecture on random weights, on the device and on the best CPU backend, compared
+ * output by output, with timings. Opens the device first, so without one it fails at once
+ * with the reason.
+ */
+@Command(name = "selftest", mixinStandardHelpOptions = true,
+        description = "Compare a device against the best CPU backend: random weights, every zoo architecture, "
+                + "two input sizes; prints the error of each output and timings. Exit code 1 if any output is "
+                + "outside the tolerance.")
+final class SelftestCommand implements Callable<Integer> {
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--device", defaultValue = "cuda", paramLabel = "DEVICE", description = "Device to test. Default: ${DEFAULT-VALUE}.")
+    String device;
+
+    @Option(names = "--precision", defaultValue = "fp32", paramLabel = "P",
+            description = "fp32, tf32, fp16 or bf16 (CUDA). Default: ${DEFAULT-VALUE}.")
+    String precision;
+
+    @Option(names = "--sizes", defaultValue = "224,384", split = ",", paramLabel = "S",
+            description = "Square input sides. Default: ${DEFAULT-VALUE}.")
+    int[] sizes;
+
+    @Option(names = "--models", split = ",", paramLabel = "ARCH",
+            description = "Architectures to test (e.g. xcit_nano_12_p16); default: all 14.")
+    List<String> models;
+
+    @Option(names = "--runs", defaultValue = "10", description = "Timed device runs per case (median). Default: ${DEFAULT-VALUE}.")
+    int runs;
+
+    /**
+     * max|device - reference| <= tolerance * max(1, max|reference|) per output. fp32 is the
+     * golden criterion (1e-4: fp32 sums vs the double-accumulating reference, ~1e-5 seen on
+     * CPU). The others add one rounding of every GEMM input (TF32: 2^-11) or of every stored
+     * activation (fp16: 2^-11, bf16: 2^-8), compounded over 12-24 blocks; these three are
+     * estimates that have not been checked on a GPU yet.
+     */
+    static double tolerance(Precision p) {
+        return switch (p) {
+            case FP32 -> 1e-4;
+            case TF32 -> 1e-2;
+            case FP16 -> 3e-2;
+            case BF16 -> 1e-1;
+        };
+    }
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        Device dev = Device.parse(device);
+        Precision p = Precision.parse(precision);
+        try (Backend tested = Backends.open(dev, 0, p, note -> err.println("xcit: " + note));
+             Backend reference = Backends.open(bestCpu(), note -> { })) {
+            out.printf("selftest: %s (%s) against %s, tolerance %.0e x max(1, max|ref|)%n", tested.name(), p,
+                    reference.name(), tolerance(p));
+            int failures = 0;
+            for (ModelZoo.Architecture a : architectures()) {
+                for (int size : sizes) failures += compare(out, a, size, tested, reference, p);
+            }
+            out.println(failures == 0 ? "selftest: all outputs within tolerance" : "selftest: " + failures + " output(s) FAILED");
+            return failures == 0 ? 0 : 1;
+        }
+    }
+
+    /** The native CPU backend where it opens, else the Java reference. */
+    private static Device bestCpu() {
+        try {
+            Backends.open(Device.CPU, note -> { }).close();
+            return Device.CPU;
+        } catch (RuntimeException e) {
+            return Device.JAVA;
+        }
+    }
+
+    private List<ModelZoo.Architecture> architectures() {
+        if (models == null || models.isEmpty()) return ModelZoo.ARCHITECTURES;
+        List<ModelZoo.Architecture> chosen = new ArrayList<>();
+        for (String m : models) chosen.add(ModelZoo.require(m).architecture());
+        return chosen;
+    }
+
+    private int compare(PrintWriter out, ModelZoo.Architecture a, int size, Backend tested, Backend reference, Precision p) {
+        try (Xcit model = Xcit.random(a.config(1000), 42); Arena arena = Arena.ofConfined()) {
+            Tensor input = Tensor.allocate(arena, Shape.of(1, 3, size, size));
+            SplittableRandom random = new SplittableRandom(size);
+            for (long i = 0; i < input.numel(); i++) input.set(i, (float) random.nextGaussian());
+
+            long t0 = System.nanoTime();
+            float[][] want;
+            try (Session s = model.session(reference, 1, size, size)) {
+                want = arrays(s.run(input));
+            }
+            long t1 = System.nanoTime();
+            float[][] got;
+            long[] times = new long[Math.max(runs, 1)];
+            try (Session s = model.session(tested, 1, size, size)) {
+                long t2 = System.nanoTime();
+                got = arrays(s.run(input));
+                out.printf("%s_%d: reference %.1f ms, %s prepare + first run %.1f ms%n", a.arch(), size, (t1 - t0) / 1e6,
+                        tested.name(), (System.nanoTime() - t2) / 1e6);
+                for (int r = 0; r < times.length; r++) {
+                    long t = System.nanoTime();
+                    s.run(input);
+                    times[r] = System.nanoTime() - t;
+                }
+            }
+            Arrays.sort(times);
+            int failures = 0;
+            String[] names = {"logits", "features", "tokens"};
+            for (int o = 0; o < want.length; o++) {
+                double maxRef = 0, maxErr = 0;
+                for (int i = 0; i < want[o].length; i++) {
+                    maxRef = Math.max(maxRef, Math.abs(want[o][i]));
+                    double e = Math.abs((double) got[o][i] - want[o][i]);
+                    maxErr = Double.isNaN(e) ? Double.POSITIVE_INFINITY : Math.max(maxErr, e);
+                }
+                double bound = tolerance(p) * Math.max(1, maxRef);
+                boolean ok = maxErr <= bound;
+                failures += ok ? 0 : 1;
+                out.printf("  %-8s max|err| %.3e  (max|ref| %.3e, bound %.3e)  %s%n", names[o], maxErr, maxRef, bound,
+                        ok ? "ok" : "FAILED");
+            }
+            out.printf("  %s median run %.3f ms over %d runs%n", tested.name(), times[times.length / 2] / 1e6, times.length);
+            return failures;
+        }
+    }
+
+    private static float[][] arrays(Session.Outputs o) {
+        return new float[][] {o.logits().toArray(), o.features().toArray(), o.tokens().toArray()};
+    }
+}
