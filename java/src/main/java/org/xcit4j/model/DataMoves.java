@@ -50,11 +50,20 @@ final class DataMoves {
 
     /**
      * out (R, S - 1) = in (R, S) without its first column, via the transposed layout where the
-     * columns are rows: transpose to (S, R), drop row 0, transpose back. {@code scratch} holds S*R.
+     * columns are rows: transpose to (S, R), drop row 0, transpose back. {@code scratch} holds
+     * S*R. The views are made once, so {@link #run} allocates nothing.
      */
-    static void dropFirstColumn(Backend backend, Tensor out, Tensor in, Tensor scratch, long r, long s) {
-        Tensor t = scratch.reshape(s, r);
-        transpose(backend, t, in, 1, r, s);
-        transpose(backend, out, t.slice(1, s), 1, s - 1, r);
+    record DropFirstColumn(Tensor inView, Tensor transposed, Tensor tailView, Tensor outView) {
+        static DropFirstColumn of(Tensor out, Tensor in, Tensor scratch, long r, long s) {
+            Tensor t = scratch.reshape(s, r);
+            return new DropFirstColumn(in.reshape(1, r, s, 1), t.reshape(1, s, 1, r),
+                    t.slice(1, s).reshape(1, s - 1, r, 1), out.reshape(1, r, 1, s - 1));
+        }
+
+        void run(Backend backend) {
+            if (inView.numel() == 0) return;
+            backend.nchwToNhwc(transposed, inView);
+            if (outView.numel() > 0) backend.nchwToNhwc(outView, tailView);
+        }
     }
 }

@@ -36,7 +36,7 @@ public final class Session implements AutoCloseable {
     private final Tensor clsRows;
     private final ClassAttentionBlock.Buffers clsBuffers;
     private final Tensor clsWeights;
-    private final Tensor clsWeightsScratch;
+    private final DataMoves.DropFirstColumn clsMaps;
     private final Outputs outputs;
     private final Tensor inputSlot;
     private final Backend.Forward forward = new PlannedForward();
@@ -80,11 +80,12 @@ public final class Session implements AutoCloseable {
                 new ClassAttention.Buffers(plan.tensor("cls"), plan.tensor("clsQ"), plan.tensor("clsKv"), plan.tensor("clsAttn")),
                 plan.tensor("clsOut"), plan.tensor("clsHidden"));
         this.clsWeights = plan.tensor("clsWeights");
-        this.clsWeightsScratch = plan.tensor("clsWeightsT");
         try {
             trunk.bind(plan);
             this.outputs = new Outputs(cfg.numClasses() > 0 ? plan.tensor("logits") : null, plan.tensor("features"),
                     trunk.tokens(), plan.tensor("clsMaps"));
+            this.clsMaps = DataMoves.DropFirstColumn.of(outputs.clsAttention(), clsWeights, plan.tensor("clsWeightsT"),
+                    (long) b * heads, t);
             backend.prepare(forward);
         } catch (RuntimeException e) {
             arena.close();
@@ -137,8 +138,7 @@ public final class Session implements AutoCloseable {
             for (int i = 0; i < blocks.size(); i++) {
                 blocks.get(i).forward(backend, clsRows, i == blocks.size() - 1 ? clsWeights : null, clsBuffers);
             }
-            int rows = inputShape.size(0) * model.config().numHeads(), t = clsWeights.shape().size(2);
-            DataMoves.dropFirstColumn(backend, outputs.clsAttention(), clsWeights, clsWeightsScratch, rows, t);
+            clsMaps.run(backend);
             backend.gatherRow(outputs.features(), clsRows, 0);
             model.norm().forward(backend, outputs.features(), outputs.features());
             if (outputs.logits() != null) model.head().forward(backend, outputs.logits(), outputs.features());

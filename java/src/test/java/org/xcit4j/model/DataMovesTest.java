@@ -33,7 +33,7 @@ class DataMovesTest {
     void dropFirstColumnAndCopyAndRows() {
         try (Arena arena = Arena.ofConfined(); JavaBackend be = new JavaBackend()) {
             Tensor in = iota(arena, 3, 4), out = Tensor.allocate(arena, Shape.of(3, 3)), scratch = Tensor.allocate(arena, Shape.of(12));
-            DataMoves.dropFirstColumn(be, out, in, scratch, 3, 4);
+            DataMoves.DropFirstColumn.of(out, in, scratch, 3, 4).run(be);
             for (int r = 0; r < 3; r++) for (int c = 0; c < 3; c++) assertEquals(r * 4 + c + 1, out.get(r * 3L + c));
             Tensor dst = Tensor.allocate(arena, Shape.of(12));
             DataMoves.copy(be, dst, in);
