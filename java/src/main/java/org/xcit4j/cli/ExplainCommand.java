@@ -7,6 +7,9 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import javax.imageio.ImageIO;
 import org.xcit4j.backend.Backend;
+import org.xcit4j.image.ImageDecoder;
+import org.xcit4j.image.Preprocessing;
+import org.xcit4j.image.RgbImage;
 import org.xcit4j.backend.Backends;
 import org.xcit4j.backend.Device;
 import org.xcit4j.model.LoadOptions;
@@ -69,17 +72,19 @@ final class ExplainCommand implements Callable<Integer> {
         }
         PrintWriter err = spec.commandLine().getErr();
         Device dev = Device.parse(device);
-        BufferedImage original = SimpleImageInput.read(image);
-        BufferedImage resized = SimpleImageInput.resizeShortSide(original, size);
+        RgbImage original = new ImageDecoder().decode(image);
+        Preprocessing preprocessing = Preprocessing.timm(size);
+        RgbImage resized = preprocessing.resizeShortSide(original);
         try (Arena arena = Arena.ofConfined();
              Xcit net = Xcit.load(weights, LoadOptions.DEFAULT.withModel(model).withTokensNorm(tokensNorm));
              Backend backend = Backends.open(dev, note -> err.println("xcit: " + note))) {
-            Tensor x = SimpleImageInput.normalised(resized, arena);
-            try (Session session = net.session(backend, 1, resized.getHeight(), resized.getWidth(), execution.options())) {
+            Tensor x = Tensor.allocate(arena, 1, 3, resized.height(), resized.width());
+            preprocessing.toTensor(resized, x, 0);
+            try (Session session = net.session(backend, 1, resized.height(), resized.width(), execution.options())) {
                 net.notes().forEach(n -> err.println("xcit: note: " + n));
                 Tensor maps = session.run(x).clsAttention();
                 float[] mean = Heatmap.meanOverHeads(maps);
-                BufferedImage heat = Heatmap.overlay(original, mean, session.gridHeight(), session.gridWidth(), strength);
+                BufferedImage heat = Heatmap.overlay(original.toBufferedImage(), mean, session.gridHeight(), session.gridWidth(), strength);
                 if (!ImageIO.write(heat, "png", output.toFile())) throw new IllegalStateException("no PNG writer in this Java runtime");
             }
         }

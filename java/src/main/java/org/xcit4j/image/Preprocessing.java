@@ -74,10 +74,30 @@ public record Preprocessing(int size, float[] mean, float[] std) {
         normalize(resizeAndCrop(image), batch, index);
     }
 
-    /** ToTensor and Normalize of an already size x size image into slot {@code index}. */
+    /** timm's Resize alone (short side to {@link #size()}, aspect kept, no crop): for whole-image maps. */
+    public RgbImage resizeShortSide(RgbImage image) {
+        int[] wh = resizedSize(image.width(), image.height());
+        return PilResize.resize(image, wh[0], wh[1]);
+    }
+
+    /**
+     * ToTensor and Normalize of {@code image} (any size) into slot {@code index} of
+     * {@code batch} (B, 3, image height, image width).
+     */
+    public void toTensor(RgbImage image, Tensor batch, int index) {
+        Shape s = batch.shape();
+        if (s.rank() != 4 || s.dim(1) != 3 || s.dim(2) != image.height() || s.dim(3) != image.width()) {
+            throw new IllegalArgumentException("a " + image.width() + "x" + image.height() + " image needs a (B, 3, "
+                    + image.height() + ", " + image.width() + ") tensor, got " + s);
+        }
+        if (index < 0 || index >= s.dim(0)) throw new IndexOutOfBoundsException("batch index " + index + " of " + s);
+        normalize(image, batch, index);
+    }
+
+    /** ToTensor and Normalize of an image of the tensor's spatial size into slot {@code index}. */
     void normalize(RgbImage cropped, Tensor batch, int index) {
         byte[] px = cropped.pixels();
-        int plane = size * size;
+        int plane = cropped.width() * cropped.height();
         long base = (long) index * 3 * plane;
         for (int c = 0; c < 3; c++) {
             float m = mean[c], d = std[c];

@@ -114,7 +114,10 @@ class DenseCliTest {
         int gh, gw;
         try (Arena arena = Arena.ofConfined(); Xcit m = Xcit.load(weights, LoadOptions.DEFAULT.withTokensNorm(true));
              JavaBackend be = new JavaBackend(); Session s = m.session(be, 1, h, w)) {
-            mean = Heatmap.meanOverHeads(s.run(SimpleImageInput.normalised(SimpleImageInput.read(in), arena)).clsAttention());
+            org.xcit4j.image.RgbImage rgb = new org.xcit4j.image.ImageDecoder().decode(in);
+            Tensor x = Tensor.allocate(arena, 1, 3, rgb.height(), rgb.width());
+            org.xcit4j.image.Preprocessing.timm(Math.min(rgb.width(), rgb.height())).toTensor(rgb, x, 0);
+            mean = Heatmap.meanOverHeads(s.run(x).clsAttention());
             gh = s.gridHeight();
             gw = s.gridWidth();
         }
@@ -135,7 +138,7 @@ class DenseCliTest {
         Path notImage = tmp.resolve("x.png");
         Files.writeString(notImage, "hello");
         oneLineError(xcit("explain", notImage.toString(), "--weights", weights.toString(), "--tokens-norm", "true",
-                "--output", tmp.resolve("h.png").toString(), "--device", "java"), "not an image");
+                "--output", tmp.resolve("h.png").toString(), "--device", "java"), "not a readable image");
         oneLineError(xcit("explain", notImage.toString(), "--weights", weights.toString(), "--output", tmp.resolve("h.jpg").toString()),
                 ".png");
     }
