@@ -63,6 +63,19 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend, CpuBa
     void xca(Tensor out, Tensor qkv, Tensor temperature, int heads);
 
     /**
+     * x (B, N, C) += gamma (C) * proj(XCA(qkv(u))) with qkv = Linear(qkvWeight (3C, C),
+     * qkvBias), XCA as in {@link #xca} and proj = Linear(projWeight (C, C), projBias): the
+     * attention branch of a block, which a backend may compute another way (the spec's
+     * covariance-folded form). qkvBuf (B, N, 3C), attnBuf and tmp (B, N, C) are scratch.
+     */
+    default void xcaAddScaled(Tensor x, Tensor u, Tensor qkvWeight, Tensor qkvBias, Tensor temperature, int heads,
+                              Tensor projWeight, Tensor projBias, Tensor gamma, Tensor qkvBuf, Tensor attnBuf, Tensor tmp) {
+        linear(qkvBuf, u, qkvWeight, qkvBias);
+        xca(attnBuf, qkvBuf, temperature, heads);
+        linearAddScaled(x, attnBuf, projWeight, projBias, gamma, tmp);
+    }
+
+    /**
      * Local patch interaction on a (B, Hp, Wp, C) channel-last grid: depthwise conv3x3
      * (pad 1, weight1 (C, 9), bias1) -> GELU -> per-channel affine (bnScale, bnShift: the
      * BatchNorm in inference form) -> depthwise conv3x3 (pad 1, weight2, bias2), zero padding

@@ -24,6 +24,7 @@ final class Dnnl implements AutoCloseable {
     private final MemorySegment engine;
     private final MemorySegment stream;
     private final List<MatMul> matmuls = new ArrayList<>();
+    private final List<RuntimeMatMul> runtimeMatmuls = new ArrayList<>();
     private MemorySegment scratch = MemorySegment.NULL;
     private boolean closed;
 
@@ -66,13 +67,28 @@ final class Dnnl implements AutoCloseable {
         if (closed) throw new IllegalStateException("the oneDNN context has been closed");
         MatMul mm = new MatMul(this, m, weight, bias, gamma, epilogue, bf16);
         matmuls.add(mm);
-        if (mm.scratchBytes() > scratch.byteSize()) {
-            scratch = arena.allocate(mm.scratchBytes(), 64);
-            for (MatMul other : matmuls) other.useScratch(scratch);
-        } else {
-            mm.useScratch(scratch);
-        }
+        shareScratch(mm.scratchBytes());
+        mm.useScratch(scratch);
         return mm;
+    }
+
+    /** A matmul with every operand given at run time (plain float32, any strides). */
+    RuntimeMatMul runtimeMatmul(RuntimeMatMul.Operand src, RuntimeMatMul.Operand wei, boolean bias,
+                                RuntimeMatMul.Operand dst, boolean accumulate) {
+        if (closed) throw new IllegalStateException("the oneDNN context has been closed");
+        RuntimeMatMul mm = new RuntimeMatMul(this, src, wei, bias, dst, accumulate);
+        runtimeMatmuls.add(mm);
+        shareScratch(mm.scratchBytes());
+        mm.useScratch(scratch);
+        return mm;
+    }
+
+    /** Grows the one scratchpad (rarely: only while primitives are being created) and re-points all. */
+    private void shareScratch(long bytes) {
+        if (bytes <= scratch.byteSize()) return;
+        scratch = arena.allocate(bytes, 64);
+        for (MatMul other : matmuls) other.useScratch(scratch);
+        for (RuntimeMatMul other : runtimeMatmuls) other.useScratch(scratch);
     }
 
     @Override
@@ -80,7 +96,9 @@ final class Dnnl implements AutoCloseable {
         if (closed) return;
         closed = true;
         for (MatMul mm : matmuls) mm.destroy();
+        for (RuntimeMatMul mm : runtimeMatmuls) mm.destroy();
         matmuls.clear();
+        runtimeMatmuls.clear();
         dnnl_stream_destroy(stream);
         dnnl_engine_destroy(engine);
         arena.close();
