@@ -140,13 +140,14 @@ public final class CpuBackend implements Backend {
 
     /**
      * The attention branch: the direct path (qkv GEMM, fused XCA kernel, proj GEMM) for few
-     * tokens, the covariance-folded one (fp32 only) from {@code covarianceMinTokens} tokens on.
+     * tokens, the covariance-folded one (its GEMMs in fp32 in either precision) from
+     * {@link #covarianceMinTokens} tokens on.
      */
     @Override
     public void xcaAddScaled(Tensor x, Tensor u, Tensor qkvWeight, Tensor qkvBias, Tensor temperature, int heads,
                              Tensor projWeight, Tensor projBias, Tensor gamma, Tensor qkvBuf, Tensor attnBuf, Tensor tmp) {
         long n = u.shape().dim(1), c = u.shape().dim(2);
-        if (precision != Precision.FP32 || n < covarianceMinTokens(c) || u.shape().rank() != 3 || !x.shape().equals(u.shape())) {
+        if (n < covarianceMinTokens(c) || u.shape().rank() != 3 || !x.shape().equals(u.shape())) {
             Backend.super.xcaAddScaled(x, u, qkvWeight, qkvBias, temperature, heads, projWeight, projBias, gamma, qkvBuf, attnBuf, tmp);
             return;
         }
@@ -168,9 +169,13 @@ public final class CpuBackend implements Backend {
      * per image against a saving of O(N C^2), so the crossover grows like C; measured on
      * Zen 5 (one thread, per block): C 384 between N 576 (direct 4.5 ms, folded 4.9) and 784
      * (6.0 vs 5.5), C 128 at N ~400 (0.38 vs 0.38); at N 4096, C 384: 29.6 vs 16.8 ms.
+     * With bf16 GEMMs the direct path is twice as fast while the folded one keeps its
+     * statistics in fp32, so the crossover moves up: C 384 between N 1024 (direct 4.6 ms,
+     * folded 6.4) and 4096 (18.2 vs 16.6); C 128 between 576 and 784.
      */
     long covarianceMinTokens(long channels) {
-        return covarianceMinTokens >= 0 ? covarianceMinTokens : Math.max(2 * channels, 400);
+        if (covarianceMinTokens >= 0) return covarianceMinTokens;
+        return precision == Precision.BF16 ? Math.max(8 * channels, 800) : Math.max(2 * channels, 400);
     }
 
     private void gemm(Tensor out, Tensor in, Tensor weight, Tensor bias, Tensor gamma, Dnnl.Epilogue epilogue) {
