@@ -36,6 +36,17 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend, CpuBa
         addScaled(x, tmp, gamma);
     }
 
+    /**
+     * x (M, C) += gamma (C) * fc2(GELU(fc1(in (M, C)))) with fc1 = (weight1 (H, C), bias1),
+     * fc2 = (weight2 (C, H), bias2): a whole MLP and its residual update, fusable. hidden
+     * (M, H) and tmp (M, C) are scratch whose contents a backend may keep in any format.
+     */
+    default void mlpAddScaled(Tensor x, Tensor in, Tensor weight1, Tensor bias1, Tensor weight2, Tensor bias2,
+                              Tensor gamma, Tensor hidden, Tensor tmp) {
+        linearGelu(hidden, in, weight1, bias1);
+        linearAddScaled(x, hidden, weight2, bias2, gamma, tmp);
+    }
+
     /** In place exact (erf) GELU: x = x/2 * (1 + erf(x / sqrt 2)). */
     void gelu(Tensor x);
 

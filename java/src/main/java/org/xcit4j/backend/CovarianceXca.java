@@ -21,8 +21,10 @@ final class CovarianceXca {
     private final MemorySegment[] images; // per image: the (N, C) slice of u, and of x
     private final Tensor u, x;
     private final RuntimeMatMul cov, qk, proj, folded;
+    private final boolean bf16;
+    private final MemorySegment uHalf, wHalf; // bf16 copies of u_i and W' (bf16 precision only)
 
-    CovarianceXca(Dnnl dnnl, Arena arena, Tensor u, Tensor x, int heads) {
+    CovarianceXca(Dnnl dnnl, Arena arena, Tensor u, Tensor x, int heads, boolean bf16) {
         this.u = u;
         this.x = x;
         this.n = u.shape().dim(1);
@@ -45,14 +47,19 @@ final class CovarianceXca {
             images[2 * i] = u.segment().asSlice(i * bytes, bytes);
             images[2 * i + 1] = x.segment().asSlice(i * bytes, bytes);
         }
-        cov = dnnl.runtimeMatmul(Operand.transposed(c, n), Operand.rowMajor(n, c), false, Operand.rowMajor(c, c), false);
-        qk = dnnl.runtimeMatmul(Operand.rowMajor(2 * c, c), Operand.rowMajor(c, c), false, Operand.rowMajor(2 * c, c), false);
-        proj = dnnl.runtimeMatmul(Operand.rowMajor(c, c), Operand.rowMajor(c, c), false, Operand.rowMajor(c, c), false);
-        folded = dnnl.runtimeMatmul(Operand.rowMajor(n, c), Operand.transposed(c, c), true, Operand.rowMajor(n, c), true);
+        // The statistics and the C^3 products stay float32 in either precision; only the
+        // per-token folded Linear takes bf16 inputs when the backend's precision says so.
+        cov = dnnl.runtimeMatmul(Operand.transposed(c, n), Operand.rowMajor(n, c), false, Operand.rowMajor(c, c), false, false);
+        qk = dnnl.runtimeMatmul(Operand.rowMajor(2 * c, c), Operand.rowMajor(c, c), false, Operand.rowMajor(2 * c, c), false, false);
+        proj = dnnl.runtimeMatmul(Operand.rowMajor(c, c), Operand.rowMajor(c, c), false, Operand.rowMajor(c, c), false, false);
+        folded = dnnl.runtimeMatmul(Operand.rowMajor(n, c), Operand.transposed(c, c), true, Operand.rowMajor(n, c), true, bf16);
+        this.bf16 = bf16;
+        uHalf = bf16 ? arena.allocate(n * c * 2, 64) : MemorySegment.NULL;
+        wHalf = bf16 ? arena.allocate(c * c * 2, 64) : MemorySegment.NULL;
     }
 
-    boolean serves(Tensor u, Tensor x, int heads) {
-        return this.u == u && this.x == x && this.heads == heads;
+    boolean serves(Tensor u, Tensor x, int heads, boolean bf16) {
+        return this.u == u && this.x == x && this.heads == heads && this.bf16 == bf16;
     }
 
     void run(NativeContext ctx, Tensor qkvWeight, Tensor qkvBias, Tensor temperature, Tensor projWeight,
@@ -70,7 +77,13 @@ final class CovarianceXca {
             proj.run(projWeight.segment(), mixed, MemorySegment.NULL, p);             // P = Wproj M
             ctx.check(xcit_cpu_xca_cov_finish_f32(h, wfold, bfold, p, projWeight.segment(), projBias.segment(), vb,
                     gamma == null ? MemorySegment.NULL : gamma.segment(), c), "xcit_cpu_xca_cov_finish_f32");
-            folded.run(ui, wfold, bfold, xi);                                          // x += u W'^T + b'
+            if (bf16) {
+                ctx.check(xcit_cpu_to_bf16(h, uHalf, ui, n * c), "xcit_cpu_to_bf16");
+                ctx.check(xcit_cpu_to_bf16(h, wHalf, wfold, c * c), "xcit_cpu_to_bf16");
+                folded.run(uHalf, wHalf, bfold, xi);
+            } else {
+                folded.run(ui, wfold, bfold, xi);                                      // x += u W'^T + b'
+            }
         }
     }
 }

@@ -8,8 +8,8 @@ import java.lang.foreign.ValueLayout;
 
 /**
  * A oneDNN matmul whose operands all change from call to call (no packed weights): dst
- * (M, N) [+]= src (M, K) x wei (K, N) [+ bias (N)], each operand a plain float32 matrix
- * given by its strides, so a transposed view costs nothing. The covariance-folded XCA uses
+ * (M, N) [+]= src (M, K) x wei (K, N) [+ bias (N)], each operand a plain matrix given by its
+ * strides (src and wei float32 or bfloat16; bias and dst float32), so a transposed view costs nothing. The covariance-folded XCA uses
  * it for S = u^T u, Wqk S, Wproj M and the per-image folded Linear. Like {@link MatMul},
  * {@link #run} points the memory objects at the buffers and executes, allocating nothing.
  */
@@ -31,15 +31,16 @@ final class RuntimeMatMul {
     private final MemorySegment primitive, stream, srcMem, weiMem, biasMem, dstMem, scratchMem, args;
     private final long scratchBytes;
 
-    RuntimeMatMul(Dnnl dnnl, Operand src, Operand wei, boolean bias, Operand dst, boolean accumulate) {
+    RuntimeMatMul(Dnnl dnnl, Operand src, Operand wei, boolean bias, Operand dst, boolean accumulate, boolean bf16) {
         if (src.cols() != wei.rows() || src.rows() != dst.rows() || wei.cols() != dst.cols()) {
             throw new IllegalArgumentException("matmul shapes do not chain: " + src + " x " + wei + " -> " + dst);
         }
         this.stream = dnnl.stream();
         MemorySegment engine = dnnl.engine();
         try (Arena tmp = Arena.ofConfined()) {
-            MemorySegment srcMd = md(tmp, src), weiMd = md(tmp, wei), dstMd = md(tmp, dst);
-            MemorySegment biasMd = bias ? md(tmp, Operand.rowMajor(1, dst.cols())) : MemorySegment.NULL;
+            int in = bf16 ? dnnl_bf16() : dnnl_f32();
+            MemorySegment srcMd = md(tmp, src, in), weiMd = md(tmp, wei, in), dstMd = md(tmp, dst, dnnl_f32());
+            MemorySegment biasMd = bias ? md(tmp, Operand.rowMajor(1, dst.cols()), dnnl_f32()) : MemorySegment.NULL;
             MemorySegment attr = out(tmp, a -> dnnl_primitive_attr_create(a), "dnnl_primitive_attr_create");
             MemorySegment postOps = out(tmp, p -> dnnl_post_ops_create(p), "dnnl_post_ops_create");
             try {
@@ -116,10 +117,10 @@ final class RuntimeMatMul {
         return out.get(ValueLayout.ADDRESS, 0);
     }
 
-    private static MemorySegment md(Arena tmp, Operand o) {
+    private static MemorySegment md(Arena tmp, Operand o, int dataType) {
         MemorySegment dims = tmp.allocateFrom(ValueLayout.JAVA_LONG, o.rows(), o.cols());
         MemorySegment strides = tmp.allocateFrom(ValueLayout.JAVA_LONG, o.rowStride(), o.colStride());
-        return out(tmp, p -> dnnl_memory_desc_create_with_strides(p, 2, dims, dnnl_f32(), strides), "dnnl_memory_desc_create_with_strides");
+        return out(tmp, p -> dnnl_memory_desc_create_with_strides(p, 2, dims, dataType, strides), "dnnl_memory_desc_create_with_strides");
     }
 
     private static MemorySegment memory(Arena tmp, MemorySegment md, MemorySegment engine) {
