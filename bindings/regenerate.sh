@@ -90,6 +90,10 @@ command -v "$JEXTRACT" > /dev/null || {
   --include-function xcit_cpu_conv_transpose2x2_f32 \
   --include-function xcit_cpu_max_pool_f32 \
   --include-function xcit_cpu_to_bf16 \
+  --include-function xcit_cpu_xca_cov_finish_f32 \
+  --include-function xcit_cpu_xca_cov_mix_f32 \
+  --include-function xcit_cpu_xca_cov_attention_f32 \
+  --include-function xcit_cpu_column_sums_f32 \
   --include-function xcit_cpu_gather_row_f32 \
   --include-function xcit_cpu_scatter_row_f32 \
   --include-function xcit_cpu_prepend_row_f32 \

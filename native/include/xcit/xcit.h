@@ -140,7 +140,7 @@ XCIT_API xcit_status xcit_cpu_add_layernorm_f32(xcit_ctx* ctx, float* x, float* 
 /*
  * In-place exact-form GELU: x = x/2 * (1 + erf(x / sqrt 2)) over n floats. erf is the
  * Abramowitz-Stegun 7.1.26 form (|error| <= 1.5e-7; the one oneDNN's gelu_erf uses), so
- * |result - exact| <= 0.75e-7 * |x|.
+ * with float32 evaluation |result - exact| <= 2.5e-7 * |x| + 1 ulp (tests/test_cpu_runtime.c).
  */
 XCIT_API xcit_status xcit_cpu_gelu_f32(xcit_ctx* ctx, float* x, int64_t n);
 
@@ -208,6 +208,39 @@ XCIT_API xcit_status xcit_cpu_im2col3x3s2_f32(xcit_ctx* ctx, float* out, const f
 XCIT_API xcit_status xcit_cpu_xca_f32(xcit_ctx* ctx, float* out, const float* qkv,
                                       const float* temperature, int64_t batch,
                                       int64_t tokens, int64_t channels, int64_t heads);
+
+/*
+ * The covariance-folded path of XCA (spec 3) for one image, in four steps around the
+ * caller's GEMMs; u is the (N, C) LN1 output, qkv weight Wqkv (3C, C) / bias bqkv (3C):
+ *   1. xcit_cpu_column_sums_f32: out (cols) = sum over rows of in (rows, cols)     -> m
+ *   (GEMM: S = u^T u (C, C); T = Wqk S (2C, C), Wqk = Wqkv rows [0, 2C))
+ *   2. xcit_cpu_xca_cov_attention_f32: per head h, from T, wqk = Wqkv (rows [0, 2C) are
+ *        read), bqk = bqkv (elements [0, 2C) are read), m, N:
+ *        <q_i,k_j> = (Wq S Wk^T)_ij + (Wq m)_i bk_j + bq_i (Wk m)_j + N bq_i bk_j,
+ *        |q_i|^2 likewise (negative rounding clamped to 0), then
+ *        attn (heads, d, d) = softmax_j(temperature[h] <q_i,k_j> / (max(|q_i|,1e-12) max(|k_j|,1e-12)))
+ *   3. xcit_cpu_xca_cov_mix_f32: mixed (C, C) = blockdiag(attn) Wv, vb (C) = blockdiag(attn) bv,
+ *        from wqkv (3C, C) and bqkv (3C): Wv = rows [2C, 3C), bv = bqkv[2C, 3C)
+ *   (GEMM: P = Wproj mixed (C, C))
+ *   4. xcit_cpu_xca_cov_finish_f32: wfold (C, C) = gamma * P (row-wise),
+ *        bfold (C) = gamma * (Wproj vb + bproj); gamma (C) nullable (= 1)
+ *   (GEMM: x += u wfold^T + bfold, which equals x += gamma * proj(XCA(qkv(u)))).
+ * Exact in exact arithmetic; float32 throughout (S accumulates over tokens in the GEMM).
+ */
+XCIT_API xcit_status xcit_cpu_column_sums_f32(xcit_ctx* ctx, float* out, const float* in,
+                                              int64_t rows, int64_t cols);
+XCIT_API xcit_status xcit_cpu_xca_cov_attention_f32(xcit_ctx* ctx, float* attn, const float* t,
+                                                    const float* wqk, const float* bqk,
+                                                    const float* colsum,
+                                                    const float* temperature, int64_t tokens,
+                                                    int64_t channels, int64_t heads);
+XCIT_API xcit_status xcit_cpu_xca_cov_mix_f32(xcit_ctx* ctx, float* mixed, float* vb,
+                                              const float* attn, const float* wqkv,
+                                              const float* bqkv, int64_t channels, int64_t heads);
+XCIT_API xcit_status xcit_cpu_xca_cov_finish_f32(xcit_ctx* ctx, float* wfold, float* bfold,
+                                                 const float* p, const float* wproj,
+                                                 const float* bproj, const float* vb,
+                                                 const float* gamma, int64_t channels);
 
 /*
  * Local patch interaction (spec 3), fused over a channel-last (B, H, W, C) grid:

@@ -48,6 +48,16 @@ static inline int64_t xcit_pad(int64_t n) { return (n + XCIT_PAD - 1) / XCIT_PAD
   X(conv_transpose2x2, (float* out, const float* in, const float* weight, const float* bias, \
                         int64_t pixels, int64_t width, int64_t cin, int64_t cout,            \
                         float* scratch, int threads))                                         \
+  X(column_sums, (float* out, const float* in, int64_t rows, int64_t cols, float* scratch,     \
+                  int threads))                                                               \
+  X(xca_cov_attention, (float* attn, const float* t, const float* wqk, const float* bqk,     \
+                        const float* colsum, int64_t tokens, const float* temperature,       \
+                        int64_t channels, int64_t heads, float* scratch, int threads))       \
+  X(xca_cov_mix, (float* mixed, float* vb, const float* attn, const float* wqkv,             \
+                  const float* bqkv, int64_t channels, int64_t heads, int threads))             \
+  X(xca_cov_finish, (float* wfold, float* bfold, const float* p, const float* wproj,         \
+                     const float* bproj, const float* vb, const float* gamma,                \
+                     int64_t channels, int threads))                                          \
   X(to_bf16, (uint16_t* out, const float* in, int64_t n, int threads))                        \
   X(max_pool, (float* out, const float* in, int64_t batch, int64_t height, int64_t width,    \
                int64_t channels, int64_t k, int threads))

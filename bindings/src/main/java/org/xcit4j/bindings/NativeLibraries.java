@@ -222,28 +222,31 @@ public final class NativeLibraries {
 
     /** Copies the resource to cacheRoot/sha256/file unless an identical copy is there already. */
     static Path extract(String name, String resource, Path cacheRoot) {
-        byte[] bytes;
-        try (InputStream in = NativeLibraries.class.getResourceAsStream(resource)) {
-            if (in == null) {
-                throw new NativeLibraryException(absentMessage(name, resource));
-            }
-            bytes = in.readAllBytes();
+        // Streamed, never held whole: libdnnl.so.3 is ~90 MB, and a byte[] of it would stay
+        // in the process's resident memory as heap the JVM does not give back.
+        String sha;
+        try (InputStream in = open(name, resource)) {
+            sha = sha256(in, null);
         } catch (IOException e) {
             throw new NativeLibraryException("cannot read classpath resource " + resource + ": " + e, e);
         }
-        String sha = sha256(bytes);
         Path target = cacheRoot.resolve(sha).resolve(resource.substring(resource.lastIndexOf('/') + 1));
         try {
             // Re-hashing an existing copy (~1 ms per MB) rejects a truncated or altered file.
-            if (Files.isRegularFile(target, LinkOption.NOFOLLOW_LINKS)
-                    && sha256(Files.readAllBytes(target)).equals(sha)) {
-                return target;
+            if (Files.isRegularFile(target, LinkOption.NOFOLLOW_LINKS)) {
+                try (InputStream existing = Files.newInputStream(target, LinkOption.NOFOLLOW_LINKS)) {
+                    if (sha256(existing, null).equals(sha)) return target;
+                }
             }
             createPrivateDirectory(cacheRoot);
             Files.createDirectories(target.getParent());
             Path tmp = Files.createTempFile(target.getParent(), target.getFileName() + ".", ".tmp");
             try {
-                Files.write(tmp, bytes);
+                String written;
+                try (InputStream in = open(name, resource); var out = Files.newOutputStream(tmp)) {
+                    written = sha256(in, out);
+                }
+                if (!written.equals(sha)) throw new IOException("resource changed while being extracted");
                 // rename(2): atomic, replaces a stale copy; a JVM that mapped it keeps its inode.
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
             } finally {
@@ -254,6 +257,28 @@ public final class NativeLibraries {
             throw new NativeLibraryException("cannot extract " + resource + " to " + target + ": " + e
                     + " (set -Djava.io.tmpdir to a writable directory, or -D" + NATIVE_DIR_PROPERTY + ")", e);
         }
+    }
+
+    private static InputStream open(String name, String resource) throws IOException {
+        InputStream in = NativeLibraries.class.getResourceAsStream(resource);
+        if (in == null) throw new NativeLibraryException(absentMessage(name, resource));
+        return in;
+    }
+
+    /** SHA-256 of everything in {@code in}, copying it to {@code out} when that is not null. */
+    private static String sha256(InputStream in, java.io.OutputStream out) throws IOException {
+        MessageDigest digest;
+        try {
+            digest = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every JDK has SHA-256", e);
+        }
+        byte[] buffer = new byte[1 << 16];
+        for (int n; (n = in.read(buffer)) > 0; ) {
+            digest.update(buffer, 0, n);
+            if (out != null) out.write(buffer, 0, n);
+        }
+        return HexFormat.of().formatHex(digest.digest());
     }
 
     private static String absentMessage(String name, String resource) {
@@ -364,11 +389,4 @@ public final class NativeLibraries {
         }
     }
 
-    private static String sha256(byte[] bytes) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("every JDK has SHA-256", e);
-        }
-    }
 }

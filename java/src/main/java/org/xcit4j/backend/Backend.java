@@ -82,6 +82,17 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend, CpuBa
         addScaled(x, tmp, gamma);
     }
 
+    /**
+     * x (M, C) += gamma (C) * fc2(GELU(fc1(in (M, C)))) with fc1 = (weight1 (H, C), bias1),
+     * fc2 = (weight2 (C, H), bias2): a whole MLP and its residual update, fusable. hidden
+     * (M, H) and tmp (M, C) are scratch whose contents a backend may keep in any format.
+     */
+    default void mlpAddScaled(Tensor x, Tensor in, Tensor weight1, Tensor bias1, Tensor weight2, Tensor bias2,
+                              Tensor gamma, Tensor hidden, Tensor tmp) {
+        linearGelu(hidden, in, weight1, bias1);
+        linearAddScaled(x, hidden, weight2, bias2, gamma, tmp);
+    }
+
     /** In place exact (erf) GELU: x = x/2 * (1 + erf(x / sqrt 2)). */
     void gelu(Tensor x);
 
@@ -135,6 +146,19 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend, CpuBa
      * {@code linear(out, v, attn, null)} gives out[n, h*d + i] = sum_j A[h, i, j] v[n, h*d + j].
      */
     void xcaSoftmax(Tensor attn, Tensor stats, Tensor temperature);
+
+    /**
+     * x (B, N, C) += gamma (C) * proj(XCA(qkv(u))) with qkv = Linear(qkvWeight (3C, C),
+     * qkvBias), XCA as in {@link #xca} and proj = Linear(projWeight (C, C), projBias): the
+     * attention branch of a block, which a backend may compute another way (the spec's
+     * covariance-folded form). qkvBuf (B, N, 3C), attnBuf and tmp (B, N, C) are scratch.
+     */
+    default void xcaAddScaled(Tensor x, Tensor u, Tensor qkvWeight, Tensor qkvBias, Tensor temperature, int heads,
+                              Tensor projWeight, Tensor projBias, Tensor gamma, Tensor qkvBuf, Tensor attnBuf, Tensor tmp) {
+        linear(qkvBuf, u, qkvWeight, qkvBias);
+        xca(attnBuf, qkvBuf, temperature, heads);
+        linearAddScaled(x, attnBuf, projWeight, projBias, gamma, tmp);
+    }
 
     /**
      * Local patch interaction on a (B, Hp, Wp, C) channel-last grid: depthwise conv3x3

@@ -1,10 +1,10 @@
 package org.xcit4j.backend;
 
+import static org.xcit4j.backend.Checks.*;
 import static org.xcit4j.bindings.xcit.xcit_h.*;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import org.xcit4j.tensor.Shape;
 import org.xcit4j.tensor.Tensor;
@@ -21,19 +21,19 @@ import org.xcit4j.tensor.Tensor;
  * }</pre>
  */
 public final class CpuBackend implements Backend {
-    /** im2col rows per GEMM call in the patch embedding: about 4 MB of float32 columns. */
-    private static final long IM2COL_FLOATS = 1L << 20;
-
     private final NativeContext ctx;
     private final Dnnl dnnl;
     private final Precision precision;
     private final int threads;
     private final Arena arena = Arena.ofShared(); // derived weights and workspaces
-    private final IdentityHashMap<Tensor, ArrayList<MatMul>> gemms = new IdentityHashMap<>();
     private final IdentityHashMap<Tensor, ConvPlan> convPlans = new IdentityHashMap<>();
     private MemorySegment workspace = MemorySegment.NULL;
     /** bf16 copies of GEMM inputs (precision BF16 only), grown rarely and reused. */
     private MemorySegment staging = MemorySegment.NULL;
+    /** The folded attention's buffers and primitives for the (u, x) pair last seen. */
+    private CovarianceXca covariance;
+    /** Overrides the measured crossover when >= 0 (tests force one path or the other). */
+    long covarianceMinTokens = -1;
     /** The Java thread whose OpenMP default thread count was last set (oneDNN reads it). */
     private Thread ompThread;
     private boolean closed;
@@ -138,6 +138,47 @@ public final class CpuBackend implements Backend {
         gemm(x, in, weight, bias, gamma, Dnnl.Epilogue.ACCUMULATE);
     }
 
+    /**
+     * The attention branch: the direct path (qkv GEMM, fused XCA kernel, proj GEMM) for few
+     * tokens, the covariance-folded one (its GEMMs in fp32 in either precision) from
+     * {@link #covarianceMinTokens} tokens on.
+     */
+    @Override
+    public void xcaAddScaled(Tensor x, Tensor u, Tensor qkvWeight, Tensor qkvBias, Tensor temperature, int heads,
+                             Tensor projWeight, Tensor projBias, Tensor gamma, Tensor qkvBuf, Tensor attnBuf, Tensor tmp) {
+        long n = u.shape().dim(1), c = u.shape().dim(2);
+        if (n < covarianceMinTokens(c) || u.shape().rank() != 3 || !x.shape().equals(u.shape())) {
+            Backend.super.xcaAddScaled(x, u, qkvWeight, qkvBias, temperature, heads, projWeight, projBias, gamma, qkvBuf, attnBuf, tmp);
+            return;
+        }
+        requireDims(qkvWeight, "xca qkv weight", 3 * c, c);
+        requireNumel(qkvBias, 3 * c, "xca qkv bias");
+        requireNumel(temperature, heads, "xca temperature");
+        requireDims(projWeight, "xca proj weight", c, c);
+        requireNumel(projBias, c, "xca proj bias");
+        if (gamma != null) requireNumel(gamma, c, "xca gamma");
+        if (heads < 1 || c % heads != 0) throw new IllegalArgumentException("xca: C = " + c + " is not divisible by heads = " + heads);
+        ensureOmpThreads();
+        CovarianceXca path = covariance;
+        boolean bf16 = precision == Precision.BF16;
+        if (path == null || !path.serves(u, x, heads, bf16)) covariance = path = new CovarianceXca(dnnl, arena, u, x, heads, bf16);
+        path.run(ctx, qkvWeight, qkvBias, temperature, projWeight, projBias, gamma);
+    }
+
+    /**
+     * Tokens from which the covariance-folded attention is faster. Its extra cost is O(C^3)
+     * per image against a saving of O(N C^2), so the crossover grows like C; measured on
+     * Zen 5 (one thread, per block): C 384 between N 576 (direct 4.5 ms, folded 4.9) and 784
+     * (6.0 vs 5.5), C 128 at N ~400 (0.38 vs 0.38); at N 4096, C 384: 29.6 vs 16.8 ms.
+     * With bf16 GEMMs the direct path is twice as fast while the folded one keeps its
+     * statistics in fp32, so the crossover moves up: C 384 between N 1024 (direct 4.6 ms,
+     * folded 6.4) and 4096 (18.2 vs 16.6); C 128 between 576 and 784.
+     */
+    long covarianceMinTokens(long channels) {
+        if (covarianceMinTokens >= 0) return covarianceMinTokens;
+        return precision == Precision.BF16 ? Math.max(8 * channels, 800) : Math.max(2 * channels, 400);
+    }
+
     private void gemm(Tensor out, Tensor in, Tensor weight, Tensor bias, Tensor gamma, Dnnl.Epilogue epilogue) {
         long o = weight.shape().dim(0), k = weight.shape().dim(1);
         if (weight.shape().rank() != 2 || in.numel() % Math.max(k, 1) != 0) {
@@ -149,7 +190,32 @@ public final class CpuBackend implements Backend {
         if (gamma != null && gamma.numel() != o) throw new IllegalArgumentException("linear gamma: shape " + gamma.shape() + ", expected " + o);
         if (m == 0 || o == 0) return;
         if (k == 0) throw new IllegalArgumentException("linear: K = 0");
-        run(matmul(weight, bias, gamma, epilogue, m), in.segment(), m * k, out.segment());
+        run(matmul(weight, bias, gamma, epilogue, m, false), in.segment(), m * k, out.segment());
+    }
+
+    /**
+     * In bf16, fc1 writes GELU(...) as bf16 into the first half of hidden's bytes and fc2
+     * reads it from there: the largest GEMM input is never stored in fp32 nor converted.
+     */
+    @Override
+    public void mlpAddScaled(Tensor x, Tensor in, Tensor weight1, Tensor bias1, Tensor weight2, Tensor bias2,
+                             Tensor gamma, Tensor hidden, Tensor tmp) {
+        if (precision != Precision.BF16) {
+            Backend.super.mlpAddScaled(x, in, weight1, bias1, weight2, bias2, gamma, hidden, tmp);
+            return;
+        }
+        long h = weight1.shape().dim(0), c = weight1.shape().dim(1), m = c == 0 ? 0 : in.numel() / c;
+        requireDims(weight2, "mlp fc2 weight", c, h);
+        requireNumel(bias1, h, "mlp fc1 bias");
+        requireNumel(bias2, c, "mlp fc2 bias");
+        if (gamma != null) requireNumel(gamma, c, "mlp gamma");
+        if (in.numel() != m * c || x.numel() != m * c || hidden.numel() != m * h) {
+            throw new IllegalArgumentException("mlp: in " + in.shape() + ", x " + x.shape() + ", hidden " + hidden.shape()
+                    + " do not match weights " + weight1.shape());
+        }
+        if (m == 0) return;
+        run(matmul(weight1, bias1, null, Dnnl.Epilogue.GELU, m, true), in.segment(), m * c, hidden.segment());
+        matmul(weight2, bias2, gamma, Dnnl.Epilogue.ACCUMULATE, m, false).run(hidden.segment(), x.segment());
     }
 
     /** Runs mm on src (elements floats); in bf16 precision src is first rounded into staging. */
@@ -162,22 +228,9 @@ public final class CpuBackend implements Backend {
         mm.run(src, dst);
     }
 
-    private MatMul matmul(Tensor weight, Tensor bias, Tensor gamma, Dnnl.Epilogue epilogue, long m) {
+    private MatMul matmul(Tensor weight, Tensor bias, Tensor gamma, Dnnl.Epilogue epilogue, long m, boolean bf16Out) {
         ensureOmpThreads();
-        boolean bf16 = precision == Precision.BF16;
-        ArrayList<MatMul> list = gemms.get(weight);
-        if (list != null) {
-            for (int i = 0; i < list.size(); i++) {
-                MatMul mm = list.get(i);
-                if (mm.matches(m, bias, gamma, epilogue, bf16)) return mm;
-            }
-        } else {
-            list = new ArrayList<>(2);
-            gemms.put(weight, list);
-        }
-        MatMul mm = dnnl.matmul(m, weight, bias, gamma, epilogue, bf16);
-        list.add(mm);
-        return mm;
+        return dnnl.matmul(m, weight, bias, gamma, epilogue, precision == Precision.BF16, bf16Out);
     }
 
     /** oneDNN sizes its OpenMP team from the calling thread's default: set it once per thread. */
@@ -210,58 +263,15 @@ public final class CpuBackend implements Backend {
         }
         ConvPlan plan = convPlans.get(out);
         if (plan == null || plan.in != in || plan.weight != weight) {
-            plan = new ConvPlan(in, out, weight, permuteConvWeight(weight, cout, cin), h, w, cin, cout);
+            plan = new ConvPlan(in, out, weight, ConvPlan.permute(arena, weight, cout, cin), h, w, cin, cout);
             convPlans.put(out, plan);
         }
         MemorySegment cols = workspace(plan.chunk * plan.k * Float.BYTES);
         for (int i = 0; i < plan.dst.length; i++) {
             check(xcit_cpu_im2col3x3s2_f32(handle(), cols, plan.src[i], h, w, cin, plan.row0[i], plan.rows[i]),
                     "xcit_cpu_im2col3x3s2_f32");
-            run(matmul(plan.permuted, bias, null, Dnnl.Epilogue.NONE, plan.rows[i]), cols, plan.rows[i] * plan.k, plan.dst[i]);
+            run(matmul(plan.permuted, bias, null, Dnnl.Epilogue.NONE, plan.rows[i], false), cols, plan.rows[i] * plan.k, plan.dst[i]);
         }
-    }
-
-    /**
-     * The im2col + GEMM schedule of one patch-embedding stage for one (in, out) pair, made on
-     * the first call: chunks of about 4 MB of columns, their input images and output slices
-     * (made once, as slicing segments on every call would allocate).
-     */
-    private static final class ConvPlan {
-        final Tensor in, weight, permuted;
-        final long k, chunk;
-        final long[] row0, rows;
-        final MemorySegment[] src, dst;
-
-        ConvPlan(Tensor in, Tensor out, Tensor weight, Tensor permuted, long h, long w, long cin, long cout) {
-            this.in = in;
-            this.weight = weight;
-            this.permuted = permuted;
-            long b = in.shape().dim(0), pixels = ((h + 1) / 2) * ((w + 1) / 2);
-            this.k = 9 * cin;
-            this.chunk = Math.min(pixels, Math.max(64, IM2COL_FLOATS / k));
-            int perImage = (int) ((pixels + chunk - 1) / chunk), n = (int) b * perImage;
-            row0 = new long[n];
-            rows = new long[n];
-            src = new MemorySegment[n];
-            dst = new MemorySegment[n];
-            long imageIn = h * w * cin * Float.BYTES, imageOut = pixels * cout * Float.BYTES;
-            for (int i = 0; i < n; i++) {
-                long img = i / perImage;
-                row0[i] = (i % perImage) * chunk;
-                rows[i] = Math.min(chunk, pixels - row0[i]);
-                src[i] = in.segment().asSlice(img * imageIn, imageIn);
-                dst[i] = out.segment().asSlice(img * imageOut + row0[i] * cout * Float.BYTES, rows[i] * cout * Float.BYTES);
-            }
-        }
-    }
-
-    /** (Cout, Cin, 3, 3) -> (Cout, 3, 3, Cin): the im2col column order, so the conv is a GEMM. */
-    private Tensor permuteConvWeight(Tensor weight, long cout, long cin) {
-        Tensor p = Tensor.allocate(arena, Shape.of(cout, 9 * cin));
-        for (long o = 0; o < cout; o++)
-            for (long c = 0; c < cin; c++)
-                for (long t = 0; t < 9; t++) p.set(o * 9 * cin + t * cin + c, weight.get((o * cin + c) * 9 + t));
-        return p;
     }
 
     /** Backend-owned scratch of at least {@code bytes} (maybe more), grown rarely and reused. */
@@ -434,32 +444,6 @@ public final class CpuBackend implements Backend {
         ctx.check(status, op);
     }
 
-    // Checks without allocating (Shape.of would, on every call): steady state must allocate nothing.
-    private static void requireDims(Tensor t, String what, long d0, long d1) {
-        Shape s = t.shape();
-        if (s.rank() != 2 || s.dim(0) != d0 || s.dim(1) != d1) throw shapeError(t, what, Shape.of(d0, d1));
-    }
-
-    private static void requireDims(Tensor t, String what, long d0, long d1, long d2) {
-        Shape s = t.shape();
-        if (s.rank() != 3 || s.dim(0) != d0 || s.dim(1) != d1 || s.dim(2) != d2) throw shapeError(t, what, Shape.of(d0, d1, d2));
-    }
-
-    private static void requireDims(Tensor t, String what, long d0, long d1, long d2, long d3) {
-        Shape s = t.shape();
-        if (s.rank() != 4 || s.dim(0) != d0 || s.dim(1) != d1 || s.dim(2) != d2 || s.dim(3) != d3) {
-            throw shapeError(t, what, Shape.of(d0, d1, d2, d3));
-        }
-    }
-
-    private static IllegalArgumentException shapeError(Tensor t, String what, Shape expected) {
-        return new IllegalArgumentException(what + ": shape " + t.shape() + ", expected " + expected);
-    }
-
-    private static void requireNumel(Tensor t, long numel, String what) {
-        if (t.numel() != numel) throw new IllegalArgumentException(what + ": shape " + t.shape() + ", expected " + numel + " elements");
-    }
-
     /** Frees the native context, oneDNN primitives and packed weights; closing twice is harmless. */
     @Override
     public void close() {
@@ -470,7 +454,6 @@ public final class CpuBackend implements Backend {
         } finally {
             ctx.close();
             arena.close();
-            gemms.clear();
             convPlans.clear();
         }
     }

@@ -6,6 +6,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.List;
 import org.xcit4j.bindings.NativeLibraries;
 import org.xcit4j.tensor.Tensor;
@@ -24,6 +25,8 @@ final class Dnnl implements AutoCloseable {
     private final MemorySegment engine;
     private final MemorySegment stream;
     private final List<MatMul> matmuls = new ArrayList<>();
+    private final IdentityHashMap<Tensor, ArrayList<MatMul>> byWeight = new IdentityHashMap<>();
+    private final List<RuntimeMatMul> runtimeMatmuls = new ArrayList<>();
     private MemorySegment scratch = MemorySegment.NULL;
     private boolean closed;
 
@@ -58,21 +61,49 @@ final class Dnnl implements AutoCloseable {
     }
 
     /**
-     * A primitive for dst (m, O) [+]= epilogue(src (m, K) * W^T + b) with weight (O, K) and
+     * The primitive for dst (m, O) [+]= epilogue(src (m, K) * W^T + b) with weight (O, K) and
      * bias (O), the weight (times gamma per output row, when gamma is not null, and the bias
-     * likewise) packed once into oneDNN's preferred layout in {@code bf16 ? bf16 : f32}.
+     * likewise) packed into oneDNN's preferred layout in {@code bf16 ? bf16 : f32}: made on
+     * the first request, then found again by the weight's identity without allocating.
+     * Packed weights stay until close, also if the model that owned the weight is closed.
      */
-    MatMul matmul(long m, Tensor weight, Tensor bias, Tensor gamma, Epilogue epilogue, boolean bf16) {
+    MatMul matmul(long m, Tensor weight, Tensor bias, Tensor gamma, Epilogue epilogue, boolean bf16, boolean bf16Out) {
         if (closed) throw new IllegalStateException("the oneDNN context has been closed");
-        MatMul mm = new MatMul(this, m, weight, bias, gamma, epilogue, bf16);
-        matmuls.add(mm);
-        if (mm.scratchBytes() > scratch.byteSize()) {
-            scratch = arena.allocate(mm.scratchBytes(), 64);
-            for (MatMul other : matmuls) other.useScratch(scratch);
+        ArrayList<MatMul> list = byWeight.get(weight);
+        if (list != null) {
+            for (int i = 0; i < list.size(); i++) {
+                MatMul mm = list.get(i);
+                if (mm.matches(m, bias, gamma, epilogue, bf16, bf16Out)) return mm;
+            }
         } else {
-            mm.useScratch(scratch);
+            list = new ArrayList<>(2);
+            byWeight.put(weight, list);
         }
+        MatMul mm = new MatMul(this, m, weight, bias, gamma, epilogue, bf16, bf16Out);
+        list.add(mm);
+        matmuls.add(mm);
+        shareScratch(mm.scratchBytes());
+        mm.useScratch(scratch);
         return mm;
+    }
+
+    /** A matmul with every operand given at run time (plain float32, any strides). */
+    RuntimeMatMul runtimeMatmul(RuntimeMatMul.Operand src, RuntimeMatMul.Operand wei, boolean bias,
+                                RuntimeMatMul.Operand dst, boolean accumulate, boolean bf16) {
+        if (closed) throw new IllegalStateException("the oneDNN context has been closed");
+        RuntimeMatMul mm = new RuntimeMatMul(this, src, wei, bias, dst, accumulate, bf16);
+        runtimeMatmuls.add(mm);
+        shareScratch(mm.scratchBytes());
+        mm.useScratch(scratch);
+        return mm;
+    }
+
+    /** Grows the one scratchpad (rarely: only while primitives are being created) and re-points all. */
+    private void shareScratch(long bytes) {
+        if (bytes <= scratch.byteSize()) return;
+        scratch = arena.allocate(bytes, 64);
+        for (MatMul other : matmuls) other.useScratch(scratch);
+        for (RuntimeMatMul other : runtimeMatmuls) other.useScratch(scratch);
     }
 
     @Override
@@ -80,7 +111,10 @@ final class Dnnl implements AutoCloseable {
         if (closed) return;
         closed = true;
         for (MatMul mm : matmuls) mm.destroy();
+        for (RuntimeMatMul mm : runtimeMatmuls) mm.destroy();
         matmuls.clear();
+        byWeight.clear();
+        runtimeMatmuls.clear();
         dnnl_stream_destroy(stream);
         dnnl_engine_destroy(engine);
         arena.close();

@@ -9,7 +9,8 @@ import org.xcit4j.tensor.Tensor;
 
 /**
  * One oneDNN matmul primitive for a fixed (m, K, O), its packed weights, bias and the
- * argument array it executes with. {@link #run} only points the src and dst memory
+ * argument array it executes with; src and weights in f32 or bf16, dst f32 (or bf16 when
+ * it only feeds another bf16 GEMM). {@link #run} only points the src and dst memory
  * objects at the caller's buffers and executes: three downcalls, no allocation.
  */
 final class MatMul {
@@ -18,19 +19,20 @@ final class MatMul {
     final long m;
     final Tensor weight, bias, gamma;
     final Dnnl.Epilogue epilogue;
-    final boolean bf16;
+    final boolean bf16, bf16Out;
     private final MemorySegment primitive, srcMem, dstMem, scratchMem, args, stream;
     private final MemorySegment[] owned; // memory objects to destroy
     private final long scratchBytes;
     private final String impl;
 
-    MatMul(Dnnl dnnl, long m, Tensor weight, Tensor bias, Tensor gamma, Dnnl.Epilogue epilogue, boolean bf16) {
+    MatMul(Dnnl dnnl, long m, Tensor weight, Tensor bias, Tensor gamma, Dnnl.Epilogue epilogue, boolean bf16, boolean bf16Out) {
         this.m = m;
         this.weight = weight;
         this.bias = bias;
         this.gamma = gamma;
         this.epilogue = epilogue;
         this.bf16 = bf16;
+        this.bf16Out = bf16Out;
         this.stream = dnnl.stream();
         long o = weight.shape().dim(0), k = weight.shape().dim(1);
         MemorySegment engine = dnnl.engine();
@@ -41,7 +43,7 @@ final class MatMul {
             MemorySegment weiAny = md(tmp, dt, dnnl_format_tag_any(), k, o);
             MemorySegment weiPlain = md(tmp, dnnl_f32(), dnnl_ba(), k, o); // (O, K) row-major = B^T
             MemorySegment biasMd = md(tmp, dnnl_f32(), dnnl_ab(), 1, o);
-            MemorySegment dstMd = md(tmp, dnnl_f32(), dnnl_ab(), m, o);
+            MemorySegment dstMd = md(tmp, bf16Out ? dnnl_bf16() : dnnl_f32(), dnnl_ab(), m, o);
 
             MemorySegment attr = out(tmp, a -> dnnl_primitive_attr_create(a), "dnnl_primitive_attr_create");
             MemorySegment postOps = out(tmp, p -> dnnl_post_ops_create(p), "dnnl_post_ops_create");
@@ -115,8 +117,9 @@ final class MatMul {
         }
     }
 
-    boolean matches(long m, Tensor bias, Tensor gamma, Dnnl.Epilogue epilogue, boolean bf16) {
-        return this.m == m && this.bias == bias && this.gamma == gamma && this.epilogue == epilogue && this.bf16 == bf16;
+    boolean matches(long m, Tensor bias, Tensor gamma, Dnnl.Epilogue epilogue, boolean bf16, boolean bf16Out) {
+        return this.m == m && this.bias == bias && this.gamma == gamma && this.epilogue == epilogue && this.bf16 == bf16
+                && this.bf16Out == bf16Out;
     }
 
     long scratchBytes() {

@@ -18,8 +18,7 @@ record Mlp(Linear fc1, Linear fc2) {
 
     /** x (M, C) += gamma * MLP(in (M, C)); hidden (M, hidden) and tmp (M, C) are scratch. */
     void forwardResidual(Backend backend, Tensor x, Tensor in, Tensor gamma, Tensor hidden, Tensor tmp) {
-        backend.linearGelu(hidden, in, fc1.weight(), fc1.bias());
-        backend.linearAddScaled(x, hidden, fc2.weight(), fc2.bias(), gamma, tmp);
+        backend.mlpAddScaled(x, in, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias(), gamma, hidden, tmp);
     }
 
     long parameters() {

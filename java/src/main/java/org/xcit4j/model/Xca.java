@@ -24,9 +24,8 @@ record Xca(Linear qkv, Tensor temperature, Linear proj, int heads) {
 
     /** x (B, N, C) += gamma * XCA(in); qkvBuf, attnBuf and tmp (B, N, C) are scratch. */
     void forwardResidual(Backend backend, Tensor x, Tensor in, Tensor gamma, Tensor qkvBuf, Tensor attnBuf, Tensor tmp) {
-        qkv.forward(backend, qkvBuf, in);
-        backend.xca(attnBuf, qkvBuf, temperature, heads);
-        backend.linearAddScaled(x, attnBuf, proj.weight(), proj.bias(), gamma, tmp);
+        backend.xcaAddScaled(x, in, qkv.weight(), qkv.bias(), temperature, heads, proj.weight(), proj.bias(), gamma,
+                qkvBuf, attnBuf, tmp);
     }
 
     long parameters() {

@@ -171,6 +171,35 @@ class CpuBackendOpsTest {
         }
     }
 
+    /** The whole attention branch on both paths: direct (qkv, XCA, proj) and covariance-folded. */
+    @ParameterizedTest(name = "{0}", autoCloseArguments = false)
+    @MethodSource("isas")
+    void attentionBranchBothPaths(String isa, CpuBackend cpu) {
+        SplittableRandom r = new SplittableRandom(9);
+        try (Arena a = Arena.ofConfined()) {
+            // (B, N, C, heads), u like a LayerNorm output (mean 0, std 1, then an affine).
+            for (int[] s : new int[][] {{1, 1, 48, 4}, {2, 7, 32, 4}, {1, 197, 384, 8}, {2, 196, 128, 4}, {1, 4096, 96, 2}, {1, 35, 21, 3}}) {
+                int b = s[0], n = s[1], c = s[2], heads = s[3];
+                Tensor u = Guarded.random(a, r, 0.05, 1, b, n, c), x = Guarded.random(a, r, 0, 1, b, n, c);
+                Tensor wqkv = Guarded.random(a, r, 0, 1 / Math.sqrt(c), 3L * c, c), bqkv = Guarded.random(a, r, 0, 0.1, 3L * c);
+                Tensor tau = Guarded.random(a, r, 1, 0.3, heads), wp = Guarded.random(a, r, 0, 1 / Math.sqrt(c), c, c);
+                Tensor bp = Guarded.random(a, r, 0, 0.1, c), g = Guarded.random(a, r, 1, 0.3, c);
+                // The folded path only runs from a few hundred tokens on (the crossover), where the
+                // norms are sums of many squares; with one token they come from cancelling terms.
+                for (long min : n >= 196 ? new long[] {0, Long.MAX_VALUE} : new long[] {Long.MAX_VALUE}) {
+                    cpu.covarianceMinTokens = min;
+                    try {
+                        compare("xcaAddScaled " + (min == 0 ? "folded " : "direct ") + Arrays.toString(s), cpu, List.of(x, u, wqkv, bqkv, tau, wp, bp, g),
+                                (be, t) -> be.xcaAddScaled(t.get(0), t.get(1), t.get(2), t.get(3), t.get(4), heads, t.get(5), t.get(6), t.get(7),
+                                        Guarded.nan(a, b, n, 3L * c), Guarded.nan(a, b, n, c), Guarded.nan(a, b, n, c)));
+                    } finally {
+                        cpu.covarianceMinTokens = -1;
+                    }
+                }
+            }
+        }
+    }
+
     @ParameterizedTest(name = "{0}", autoCloseArguments = false)
     @MethodSource("isas")
     void lpi(String isa, CpuBackend cpu) {

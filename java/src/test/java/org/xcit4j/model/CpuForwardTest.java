@@ -43,6 +43,41 @@ class CpuForwardTest {
         }
     }
 
+    /**
+     * bf16 GEMM inputs against fp32 on the same backend: logits within Approx.BF16_REL_TO_MAX
+     * and the same top-1 class for (almost) every random input. Needs avx512_bf16.
+     */
+    @Test
+    void bf16StaysCloseToFp32() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(org.xcit4j.backend.CpuInfo.detect().has("avx512_bf16"), "no avx512_bf16 on this CPU");
+        XcitConfig config = XcitConfig.of(16, 128, 4, 4, 1000, false);
+        int batch = 8, agree = 0;
+        try (Xcit model = Xcit.random(config, 5);
+             CpuBackend fp32 = new CpuBackend(2);
+             CpuBackend bf16 = new CpuBackend(2, org.xcit4j.backend.Precision.BF16);
+             Arena arena = Arena.ofConfined();
+             Session a = model.session(fp32, batch, 224, 224);
+             Session b = model.session(bf16, batch, 224, 224)) {
+            Tensor input = randomInput(arena, batch, 224, 224);
+            Tensor ref = a.run(input).logits(), got = b.run(input).logits();
+            double maxRef = 0;
+            for (long i = 0; i < ref.numel(); i++) maxRef = Math.max(maxRef, Math.abs(ref.get(i)));
+            Approx.assertClose("bf16 logits", ref, got, Approx.BF16_REL_TO_MAX * Math.max(1, maxRef), 0);
+            for (int img = 0; img < batch; img++) {
+                if (argmax(ref, img) == argmax(got, img)) agree++;
+            }
+        }
+        org.junit.jupiter.api.Assertions.assertTrue(agree >= batch - 1, "top-1 agreement " + agree + "/" + batch);
+    }
+
+    private static int argmax(Tensor logits, int row) {
+        int classes = logits.shape().size(1), best = 0;
+        for (int k = 1; k < classes; k++) {
+            if (logits.get((long) row * classes + k) > logits.get((long) row * classes + best)) best = k;
+        }
+        return best;
+    }
+
     /** After warm-up, Session.run on the cpu backend allocates no Java heap at all. */
     @Test
     void steadyStateRunsAllocateNothingOnTheHeap() {
@@ -54,10 +89,16 @@ class CpuForwardTest {
              Session session = model.session(cpu, 1, 96, 64)) {
             Tensor input = randomInput(arena, 1, 96, 64);
             for (int i = 0; i < 200; i++) session.run(input); // primitives created, code compiled
-            long before = threads.getCurrentThreadAllocatedBytes();
-            for (int i = 0; i < 100; i++) session.run(input);
-            long allocated = threads.getCurrentThreadAllocatedBytes() - before;
-            assertEquals(0, allocated, "bytes allocated by 100 steady-state runs");
+            // The JIT may still be finishing compilations (a machine under load delays them),
+            // and code not yet compiled can allocate where compiled code does not; an
+            // allocation per run would show in every window, so the best window must be 0.
+            long best = Long.MAX_VALUE;
+            for (int window = 0; window < 8 && best > 0; window++) {
+                long before = threads.getCurrentThreadAllocatedBytes();
+                for (int i = 0; i < 50; i++) session.run(input);
+                best = Math.min(best, threads.getCurrentThreadAllocatedBytes() - before);
+            }
+            assertEquals(0, best, "bytes allocated by 50 steady-state runs (best of 8 windows)");
         }
     }
 

@@ -1933,4 +1933,270 @@ public class xcit_h {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class xcit_cpu_column_sums_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_column_sums_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_column_sums_f32(xcit_ctx *ctx, float *out, const float *in, int64_t rows, int64_t cols)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_column_sums_f32$descriptor() {
+        return xcit_cpu_column_sums_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_column_sums_f32(xcit_ctx *ctx, float *out, const float *in, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MethodHandle xcit_cpu_column_sums_f32$handle() {
+        return xcit_cpu_column_sums_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_column_sums_f32(xcit_ctx *ctx, float *out, const float *in, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MemorySegment xcit_cpu_column_sums_f32$address() {
+        return xcit_cpu_column_sums_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_column_sums_f32(xcit_ctx *ctx, float *out, const float *in, int64_t rows, int64_t cols)
+     * }
+     */
+    public static int xcit_cpu_column_sums_f32(MemorySegment ctx, MemorySegment out, MemorySegment in, long rows, long cols) {
+        var mh$ = xcit_cpu_column_sums_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_column_sums_f32", ctx, out, in, rows, cols);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, rows, cols);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class xcit_cpu_xca_cov_attention_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_xca_cov_attention_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_xca_cov_attention_f32(xcit_ctx *ctx, float *attn, const float *t, const float *wqk, const float *bqk, const float *colsum, const float *temperature, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_xca_cov_attention_f32$descriptor() {
+        return xcit_cpu_xca_cov_attention_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_xca_cov_attention_f32(xcit_ctx *ctx, float *attn, const float *t, const float *wqk, const float *bqk, const float *colsum, const float *temperature, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MethodHandle xcit_cpu_xca_cov_attention_f32$handle() {
+        return xcit_cpu_xca_cov_attention_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_xca_cov_attention_f32(xcit_ctx *ctx, float *attn, const float *t, const float *wqk, const float *bqk, const float *colsum, const float *temperature, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MemorySegment xcit_cpu_xca_cov_attention_f32$address() {
+        return xcit_cpu_xca_cov_attention_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_xca_cov_attention_f32(xcit_ctx *ctx, float *attn, const float *t, const float *wqk, const float *bqk, const float *colsum, const float *temperature, int64_t tokens, int64_t channels, int64_t heads)
+     * }
+     */
+    public static int xcit_cpu_xca_cov_attention_f32(MemorySegment ctx, MemorySegment attn, MemorySegment t, MemorySegment wqk, MemorySegment bqk, MemorySegment colsum, MemorySegment temperature, long tokens, long channels, long heads) {
+        var mh$ = xcit_cpu_xca_cov_attention_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_xca_cov_attention_f32", ctx, attn, t, wqk, bqk, colsum, temperature, tokens, channels, heads);
+            }
+            return (int)mh$.invokeExact(ctx, attn, t, wqk, bqk, colsum, temperature, tokens, channels, heads);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class xcit_cpu_xca_cov_finish_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_xca_cov_finish_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_xca_cov_finish_f32(xcit_ctx *ctx, float *wfold, float *bfold, const float *p, const float *wproj, const float *bproj, const float *vb, const float *gamma, int64_t channels)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_xca_cov_finish_f32$descriptor() {
+        return xcit_cpu_xca_cov_finish_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_xca_cov_finish_f32(xcit_ctx *ctx, float *wfold, float *bfold, const float *p, const float *wproj, const float *bproj, const float *vb, const float *gamma, int64_t channels)
+     * }
+     */
+    public static MethodHandle xcit_cpu_xca_cov_finish_f32$handle() {
+        return xcit_cpu_xca_cov_finish_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_xca_cov_finish_f32(xcit_ctx *ctx, float *wfold, float *bfold, const float *p, const float *wproj, const float *bproj, const float *vb, const float *gamma, int64_t channels)
+     * }
+     */
+    public static MemorySegment xcit_cpu_xca_cov_finish_f32$address() {
+        return xcit_cpu_xca_cov_finish_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_xca_cov_finish_f32(xcit_ctx *ctx, float *wfold, float *bfold, const float *p, const float *wproj, const float *bproj, const float *vb, const float *gamma, int64_t channels)
+     * }
+     */
+    public static int xcit_cpu_xca_cov_finish_f32(MemorySegment ctx, MemorySegment wfold, MemorySegment bfold, MemorySegment p, MemorySegment wproj, MemorySegment bproj, MemorySegment vb, MemorySegment gamma, long channels) {
+        var mh$ = xcit_cpu_xca_cov_finish_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_xca_cov_finish_f32", ctx, wfold, bfold, p, wproj, bproj, vb, gamma, channels);
+            }
+            return (int)mh$.invokeExact(ctx, wfold, bfold, p, wproj, bproj, vb, gamma, channels);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cpu_xca_cov_mix_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_xca_cov_mix_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_xca_cov_mix_f32(xcit_ctx *ctx, float *mixed, float *vb, const float *attn, const float *wqkv, const float *bqkv, int64_t channels, int64_t heads)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_xca_cov_mix_f32$descriptor() {
+        return xcit_cpu_xca_cov_mix_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_xca_cov_mix_f32(xcit_ctx *ctx, float *mixed, float *vb, const float *attn, const float *wqkv, const float *bqkv, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MethodHandle xcit_cpu_xca_cov_mix_f32$handle() {
+        return xcit_cpu_xca_cov_mix_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_xca_cov_mix_f32(xcit_ctx *ctx, float *mixed, float *vb, const float *attn, const float *wqkv, const float *bqkv, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MemorySegment xcit_cpu_xca_cov_mix_f32$address() {
+        return xcit_cpu_xca_cov_mix_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_xca_cov_mix_f32(xcit_ctx *ctx, float *mixed, float *vb, const float *attn, const float *wqkv, const float *bqkv, int64_t channels, int64_t heads)
+     * }
+     */
+    public static int xcit_cpu_xca_cov_mix_f32(MemorySegment ctx, MemorySegment mixed, MemorySegment vb, MemorySegment attn, MemorySegment wqkv, MemorySegment bqkv, long channels, long heads) {
+        var mh$ = xcit_cpu_xca_cov_mix_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_xca_cov_mix_f32", ctx, mixed, vb, attn, wqkv, bqkv, channels, heads);
+            }
+            return (int)mh$.invokeExact(ctx, mixed, vb, attn, wqkv, bqkv, channels, heads);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
 }

@@ -1,0 +1,89 @@
+package org.xcit4j.backend;
+
+import static org.xcit4j.bindings.xcit.xcit_h.*;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import org.xcit4j.backend.RuntimeMatMul.Operand;
+import org.xcit4j.tensor.Tensor;
+
+/**
+ * The covariance-folded attention branch (spec 3) for one (N, C, heads): per image,
+ * S = u^T u and m = sum u give every Gram entry and norm, and blockdiag(A), Wv and Wproj
+ * fold into one C x C Linear, so the branch costs 2 N C^2 + O(C^3) multiply-adds instead of
+ * 4 N C^2 + 2 N C d. Buffers and primitives are made once; {@link #run} allocates nothing.
+ * See xcit.h (xcit_cpu_xca_cov_*) for the algebra.
+ */
+final class CovarianceXca {
+    final long n, c;
+    final int heads;
+    private final MemorySegment colsum, s, t, attn, mixed, vb, p, wfold, bfold;
+    private final MemorySegment[] images; // per image: the (N, C) slice of u, and of x
+    private final Tensor u, x;
+    private final RuntimeMatMul cov, qk, proj, folded;
+    private final boolean bf16;
+    private final MemorySegment uHalf, wHalf; // bf16 copies of u_i and W' (bf16 precision only)
+
+    CovarianceXca(Dnnl dnnl, Arena arena, Tensor u, Tensor x, int heads, boolean bf16) {
+        this.u = u;
+        this.x = x;
+        this.n = u.shape().dim(1);
+        this.c = u.shape().dim(2);
+        this.heads = heads;
+        long f = Float.BYTES;
+        colsum = arena.allocate(c * f, 64);
+        s = arena.allocate(c * c * f, 64);
+        t = arena.allocate(2 * c * c * f, 64);
+        attn = arena.allocate(c * (c / heads) * f, 64);
+        mixed = arena.allocate(c * c * f, 64);
+        vb = arena.allocate(c * f, 64);
+        p = arena.allocate(c * c * f, 64);
+        wfold = arena.allocate(c * c * f, 64);
+        bfold = arena.allocate(c * f, 64);
+        int b = (int) u.shape().dim(0);
+        images = new MemorySegment[2 * b];
+        long bytes = n * c * f;
+        for (int i = 0; i < b; i++) {
+            images[2 * i] = u.segment().asSlice(i * bytes, bytes);
+            images[2 * i + 1] = x.segment().asSlice(i * bytes, bytes);
+        }
+        // The statistics and the C^3 products stay float32 in either precision; only the
+        // per-token folded Linear takes bf16 inputs when the backend's precision says so.
+        cov = dnnl.runtimeMatmul(Operand.transposed(c, n), Operand.rowMajor(n, c), false, Operand.rowMajor(c, c), false, false);
+        qk = dnnl.runtimeMatmul(Operand.rowMajor(2 * c, c), Operand.rowMajor(c, c), false, Operand.rowMajor(2 * c, c), false, false);
+        proj = dnnl.runtimeMatmul(Operand.rowMajor(c, c), Operand.rowMajor(c, c), false, Operand.rowMajor(c, c), false, false);
+        folded = dnnl.runtimeMatmul(Operand.rowMajor(n, c), Operand.transposed(c, c), true, Operand.rowMajor(n, c), true, bf16);
+        this.bf16 = bf16;
+        uHalf = bf16 ? arena.allocate(n * c * 2, 64) : MemorySegment.NULL;
+        wHalf = bf16 ? arena.allocate(c * c * 2, 64) : MemorySegment.NULL;
+    }
+
+    boolean serves(Tensor u, Tensor x, int heads, boolean bf16) {
+        return this.u == u && this.x == x && this.heads == heads && this.bf16 == bf16;
+    }
+
+    void run(NativeContext ctx, Tensor qkvWeight, Tensor qkvBias, Tensor temperature, Tensor projWeight,
+             Tensor projBias, Tensor gamma) {
+        MemorySegment h = ctx.handle();
+        for (int i = 0; i < images.length; i += 2) {
+            MemorySegment ui = images[i], xi = images[i + 1];
+            ctx.check(xcit_cpu_column_sums_f32(h, colsum, ui, n, c), "xcit_cpu_column_sums_f32");
+            cov.run(ui, ui, MemorySegment.NULL, s);                                  // S = u^T u
+            qk.run(qkvWeight.segment(), s, MemorySegment.NULL, t);                    // T = Wqk S
+            ctx.check(xcit_cpu_xca_cov_attention_f32(h, attn, t, qkvWeight.segment(), qkvBias.segment(), colsum,
+                    temperature.segment(), n, c, heads), "xcit_cpu_xca_cov_attention_f32");
+            ctx.check(xcit_cpu_xca_cov_mix_f32(h, mixed, vb, attn, qkvWeight.segment(), qkvBias.segment(), c, heads),
+                    "xcit_cpu_xca_cov_mix_f32");
+            proj.run(projWeight.segment(), mixed, MemorySegment.NULL, p);             // P = Wproj M
+            ctx.check(xcit_cpu_xca_cov_finish_f32(h, wfold, bfold, p, projWeight.segment(), projBias.segment(), vb,
+                    gamma == null ? MemorySegment.NULL : gamma.segment(), c), "xcit_cpu_xca_cov_finish_f32");
+            if (bf16) {
+                ctx.check(xcit_cpu_to_bf16(h, uHalf, ui, n * c), "xcit_cpu_to_bf16");
+                ctx.check(xcit_cpu_to_bf16(h, wHalf, wfold, c * c), "xcit_cpu_to_bf16");
+                folded.run(uHalf, wHalf, bfold, xi);
+            } else {
+                folded.run(ui, wfold, bfold, xi);                                      // x += u W'^T + b'
+            }
+        }
+    }
+}
