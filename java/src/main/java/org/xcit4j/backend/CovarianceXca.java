@@ -47,9 +47,10 @@ final class CovarianceXca {
             images[2 * i] = u.segment().asSlice(i * bytes, bytes);
             images[2 * i + 1] = x.segment().asSlice(i * bytes, bytes);
         }
-        // The statistics and the C^3 products stay float32 in either precision; only the
-        // per-token folded Linear takes bf16 inputs when the backend's precision says so.
-        cov = dnnl.runtimeMatmul(Operand.transposed(c, n), Operand.rowMajor(n, c), false, Operand.rowMajor(c, c), false, false);
+        // In bf16 precision the two per-token GEMMs (S = u^T u and the folded Linear) take bf16
+        // inputs and accumulate in float32, like every other GEMM; the O(C^3) products and all
+        // the glue stay float32.
+        cov = dnnl.runtimeMatmul(Operand.transposed(c, n), Operand.rowMajor(n, c), false, Operand.rowMajor(c, c), false, bf16);
         qk = dnnl.runtimeMatmul(Operand.rowMajor(2 * c, c), Operand.rowMajor(c, c), false, Operand.rowMajor(2 * c, c), false, false);
         proj = dnnl.runtimeMatmul(Operand.rowMajor(c, c), Operand.rowMajor(c, c), false, Operand.rowMajor(c, c), false, false);
         folded = dnnl.runtimeMatmul(Operand.rowMajor(n, c), Operand.transposed(c, c), true, Operand.rowMajor(n, c), true, bf16);
@@ -68,7 +69,9 @@ final class CovarianceXca {
         for (int i = 0; i < images.length; i += 2) {
             MemorySegment ui = images[i], xi = images[i + 1];
             ctx.check(xcit_cpu_column_sums_f32(h, colsum, ui, n, c), "xcit_cpu_column_sums_f32");
-            cov.run(ui, ui, MemorySegment.NULL, s);                                  // S = u^T u
+            if (bf16) ctx.check(xcit_cpu_to_bf16(h, uHalf, ui, n * c), "xcit_cpu_to_bf16");
+            MemorySegment uGemm = bf16 ? uHalf : ui;
+            cov.run(uGemm, uGemm, MemorySegment.NULL, s);                            // S = u^T u
             qk.run(qkvWeight.segment(), s, MemorySegment.NULL, t);                    // T = Wqk S
             ctx.check(xcit_cpu_xca_cov_attention_f32(h, attn, t, qkvWeight.segment(), qkvBias.segment(), colsum,
                     temperature.segment(), n, c, heads), "xcit_cpu_xca_cov_attention_f32");
@@ -77,13 +80,8 @@ final class CovarianceXca {
             proj.run(projWeight.segment(), mixed, MemorySegment.NULL, p);             // P = Wproj M
             ctx.check(xcit_cpu_xca_cov_finish_f32(h, wfold, bfold, p, projWeight.segment(), projBias.segment(), vb,
                     gamma == null ? MemorySegment.NULL : gamma.segment(), c), "xcit_cpu_xca_cov_finish_f32");
-            if (bf16) {
-                ctx.check(xcit_cpu_to_bf16(h, uHalf, ui, n * c), "xcit_cpu_to_bf16");
-                ctx.check(xcit_cpu_to_bf16(h, wHalf, wfold, c * c), "xcit_cpu_to_bf16");
-                folded.run(uHalf, wHalf, bfold, xi);
-            } else {
-                folded.run(ui, wfold, bfold, xi);                                      // x += u W'^T + b'
-            }
+            if (bf16) ctx.check(xcit_cpu_to_bf16(h, wHalf, wfold, c * c), "xcit_cpu_to_bf16");
+            folded.run(uGemm, bf16 ? wHalf : wfold, bfold, xi);                        // x += u W'^T + b'
         }
     }
 }

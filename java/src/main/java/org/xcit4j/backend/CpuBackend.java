@@ -170,13 +170,14 @@ public final class CpuBackend implements Backend {
      * per image against a saving of O(N C^2), so the crossover grows like C; measured on
      * Zen 5 (one thread, per block): C 384 between N 576 (direct 4.5 ms, folded 4.9) and 784
      * (6.0 vs 5.5), C 128 at N ~400 (0.38 vs 0.38); at N 4096, C 384: 29.6 vs 16.8 ms.
-     * With bf16 GEMMs the direct path is twice as fast while the folded one keeps its
-     * statistics in fp32, so the crossover moves up: C 384 between N 1024 (direct 4.6 ms,
-     * folded 6.4) and 4096 (18.2 vs 16.6); C 128 between 576 and 784.
+     * With bf16 GEMMs both paths speed up (the folded one runs S and its Linear in bf16 with
+     * fp32 accumulation, its C^3 glue in fp32), so its crossover moves up a little: C 384
+     * between N 1024 (direct 5.0 ms, folded 5.3) and 4096 (17.5-21.8 vs 11.0); C 128 between
+     * 400 (0.26 vs 0.30) and 576 (0.35 vs 0.33).
      */
     long covarianceMinTokens(long channels) {
         if (covarianceMinTokens >= 0) return covarianceMinTokens;
-        return precision == Precision.BF16 ? Math.max(8 * channels, 800) : Math.max(2 * channels, 400);
+        return precision == Precision.BF16 ? Math.max(3 * channels, 500) : Math.max(2 * channels, 400);
     }
 
     private void gemm(Tensor out, Tensor in, Tensor weight, Tensor bias, Tensor gamma, Dnnl.Epilogue epilogue) {
