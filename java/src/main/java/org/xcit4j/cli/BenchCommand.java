@@ -14,6 +14,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ForkJoinPool;
 import org.xcit4j.backend.Backend;
 import org.xcit4j.backend.Backends;
+import org.xcit4j.backend.CpuBackend;
+import org.xcit4j.backend.Precision;
 import org.xcit4j.backend.Device;
 import org.xcit4j.model.Flops;
 import org.xcit4j.model.LoadOptions;
@@ -79,7 +81,7 @@ final class BenchCommand implements Callable<Integer> {
         int[] hw = parseSize(size);
         Device dev = Device.parse(device);
         try (Xcit net = loadModel();
-             Backend backend = Backends.open(dev, note -> spec.commandLine().getErr().println("xcit: " + note));
+             Backend backend = openBackend(dev);
              Session session = net.session(backend, batch, hw[0], hw[1]);
              Arena arena = Arena.ofShared()) {
             int usedThreads = configure(backend);
@@ -156,29 +158,27 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     /**
-     * Applies --threads and --precision to the backend and returns the thread count it uses.
-     * The Java reference parallelises with parallel streams, which run inside whatever
-     * ForkJoinPool calls them: {@link #time} calls it from a pool of exactly that many threads.
-     * Native backends take neither option through the public API yet: they use all cores in
-     * fp32, so only --threads equal to the core count is accepted, anything else is refused
-     * rather than silently ignored.
+     * Opens the device with --threads (native backends: the OpenMP team; 0 = all cores) and
+     * --precision; a precision the device cannot do is refused, never silently replaced.
+     */
+    private Backend openBackend(Device dev) {
+        if (dev == Device.JAVA && precision.equals("bf16")) {
+            throw new IllegalArgumentException("device 'java' computes in fp32 only; --precision bf16 needs --device cpu");
+        }
+        if (threads != null && threads < 1) throw new IllegalArgumentException("--threads must be >= 1, got " + threads);
+        return Backends.open(dev, threads == null ? 0 : threads, Precision.parse(precision),
+                note -> spec.commandLine().getErr().println("xcit: " + note));
+    }
+
+    /**
+     * The thread count the run uses. The Java reference parallelises with parallel streams,
+     * which run inside whatever ForkJoinPool calls them: {@link #time} calls it from a pool of
+     * exactly that many threads. The CPU backend reports its OpenMP team.
      */
     private int configure(Backend backend) {
         int cores = Runtime.getRuntime().availableProcessors();
-        if (backend.name().equals("java")) {
-            if (precision.equals("bf16")) {
-                throw new IllegalArgumentException("device 'java' computes in fp32 only; --precision bf16 needs --device cpu");
-            }
-            return threads == null ? cores : threads;
-        }
-        if (threads != null && threads != cores) {
-            throw new IllegalArgumentException("device '" + backend.name() + "' always uses all " + cores
-                    + " cores in this version; --threads " + threads + " cannot be honoured");
-        }
-        if (precision.equals("bf16")) {
-            throw new IllegalArgumentException("device '" + backend.name() + "' does not take --precision bf16 in this version");
-        }
-        return cores;
+        if (backend instanceof CpuBackend cpu) return cpu.threads();
+        return threads == null ? cores : threads;
     }
 
     /** Nanoseconds of each timed run, after the warm-up runs. */
