@@ -18,6 +18,27 @@ import org.xcit4j.tensor.Tensor;
  * that allocates; running one does not. Not thread-safe, like the backend that owns it.
  */
 final class Dnnl implements AutoCloseable {
+    /** Bytes of one dnnl_exec_arg_t: int arg; (padding); dnnl_memory_t memory. */
+    static final long ARG_BYTES = 16;
+
+    /** A oneDNN constructor that writes its handle through {@code out}. */
+    interface Creator {
+        int create(MemorySegment out);
+    }
+
+    /** Calls {@code creator} with a pointer slot from {@code tmp}, checks the status, returns the handle. */
+    static MemorySegment create(Arena tmp, Creator creator, String what) {
+        MemorySegment out = tmp.allocate(ValueLayout.ADDRESS);
+        check(creator.create(out), what);
+        return out.get(ValueLayout.ADDRESS, 0);
+    }
+
+    /** Fills entry {@code i} of a dnnl_exec_arg_t array. */
+    static void setArg(MemorySegment args, int i, int arg, MemorySegment memory) {
+        args.set(ValueLayout.JAVA_INT, i * ARG_BYTES, arg);
+        args.set(ValueLayout.ADDRESS, i * ARG_BYTES + 8, memory);
+    }
+
     /** What a matmul does after the product: nothing, exact GELU, or add into dst. */
     enum Epilogue { NONE, GELU, ACCUMULATE }
 

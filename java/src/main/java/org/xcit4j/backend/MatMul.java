@@ -14,7 +14,6 @@ import org.xcit4j.tensor.Tensor;
  * objects at the caller's buffers and executes: three downcalls, no allocation.
  */
 final class MatMul {
-    private static final long ARG_BYTES = 16; // dnnl_exec_arg_t: int arg; (pad); dnnl_memory_t memory
 
     final long m;
     final Tensor weight, bias, gamma;
@@ -45,8 +44,8 @@ final class MatMul {
             MemorySegment biasMd = md(tmp, dnnl_f32(), dnnl_ab(), 1, o);
             MemorySegment dstMd = md(tmp, bf16Out ? dnnl_bf16() : dnnl_f32(), dnnl_ab(), m, o);
 
-            MemorySegment attr = out(tmp, a -> dnnl_primitive_attr_create(a), "dnnl_primitive_attr_create");
-            MemorySegment postOps = out(tmp, p -> dnnl_post_ops_create(p), "dnnl_post_ops_create");
+            MemorySegment attr = Dnnl.create(tmp, a -> dnnl_primitive_attr_create(a), "dnnl_primitive_attr_create");
+            MemorySegment postOps = Dnnl.create(tmp, p -> dnnl_post_ops_create(p), "dnnl_post_ops_create");
             try {
                 Dnnl.check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user()), "set_scratchpad_mode");
                 if (epilogue == Dnnl.Epilogue.GELU) {
@@ -55,7 +54,7 @@ final class MatMul {
                     Dnnl.check(dnnl_post_ops_append_sum(postOps, 1f, 0, dnnl_data_type_undef()), "append_sum");
                 }
                 Dnnl.check(dnnl_primitive_attr_set_post_ops(attr, postOps), "set_post_ops");
-                MemorySegment pd = out(tmp, p -> dnnl_matmul_primitive_desc_create(p, engine, srcMd, weiAny,
+                MemorySegment pd = Dnnl.create(tmp, p -> dnnl_matmul_primitive_desc_create(p, engine, srcMd, weiAny,
                                 bias == null ? MemorySegment.NULL : biasMd, dstMd, attr),
                         "dnnl_matmul_primitive_desc_create (m " + m + ", K " + k + ", O " + o + ")");
                 try {
@@ -95,17 +94,17 @@ final class MatMul {
                     srcMem = memory(tmp, srcMd, engine, MemorySegment.NULL);
                     dstMem = memory(tmp, dstMd, engine, MemorySegment.NULL);
                     scratchMem = memory(tmp, scratchMd, engine, MemorySegment.NULL);
-                    primitive = out(tmp, p -> dnnl_primitive_create(p, pd), "dnnl_primitive_create");
+                    primitive = Dnnl.create(tmp, p -> dnnl_primitive_create(p, pd), "dnnl_primitive_create");
                     owned = bias == null ? new MemorySegment[] {packedMem, srcMem, dstMem, scratchMem}
                             : new MemorySegment[] {packedMem, biasMem, srcMem, dstMem, scratchMem};
 
                     int n = bias == null ? 4 : 5;
-                    args = keep.allocate(ARG_BYTES * n, 8);
-                    setArg(0, DNNL_ARG_SRC(), srcMem);
-                    setArg(1, DNNL_ARG_WEIGHTS(), packedMem);
-                    setArg(2, DNNL_ARG_DST(), dstMem);
-                    setArg(3, DNNL_ARG_SCRATCHPAD(), scratchMem);
-                    if (bias != null) setArg(4, DNNL_ARG_BIAS(), biasMem);
+                    args = keep.allocate(Dnnl.ARG_BYTES * n, 8);
+                    Dnnl.setArg(args, 0, DNNL_ARG_SRC(), srcMem);
+                    Dnnl.setArg(args, 1, DNNL_ARG_WEIGHTS(), packedMem);
+                    Dnnl.setArg(args, 2, DNNL_ARG_DST(), dstMem);
+                    Dnnl.setArg(args, 3, DNNL_ARG_SCRATCHPAD(), scratchMem);
+                    if (bias != null) Dnnl.setArg(args, 4, DNNL_ARG_BIAS(), biasMem);
                 } finally {
                     dnnl_primitive_desc_destroy(pd);
                 }
@@ -139,7 +138,7 @@ final class MatMul {
     void run(MemorySegment src, MemorySegment dst) {
         Dnnl.check(dnnl_memory_set_data_handle(srcMem, src), "dnnl_memory_set_data_handle");
         Dnnl.check(dnnl_memory_set_data_handle(dstMem, dst), "dnnl_memory_set_data_handle");
-        Dnnl.check(dnnl_primitive_execute(primitive, stream, (int) (args.byteSize() / ARG_BYTES), args), "dnnl_primitive_execute");
+        Dnnl.check(dnnl_primitive_execute(primitive, stream, (int) (args.byteSize() / Dnnl.ARG_BYTES), args), "dnnl_primitive_execute");
     }
 
     void destroy() {
@@ -147,42 +146,25 @@ final class MatMul {
         for (MemorySegment mem : owned) dnnl_memory_destroy(mem);
     }
 
-    private void setArg(int i, int arg, MemorySegment memory) {
-        args.set(ValueLayout.JAVA_INT, i * ARG_BYTES, arg);
-        args.set(ValueLayout.ADDRESS, i * ARG_BYTES + 8, memory);
-    }
-
-    private interface Creator {
-        int create(MemorySegment out);
-    }
-
-    private static MemorySegment out(Arena tmp, Creator creator, String what) {
-        MemorySegment out = tmp.allocate(ValueLayout.ADDRESS);
-        Dnnl.check(creator.create(out), what);
-        return out.get(ValueLayout.ADDRESS, 0);
-    }
-
     private static MemorySegment md(Arena tmp, int dt, int tag, long rows, long cols) {
         MemorySegment dims = tmp.allocateFrom(ValueLayout.JAVA_LONG, rows, cols);
-        return out(tmp, p -> dnnl_memory_desc_create_with_tag(p, 2, dims, dt, tag), "dnnl_memory_desc_create_with_tag");
+        return Dnnl.create(tmp, p -> dnnl_memory_desc_create_with_tag(p, 2, dims, dt, tag), "dnnl_memory_desc_create_with_tag");
     }
 
     private static MemorySegment memory(Arena tmp, MemorySegment md, MemorySegment engine, MemorySegment handle) {
-        return out(tmp, p -> dnnl_memory_create(p, md, engine, handle), "dnnl_memory_create");
+        return Dnnl.create(tmp, p -> dnnl_memory_create(p, md, engine, handle), "dnnl_memory_create");
     }
 
     private static void reorder(Arena tmp, MemorySegment engine, MemorySegment fromMd, MemorySegment toMd,
                                 MemorySegment from, MemorySegment to, MemorySegment stream) {
-        MemorySegment pd = out(tmp, p -> dnnl_reorder_primitive_desc_create(p, fromMd, engine, toMd, engine, MemorySegment.NULL),
+        MemorySegment pd = Dnnl.create(tmp, p -> dnnl_reorder_primitive_desc_create(p, fromMd, engine, toMd, engine, MemorySegment.NULL),
                 "dnnl_reorder_primitive_desc_create");
         try {
-            MemorySegment prim = out(tmp, p -> dnnl_primitive_create(p, pd), "dnnl_primitive_create (reorder)");
+            MemorySegment prim = Dnnl.create(tmp, p -> dnnl_primitive_create(p, pd), "dnnl_primitive_create (reorder)");
             try {
-                MemorySegment args = tmp.allocate(2 * ARG_BYTES, 8);
-                args.set(ValueLayout.JAVA_INT, 0, DNNL_ARG_FROM());
-                args.set(ValueLayout.ADDRESS, 8, from);
-                args.set(ValueLayout.JAVA_INT, ARG_BYTES, DNNL_ARG_TO());
-                args.set(ValueLayout.ADDRESS, ARG_BYTES + 8, to);
+                MemorySegment args = tmp.allocate(2 * Dnnl.ARG_BYTES, 8);
+                Dnnl.setArg(args, 0, DNNL_ARG_FROM(), from);
+                Dnnl.setArg(args, 1, DNNL_ARG_TO(), to);
                 Dnnl.check(dnnl_primitive_execute(prim, stream, 2, args), "dnnl_primitive_execute (reorder)");
                 Dnnl.check(dnnl_stream_wait(stream), "dnnl_stream_wait");
             } finally {

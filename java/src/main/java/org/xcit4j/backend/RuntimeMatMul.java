@@ -14,7 +14,6 @@ import java.lang.foreign.ValueLayout;
  * {@link #run} points the memory objects at the buffers and executes, allocating nothing.
  */
 final class RuntimeMatMul {
-    private static final long ARG_BYTES = 16;
 
     /** A (rows, cols) float32 operand with element strides: (cols, 1) row-major, (1, rows) transposed. */
     record Operand(long rows, long cols, long rowStride, long colStride) {
@@ -41,13 +40,13 @@ final class RuntimeMatMul {
             int in = bf16 ? dnnl_bf16() : dnnl_f32();
             MemorySegment srcMd = md(tmp, src, in), weiMd = md(tmp, wei, in), dstMd = md(tmp, dst, dnnl_f32());
             MemorySegment biasMd = bias ? md(tmp, Operand.rowMajor(1, dst.cols()), dnnl_f32()) : MemorySegment.NULL;
-            MemorySegment attr = out(tmp, a -> dnnl_primitive_attr_create(a), "dnnl_primitive_attr_create");
-            MemorySegment postOps = out(tmp, p -> dnnl_post_ops_create(p), "dnnl_post_ops_create");
+            MemorySegment attr = Dnnl.create(tmp, a -> dnnl_primitive_attr_create(a), "dnnl_primitive_attr_create");
+            MemorySegment postOps = Dnnl.create(tmp, p -> dnnl_post_ops_create(p), "dnnl_post_ops_create");
             try {
                 Dnnl.check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user()), "set_scratchpad_mode");
                 if (accumulate) Dnnl.check(dnnl_post_ops_append_sum(postOps, 1f, 0, dnnl_data_type_undef()), "append_sum");
                 Dnnl.check(dnnl_primitive_attr_set_post_ops(attr, postOps), "set_post_ops");
-                MemorySegment pd = out(tmp, p -> dnnl_matmul_primitive_desc_create(p, engine, srcMd, weiMd, biasMd, dstMd, attr),
+                MemorySegment pd = Dnnl.create(tmp, p -> dnnl_matmul_primitive_desc_create(p, engine, srcMd, weiMd, biasMd, dstMd, attr),
                         "dnnl_matmul_primitive_desc_create (runtime operands " + src + " x " + wei + ")");
                 try {
                     MemorySegment scratchMd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md(), 0);
@@ -57,7 +56,7 @@ final class RuntimeMatMul {
                     dstMem = memory(tmp, dstMd, engine);
                     biasMem = bias ? memory(tmp, biasMd, engine) : MemorySegment.NULL;
                     scratchMem = memory(tmp, scratchMd, engine);
-                    primitive = out(tmp, p -> dnnl_primitive_create(p, pd), "dnnl_primitive_create");
+                    primitive = Dnnl.create(tmp, p -> dnnl_primitive_create(p, pd), "dnnl_primitive_create");
                 } finally {
                     dnnl_primitive_desc_destroy(pd);
                 }
@@ -70,12 +69,12 @@ final class RuntimeMatMul {
             }
         }
         int n = bias ? 5 : 4;
-        args = dnnl.arena().allocate(ARG_BYTES * n, 8);
-        setArg(0, DNNL_ARG_SRC(), srcMem);
-        setArg(1, DNNL_ARG_WEIGHTS(), weiMem);
-        setArg(2, DNNL_ARG_DST(), dstMem);
-        setArg(3, DNNL_ARG_SCRATCHPAD(), scratchMem);
-        if (bias) setArg(4, DNNL_ARG_BIAS(), biasMem);
+        args = dnnl.arena().allocate(Dnnl.ARG_BYTES * n, 8);
+        Dnnl.setArg(args, 0, DNNL_ARG_SRC(), srcMem);
+        Dnnl.setArg(args, 1, DNNL_ARG_WEIGHTS(), weiMem);
+        Dnnl.setArg(args, 2, DNNL_ARG_DST(), dstMem);
+        Dnnl.setArg(args, 3, DNNL_ARG_SCRATCHPAD(), scratchMem);
+        if (bias) Dnnl.setArg(args, 4, DNNL_ARG_BIAS(), biasMem);
     }
 
     long scratchBytes() {
@@ -92,7 +91,7 @@ final class RuntimeMatMul {
         Dnnl.check(dnnl_memory_set_data_handle(weiMem, wei), "dnnl_memory_set_data_handle");
         Dnnl.check(dnnl_memory_set_data_handle(dstMem, dst), "dnnl_memory_set_data_handle");
         if (!biasMem.equals(MemorySegment.NULL)) Dnnl.check(dnnl_memory_set_data_handle(biasMem, bias), "dnnl_memory_set_data_handle");
-        Dnnl.check(dnnl_primitive_execute(primitive, stream, (int) (args.byteSize() / ARG_BYTES), args), "dnnl_primitive_execute");
+        Dnnl.check(dnnl_primitive_execute(primitive, stream, (int) (args.byteSize() / Dnnl.ARG_BYTES), args), "dnnl_primitive_execute");
     }
 
     void destroy() {
@@ -102,28 +101,13 @@ final class RuntimeMatMul {
         }
     }
 
-    private void setArg(int i, int arg, MemorySegment memory) {
-        args.set(ValueLayout.JAVA_INT, i * ARG_BYTES, arg);
-        args.set(ValueLayout.ADDRESS, i * ARG_BYTES + 8, memory);
-    }
-
-    private interface Creator {
-        int create(MemorySegment out);
-    }
-
-    private static MemorySegment out(Arena tmp, Creator creator, String what) {
-        MemorySegment out = tmp.allocate(ValueLayout.ADDRESS);
-        Dnnl.check(creator.create(out), what);
-        return out.get(ValueLayout.ADDRESS, 0);
-    }
-
     private static MemorySegment md(Arena tmp, Operand o, int dataType) {
         MemorySegment dims = tmp.allocateFrom(ValueLayout.JAVA_LONG, o.rows(), o.cols());
         MemorySegment strides = tmp.allocateFrom(ValueLayout.JAVA_LONG, o.rowStride(), o.colStride());
-        return out(tmp, p -> dnnl_memory_desc_create_with_strides(p, 2, dims, dataType, strides), "dnnl_memory_desc_create_with_strides");
+        return Dnnl.create(tmp, p -> dnnl_memory_desc_create_with_strides(p, 2, dims, dataType, strides), "dnnl_memory_desc_create_with_strides");
     }
 
     private static MemorySegment memory(Arena tmp, MemorySegment md, MemorySegment engine) {
-        return out(tmp, p -> dnnl_memory_create(p, md, engine, MemorySegment.NULL), "dnnl_memory_create");
+        return Dnnl.create(tmp, p -> dnnl_memory_create(p, md, engine, MemorySegment.NULL), "dnnl_memory_create");
     }
 }
