@@ -126,7 +126,8 @@ DNNL_INC="$DNNL_INC/org/bytedeco/dnnl/linux-x86_64/include"
       DNNL_ARG_SCRATCHPAD DNNL_ARG_FROM DNNL_ARG_TO; do echo --include-constant $c; done) \
   $(for f in dnnl_engine_create dnnl_engine_destroy dnnl_stream_create dnnl_stream_destroy \
       dnnl_stream_wait dnnl_memory_desc_create_with_tag dnnl_memory_desc_create_with_strides \
-      dnnl_memory_desc_destroy dnnl_memory_desc_get_size dnnl_memory_create dnnl_memory_destroy \
+      dnnl_memory_desc_destroy dnnl_memory_desc_get_size dnnl_memory_desc_equal \
+      dnnl_memory_desc_clone dnnl_memory_create dnnl_memory_destroy \
       dnnl_memory_set_data_handle dnnl_matmul_primitive_desc_create \
       dnnl_reorder_primitive_desc_create dnnl_primitive_desc_query_md dnnl_primitive_desc_query \
       dnnl_primitive_desc_destroy dnnl_primitive_create dnnl_primitive_destroy \

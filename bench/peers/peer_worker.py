@@ -73,6 +73,8 @@ def prepare(args):
     gc.save_safetensors(os.path.join(args.workdir, "model.safetensors"), gc.timm_state_dict(model))
     x = gc.seeded_input((1, 3, args.height, args.width), SEED)
     np.save(os.path.join(args.workdir, "input.npy"), x.numpy())
+    if args.skip_flops:  # memory_sweep.py: a counted forward at 4096 would cost minutes
+        return dict(flops=None)
     with torch.inference_mode(), FlopCounterMode(display=False) as counter:
         model(x)
     return dict(flops=counter.get_total_flops())
@@ -146,6 +148,7 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--runs", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--skip-flops", action="store_true", help="prepare: do not count FLOPs")
     args = p.parse_args()
     out = MODES[args.mode](args)
     out.update(peak_rss_mb=rss_mb("VmHWM"))

@@ -229,6 +229,11 @@ public final class CpuBackend implements Backend {
         mm.run(src, dst);
     }
 
+    /** Bytes of the weights oneDNN holds packed (package-private: tests). */
+    long packedWeightBytes() {
+        return dnnl.packedWeightBytes();
+    }
+
     private MatMul matmul(Tensor weight, Tensor bias, Tensor gamma, Dnnl.Epilogue epilogue, long m, boolean bf16Out) {
         ensureOmpThreads();
         return dnnl.matmul(m, weight, bias, gamma, epilogue, precision == Precision.BF16, bf16Out);

@@ -48,6 +48,7 @@ final class Dnnl implements AutoCloseable {
     private final List<MatMul> matmuls = new ArrayList<>();
     private final IdentityHashMap<Tensor, ArrayList<MatMul>> byWeight = new IdentityHashMap<>();
     private final List<RuntimeMatMul> runtimeMatmuls = new ArrayList<>();
+    private final IdentityHashMap<Tensor, ArrayList<PackedWeight>> packed = new IdentityHashMap<>();
     private MemorySegment scratch = MemorySegment.NULL;
     private boolean closed;
 
@@ -86,6 +87,7 @@ final class Dnnl implements AutoCloseable {
      * bias (O), the weight (times gamma per output row, when gamma is not null, and the bias
      * likewise) packed into oneDNN's preferred layout in {@code bf16 ? bf16 : f32}: made on
      * the first request, then found again by the weight's identity without allocating.
+     * Primitives of other row counts share the packed copy ({@link #packedWeight}).
      * Packed weights stay until close, also if the model that owned the weight is closed.
      */
     MatMul matmul(long m, Tensor weight, Tensor bias, Tensor gamma, Epilogue epilogue, boolean bf16, boolean bf16Out) {
@@ -106,6 +108,29 @@ final class Dnnl implements AutoCloseable {
         shareScratch(mm.scratchBytes());
         mm.useScratch(scratch);
         return mm;
+    }
+
+    /**
+     * The dnnl_memory_t of {@code weight} (times {@code gamma}) in {@code layout}: packed on
+     * the first request, then shared by every primitive asking for the same layout.
+     */
+    MemorySegment packedWeight(Tensor weight, Tensor gamma, MemorySegment layout) {
+        ArrayList<PackedWeight> list = packed.computeIfAbsent(weight, w -> new ArrayList<>(1));
+        for (PackedWeight p : list) {
+            if (p.matches(weight, gamma, layout)) return p.memory;
+        }
+        PackedWeight p = new PackedWeight(this, weight, gamma, layout);
+        list.add(p);
+        return p.memory;
+    }
+
+    /** Bytes of all packed weights (tests: a weight is held once per layout, not per primitive). */
+    long packedWeightBytes() {
+        long bytes = 0;
+        for (ArrayList<PackedWeight> list : packed.values()) {
+            for (PackedWeight p : list) bytes += p.bytes();
+        }
+        return bytes;
     }
 
     /** A matmul with every operand given at run time (plain float32, any strides). */
@@ -133,7 +158,9 @@ final class Dnnl implements AutoCloseable {
         closed = true;
         for (MatMul mm : matmuls) mm.destroy();
         for (RuntimeMatMul mm : runtimeMatmuls) mm.destroy();
+        for (ArrayList<PackedWeight> list : packed.values()) list.forEach(PackedWeight::destroy);
         matmuls.clear();
+        packed.clear();
         byWeight.clear();
         runtimeMatmuls.clear();
         dnnl_stream_destroy(stream);

@@ -8,8 +8,9 @@ import java.lang.foreign.ValueLayout;
 import org.xcit4j.tensor.Tensor;
 
 /**
- * One oneDNN matmul primitive for a fixed (m, K, O), its packed weights, bias and the
- * argument array it executes with; src and weights in f32 or bf16, dst f32 (or bf16 when
+ * One oneDNN matmul primitive for a fixed (m, K, O), its bias and the argument array it
+ * executes with; its weights are packed by {@link Dnnl#packedWeight}, once per layout, and
+ * shared with the primitives of other row counts; src and weights in f32 or bf16, dst f32 (or bf16 when
  * it only feeds another bf16 GEMM). {@link #run} only points the src and dst memory
  * objects at the caller's buffers and executes: three downcalls, no allocation.
  */
@@ -40,7 +41,6 @@ final class MatMul {
         try (Arena tmp = Arena.ofConfined()) {
             MemorySegment srcMd = md(tmp, dt, dnnl_ab(), m, k);
             MemorySegment weiAny = md(tmp, dt, dnnl_format_tag_any(), k, o);
-            MemorySegment weiPlain = md(tmp, dnnl_f32(), dnnl_ba(), k, o); // (O, K) row-major = B^T
             MemorySegment biasMd = md(tmp, dnnl_f32(), dnnl_ab(), 1, o);
             MemorySegment dstMd = md(tmp, bf16Out ? dnnl_bf16() : dnnl_f32(), dnnl_ab(), m, o);
 
@@ -65,38 +65,19 @@ final class MatMul {
                     MemorySegment scratchMd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md(), 0);
                     scratchBytes = Math.max(dnnl_memory_desc_get_size(scratchMd), 64);
 
-                    // Weights: fold gamma in float (one rounding, as exact as scaling after), then
-                    // reorder once into the primitive's layout (and type) in memory we keep.
-                    MemorySegment plain = weight.segment();
                     MemorySegment biasData = bias == null ? MemorySegment.NULL : bias.segment();
-                    if (gamma != null) {
-                        plain = tmp.allocate(weight.segment().byteSize(), 64);
-                        for (long r = 0; r < o; r++) {
-                            float g = gamma.get(r);
-                            for (long c = 0; c < k; c++) {
-                                plain.setAtIndex(Tensor.F32, r * k + c, weight.get(r * k + c) * g);
-                            }
-                        }
-                        if (bias != null) {
-                            biasData = keep.allocate(o * Float.BYTES, 64);
-                            for (long r = 0; r < o; r++) biasData.setAtIndex(Tensor.F32, r, bias.get(r) * gamma.get(r));
-                        }
+                    if (gamma != null && bias != null) {
+                        biasData = keep.allocate(o * Float.BYTES, 64);
+                        for (long r = 0; r < o; r++) biasData.setAtIndex(Tensor.F32, r, bias.get(r) * gamma.get(r));
                     }
-                    MemorySegment packed = keep.allocate(dnnl_memory_desc_get_size(weiMd), 64);
-                    MemorySegment plainMem = memory(tmp, weiPlain, engine, plain);
-                    MemorySegment packedMem = memory(tmp, weiMd, engine, packed);
-                    try {
-                        reorder(tmp, engine, weiPlain, weiMd, plainMem, packedMem, stream);
-                    } finally {
-                        dnnl_memory_destroy(plainMem);
-                    }
+                    MemorySegment packedMem = dnnl.packedWeight(weight, gamma, weiMd);
                     MemorySegment biasMem = bias == null ? MemorySegment.NULL : memory(tmp, biasMd, engine, biasData);
                     srcMem = memory(tmp, srcMd, engine, MemorySegment.NULL);
                     dstMem = memory(tmp, dstMd, engine, MemorySegment.NULL);
                     scratchMem = memory(tmp, scratchMd, engine, MemorySegment.NULL);
                     primitive = Dnnl.create(tmp, p -> dnnl_primitive_create(p, pd), "dnnl_primitive_create");
-                    owned = bias == null ? new MemorySegment[] {packedMem, srcMem, dstMem, scratchMem}
-                            : new MemorySegment[] {packedMem, biasMem, srcMem, dstMem, scratchMem};
+                    owned = bias == null ? new MemorySegment[] {srcMem, dstMem, scratchMem}
+                            : new MemorySegment[] {biasMem, srcMem, dstMem, scratchMem};
 
                     int n = bias == null ? 4 : 5;
                     args = keep.allocate(Dnnl.ARG_BYTES * n, 8);
@@ -111,7 +92,7 @@ final class MatMul {
             } finally {
                 dnnl_post_ops_destroy(postOps);
                 dnnl_primitive_attr_destroy(attr);
-                for (MemorySegment md : new MemorySegment[] {srcMd, weiAny, weiPlain, biasMd, dstMd}) dnnl_memory_desc_destroy(md);
+                for (MemorySegment md : new MemorySegment[] {srcMd, weiAny, biasMd, dstMd}) dnnl_memory_desc_destroy(md);
             }
         }
     }
@@ -146,32 +127,12 @@ final class MatMul {
         for (MemorySegment mem : owned) dnnl_memory_destroy(mem);
     }
 
-    private static MemorySegment md(Arena tmp, int dt, int tag, long rows, long cols) {
+    static MemorySegment md(Arena tmp, int dt, int tag, long rows, long cols) {
         MemorySegment dims = tmp.allocateFrom(ValueLayout.JAVA_LONG, rows, cols);
         return Dnnl.create(tmp, p -> dnnl_memory_desc_create_with_tag(p, 2, dims, dt, tag), "dnnl_memory_desc_create_with_tag");
     }
 
-    private static MemorySegment memory(Arena tmp, MemorySegment md, MemorySegment engine, MemorySegment handle) {
+    static MemorySegment memory(Arena tmp, MemorySegment md, MemorySegment engine, MemorySegment handle) {
         return Dnnl.create(tmp, p -> dnnl_memory_create(p, md, engine, handle), "dnnl_memory_create");
-    }
-
-    private static void reorder(Arena tmp, MemorySegment engine, MemorySegment fromMd, MemorySegment toMd,
-                                MemorySegment from, MemorySegment to, MemorySegment stream) {
-        MemorySegment pd = Dnnl.create(tmp, p -> dnnl_reorder_primitive_desc_create(p, fromMd, engine, toMd, engine, MemorySegment.NULL),
-                "dnnl_reorder_primitive_desc_create");
-        try {
-            MemorySegment prim = Dnnl.create(tmp, p -> dnnl_primitive_create(p, pd), "dnnl_primitive_create (reorder)");
-            try {
-                MemorySegment args = tmp.allocate(2 * Dnnl.ARG_BYTES, 8);
-                Dnnl.setArg(args, 0, DNNL_ARG_FROM(), from);
-                Dnnl.setArg(args, 1, DNNL_ARG_TO(), to);
-                Dnnl.check(dnnl_primitive_execute(prim, stream, 2, args), "dnnl_primitive_execute (reorder)");
-                Dnnl.check(dnnl_stream_wait(stream), "dnnl_stream_wait");
-            } finally {
-                dnnl_primitive_destroy(prim);
-            }
-        } finally {
-            dnnl_primitive_desc_destroy(pd);
-        }
     }
 }

@@ -69,11 +69,16 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--runs", defaultValue = "10", paramLabel = "R", description = "Timed runs. Default: ${DEFAULT-VALUE}.")
     int runs;
 
-    @Option(names = "--warmup", defaultValue = "3", paramLabel = "W", description = "Untimed runs first. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--warmup", defaultValue = "3", paramLabel = "W",
+            description = "Untimed runs first, at least (0: none, cold timings); warm-up then goes on until the JIT has been quiet "
+                    + "for " + JitQuiet.QUIET_RUNS + " runs (at most " + JitQuiet.MAX_SECONDS + " s). Default: ${DEFAULT-VALUE}.")
     int warmup;
 
     @Option(names = "--precision", defaultValue = "fp32", paramLabel = "P", description = "fp32 or bf16. Default: ${DEFAULT-VALUE}.")
     String precision;
+
+    /** Warm-up runs actually made (at least --warmup). */
+    private int warmupRuns;
 
     @Override
     public Integer call() throws Exception {
@@ -101,7 +106,7 @@ final class BenchCommand implements Callable<Integer> {
             r.put("threads", usedThreads);
             r.put("precision", precision);
             r.put("runs", runs);
-            r.put("warmup", warmup);
+            r.put("warmup", warmupRuns);
             r.put("median_ms", round(median / 1e6));
             r.put("min_ms", round(nanos[0] / 1e6));
             r.put("max_ms", round(nanos[nanos.length - 1] / 1e6));
@@ -184,7 +189,7 @@ final class BenchCommand implements Callable<Integer> {
     /** Nanoseconds of each timed run, after the warm-up runs. */
     private long[] time(Backend backend, Session session, Tensor input, int usedThreads) throws Exception {
         Callable<long[]> loop = () -> {
-            for (int i = 0; i < warmup; i++) session.run(input);
+            warmupRuns = JitQuiet.warmUp(() -> session.run(input), warmup);
             long[] nanos = new long[runs];
             for (int i = 0; i < runs; i++) {
                 long t0 = System.nanoTime();

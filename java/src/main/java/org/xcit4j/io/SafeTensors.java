@@ -15,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Map;
+import org.xcit4j.tensor.DType;
 import org.xcit4j.tensor.Shape;
 import org.xcit4j.tensor.Tensor;
 
@@ -34,8 +35,11 @@ public final class SafeTensors {
     private SafeTensors() {}
 
     /**
-     * Reads every tensor of {@code file} as float32 into {@code arena}, after validating the
-     * whole header (see {@link SafeTensorsHeader}) against the file size.
+     * Reads every tensor of {@code file} as float32, after validating the whole header (see
+     * {@link SafeTensorsHeader}) against the file size. Native-order F32 payloads are
+     * read-only views of the file mapped in {@code arena} (like the safetensors library, the
+     * file must then stay unmodified while the arena is open); other types are converted into
+     * {@code arena} memory.
      *
      * @throws CheckpointException naming the file and the first problem found
      */
@@ -61,19 +65,36 @@ public final class SafeTensors {
             long bufferSize = size - 8 - n;
             SafeTensorsHeader header = SafeTensorsHeader.parse(file, json, bufferSize);
 
-            // Mapped in a private arena so the mapping is released as soon as the copies are made;
-            // callers own only the converted float32 tensors.
+            // Tensors that need converting are copied through a mapping in a private arena,
+            // released as soon as the copies are made. F32 payloads that are already native
+            // float32 are not copied at all: they become views of a read-only mapping that lives
+            // as long as `arena`, so a weight occupies memory only while it is paged in, and a
+            // backend that packs it into its own layout can give the pages back (unload()).
             MemorySegment data = ch.map(FileChannel.MapMode.READ_ONLY, 8 + n, bufferSize, mapping);
+            MemorySegment views = null;
             StateDict out = new StateDict(file, header.metadata());
             for (SafeTensorsHeader.Info info : header.tensors()) {
-                Tensor t = Tensor.allocate(arena, Shape.of(info.shape()));
-                Elements.decode(data, info.begin(), info.type(), info.numel(), t.segment(), 0);
+                Shape shape = Shape.of(info.shape());
+                Tensor t;
+                if (viewable(info, 8 + n)) {
+                    if (views == null) views = ch.map(FileChannel.MapMode.READ_ONLY, 8 + n, bufferSize, arena);
+                    t = Tensor.wrap(views.asSlice(info.begin(), info.numel() * Float.BYTES), shape);
+                } else {
+                    t = Tensor.allocate(arena, shape);
+                    Elements.decode(data, info.begin(), info.type(), info.numel(), t.segment(), 0);
+                }
                 out.put(info.key(), t, info.type());
             }
             return out;
         } catch (IOException e) {
             throw CheckpointException.wrap(file, e);
         }
+    }
+
+    /** An F32 payload at a float-aligned file offset on a little-endian machine: usable in place. */
+    private static boolean viewable(SafeTensorsHeader.Info info, long dataStart) {
+        return info.type() == DType.F32 && ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN
+                && (dataStart + info.begin()) % Float.BYTES == 0 && info.numel() > 0;
     }
 
     /** Writes {@code tensors} as F32 in map order, with no metadata. */

@@ -273,6 +273,23 @@ class CpuBackendOpsTest {
         }
     }
 
+    /** Streamed bands give one weight several row counts; its packed copy must exist once. */
+    @Test
+    void rowCountsSharePackedWeights() {
+        SplittableRandom r = new SplittableRandom(5);
+        try (CpuBackend cpu = new CpuBackend(); Arena a = Arena.ofConfined()) {
+            Tensor w = Guarded.random(a, r, 0, 0.05, 1536, 384), b = Guarded.random(a, r, 0, 1, 1536);
+            long before = cpu.packedWeightBytes();
+            for (int m : new int[] {896, 640, 897}) {
+                Tensor in = Guarded.random(a, r, 0, 1, m, 384), out = Guarded.nan(a, m, 1536);
+                cpu.linearGelu(out, in, w, b);
+                if (m == 896) before = cpu.packedWeightBytes();
+            }
+            assertTrue(before >= 1536L * 384 * Float.BYTES, "packed " + before);
+            assertEquals(before, cpu.packedWeightBytes(), "a second and third row count packed the weight again");
+        }
+    }
+
     @Test
     void badArgumentsBecomeClearExceptions() {
         CpuBackend cpu = cpus.get(0);

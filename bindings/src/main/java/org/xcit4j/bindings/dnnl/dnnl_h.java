@@ -795,6 +795,128 @@ public class dnnl_h {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class dnnl_memory_desc_equal {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            dnnl_h.C_INT,
+            dnnl_h.C_POINTER,
+            dnnl_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = dnnl_h.findOrThrow("dnnl_memory_desc_equal");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int dnnl_memory_desc_equal(const_dnnl_memory_desc_t lhs, const_dnnl_memory_desc_t rhs)
+     * }
+     */
+    public static FunctionDescriptor dnnl_memory_desc_equal$descriptor() {
+        return dnnl_memory_desc_equal.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int dnnl_memory_desc_equal(const_dnnl_memory_desc_t lhs, const_dnnl_memory_desc_t rhs)
+     * }
+     */
+    public static MethodHandle dnnl_memory_desc_equal$handle() {
+        return dnnl_memory_desc_equal.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int dnnl_memory_desc_equal(const_dnnl_memory_desc_t lhs, const_dnnl_memory_desc_t rhs)
+     * }
+     */
+    public static MemorySegment dnnl_memory_desc_equal$address() {
+        return dnnl_memory_desc_equal.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int dnnl_memory_desc_equal(const_dnnl_memory_desc_t lhs, const_dnnl_memory_desc_t rhs)
+     * }
+     */
+    public static int dnnl_memory_desc_equal(MemorySegment lhs, MemorySegment rhs) {
+        var mh$ = dnnl_memory_desc_equal.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dnnl_memory_desc_equal", lhs, rhs);
+            }
+            return (int)mh$.invokeExact(lhs, rhs);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class dnnl_memory_desc_clone {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            dnnl_h.C_INT,
+            dnnl_h.C_POINTER,
+            dnnl_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = dnnl_h.findOrThrow("dnnl_memory_desc_clone");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * dnnl_status_t dnnl_memory_desc_clone(dnnl_memory_desc_t *memory_desc, const_dnnl_memory_desc_t existing_memory_desc)
+     * }
+     */
+    public static FunctionDescriptor dnnl_memory_desc_clone$descriptor() {
+        return dnnl_memory_desc_clone.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * dnnl_status_t dnnl_memory_desc_clone(dnnl_memory_desc_t *memory_desc, const_dnnl_memory_desc_t existing_memory_desc)
+     * }
+     */
+    public static MethodHandle dnnl_memory_desc_clone$handle() {
+        return dnnl_memory_desc_clone.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * dnnl_status_t dnnl_memory_desc_clone(dnnl_memory_desc_t *memory_desc, const_dnnl_memory_desc_t existing_memory_desc)
+     * }
+     */
+    public static MemorySegment dnnl_memory_desc_clone$address() {
+        return dnnl_memory_desc_clone.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * dnnl_status_t dnnl_memory_desc_clone(dnnl_memory_desc_t *memory_desc, const_dnnl_memory_desc_t existing_memory_desc)
+     * }
+     */
+    public static int dnnl_memory_desc_clone(MemorySegment memory_desc, MemorySegment existing_memory_desc) {
+        var mh$ = dnnl_memory_desc_clone.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dnnl_memory_desc_clone", memory_desc, existing_memory_desc);
+            }
+            return (int)mh$.invokeExact(memory_desc, existing_memory_desc);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
     private static class dnnl_memory_create {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             dnnl_h.C_INT,
