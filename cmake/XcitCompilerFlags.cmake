@@ -39,8 +39,8 @@ function(xcit_target_flags target)
 endfunction()
 
 # xcit_shared_library(<target> <sources>...): a shared library whose only exported
-# symbols are the XCIT_API functions; static archives linked into it (cudart_static)
-# keep their symbols local, so two xcit libraries never clash in one process.
+# symbols are the XCIT_API functions; static archives linked into it keep their symbols
+# local, so two xcit libraries never clash in one process.
 function(xcit_shared_library target)
   add_library(${target} SHARED ${ARGN})
   xcit_target_flags(${target})

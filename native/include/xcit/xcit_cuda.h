@@ -42,9 +42,10 @@ extern "C" {
  * its bindings like xcit_abi_version for libxcit.so. */
 XCIT_API int32_t xcit_cuda_abi_version(void);
 
-/* The CUDA runtime version libxcit_cuda.so was built with and links statically
- * (CUDART_VERSION, e.g. 13000 for 13.0): the driver must support at least this version
- * (cudaDriverGetVersion), or every launch fails with cudaErrorInsufficientDriver. */
+/* The CUDA runtime version libxcit_cuda.so was built with (CUDART_VERSION, e.g. 13000
+ * for 13.0; it links the shared runtime of that major version, libcudart.so.13): the
+ * driver must support at least this version (cudaDriverGetVersion), or every launch
+ * fails with cudaErrorInsufficientDriver. */
 XCIT_API int32_t xcit_cuda_runtime_version(void);
 
 /* Number of CUDA devices visible. count: host pointer to one int32_t, set to the

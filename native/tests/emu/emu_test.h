@@ -1,6 +1,11 @@
-// Shared by the kernel tests (native/tests/emu). Each test compares an op against a naive
-// double-precision reference written in the test (mirroring JavaBackend), for fp32, fp16
-// and bf16 storage. Every test source builds twice:
+// Shared by the kernel tests (native/tests/emu). Each test compares a CUDA op against the
+// CPU backend's C op for the same Backend method (the public xcit_cpu_*_f32 entries of
+// libxcit, themselves checked op by op against JavaBackend by CpuBackendOpsTest), for
+// fp32, fp16 and bf16 storage: the CPU op gets exactly the values the kernel sees,
+// widened to float (its kernel set: the best this CPU runs). Where libxcit has no C op
+// (the GEMMs: the CPU backend runs them through oneDNN from Java), a naive
+// double-precision reference written in the test stands in, and the test says so.
+// Every test source builds twice:
 // - test_emu_<op>: the ops come from xcit_cuda_emu, i.e. the same .cu sources compiled
 //   by g++ against src/cuda/emu, and run on host memory (every machine, every CI run);
 // - test_gpu_<op> (XCIT_TEST_ON_DEVICE, where nvcc is found): the ops come from the real
@@ -9,8 +14,9 @@
 //   skipped) and says why.
 //
 // Here: storage types and their host conversions, guarded buffers (NaN bands around
-// every output, checked after the op), the tolerance rule and its constants, and the
-// dispatch from a storage type to the exported _f32/_f16/_bf16 entry.
+// every output, checked after the op), the tolerance rule and its constants, the
+// dispatch from a storage type to the exported _f32/_f16/_bf16 entry, and the helpers
+// that call the CPU reference ops.
 #ifndef XCIT_EMU_TEST_H
 #define XCIT_EMU_TEST_H
 
@@ -93,9 +99,11 @@ const char* type_name() {
 
 // Tolerance: |got - ref| <= atol * scale + rtol * |ref|, with `scale` a typical output
 // magnitude the test states (cancellation makes small outputs carry the absolute error
-// of their large terms). Kernels compute in fp32 and round each output once:
-// - f32: fp32 sums of <= a few thousand terms are good to ~1e-6 relative; 2e-5 leaves
-//   margin for the reductions' different order without hiding a wrong term (O(1) off).
+// of their large terms). Kernels compute in fp32 and round each output once; so do the
+// CPU reference ops (in another summation order, some statistics in double):
+// - f32: fp32 sums of <= a few thousand terms are good to ~1e-6 relative on each side,
+//   so the two differ by a few 1e-6; 2e-5 leaves margin for that without hiding a wrong
+//   term (O(1/sqrt(K)) off, >= 1e-2 in every test).
 // - f16: one rounding is 2^-11 = 4.9e-4 relative; 2e-3 allows that plus the fp32 error,
 //   and for chained ops (the residual LayerNorm rounds x first) one more rounding.
 // - bf16: one rounding is 2^-8 = 3.9e-3; 1.6e-2 by the same reasoning.
@@ -174,8 +182,8 @@ struct Buffer : Mirrored {
   }
 };
 
-// Compares an op's output against the double reference; prints the worst element and a
-// few mismatches on failure. `scale` see Tolerance.
+// Compares an op's output against the reference (CPU op or double); prints the worst
+// element and a few mismatches on failure. `scale` see Tolerance.
 template <class T>
 bool expect_close(const std::string& what, const Buffer<T>& got, const std::vector<double>& want,
                   double scale) {
@@ -210,6 +218,23 @@ inline double rms(const std::vector<double>& v) {
   double s = 0;
   for (double x : v) s += x * x;
   return v.empty() ? 1.0 : std::sqrt(s / static_cast<double>(v.size())) + 1e-30;
+}
+
+// ---- the CPU backend as the reference ---------------------------------------------------
+// f32(b): what the kernel sees, widened to float: the CPU op's input.
+template <class T>
+std::vector<float> f32(const Buffer<T>& b) {
+  std::vector<float> v(b.n);
+  for (size_t i = 0; i < b.n; ++i) v[i] = b.get(i);
+  return v;
+}
+inline std::vector<double> widen(const std::vector<float>& v) { return {v.begin(), v.end()}; }
+// round_to<T>(v): v rounded to T and widened again (a reference for an op that stores
+// an intermediate in T, e.g. the residual stream before the fused LayerNorm).
+template <class T>
+std::vector<float> round_to(std::vector<float> v) {
+  for (float& x : v) x = to_f(from_f<T>(x));
+  return v;
 }
 
 // ---- device mirroring (XCIT_TEST_ON_DEVICE) ----------------------------------------------
@@ -318,6 +343,7 @@ struct Ctx {
   const char* error() const { return xcit_ctx_last_error(ctx); }
 };
 
+// Also for the CPU reference ops: a reference that fails is a failed check, not a pass.
 #define EXPECT_OK(ctx, call)                                                            \
   do {                                                                                  \
     const xcit_status st_ = (call);                                                     \

@@ -1,5 +1,5 @@
-// Class attention under the emulator, fp32/fp16/bf16, against a double reference of
-// Backend.classAttention, with and without the attention-weights output: rows T = 1
+// Class attention under the emulator, fp32/fp16/bf16, against the CPU backend's
+// xcit_cpu_class_attention_f32, with and without the attention-weights output: rows T = 1
 // (only the cls row), 8 (one per warp), 197 and 600 (many rows per warp), head dims
 // 32/48/64, batches 1-3.
 #include "emu_test.h"
@@ -15,30 +15,15 @@ struct Case {
     Ctx ctx;
     const std::string shape = "class_attention B" + std::to_string(b) + " T" + std::to_string(rows) +
                               " C" + std::to_string(c) + " h" + std::to_string(heads);
-    const int64_t d = c / heads;
     Buffer<T> q(static_cast<size_t>(b * c)), kv(static_cast<size_t>(b * rows * 2 * c));
     // Scores q.k / sqrt(d) of order +-4: a peaked but not one-hot softmax.
     q.fill_uniform(-2, 2);
     kv.fill_uniform(-1.5f, 1.5f);
-    std::vector<double> out(static_cast<size_t>(b * c)), weights(static_cast<size_t>(b * heads * rows));
-    for (int64_t img = 0; img < b; ++img)
-      for (int64_t h = 0; h < heads; ++h) {
-        std::vector<double> s(rows);
-        double m = -INFINITY, sum = 0;
-        for (int64_t t = 0; t < rows; ++t) {
-          double acc = 0;
-          for (int64_t i = 0; i < d; ++i) acc += static_cast<double>(q.get(img * c + h * d + i)) * kv.get((img * rows + t) * 2 * c + h * d + i);
-          s[t] = acc / std::sqrt(static_cast<double>(d));
-          m = std::max(m, s[t]);
-        }
-        for (int64_t t = 0; t < rows; ++t) sum += s[t] = std::exp(s[t] - m);
-        for (int64_t t = 0; t < rows; ++t) weights[(img * heads + h) * rows + t] = s[t] / sum;
-        for (int64_t i = 0; i < d; ++i) {
-          double acc = 0;
-          for (int64_t t = 0; t < rows; ++t) acc += s[t] * kv.get((img * rows + t) * 2 * c + c + h * d + i);
-          out[img * c + h * d + i] = acc / sum;
-        }
-      }
+    const auto qf = f32(q), kvf = f32(kv);
+    std::vector<float> ref(static_cast<size_t>(b * c)), ref_w(static_cast<size_t>(b * heads * rows));
+    EXPECT_OK(ctx, xcit_cpu_class_attention_f32(ctx, ref.data(), ref_w.data(), qf.data(), kvf.data(),
+                                                b, rows, c, heads));
+    const std::vector<double> out = widen(ref), weights = widen(ref_w);
     for (const bool with_weights : {true, false}) {
       Buffer<T> got(out.size()), got_w(weights.size());
       EXPECT_OK(ctx, op::class_attention<T>(ctx.ctx, got.data(), with_weights ? got_w.data() : static_cast<T*>(nullptr),

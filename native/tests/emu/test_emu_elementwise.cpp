@@ -1,7 +1,11 @@
-// The small ops under the emulator against double references, fp32/fp16/bf16:
-// add_scaled, add_broadcast, bias_gelu, channel_affine, nchw_to_nhwc, gather/scatter/
-// prepend_row, max_pool, and convert (plus the software fp16/bf16 conversions every
-// emulated test depends on, checked exhaustively).
+// The small ops under the emulator, fp32/fp16/bf16, against the CPU backend's ops:
+// add_scaled, add_broadcast, channel_affine, nchw_to_nhwc, gather/scatter/prepend_row
+// and max_pool against their xcit_cpu_*_f32 namesakes; bias_gelu against
+// xcit_cpu_add_broadcast_f32 then xcit_cpu_gelu_f32 (the CPU backend adds the bias in
+// its GEMM's epilogue, then runs that GELU); convert's f32 -> bf16 against
+// xcit_cpu_to_bf16, bit for bit. The software fp16/bf16
+// conversions every emulated test depends on have no CPU op: they are checked
+// exhaustively against IEEE / CUDA rounding (every bit pattern, known ties).
 #include "emu_test.h"
 
 using namespace emu_test;
@@ -17,8 +21,6 @@ XCIT_EMU_OP(max_pool)
 
 namespace {
 
-double gelu(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
-
 template <class T>
 struct Pointwise {
   static void run(int64_t rows, int64_t cols) {
@@ -30,40 +32,42 @@ struct Pointwise {
     y.fill_uniform(-3, 3);
     scale.fill_uniform(-2, 2);
     shift.fill_uniform(-1, 1);
-    const auto xv = x.values(), yv = y.values(), sv = scale.values(), hv = shift.values();
+    const auto xf = f32(x), yf = f32(y), sf = f32(scale), hf = f32(shift);
 
     for (const bool with_scale : {true, false}) {
       Buffer<T> out = x;
-      std::vector<double> want(n);
-      for (size_t i = 0; i < n; ++i) want[i] = xv[i] + (with_scale ? sv[i % cols] : 1.0) * yv[i];
+      std::vector<float> want = xf;
+      EXPECT_OK(ctx, xcit_cpu_add_scaled_f32(ctx, want.data(), yf.data(), with_scale ? sf.data() : nullptr,
+                                             rows, cols));
       EXPECT_OK(ctx, op::add_scaled<T>(ctx.ctx, out.data(), y.data(),
                                        with_scale ? scale.data() : static_cast<const T*>(nullptr),
                                        rows, cols));
-      expect_close("add_scaled " + shape, out, want, 3.0);  // |terms| <= 3 and 6
+      expect_close("add_scaled " + shape, out, widen(want), 3.0);  // |terms| <= 3 and 6
     }
     {
       Buffer<T> out = x;
-      std::vector<double> want(n);
-      for (size_t i = 0; i < n; ++i) want[i] = xv[i] + hv[i % cols];
+      std::vector<float> want = xf;
+      EXPECT_OK(ctx, xcit_cpu_add_broadcast_f32(ctx, want.data(), hf.data(), rows * cols, cols));
       EXPECT_OK(ctx, op::add_broadcast<T>(ctx.ctx, out.data(), shift.data(), rows, cols));
-      expect_close("add_broadcast " + shape, out, want, 3.0);
+      expect_close("add_broadcast " + shape, out, widen(want), 3.0);
     }
     for (const bool with_bias : {true, false}) {
       Buffer<T> out = x;
-      std::vector<double> want(n);
-      for (size_t i = 0; i < n; ++i) want[i] = gelu(xv[i] + (with_bias ? hv[i % cols] : 0.0));
+      std::vector<float> want = xf;
+      if (with_bias) EXPECT_OK(ctx, xcit_cpu_add_broadcast_f32(ctx, want.data(), hf.data(), rows * cols, cols));
+      EXPECT_OK(ctx, xcit_cpu_gelu_f32(ctx, want.data(), rows * cols));
       EXPECT_OK(ctx, op::bias_gelu<T>(ctx.ctx, out.data(),
                                       with_bias ? shift.data() : static_cast<const T*>(nullptr),
                                       rows, cols));
-      expect_close("bias_gelu " + shape, out, want, 1.0);
+      expect_close("bias_gelu " + shape, out, widen(want), 1.0);
     }
     {
       Buffer<T> out = x;
-      std::vector<double> want(n);
-      for (size_t i = 0; i < n; ++i) want[i] = xv[i] * sv[i % cols] + hv[i % cols];
+      std::vector<float> want = xf;
+      EXPECT_OK(ctx, xcit_cpu_channel_affine_f32(ctx, want.data(), sf.data(), hf.data(), rows, cols));
       EXPECT_OK(ctx, op::channel_affine<T>(ctx.ctx, out.data(), scale.data(), shift.data(), rows,
                                            cols));
-      expect_close("channel_affine " + shape, out, want, 3.0);
+      expect_close("channel_affine " + shape, out, widen(want), 3.0);
     }
   }
 };
@@ -78,69 +82,59 @@ struct Layout {
     Buffer<float> image(static_cast<size_t>(b * c * h * w));
     image.fill_uniform(-2, 2);
     Buffer<T> nhwc(image.n);
-    std::vector<double> want(image.n);
-    for (int64_t n = 0; n < b; ++n)
-      for (int64_t ch = 0; ch < c; ++ch)
-        for (int64_t yy = 0; yy < h; ++yy)
-          for (int64_t xx = 0; xx < w; ++xx)
-            want[((n * h + yy) * w + xx) * c + ch] = image.get(((n * c + ch) * h + yy) * w + xx);
+    std::vector<float> want(image.n);
+    EXPECT_OK(ctx, xcit_cpu_nchw_to_nhwc_f32(ctx, want.data(), image.data(), b, c, h, w));
     EXPECT_OK(ctx, op::nchw_to_nhwc<T>(ctx.ctx, nhwc.data(), image.data(), b, c, h, w));
-    expect_close("nchw_to_nhwc " + shape, nhwc, want, 2.0);
+    // The CPU op keeps fp32; the kernel rounds to T once.
+    expect_close("nchw_to_nhwc " + shape, nhwc, widen(want), 2.0);
 
-    // gather / scatter / prepend are copies: exact.
+    // gather / scatter / prepend are copies: the CPU ops on the widened values give T's
+    // values exactly, so any mismatch is a wrong element.
     Buffer<T> rows(static_cast<size_t>(b * r * c)), first(static_cast<size_t>(c));
     rows.fill_uniform(-1, 1);
     first.fill_uniform(-1, 1);
+    const auto rf = f32(rows), ff = f32(first);
     const int64_t row = r / 2;
     Buffer<T> gathered(static_cast<size_t>(b * c));
-    std::vector<double> g(gathered.n);
-    for (int64_t n = 0; n < b; ++n)
-      for (int64_t ch = 0; ch < c; ++ch) g[n * c + ch] = rows.get((n * r + row) * c + ch);
+    std::vector<float> g(gathered.n);
+    EXPECT_OK(ctx, xcit_cpu_gather_row_f32(ctx, g.data(), rf.data(), b, r, c, row));
     EXPECT_OK(ctx, op::gather_row<T>(ctx.ctx, gathered.data(), rows.data(), b, r, c, row));
-    expect_close("gather_row " + shape, gathered, g, 1.0);
+    expect_close("gather_row " + shape, gathered, widen(g), 1.0);
 
     Buffer<T> scattered = rows;
-    std::vector<double> s = rows.values();
-    for (int64_t n = 0; n < b; ++n)
-      for (int64_t ch = 0; ch < c; ++ch) s[(n * r + 0) * c + ch] = first.get(ch);
     Buffer<T> src(static_cast<size_t>(b * c));
     for (int64_t n = 0; n < b; ++n)
       for (int64_t ch = 0; ch < c; ++ch) src[n * c + ch] = first[ch];
+    std::vector<float> sc = rf;
+    const auto srcf = f32(src);
+    EXPECT_OK(ctx, xcit_cpu_scatter_row_f32(ctx, sc.data(), srcf.data(), b, r, c, int64_t{0}));
     EXPECT_OK(ctx, op::scatter_row<T>(ctx.ctx, scattered.data(), src.data(), b, r, c, int64_t{0}));
-    expect_close("scatter_row " + shape, scattered, s, 1.0);
+    expect_close("scatter_row " + shape, scattered, widen(sc), 1.0);
 
     Buffer<T> prepended(static_cast<size_t>(b * (r + 1) * c));
-    std::vector<double> p(prepended.n);
-    for (int64_t n = 0; n < b; ++n) {
-      for (int64_t ch = 0; ch < c; ++ch) p[n * (r + 1) * c + ch] = first.get(ch);
-      for (int64_t t = 0; t < r * c; ++t) p[n * (r + 1) * c + c + t] = rows.get(n * r * c + t);
-    }
+    std::vector<float> p(prepended.n);
+    EXPECT_OK(ctx, xcit_cpu_prepend_row_f32(ctx, p.data(), ff.data(), rf.data(), b, r, c));
     EXPECT_OK(ctx, op::prepend_row<T>(ctx.ctx, prepended.data(), first.data(), rows.data(), b, r, c));
-    expect_close("prepend_row " + shape, prepended, p, 1.0);
+    expect_close("prepend_row " + shape, prepended, widen(p), 1.0);
 
-    // max_pool for k = 1, 2, 4 on an odd grid (floor), with a NaN planted in one window.
+    // max_pool for k = 1, 2, 4 on an odd grid (floor), with a NaN planted in one window:
+    // the CPU op must propagate it (checked) and the kernel must put NaN where it does.
     for (const int64_t k : {1, 2, 4}) {
       Buffer<T> in(static_cast<size_t>(b * h * w * c));
       in.fill_uniform(-5, 5);
-      if (h >= k && w >= k) in.set(static_cast<size_t>(c + 1) % in.n, NAN);
+      const bool planted = h >= k && w >= k;
+      if (planted) in.set(static_cast<size_t>(c + 1) % in.n, NAN);
       const int64_t oh = h / k, ow = w / k;
       Buffer<T> out(static_cast<size_t>(b * oh * ow * c));
-      std::vector<double> m(out.n);
-      for (int64_t n = 0; n < b; ++n)
-        for (int64_t yy = 0; yy < oh; ++yy)
-          for (int64_t xx = 0; xx < ow; ++xx)
-            for (int64_t ch = 0; ch < c; ++ch) {
-              double v = -INFINITY;
-              for (int64_t i = 0; i < k; ++i)
-                for (int64_t j = 0; j < k; ++j) {
-                  const double e = in.get(((n * h + yy * k + i) * w + xx * k + j) * c + ch);
-                  v = (std::isnan(e) || e > v) ? e : v;
-                  if (std::isnan(v)) i = j = k;
-                }
-              m[((n * oh + yy) * ow + xx) * c + ch] = v;
-            }
+      std::vector<float> mf(out.n + 1);  // + 1: non-NULL even when the output is empty
+      const auto inf = f32(in);
+      EXPECT_OK(ctx, xcit_cpu_max_pool_f32(ctx, mf.data(), inf.data(), b, h, w, c, k));
+      mf.pop_back();
+      std::vector<double> m = widen(mf);
+      EXPECT(!planted || std::any_of(mf.begin(), mf.end(), [](float v) { return std::isnan(v); }),
+             "max_pool k=%lld: the CPU op dropped the planted NaN", static_cast<long long>(k));
       EXPECT_OK(ctx, op::max_pool<T>(ctx.ctx, out.data(), in.data(), b, h, w, c, k));
-      // NaN must come out where the reference has NaN (expect_close treats NaN as a
+      // NaN must come out where the CPU op puts NaN (expect_close treats NaN as a
       // mismatch), so compare the NaN positions first and then the rest.
       for (size_t i = 0; i < m.size(); ++i) {
         if (std::isnan(m[i])) {
@@ -204,7 +198,17 @@ void check_convert() {
                (std::isinf(back.get(i)) && std::isinf(to_f(want_h))),
            "f16->bf16->f32 at %zu", i);
   }
-  EXPECT(h.intact() && b.intact() && back.intact(), "convert wrote outside its output");
+  // f32 -> bf16 against the CPU backend's conversion (its bf16 GEMM inputs), bit for bit.
+  Buffer<bf16> direct(n);
+  std::vector<uint16_t> cpu_bf16(n);
+  const auto srcf = f32(src);
+  EXPECT_OK(ctx, xcit_cpu_to_bf16(ctx, cpu_bf16.data(), srcf.data(), static_cast<int64_t>(n)));
+  EXPECT_OK(ctx, convert(direct.data(), XCIT_CUDA_BF16, src.data(), XCIT_CUDA_F32));
+  for (size_t i = 0; i < n; ++i) {
+    EXPECT(direct[i].bits == cpu_bf16[i], "f32->bf16 at %zu: 0x%04x, CPU 0x%04x", i, direct[i].bits,
+           cpu_bf16[i]);
+  }
+  EXPECT(h.intact() && b.intact() && back.intact() && direct.intact(), "convert wrote outside its output");
   EXPECT(xcit_cuda_convert(ctx, h.data(), 7, src.data(), XCIT_CUDA_F32, 1) == XCIT_ERR_INVALID_ARGUMENT,
          "bad type code");
   ++g_cases;

@@ -1,7 +1,11 @@
-// The ops on the tiled GEMM core (gemm_tile.h) under the emulator against double
-// references, fp32/fp16/bf16: linear (bias, no bias, GELU, per-batch weights),
-// conv3x3s2 (odd sizes: the padding and the ceil), conv_transpose2x2. Sizes straddle the
-// 64 x 64 x 16 tile on purpose (1, 63, 65, 197, K = 33 ...).
+// The ops on the tiled GEMM core (gemm_tile.h) under the emulator, fp32/fp16/bf16:
+// - conv3x3s2 (odd sizes: the padding and the ceil) and conv_transpose2x2 against the
+//   CPU backend's xcit_cpu_conv3x3s2_f32 / xcit_cpu_conv_transpose2x2_f32;
+// - linear (bias, no bias, GELU, per-batch weights) against a double reference written
+//   here: libxcit has no C GEMM (the CPU backend's GEMMs are oneDNN matmuls called
+//   from Java, checked against JavaBackend by CpuBackendOpsTest), so there is no CPU op
+//   to call.
+// Sizes straddle the 64 x 64 x 16 tile on purpose (1, 63, 65, 197, K = 33 ...).
 #include "emu_test.h"
 
 using namespace emu_test;
@@ -13,8 +17,9 @@ namespace {
 
 double gelu(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
 
-// Inputs in [-1, 1] and weights in [-1/sqrt(K), 1/sqrt(K)]: outputs O(1) whatever K, so
-// one scale (2) serves every shape; a wrong or missing term is O(1/sqrt(K)) >> tolerance.
+// linear against the double reference (no CPU C op, see the top). Inputs in [-1, 1] and
+// weights in [-1/sqrt(K), 1/sqrt(K)]: outputs O(1) whatever K, so one scale (2) serves
+// every shape (the convolutions too); a wrong or missing term is O(1/sqrt(K)) >> tolerance.
 template <class T>
 struct Linear {
   static void run(int64_t batch, int64_t rows, int64_t k, int64_t o) {
@@ -66,49 +71,26 @@ struct Conv {
     bias.fill_uniform(-0.5f, 0.5f);
     const int64_t oh = (h + 1) / 2, ow = (w + 1) / 2;
     Buffer<T> out(static_cast<size_t>(b * oh * ow * cout));
-    std::vector<double> want(out.n);
-    for (int64_t n = 0; n < b; ++n)
-      for (int64_t oy = 0; oy < oh; ++oy)
-        for (int64_t ox = 0; ox < ow; ++ox)
-          for (int64_t co = 0; co < cout; ++co) {
-            double acc = bias.get(co);
-            for (int64_t ky = 0; ky < 3; ++ky)
-              for (int64_t kx = 0; kx < 3; ++kx) {
-                const int64_t iy = 2 * oy - 1 + ky, ix = 2 * ox - 1 + kx;
-                if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-                for (int64_t ci = 0; ci < cin; ++ci) {
-                  acc += static_cast<double>(in.get(((n * h + iy) * w + ix) * cin + ci)) *
-                         weight.get(((co * cin + ci) * 3 + ky) * 3 + kx);
-                }
-              }
-            want[((n * oh + oy) * ow + ox) * cout + co] = acc;
-          }
+    const auto inf = f32(in), wf = f32(weight), bf = f32(bias);
+    std::vector<float> want(out.n);
+    EXPECT_OK(ctx, xcit_cpu_conv3x3s2_f32(ctx, want.data(), inf.data(), wf.data(), bf.data(), b, h, w,
+                                          cin, cout));
     EXPECT_OK(ctx, op::conv3x3s2<T>(ctx.ctx, out.data(), in.data(), weight.data(), bias.data(), b, h,
                                     w, cin, cout));
-    expect_close("conv3x3s2 " + shape, out, want, 2.0);
+    expect_close("conv3x3s2 " + shape, out, widen(want), 2.0);
 
     // The transposed conv on the same input: (b, 2h, 2w, cout).
     const float tscale = 1.0f / std::sqrt(static_cast<float>(cin));
     Buffer<T> tw(static_cast<size_t>(cin * cout * 4));
     tw.fill_uniform(-tscale, tscale);
     Buffer<T> up(static_cast<size_t>(b * 4 * h * w * cout));
-    std::vector<double> uw(up.n);
-    for (int64_t n = 0; n < b; ++n)
-      for (int64_t y = 0; y < h; ++y)
-        for (int64_t x = 0; x < w; ++x)
-          for (int64_t i = 0; i < 2; ++i)
-            for (int64_t j = 0; j < 2; ++j)
-              for (int64_t o = 0; o < cout; ++o) {
-                double acc = bias.get(o);
-                for (int64_t c = 0; c < cin; ++c) {
-                  acc += static_cast<double>(in.get(((n * h + y) * w + x) * cin + c)) *
-                         tw.get(((c * cout + o) * 2 + i) * 2 + j);
-                }
-                uw[((n * 2 * h + 2 * y + i) * 2 * w + 2 * x + j) * cout + o] = acc;
-              }
+    const auto twf = f32(tw);
+    std::vector<float> uw(up.n);
+    EXPECT_OK(ctx, xcit_cpu_conv_transpose2x2_f32(ctx, uw.data(), inf.data(), twf.data(), bf.data(), b,
+                                                  h, w, cin, cout));
     EXPECT_OK(ctx, op::conv_transpose2x2<T>(ctx.ctx, up.data(), in.data(), tw.data(), bias.data(),
                                             b, h, w, cin, cout));
-    expect_close("conv_transpose2x2 " + shape, up, uw, 2.0);
+    expect_close("conv_transpose2x2 " + shape, up, widen(uw), 2.0);
   }
 };
 

@@ -1,9 +1,14 @@
-// XCA under the emulator, fp32/fp16/bf16, against a double reference of Backend.xca:
-// - the direct path (xca.cu): token counts 1, 7, 70, 197 (uneven splits, partial token
-//   tiles), head dims 32/48/64, batches of 1-2;
+// XCA under the emulator, fp32/fp16/bf16, against the CPU backend:
+// - the direct path (xca.cu) against xcit_cpu_xca_f32: token counts 1, 7, 70, 197
+//   (uneven splits, partial token tiles), head dims 32/48/64, batches of 1-2;
 // - the covariance-folded path (xca_covariance.cu, xca_fold.cu, then the two GEMMs the
-//   backend runs with linear.cu): cov/sum, the attention, and the end result
-//   proj(XCA(u)) against the reference computing qkv, XCA and proj directly.
+//   backend runs with linear.cu) against the CPU backend's folded chain, image by image:
+//   xcit_cpu_column_sums_f32 (the token sum), xcit_cpu_xca_cov_attention_f32 (the
+//   attention), xcit_cpu_xca_cov_mix_f32 and xcit_cpu_xca_cov_finish_f32 (the folded
+//   weight W' and bias), and the end result proj(XCA(u)) = u W'^T + b'. The GEMMs
+//   between those ops (S = u^T u, T = W_qk S, P = W_proj mixed, and the last one) have
+//   no C op in libxcit (the CPU backend runs them through oneDNN from Java), so the test
+//   computes them in double; the kernel's cov is compared with that double S.
 #include "emu_test.h"
 
 using namespace emu_test;
@@ -14,66 +19,27 @@ XCIT_EMU_OP(linear)
 
 namespace {
 
-// Per (image, head) d x d attention from qkv (B, N, 3C), as JavaBackend.xca computes it.
-std::vector<double> reference_attention(const std::vector<double>& qkv, int64_t b, int64_t n,
-                                        int64_t c, int64_t heads, const std::vector<double>& tau) {
-  const int64_t d = c / heads;
-  std::vector<double> a(static_cast<size_t>(b * heads * d * d));
-  for (int64_t img = 0; img < b; ++img)
-    for (int64_t h = 0; h < heads; ++h) {
-      std::vector<double> qn(d), kn(d), g(d * d);
-      for (int64_t t = 0; t < n; ++t) {
-        const double* row = &qkv[(img * n + t) * 3 * c];
-        for (int64_t i = 0; i < d; ++i) {
-          const double qi = row[h * d + i], ki = row[c + h * d + i];
-          qn[i] += qi * qi;
-          kn[i] += ki * ki;
-          for (int64_t j = 0; j < d; ++j) g[i * d + j] += qi * row[c + h * d + j];
-        }
+// Stand-in for the CPU backend's oneDNN GEMMs, in double: c (m, n) = a (m, k) b + bias,
+// with b (k, n), or (n, k) if b_transposed; bias (n) nullable.
+std::vector<double> gemm(const float* a, const float* b, const float* bias, int64_t m, int64_t k,
+                         int64_t n, bool b_transposed) {
+  std::vector<double> c(static_cast<size_t>(m * n));
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double acc = bias != nullptr ? bias[j] : 0.0;
+      for (int64_t l = 0; l < k; ++l) {
+        acc += static_cast<double>(a[i * k + l]) * (b_transposed ? b[j * k + l] : b[l * n + j]);
       }
-      double* out = &a[((img * heads) + h) * d * d];
-      for (int64_t i = 0; i < d; ++i) {
-        double m = -INFINITY, s = 0;
-        for (int64_t j = 0; j < d; ++j) {
-          out[i * d + j] = tau[h] * g[i * d + j] /
-                           (std::max(std::sqrt(qn[i]), 1e-12) * std::max(std::sqrt(kn[j]), 1e-12));
-          m = std::max(m, out[i * d + j]);
-        }
-        for (int64_t j = 0; j < d; ++j) s += out[i * d + j] = std::exp(out[i * d + j] - m);
-        for (int64_t j = 0; j < d; ++j) out[i * d + j] /= s;
-      }
+      c[i * n + j] = acc;
     }
-  return a;
+  return c;
 }
 
-// out (B, N, C) = A v per head.
-std::vector<double> reference_xca(const std::vector<double>& qkv, const std::vector<double>& a,
-                                  int64_t b, int64_t n, int64_t c, int64_t heads) {
-  const int64_t d = c / heads;
-  std::vector<double> out(static_cast<size_t>(b * n * c));
-  for (int64_t img = 0; img < b; ++img)
-    for (int64_t h = 0; h < heads; ++h)
-      for (int64_t t = 0; t < n; ++t)
-        for (int64_t i = 0; i < d; ++i) {
-          double acc = 0;
-          for (int64_t j = 0; j < d; ++j) {
-            acc += a[((img * heads + h) * d + i) * d + j] * qkv[(img * n + t) * 3 * c + 2 * c + h * d + j];
-          }
-          out[(img * n + t) * c + h * d + i] = acc;
-        }
-  return out;
-}
-
-std::vector<double> reference_linear(const std::vector<double>& x, const std::vector<double>& w,
-                                     const std::vector<double>& bias, int64_t rows, int64_t k, int64_t o) {
-  std::vector<double> y(static_cast<size_t>(rows * o));
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < o; ++j) {
-      double acc = bias[j];
-      for (int64_t i = 0; i < k; ++i) acc += x[r * k + i] * w[j * k + i];
-      y[r * o + j] = acc;
-    }
-  return y;
+// A GEMM's fp32 output, as oneDNN hands it to the next CPU op.
+std::vector<float> narrow(const std::vector<double>& v) {
+  std::vector<float> f(v.size());
+  for (size_t i = 0; i < v.size(); ++i) f[i] = static_cast<float>(v[i]);
+  return f;
 }
 
 template <class T>
@@ -89,12 +55,13 @@ struct Direct {
     EXPECT_OK(ctx, xcit_cuda_xca_workspace_size(ctx, &bytes, b, n, c, heads));
     Buffer<float> workspace(static_cast<size_t>(bytes / 4) + 1);
     Buffer<T> out(static_cast<size_t>(b * n * c));
-    const auto q = qkv.values();
-    const auto want = reference_xca(q, reference_attention(q, b, n, c, heads, tau.values()), b, n, c, heads);
+    const auto qf = f32(qkv), tf = f32(tau);
+    std::vector<float> want(out.n);
+    EXPECT_OK(ctx, xcit_cpu_xca_f32(ctx, want.data(), qf.data(), tf.data(), b, n, c, heads));
     EXPECT_OK(ctx, op::xca<T>(ctx.ctx, out.data(), static_cast<void*>(workspace.data()), qkv.data(),
                               tau.data(), b, n, c, heads));
     // Outputs are convex combinations of v in [-1, 1]: scale 1.
-    expect_close(shape, out, want, 1.0);
+    expect_close(shape, out, widen(want), 1.0);
   }
 };
 
@@ -115,12 +82,38 @@ struct Folded {
     tau.fill_uniform(0.5f, 2.0f);
     wp.fill_uniform(-ws, ws);
     bp.fill_uniform(-0.5f, 0.5f);
-    const auto uv = u.values();
+    const auto uf = f32(u), wqkvf = f32(wqkv), bqkvf = f32(bqkv), tf = f32(tau), wpf = f32(wp),
+               bpf = f32(bp);
 
-    // Reference: qkv = u Wqkv^T + b, XCA, proj.
-    const auto qkv = reference_linear(uv, wqkv.values(), bqkv.values(), b * n, c, 3 * c);
-    const auto a = reference_attention(qkv, b, n, c, heads, tau.values());
-    const auto y = reference_linear(reference_xca(qkv, a, b, n, c, heads), wp.values(), bp.values(), b * n, c, c);
+    // The CPU backend's folded chain (its ops take one image at a time; gamma NULL).
+    const int64_t cc = c * c;
+    std::vector<double> s_ref(static_cast<size_t>(b * cc)), y_ref;
+    std::vector<float> m_ref(static_cast<size_t>(b * c)), attn_ref(static_cast<size_t>(b * heads * d * d)),
+        wfold_ref(static_cast<size_t>(b * cc)), bfold_ref(static_cast<size_t>(b * c));
+    for (int64_t img = 0; img < b; ++img) {
+      const float* ui = uf.data() + img * n * c;
+      EXPECT_OK(ctx, xcit_cpu_column_sums_f32(ctx, m_ref.data() + img * c, ui, n, c));
+      for (int64_t t = 0; t < n; ++t)
+        for (int64_t i = 0; i < c; ++i)
+          for (int64_t j = 0; j < c; ++j) {
+            s_ref[img * cc + i * c + j] += static_cast<double>(ui[t * c + i]) * ui[t * c + j];
+          }
+      const auto s = narrow(std::vector<double>(s_ref.begin() + img * cc, s_ref.begin() + (img + 1) * cc));
+      const auto tm = narrow(gemm(wqkvf.data(), s.data(), nullptr, 2 * c, c, c, false));
+      float* attn = attn_ref.data() + img * heads * d * d;
+      EXPECT_OK(ctx, xcit_cpu_xca_cov_attention_f32(ctx, attn, tm.data(), wqkvf.data(), bqkvf.data(),
+                                                    m_ref.data() + img * c, tf.data(), n, c, heads));
+      std::vector<float> mixed(static_cast<size_t>(cc)), vb(static_cast<size_t>(c));
+      EXPECT_OK(ctx, xcit_cpu_xca_cov_mix_f32(ctx, mixed.data(), vb.data(), attn, wqkvf.data(),
+                                              bqkvf.data(), c, heads));
+      const auto pm = narrow(gemm(wpf.data(), mixed.data(), nullptr, c, c, c, false));
+      float* wfold = wfold_ref.data() + img * cc;
+      float* bfold = bfold_ref.data() + img * c;
+      EXPECT_OK(ctx, xcit_cpu_xca_cov_finish_f32(ctx, wfold, bfold, pm.data(), wpf.data(), bpf.data(),
+                                                 vb.data(), nullptr, c));
+      const auto y = gemm(ui, wfold, bfold, n, c, c, true);
+      y_ref.insert(y_ref.end(), y.begin(), y.end());
+    }
 
     // cov / sum: fp32 outputs whatever T; sums of N products of values in [-1, 1].
     int64_t bytes = -1;
@@ -129,16 +122,8 @@ struct Folded {
     Buffer<float> cov(static_cast<size_t>(b * c * c)), sum(static_cast<size_t>(b * c));
     EXPECT_OK(ctx, op::xca_covariance<T>(ctx.ctx, cov.data(), sum.data(),
                                          static_cast<void*>(workspace.data()), u.data(), b, n, c));
-    std::vector<double> cw(cov.n), sw(sum.n);
-    for (int64_t img = 0; img < b; ++img)
-      for (int64_t t = 0; t < n; ++t)
-        for (int64_t i = 0; i < c; ++i) {
-          const double ui = uv[(img * n + t) * c + i];
-          sw[img * c + i] += ui;
-          for (int64_t j = 0; j < c; ++j) cw[(img * c + i) * c + j] += ui * uv[(img * n + t) * c + j];
-        }
-    expect_close(shape + " cov", cov, cw, static_cast<double>(n));
-    expect_close(shape + " sum", sum, sw, std::sqrt(static_cast<double>(n)));
+    expect_close(shape + " cov (double GEMM)", cov, s_ref, static_cast<double>(n));
+    expect_close(shape + " sum", sum, widen(m_ref), std::sqrt(static_cast<double>(n)));
 
     // Fold: the attention (fp32) and fold / fold_bias (T).
     Buffer<T> fold(static_cast<size_t>(b * c * c)), fold_bias(static_cast<size_t>(b * c));
@@ -146,9 +131,13 @@ struct Folded {
     EXPECT_OK(ctx, op::xca_fold<T>(ctx.ctx, fold.data(), fold_bias.data(), attn.data(), cov.data(),
                                    sum.data(), wqkv.data(), bqkv.data(), tau.data(), wp.data(),
                                    bp.data(), b, n, c, heads));
-    // The Gram from the covariance cancels terms of size ~N against each other, so the
-    // probabilities carry ~1e-6 * N / |G| relative error in fp32: 1e-4 absolute is ample.
-    expect_close(shape + " attention", attn, a, 5.0);
+    // Both sides form the Gram from the covariance, cancelling terms of size ~N against
+    // each other, so the probabilities carry ~1e-6 * N / |G| relative error in fp32 on
+    // each side: 1e-4 absolute (scale 5) is ample.
+    expect_close(shape + " attention", attn, widen(attn_ref), 5.0);
+    // fold_bias = proj_weight blockdiag(A) v_bias + proj_bias: the CPU's bfold.
+    const auto bfold = widen(bfold_ref);
+    expect_close(shape + " fold_bias", fold_bias, bfold, 4.0 * rms(bfold));
 
     // The backend's two GEMMs: W' = fold * W_v (weight W_v^T), y = u W'^T + fold_bias.
     Buffer<T> wv_t(static_cast<size_t>(c * c)), w_prime(static_cast<size_t>(b * c * c)),
@@ -162,7 +151,9 @@ struct Folded {
     // fold, W' and fold_bias are each rounded to T before the last GEMM: for 16-bit
     // types that is three roundings of O(1) quantities summed over C terms, hence the
     // RMS-relative scale of 4.
-    expect_close(shape + " proj(XCA(u))", out, y, 4.0 * rms(y));
+    const auto wfold = widen(wfold_ref);
+    expect_close(shape + " W' (CPU wfold)", w_prime, wfold, 4.0 * rms(wfold));
+    expect_close(shape + " proj(XCA(u))", out, y_ref, 4.0 * rms(y_ref));
   }
 };
 

@@ -130,6 +130,12 @@ public final class NativeLibraries {
             // runtime (the dynamic linker matches libgomp.so.1 by soname), so their thread
             // teams never compete. Without the dnnl jar the system's libgomp serves both.
             if (name.equals(XCIT)) preloadBundledOpenMp(defaultCacheRoot());
+            // libxcit_cuda needs the shared CUDA runtime (libcudart.so.<major>, by soname),
+            // the one cudart_h calls: loading it first through CudaLibraries (which also
+            // looks in $CUDA_HOME/lib64 and /usr/local/cuda/lib64) makes the dynamic
+            // linker reuse that copy, so the process has one runtime. Where it is absent,
+            // the load below fails with the dynamic linker's reason, naming libcudart.
+            if (name.equals(XCIT_CUDA)) CudaLibraries.isAvailable(CudaLibraries.CUDART);
             String dir = System.getProperty(NATIVE_DIR_PROPERTY);
             Path overrideDir = dir == null || dir.isBlank() ? null : Path.of(dir);
             return new Outcome(loadFrom(name, overrideDir, defaultCacheRoot()), null);

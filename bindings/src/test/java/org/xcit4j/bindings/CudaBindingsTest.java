@@ -5,8 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Set;
+import java.util.TreeSet;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.xcit4j.bindings.xcit.xcit_cuda_h;
@@ -61,5 +66,19 @@ class CudaBindingsTest {
             assertEquals(xcit_h.XCIT_ERR_CUDA(), status, c.lastError());
             assertTrue(c.lastError().contains("kernel launch failed"), c.lastError());
         }
+    }
+
+    @Test
+    void libxcitCudaAndTheBindingsShareOneCudaRuntime() throws IOException {
+        // requireLibrary loaded libxcit_cuda.so, which needs the shared libcudart.so.<major>
+        // (native/tests/check_cudart.cmake proves it carries no static copy): the dynamic
+        // linker must have reused the runtime CudaLibraries loaded for cudart_h.
+        assumeTrue(CudaLibraries.isAvailable(CudaLibraries.CUDART), () -> CudaLibraries.describe(CudaLibraries.CUDART));
+        Set<String> mapped = new TreeSet<>();
+        for (String line : Files.readAllLines(Path.of("/proc/self/maps"))) {
+            int slash = line.indexOf('/');
+            if (slash >= 0 && line.substring(slash).matches(".*/libcudart\\.so[^/]*")) mapped.add(line.substring(slash));
+        }
+        assertEquals(1, mapped.size(), "libcudart files mapped: " + mapped);
     }
 }
