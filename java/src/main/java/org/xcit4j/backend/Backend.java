@@ -21,13 +21,16 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend, CpuBa
      * What a session hands its backend: the op sequence, split into what runs once per
      * session ({@link #setup}) and per input ({@link #forward}), and the memory both use.
      * Both call this backend's ops only, always in the same order, on tensors that are the
-     * planned {@link #activations()}, the model's weights, or the {@link #inputSlot()}.
+     * planned {@link #activations()}, the model's weights, or the input.
      */
     interface Forward {
         /** The memory plan's one block: every activation tensor is a view into it. */
         MemorySegment activations();
 
-        /** The planned (B, 3, H, W) fp32 tensor the forward reads its input from. */
+        /**
+         * The planned (B, 3, H, W) fp32 tensor a backend that {@link Backend#stagesInput()
+         * stages its input} copies each input into; null on host backends.
+         */
         Tensor inputSlot();
 
         /** Planned tensors Java itself fills on the host before {@link #setup} (the Fourier features). */
@@ -39,8 +42,8 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend, CpuBa
         /** Once per session, before the first forward (the positional encoding's projection). */
         void setup(Backend backend);
 
-        /** The forward pass, from {@link #inputSlot()} to {@link #outputs()}. */
-        void forward(Backend backend);
+        /** The forward pass, from {@code input} (B, 3, H, W) to {@link #outputs()}. */
+        void forward(Backend backend, Tensor input);
     }
 
     /**
@@ -51,10 +54,18 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend, CpuBa
         forward.setup(this);
     }
 
-    /** One forward on {@code input} (shape of the input slot); afterwards the outputs hold the results. */
+    /**
+     * Whether sessions must plan an input slot for this backend (a device copies each input
+     * there). Host backends read the caller's tensor in place, so a large image is not held
+     * twice.
+     */
+    default boolean stagesInput() {
+        return false;
+    }
+
+    /** One forward on {@code input} (B, 3, H, W); afterwards the outputs hold the results. */
     default void run(Forward forward, Tensor input) {
-        forward.inputSlot().copyFrom(input);
-        forward.forward(this);
+        forward.forward(this, input);
     }
 
     /** The session of {@code forward} is closing: free what {@link #prepare} made for it. */

@@ -71,6 +71,11 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public boolean stagesInput() {
+        return true;
+    }
+
+    @Override
     public void prepare(Forward forward) {
         CudaExecution e = new CudaExecution(device, forward);
         executions.put(forward, e);

@@ -1,6 +1,7 @@
 package org.xcit4j.model;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -23,6 +24,9 @@ import org.xcit4j.tensor.Tensor;
  * <p>Memory: identity and pooled levels are written while the blocks run, straight from the
  * residual stream. Upsampling levels copy their block's output and run after the blocks,
  * so their large channel-last scratch reuses the block buffers' bytes.
+ *
+ * <p>Like {@link Session}, it hands its backend a {@link Backend.Forward}: host backends
+ * call it, CudaBackend uploads the plan and records it as a CUDA graph.
  */
 public final class DenseSession implements AutoCloseable {
 
@@ -50,6 +54,8 @@ public final class DenseSession implements AutoCloseable {
     private final Tensor mid;                                   // (B, 2Hp, 2Wp, C) for the p16 stride-4 chain
     private final List<String> missing = new ArrayList<>();
     private final Outputs outputs;
+    private final Tensor inputSlot;
+    private final Backend.Forward forward = new PlannedForward();
     private boolean closed;
 
     DenseSession(Xcit model, Backend backend, int batch, int height, int width, DenseOptions dense, SessionOptions options) {
@@ -59,16 +65,17 @@ public final class DenseSession implements AutoCloseable {
         this.backend = backend;
         this.inputShape = Shape.of(batch, 3, height, width);
         this.outIndices = dense.resolve(cfg.depth());
-        if (backend instanceof org.xcit4j.backend.CudaBackend) {
-            // CudaBackend runs a session's recorded forward (Backend.Forward); dense sessions do not have one yet.
-            throw new IllegalArgumentException("dense outputs run on host backends (java, cpu); cuda is not wired for them yet");
-        }
         this.trunk = Trunk.create(model, backend, batch, height, width, options);
+        if (trunk.streamed() && backend instanceof org.xcit4j.backend.CudaBackend) {
+            throw new IllegalArgumentException("streamed execution runs on host backends (java, cpu), not on cuda; "
+                    + "use the full plan (SessionOptions FULL) on the GPU");
+        }
         int b = batch, c = cfg.embedDim(), gh = trunk.gridH, gw = trunk.gridW;
 
         // Step blocks + 1 + k runs upsampling level k, so the levels' scratch can share bytes.
         int blocks = trunk.blocksStep(), lastStep = blocks + Fpn.LEVELS;
         MemoryPlan.Builder p = MemoryPlan.builder();
+        if (backend.stagesInput()) p.add("input", inputShape, 0, 0);
         trunk.declare(p, lastStep);
         for (int k = 0; k < Fpn.LEVELS; k++) {
             String name = "stride" + Fpn.stride(k);
@@ -94,21 +101,75 @@ public final class DenseSession implements AutoCloseable {
         if (needMid) p.add("mid", Shape.of(b, 2L * gh, 2L * gw, c), blocks + 1, blocks + 1);
         try {
             this.plan = p.allocate(arena);
+            this.inputSlot = backend.stagesInput() ? plan.tensor("input") : null;
             trunk.bind(plan);
-            trunk.setup();
+            for (int k = 0; k < Fpn.LEVELS; k++) {
+                if (!fpn.available(k)) continue;
+                String name = "stride" + Fpn.stride(k);
+                out[k] = plan.tensor(name);
+                if (fpn.op(k).upsamples()) capture[k] = plan.tensor(name + ".capture");
+                if (fpn.op(k) != Fpn.Op.IDENTITY) lastOut[k] = plan.tensor(name + ".last");
+            }
+            this.mid = needMid ? plan.tensor("mid") : null;
+            this.outputs = new Outputs(out[0], out[1], out[2], out[3]);
+            backend.prepare(forward);
         } catch (RuntimeException e) {
             arena.close();
             throw e;
         }
-        for (int k = 0; k < Fpn.LEVELS; k++) {
-            if (!fpn.available(k)) continue;
-            String name = "stride" + Fpn.stride(k);
-            out[k] = plan.tensor(name);
-            if (fpn.op(k).upsamples()) capture[k] = plan.tensor(name + ".capture");
-            if (fpn.op(k) != Fpn.Op.IDENTITY) lastOut[k] = plan.tensor(name + ".last");
+    }
+
+    /** The planned memory and op sequence, as {@link Session}'s: what the backend prepares and runs. */
+    private final class PlannedForward implements Backend.Forward {
+        @Override
+        public MemorySegment activations() {
+            return plan.block();
         }
-        this.mid = needMid ? plan.tensor("mid") : null;
-        this.outputs = new Outputs(out[0], out[1], out[2], out[3]);
+
+        @Override
+        public Tensor inputSlot() {
+            return inputSlot;
+        }
+
+        @Override
+        public List<Tensor> hostInitialised() {
+            return trunk.hostInitialised();
+        }
+
+        @Override
+        public List<Tensor> outputs() {
+            return List.copyOf(outputs.present().values());
+        }
+
+        @Override
+        public void setup(Backend b) {
+            trunk.setup();
+        }
+
+        @Override
+        public void forward(Backend b, Tensor input) {
+            Fpn fpn = model.fpn();
+            long batch = inputShape.dim(0), gh = trunk.gridH, gw = trunk.gridW, c = model.config().embedDim();
+            trunk.run(input, (index, tokens) -> {
+                for (int k = 0; k < Fpn.LEVELS; k++) {
+                    if (out[k] == null || outIndices[k] != index) continue;
+                    Tensor grid = tokens.reshape(batch, gh, gw, c);
+                    switch (fpn.op(k)) {
+                        case IDENTITY -> DataMoves.toChannelFirst(backend, out[k], grid);
+                        case UP4, UP2 -> DataMoves.copy(backend, capture[k], tokens);
+                        case POOL2, POOL4 -> {
+                            fpn.forward(backend, k, lastOut[k], grid, null);
+                            DataMoves.toChannelFirst(backend, out[k], lastOut[k]);
+                        }
+                    }
+                }
+            });
+            for (int k = 0; k < Fpn.LEVELS; k++) {
+                if (capture[k] == null) continue;
+                fpn.forward(backend, k, lastOut[k], capture[k].reshape(batch, gh, gw, c), mid);
+                DataMoves.toChannelFirst(backend, out[k], lastOut[k]);
+            }
+        }
     }
 
     /** The block whose raw output feeds each level, strides 4 to 32. */
@@ -148,27 +209,7 @@ public final class DenseSession implements AutoCloseable {
         if (!input.shape().equals(inputShape)) {
             throw new IllegalArgumentException("input shape " + input.shape() + " does not match the session's " + inputShape);
         }
-        Fpn fpn = model.fpn();
-        long b = inputShape.dim(0), gh = trunk.gridH, gw = trunk.gridW, c = model.config().embedDim();
-        trunk.run(input, (index, tokens) -> {
-            for (int k = 0; k < Fpn.LEVELS; k++) {
-                if (out[k] == null || outIndices[k] != index) continue;
-                Tensor grid = tokens.reshape(b, gh, gw, c);
-                switch (fpn.op(k)) {
-                    case IDENTITY -> DataMoves.toChannelFirst(backend, out[k], grid);
-                    case UP4, UP2 -> DataMoves.copy(backend, capture[k], tokens);
-                    case POOL2, POOL4 -> {
-                        fpn.forward(backend, k, lastOut[k], grid, null);
-                        DataMoves.toChannelFirst(backend, out[k], lastOut[k]);
-                    }
-                }
-            }
-        });
-        for (int k = 0; k < Fpn.LEVELS; k++) {
-            if (capture[k] == null) continue;
-            fpn.forward(backend, k, lastOut[k], capture[k].reshape(b, gh, gw, c), mid);
-            DataMoves.toChannelFirst(backend, out[k], lastOut[k]);
-        }
+        backend.run(forward, input);
         return outputs;
     }
 
@@ -176,6 +217,7 @@ public final class DenseSession implements AutoCloseable {
     public void close() {
         if (!closed) {
             closed = true;
+            backend.release(forward);
             arena.close();
         }
     }

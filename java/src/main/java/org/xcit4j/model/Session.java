@@ -58,7 +58,8 @@ public final class Session implements AutoCloseable {
         // Steps: the trunk's, then class attention, then the head; the residual stream is the
         // tokens output, so it lives to the end.
         int clsStep = trunk.blocksStep() + 1, headStep = clsStep + 1;
-        MemoryPlan.Builder p = MemoryPlan.builder().add("input", inputShape, 0, 0);
+        MemoryPlan.Builder p = MemoryPlan.builder();
+        if (backend.stagesInput()) p.add("input", inputShape, 0, 0);
         trunk.declare(p, headStep);
         p.add("clsRows", Shape.of(b, t, c), clsStep, headStep)
                 .add("clsU", Shape.of(b, t, c), clsStep, clsStep)
@@ -74,7 +75,7 @@ public final class Session implements AutoCloseable {
                 .add("features", Shape.of(b, c), headStep, headStep)
                 .add("logits", Shape.of(b, Math.max(cfg.numClasses(), 1)), headStep, headStep);
         this.plan = p.allocate(arena);
-        this.inputSlot = plan.tensor("input");
+        this.inputSlot = backend.stagesInput() ? plan.tensor("input") : null;
         this.clsRows = plan.tensor("clsRows");
         this.clsBuffers = new ClassAttentionBlock.Buffers(plan.tensor("clsU"),
                 new ClassAttention.Buffers(plan.tensor("cls"), plan.tensor("clsQ"), plan.tensor("clsKv"), plan.tensor("clsAttn")),
@@ -131,8 +132,8 @@ public final class Session implements AutoCloseable {
 
         /** The modules hold {@link #backend}, which is the {@code b} every backend passes here. */
         @Override
-        public void forward(Backend b) {
-            trunk.run(inputSlot, NO_HOOK);
+        public void forward(Backend b, Tensor input) {
+            trunk.run(input, NO_HOOK);
             backend.prependRow(clsRows, model.clsToken(), trunk.tokens());
             List<ClassAttentionBlock> blocks = model.clsBlocks();
             for (int i = 0; i < blocks.size(); i++) {

@@ -82,7 +82,7 @@ public final class CudaExecution implements AutoCloseable {
         collecting = true;
         try {
             forward.setup(backend);
-            forward.forward(backend);
+            forward.forward(backend, forward.inputSlot());
         } finally {
             collecting = false;
         }
@@ -115,7 +115,7 @@ public final class CudaExecution implements AutoCloseable {
 
     /** The forward, then every output converted from the storage type into its fp32 buffer. */
     private void enqueueForward(Backend backend) {
-        forward.forward(backend);
+        forward.forward(backend, forward.inputSlot());
         for (Output o : outputs) {
             Ops.convert(device.ctx().handle(), o.fp32().address(), 0, resolve(o.host()), CudaTypes.typeCode(device.precision()),
                     o.host().numel());
