@@ -187,6 +187,23 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend, CpuBa
      */
     void classAttention(Tensor out, Tensor weights, Tensor q, Tensor kv, int heads);
 
+    /**
+     * The scores pass of streamed class attention over a chunk of rows of ONE image:
+     * scores (heads, T) [h, offset + t] = q_h . k_{t,h} / sqrt d for the M rows t of k (M, C);
+     * q holds the C features of the cls query. The other columns are left as they are.
+     */
+    void classAttentionScores(Tensor scores, long offset, Tensor q, Tensor k);
+
+    /** x (R, S) = softmax along each row (over S), in place. */
+    void softmaxRows(Tensor x);
+
+    /**
+     * The weighted-sum pass of streamed class attention over a chunk of rows of ONE image:
+     * out (C) [h*d + i] = (accumulate ? out : 0) + sum over the M rows t of v (M, C) of
+     * weights (heads, T) [h, offset + t] * v[t, h*d + i].
+     */
+    void classAttentionApply(Tensor out, Tensor weights, long offset, Tensor v, boolean accumulate);
+
     /** x (R, C) = x * scale (C) + shift (C), in place: an inference BatchNorm. */
     void channelAffine(Tensor x, Tensor scale, Tensor shift);
 

@@ -322,19 +322,28 @@ public final class CpuBackend implements Backend {
                 "xcit_cpu_nchw_to_nhwc_f32");
     }
 
-    /**
-     * Streamed XCA's token pass runs on the Java reference for now: it reads this backend's
-     * native tensors directly (shared arenas), costs O(tokens * C * d) per block, and keeps
-     * streamed and unstreamed results consistent. A native kernel is future work.
-     */
+    /** The Gram pass of a streamed block: libxcit's kernel, the fused XCA's first pass on a chunk. */
     @Override
     public void xcaGram(Tensor stats, Tensor qk, int heads, boolean accumulate) {
-        JavaXcaChunks.gram(stats, qk, heads, accumulate);
+        long c2 = qk.shape().dim(-1), c = c2 / 2;
+        if (c2 != 2 * c || heads < 1 || c % heads != 0) {
+            throw new IllegalArgumentException("xcaGram qk: shape " + qk.shape() + ", expected (M, 2C) with C divisible by " + heads);
+        }
+        long d = c / heads;
+        requireDims(stats, "xcaGram stats", heads, d, d + 2);
+        check(xcit_cpu_xca_gram_f32(handle(), stats.segment(), qk.segment(), qk.numel() / c2, c, heads, accumulate ? 1 : 0),
+                "xcit_cpu_xca_gram_f32");
     }
 
     @Override
     public void xcaSoftmax(Tensor attn, Tensor stats, Tensor temperature) {
-        JavaXcaChunks.softmax(attn, stats, temperature);
+        Shape s = stats.shape();
+        long heads = s.dim(0), d = s.dim(1), c = heads * d;
+        if (s.rank() != 3 || s.dim(2) != d + 2) throw new IllegalArgumentException("xcaSoftmax stats: shape " + s + ", expected (heads, d, d + 2)");
+        requireDims(attn, "xcaSoftmax attn", c, c);
+        requireNumel(temperature, heads, "xcaSoftmax temperature");
+        check(xcit_cpu_xca_softmax_f32(handle(), attn.segment(), stats.segment(), temperature.segment(), c, heads),
+                "xcit_cpu_xca_softmax_f32");
     }
 
     @Override
@@ -387,6 +396,38 @@ public final class CpuBackend implements Backend {
         if (weights != null) requireDims(weights, "classAttention weights", b, heads, t);
         check(xcit_cpu_class_attention_f32(handle(), out.segment(), weights == null ? MemorySegment.NULL : weights.segment(),
                 q.segment(), kv.segment(), b, t, c, heads), "xcit_cpu_class_attention_f32");
+    }
+
+    /** Heads of a (heads, T) scores buffer and the rows of a (M, C) chunk at {@code offset}, checked. */
+    private static long chunkRows(String op, Tensor scores, long offset, Tensor m, long c) {
+        if (scores.shape().rank() != 2) throw new IllegalArgumentException(op + " scores: shape " + scores.shape() + ", expected (heads, T)");
+        long heads = scores.shape().dim(0), t = scores.shape().dim(1);
+        if (c < 1 || heads < 1 || m.numel() % c != 0 || c % heads != 0) {
+            throw new IllegalArgumentException(op + ": chunk " + m.shape() + ", expected (M, " + c + ") with C divisible by " + heads);
+        }
+        long rows = m.numel() / c;
+        if (offset < 0 || offset + rows > t) throw new IllegalArgumentException(op + ": rows [" + offset + ", " + (offset + rows) + ") outside T = " + t);
+        return rows;
+    }
+
+    @Override
+    public void classAttentionScores(Tensor scores, long offset, Tensor q, Tensor k) {
+        long c = q.numel(), rows = chunkRows("classAttentionScores", scores, offset, k, c), t = scores.shape().dim(1);
+        check(xcit_cpu_class_attention_scores_f32(handle(), scores.segment().asSlice(offset * Float.BYTES), q.segment(), k.segment(),
+                rows, c, scores.shape().dim(0), t), "xcit_cpu_class_attention_scores_f32");
+    }
+
+    @Override
+    public void softmaxRows(Tensor x) {
+        long cols = x.shape().dim(-1);
+        check(xcit_cpu_softmax_rows_f32(handle(), x.segment(), cols == 0 ? 0 : x.numel() / cols, cols), "xcit_cpu_softmax_rows_f32");
+    }
+
+    @Override
+    public void classAttentionApply(Tensor out, Tensor weights, long offset, Tensor v, boolean accumulate) {
+        long c = out.numel(), rows = chunkRows("classAttentionApply", weights, offset, v, c), t = weights.shape().dim(1);
+        check(xcit_cpu_class_attention_apply_f32(handle(), out.segment(), weights.segment().asSlice(offset * Float.BYTES), v.segment(),
+                rows, c, weights.shape().dim(0), t, accumulate ? 1 : 0), "xcit_cpu_class_attention_apply_f32");
     }
 
     @Override
