@@ -87,6 +87,7 @@ command -v "$JEXTRACT" > /dev/null || {
   --include-function xcit_cpu_xca_f32 \
   --include-function xcit_cpu_xca_gram_f32 \
   --include-function xcit_cpu_xca_softmax_f32 \
+  --include-function xcit_cpu_xca_apply_f32 \
   --include-function xcit_cpu_lpi_f32 \
   --include-function xcit_cpu_class_attention_f32 \
   --include-function xcit_cpu_class_attention_scores_f32 \

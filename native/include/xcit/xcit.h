@@ -252,7 +252,9 @@ XCIT_API xcit_status xcit_cpu_xca_cov_finish_f32(xcit_ctx* ctx, float* wfold, fl
  *     float32 with per-64-token partial sums (as xcit_cpu_xca_f32's first pass);
  *   xcit_cpu_xca_softmax_f32: attn (C, C), block-diagonal: block h =
  *     softmax_j(temperature[h] G[h,i,j] / (max(sqrt(qn[h,i]),1e-12) max(sqrt(kn[h,j]),1e-12))),
- *     zero off the blocks, so that out = v attn^T applies the attention.
+ *     zero off the blocks, so that out = v attn^T applies the attention;
+ *   xcit_cpu_xca_apply_f32: out (rows, C) [n, h*d+i] = sum_j attn[h*d+i, h*d+j] v[n, h*d+j],
+ *     reading only the diagonal blocks of attn (C, C); out must not alias v.
  * d = C / heads (C must be divisible by heads); accumulate is 0 or 1.
  */
 XCIT_API xcit_status xcit_cpu_xca_gram_f32(xcit_ctx* ctx, float* stats, const float* qk,
@@ -261,6 +263,9 @@ XCIT_API xcit_status xcit_cpu_xca_gram_f32(xcit_ctx* ctx, float* stats, const fl
 XCIT_API xcit_status xcit_cpu_xca_softmax_f32(xcit_ctx* ctx, float* attn, const float* stats,
                                               const float* temperature, int64_t channels,
                                               int64_t heads);
+XCIT_API xcit_status xcit_cpu_xca_apply_f32(xcit_ctx* ctx, float* out, const float* v,
+                                            const float* attn, int64_t rows, int64_t channels,
+                                            int64_t heads);
 
 /*
  * Local patch interaction (spec 3), fused over a channel-last (B, H, W, C) grid:

@@ -42,6 +42,8 @@ static inline int64_t xcit_pad(int64_t n) { return (n + XCIT_PAD - 1) / XCIT_PAD
                int32_t accumulate, float* scratch, int threads))                              \
   X(xca_softmax, (float* attn, const float* stats, const float* temperature,                 \
                   int64_t channels, int64_t heads, float* scratch, int threads))              \
+  X(xca_apply, (float* out, const float* v, const float* attn, int64_t rows, int64_t channels, \
+                int64_t heads, float* scratch, int threads))                                  \
   X(lpi, (float* out, const float* in, const float* weight1, const float* bias1,             \
           const float* bn_scale, const float* bn_shift, const float* weight2,                \
           const float* bias2, const float* gamma, int64_t batch, int64_t height,             \

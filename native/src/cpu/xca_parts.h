@@ -106,4 +106,53 @@ static inline void xca_softmax_row(float* out, int64_t sj, const float* g_row, f
   for (int64_t j = 0; j < d; ++j) out[j * sj] = tmp[j] / sum;
 }
 
+#define TILE_T 4 /* tokens per register tile in the application */
+
+/* out[t][i0..] for T tokens = sum_j v[t][j] * at[j][i0..] (IV vectors); the last vector
+ * of a row may be partial (i < d), stored through a temporary so that the next head's
+ * channels, owned by another thread, are never written. */
+static inline __attribute__((always_inline)) void apply_tile(float* out, int64_t out_stride,
+                                                             const float* v, int64_t v_stride,
+                                                             const float* at, int64_t d,
+                                                             int64_t dp, int64_t i0, int T,
+                                                             int IV) {
+  vf acc[TILE_T][4];
+  for (int t = 0; t < T; ++t)
+    for (int w = 0; w < IV; ++w) acc[t][w] = vset1(0.0f);
+  for (int64_t j = 0; j < d; ++j) {
+    vf a[4];
+    for (int w = 0; w < IV; ++w) a[w] = vload(at + j * dp + i0 + w * VLEN);
+    for (int t = 0; t < T; ++t) {
+      const vf vv = vset1(v[t * v_stride + j]);
+      for (int w = 0; w < IV; ++w) acc[t][w] += vv * a[w];
+    }
+  }
+  for (int t = 0; t < T; ++t)
+    for (int w = 0; w < IV; ++w) {
+      const int64_t i = i0 + w * VLEN;
+      float* dst = out + t * out_stride + i;
+      if (i + VLEN <= d) {
+        vstore(dst, acc[t][w]);
+      } else {
+        float tmp[VLEN];
+        vstore(tmp, acc[t][w]);
+        for (int64_t l = 0; i + l < d; ++l) dst[l] = tmp[l];
+      }
+    }
+}
+
+static inline __attribute__((always_inline)) void apply_tokens(float* out, int64_t out_stride,
+                                                               const float* v, int64_t v_stride,
+                                                               const float* at, int64_t d,
+                                                               int64_t dp, int T) {
+  int64_t i0 = 0;
+  for (; i0 + 4 * VLEN <= dp; i0 += 4 * VLEN) apply_tile(out, out_stride, v, v_stride, at, d, dp, i0, T, 4);
+  switch ((dp - i0) / VLEN) {
+    case 3: apply_tile(out, out_stride, v, v_stride, at, d, dp, i0, T, 3); break;
+    case 2: apply_tile(out, out_stride, v, v_stride, at, d, dp, i0, T, 2); break;
+    case 1: apply_tile(out, out_stride, v, v_stride, at, d, dp, i0, T, 1); break;
+    default: break;
+  }
+}
+
 #endif /* XCIT_CPU_XCA_PARTS_H */

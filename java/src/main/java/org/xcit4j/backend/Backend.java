@@ -148,6 +148,17 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend, CpuBa
     void xcaSoftmax(Tensor attn, Tensor stats, Tensor temperature);
 
     /**
+     * out (M, C) [n, h*d + i] = sum_j attn[h*d + i, h*d + j] v[n, h*d + j]: the attention of
+     * {@link #xcaSoftmax} applied to a chunk of v (M, C). Only attn's diagonal blocks are
+     * read, and attn changes with every input, so it must not be treated as a fixed weight.
+     * The default is {@code linear(out, v, attn, null)}, exact since the other blocks are zero,
+     * for backends whose linear reads the weight on every call. out must not alias v.
+     */
+    default void xcaApply(Tensor out, Tensor v, Tensor attn, int heads) {
+        linear(out, v, attn, null);
+    }
+
+    /**
      * x (B, N, C) += gamma (C) * proj(XCA(qkv(u))) with qkv = Linear(qkvWeight (3C, C),
      * qkvBias), XCA as in {@link #xca} and proj = Linear(projWeight (C, C), projBias): the
      * attention branch of a block, which a backend may compute another way (the spec's

@@ -26,6 +26,7 @@ public final class CpuBackend implements Backend {
     private final Precision precision;
     private final int threads;
     private final Arena arena = Arena.ofShared(); // derived weights and workspaces
+    /** The im2col schedule of each patch-embedding weight (with its permuted copy), by weight identity. */
     private final IdentityHashMap<Tensor, ConvPlan> convPlans = new IdentityHashMap<>();
     private MemorySegment workspace = MemorySegment.NULL;
     /** bf16 copies of GEMM inputs (precision BF16 only), grown rarely and reused. */
@@ -262,10 +263,14 @@ public final class CpuBackend implements Backend {
                     b, h, w, cin, cout), "xcit_cpu_conv3x3s2_f32");
             return;
         }
-        ConvPlan plan = convPlans.get(out);
-        if (plan == null || plan.in != in || plan.weight != weight) {
-            plan = new ConvPlan(in, out, weight, ConvPlan.permute(arena, weight, cout, cin), h, w, cin, cout);
-            convPlans.put(out, plan);
+        // One plan per weight, kept while the same (in, out) pair comes back (a full session);
+        // streamed bands bring new views every call and get a new plan (a few small arrays)
+        // around the same permuted weight, so its GEMM primitives are found again.
+        ConvPlan plan = convPlans.get(weight);
+        if (plan == null || plan.in != in || plan.out != out) {
+            Tensor permuted = plan != null ? plan.permuted : ConvPlan.permute(arena, weight, cout, cin);
+            plan = new ConvPlan(in, out, weight, permuted, h, w, cin, cout);
+            convPlans.put(weight, plan);
         }
         MemorySegment cols = workspace(plan.chunk * plan.k * Float.BYTES);
         for (int i = 0; i < plan.dst.length; i++) {
@@ -344,6 +349,20 @@ public final class CpuBackend implements Backend {
         requireNumel(temperature, heads, "xcaSoftmax temperature");
         check(xcit_cpu_xca_softmax_f32(handle(), attn.segment(), stats.segment(), temperature.segment(), c, heads),
                 "xcit_cpu_xca_softmax_f32");
+    }
+
+    /**
+     * libxcit's block-diagonal kernel: a oneDNN linear would pack attn as a weight on the
+     * first call and never see it change.
+     */
+    @Override
+    public void xcaApply(Tensor out, Tensor v, Tensor attn, int heads) {
+        long c = v.shape().dim(-1);
+        if (heads < 1 || c % heads != 0) throw new IllegalArgumentException("xcaApply v: shape " + v.shape() + ", C not divisible by " + heads);
+        if (out.numel() != v.numel()) throw new IllegalArgumentException("xcaApply out/v: " + out.shape() + " vs " + v.shape());
+        requireDims(attn, "xcaApply attn", c, c);
+        check(xcit_cpu_xca_apply_f32(handle(), out.segment(), v.segment(), attn.segment(), c == 0 ? 0 : v.numel() / c, c, heads),
+                "xcit_cpu_xca_apply_f32");
     }
 
     @Override

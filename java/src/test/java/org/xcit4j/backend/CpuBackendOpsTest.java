@@ -218,12 +218,32 @@ class CpuBackendOpsTest {
                 Tensor qk = Guarded.random(a, r, 0.1, 1, n, 2L * c), tau = Guarded.random(a, r, 1, 0.3, heads);
                 Tensor stats = Guarded.nan(a, heads, d, d + 2L), attn = Guarded.nan(a, c, c);
                 long[] edges = bandEdges(n);
-                compare("xcaGram+xcaSoftmax " + Arrays.toString(s), cpu, List.of(stats, attn, qk, tau), (be, t) -> {
+                Tensor v = Guarded.random(a, r, 0, 1, n, c), out = Guarded.nan(a, n, c);
+                compare("xcaGram+xcaSoftmax+xcaApply " + Arrays.toString(s), cpu, List.of(stats, attn, qk, tau, v, out), (be, t) -> {
                     for (int i = 0; i + 1 < edges.length; i++) {
                         if (edges[i + 1] > edges[i]) be.xcaGram(t.get(0), t.get(2).slice(edges[i], edges[i + 1]), heads, i > 0);
                     }
                     be.xcaSoftmax(t.get(1), t.get(0), t.get(3));
+                    for (int i = 0; i + 1 < edges.length; i++) {
+                        be.xcaApply(t.get(5).slice(edges[i], edges[i + 1]), t.get(4).slice(edges[i], edges[i + 1]), t.get(1), heads);
+                    }
                 });
+                // Applying a second, different attention through the same buffers sees the new values.
+                if (n > 1) {
+                    Tensor first = Guarded.random(a, r, 0, 1, c, c), other = Guarded.random(a, r, 0, 1, c, c);
+                    for (long i = 0; i < c; i++) {
+                        for (long j = 0; j < c; j++) {
+                            if (i / d != j / d) {
+                                first.set(i * c + j, 0f);
+                                other.set(i * c + j, 0f);
+                            }
+                        }
+                    }
+                    compare("xcaApply twice " + Arrays.toString(s), cpu, List.of(out, v, first, other), (be, t) -> {
+                        be.xcaApply(t.get(0), t.get(1), t.get(2), heads);
+                        be.xcaApply(t.get(0), t.get(1), t.get(3), heads);
+                    });
+                }
             }
         }
     }

@@ -1533,6 +1533,72 @@ public class xcit_h {
         }
     }
 
+    private static class xcit_cpu_xca_apply_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_xca_apply_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_xca_apply_f32(xcit_ctx *ctx, float *out, const float *v, const float *attn, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_xca_apply_f32$descriptor() {
+        return xcit_cpu_xca_apply_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_xca_apply_f32(xcit_ctx *ctx, float *out, const float *v, const float *attn, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MethodHandle xcit_cpu_xca_apply_f32$handle() {
+        return xcit_cpu_xca_apply_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_xca_apply_f32(xcit_ctx *ctx, float *out, const float *v, const float *attn, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MemorySegment xcit_cpu_xca_apply_f32$address() {
+        return xcit_cpu_xca_apply_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_xca_apply_f32(xcit_ctx *ctx, float *out, const float *v, const float *attn, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static int xcit_cpu_xca_apply_f32(MemorySegment ctx, MemorySegment out, MemorySegment v, MemorySegment attn, long rows, long channels, long heads) {
+        var mh$ = xcit_cpu_xca_apply_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_xca_apply_f32", ctx, out, v, attn, rows, channels, heads);
+            }
+            return (int)mh$.invokeExact(ctx, out, v, attn, rows, channels, heads);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class xcit_cpu_class_attention_scores_f32 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             xcit_h.C_INT,
