@@ -35,6 +35,12 @@ public final class CpuBackend implements Backend {
     private CovarianceXca covariance;
     /** Overrides the measured crossover when >= 0 (tests force one path or the other). */
     long covarianceMinTokens = -1;
+    /**
+     * True while {@link #prepare} walks a session's forward once: every op makes what it
+     * needs (oneDNN primitives and packed weights, im2col plans, bf16 staging, the native
+     * scratch of the kernels, which run on whatever the buffers hold) but GEMMs do not execute.
+     */
+    private boolean dryRun;
     /** The Java thread whose OpenMP default thread count was last set (oneDNN reads it). */
     private Thread ompThread;
     private boolean closed;
@@ -83,6 +89,23 @@ public final class CpuBackend implements Backend {
         this.dnnl = d;
         this.threads = xcit_cpu_threads(c.handle());
         this.ompThread = Thread.currentThread();
+    }
+
+    /**
+     * Setup, then one dry walk of the forward (see {@link #dryRun}), so that everything a run
+     * uses exists when the session does: the first run allocates no more than the hundredth,
+     * and a process's memory after creating a session is what its runs will need. The walk
+     * costs the non-GEMM kernels of one forward (a small part of it).
+     */
+    @Override
+    public void prepare(Forward forward) {
+        forward.setup(this);
+        dryRun = true;
+        try {
+            forward.forward(this);
+        } finally {
+            dryRun = false;
+        }
     }
 
     /** Why this backend cannot be opened here, or null if it can. */
@@ -163,7 +186,7 @@ public final class CpuBackend implements Backend {
         CovarianceXca path = covariance;
         boolean bf16 = precision == Precision.BF16;
         if (path == null || !path.serves(u, x, heads, bf16)) covariance = path = new CovarianceXca(dnnl, arena, u, x, heads, bf16);
-        path.run(ctx, qkvWeight, qkvBias, temperature, projWeight, projBias, gamma);
+        path.run(ctx, qkvWeight, qkvBias, temperature, projWeight, projBias, gamma, dryRun);
     }
 
     /**
@@ -217,17 +240,19 @@ public final class CpuBackend implements Backend {
         }
         if (m == 0) return;
         run(matmul(weight1, bias1, null, Dnnl.Epilogue.GELU, m, true), in.segment(), m * c, hidden.segment());
-        matmul(weight2, bias2, gamma, Dnnl.Epilogue.ACCUMULATE, m, false).run(hidden.segment(), x.segment());
+        MatMul fc2 = matmul(weight2, bias2, gamma, Dnnl.Epilogue.ACCUMULATE, m, false);
+        if (!dryRun) fc2.run(hidden.segment(), x.segment());
     }
 
     /** Runs mm on src (elements floats); in bf16 precision src is first rounded into staging. */
     private void run(MatMul mm, MemorySegment src, long elements, MemorySegment dst) {
         if (precision == Precision.BF16) {
             if (staging.byteSize() < elements * 2) staging = arena.allocate(elements * 2, 64);
+            if (dryRun) return;
             check(xcit_cpu_to_bf16(handle(), staging, src, elements), "xcit_cpu_to_bf16");
             src = staging;
         }
-        mm.run(src, dst);
+        if (!dryRun) mm.run(src, dst);
     }
 
     private MatMul matmul(Tensor weight, Tensor bias, Tensor gamma, Dnnl.Epilogue epilogue, long m, boolean bf16Out) {
