@@ -108,6 +108,11 @@ public final class CpuBackend implements Backend {
         }
     }
 
+    /** oneDNN primitives and im2col plans made so far (tests: a prepared session's runs make none). */
+    int preparedObjects() {
+        return dnnl.primitives() + convPlans.size();
+    }
+
     /** Why this backend cannot be opened here, or null if it can. */
     public static String unavailableReason() {
         try (CpuBackend probe = new CpuBackend(1)) {
