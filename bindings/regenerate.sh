@@ -85,8 +85,14 @@ command -v "$JEXTRACT" > /dev/null || {
   --include-function xcit_cpu_conv3x3s2_f32 \
   --include-function xcit_cpu_im2col3x3s2_f32 \
   --include-function xcit_cpu_xca_f32 \
+  --include-function xcit_cpu_xca_gram_f32 \
+  --include-function xcit_cpu_xca_softmax_f32 \
+  --include-function xcit_cpu_xca_apply_f32 \
   --include-function xcit_cpu_lpi_f32 \
   --include-function xcit_cpu_class_attention_f32 \
+  --include-function xcit_cpu_class_attention_scores_f32 \
+  --include-function xcit_cpu_softmax_rows_f32 \
+  --include-function xcit_cpu_class_attention_apply_f32 \
   --include-function xcit_cpu_conv_transpose2x2_f32 \
   --include-function xcit_cpu_max_pool_f32 \
   --include-function xcit_cpu_to_bf16 \

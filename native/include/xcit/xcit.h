@@ -243,6 +243,31 @@ XCIT_API xcit_status xcit_cpu_xca_cov_finish_f32(xcit_ctx* ctx, float* wfold, fl
                                                  const float* gamma, int64_t channels);
 
 /*
+ * Streamed XCA (spec 3) over chunks of tokens of one image, for sessions that never hold
+ * q, k and v for all tokens:
+ *   xcit_cpu_xca_gram_f32: stats (heads, d, d + 2) = (accumulate ? stats : 0) + the sums
+ *     over the rows of qk (rows, 2C) (q in features [0, C), k in [C, 2C)) of
+ *     [h, i, j] = q[h*d+i] k[h*d+j] (j < d), [h, i, d] = q[h*d+i]^2, [h, i, d+1] = k[h*d+i]^2:
+ *     chunk after chunk, the raw Gram matrices and squared channel norms over all tokens,
+ *     float32 with per-64-token partial sums (as xcit_cpu_xca_f32's first pass);
+ *   xcit_cpu_xca_softmax_f32: attn (C, C), block-diagonal: block h =
+ *     softmax_j(temperature[h] G[h,i,j] / (max(sqrt(qn[h,i]),1e-12) max(sqrt(kn[h,j]),1e-12))),
+ *     zero off the blocks, so that out = v attn^T applies the attention;
+ *   xcit_cpu_xca_apply_f32: out (rows, C) [n, h*d+i] = sum_j attn[h*d+i, h*d+j] v[n, h*d+j],
+ *     reading only the diagonal blocks of attn (C, C); out must not alias v.
+ * d = C / heads (C must be divisible by heads); accumulate is 0 or 1.
+ */
+XCIT_API xcit_status xcit_cpu_xca_gram_f32(xcit_ctx* ctx, float* stats, const float* qk,
+                                           int64_t rows, int64_t channels, int64_t heads,
+                                           int32_t accumulate);
+XCIT_API xcit_status xcit_cpu_xca_softmax_f32(xcit_ctx* ctx, float* attn, const float* stats,
+                                              const float* temperature, int64_t channels,
+                                              int64_t heads);
+XCIT_API xcit_status xcit_cpu_xca_apply_f32(xcit_ctx* ctx, float* out, const float* v,
+                                            const float* attn, int64_t rows, int64_t channels,
+                                            int64_t heads);
+
+/*
  * Local patch interaction (spec 3), fused over a channel-last (B, H, W, C) grid:
  *   m = bn_scale * GELU(dwconv3x3(in; weight1, bias1)) + bn_shift    (zero padding 1)
  *   r = dwconv3x3(m; weight2, bias2)                                  (m zero-padded)
@@ -271,6 +296,28 @@ XCIT_API xcit_status xcit_cpu_class_attention_f32(xcit_ctx* ctx, float* out, flo
                                                   const float* q, const float* kv,
                                                   int64_t batch, int64_t rows,
                                                   int64_t channels, int64_t heads);
+
+/*
+ * Streamed class attention (spec 4) of one image's cls query over chunks of its T rows,
+ * with the scores of all T rows in a (heads, T) buffer of row stride `stride` >= rows:
+ *   xcit_cpu_class_attention_scores_f32: scores[h*stride + t] = q[h*d:(h+1)*d] . k[t, h*d:...] / sqrt d
+ *     for t < rows; q (C); k (rows, C). (Pass scores + t0 for a chunk starting at row t0.)
+ *   xcit_cpu_softmax_rows_f32: x (rows, cols) = softmax along each row, in place (the max
+ *     subtracted before exp, the sum in double): the scores become the attention weights.
+ *   xcit_cpu_class_attention_apply_f32: out[h*d+i] = (accumulate ? out[h*d+i] : 0)
+ *     + sum_{t < rows} weights[h*stride + t] v[t, h*d+i]; out (C); v (rows, C); float32 sums.
+ * d = C / heads (C must be divisible by heads); accumulate is 0 or 1.
+ */
+XCIT_API xcit_status xcit_cpu_class_attention_scores_f32(xcit_ctx* ctx, float* scores,
+                                                         const float* q, const float* k,
+                                                         int64_t rows, int64_t channels,
+                                                         int64_t heads, int64_t stride);
+XCIT_API xcit_status xcit_cpu_softmax_rows_f32(xcit_ctx* ctx, float* x, int64_t rows, int64_t cols);
+XCIT_API xcit_status xcit_cpu_class_attention_apply_f32(xcit_ctx* ctx, float* out,
+                                                        const float* weights, const float* v,
+                                                        int64_t rows, int64_t channels,
+                                                        int64_t heads, int64_t stride,
+                                                        int32_t accumulate);
 
 /*
  * 2x2 transposed convolution, stride 2:

@@ -38,6 +38,12 @@ static inline int64_t xcit_pad(int64_t n) { return (n + XCIT_PAD - 1) / XCIT_PAD
                   int64_t row0, int64_t rows, int threads))                                  \
   X(xca, (float* out, const float* qkv, const float* temperature, int64_t batch,             \
           int64_t tokens, int64_t channels, int64_t heads, float* scratch, int threads))      \
+  X(xca_gram, (float* stats, const float* qk, int64_t rows, int64_t channels, int64_t heads,  \
+               int32_t accumulate, float* scratch, int threads))                              \
+  X(xca_softmax, (float* attn, const float* stats, const float* temperature,                 \
+                  int64_t channels, int64_t heads, float* scratch, int threads))              \
+  X(xca_apply, (float* out, const float* v, const float* attn, int64_t rows, int64_t channels, \
+                int64_t heads, float* scratch, int threads))                                  \
   X(lpi, (float* out, const float* in, const float* weight1, const float* bias1,             \
           const float* bn_scale, const float* bn_shift, const float* weight2,                \
           const float* bias2, const float* gamma, int64_t batch, int64_t height,             \
@@ -45,6 +51,12 @@ static inline int64_t xcit_pad(int64_t n) { return (n + XCIT_PAD - 1) / XCIT_PAD
   X(class_attention, (float* out, float* weights, const float* q, const float* kv,           \
                       int64_t batch, int64_t rows, int64_t channels, int64_t heads,          \
                       float* scratch, int threads))                                           \
+  X(class_attention_scores, (float* scores, const float* q, const float* k, int64_t rows,     \
+                             int64_t channels, int64_t heads, int64_t stride, int threads))   \
+  X(class_attention_apply, (float* out, const float* weights, const float* v, int64_t rows,  \
+                            int64_t channels, int64_t heads, int64_t stride,                 \
+                            int32_t accumulate, float* scratch, int threads))                 \
+  X(softmax_rows, (float* x, int64_t rows, int64_t cols, int threads))                       \
   X(conv_transpose2x2, (float* out, const float* in, const float* weight, const float* bias, \
                         int64_t pixels, int64_t width, int64_t cin, int64_t cout,            \
                         float* scratch, int threads))                                         \

@@ -8,110 +8,19 @@
  * the running totals, which bounds float32 rounding by ~(chunk + N/chunk) ulps instead
  * of N. Work is split over (image, head) pairs. */
 #if defined(XCIT_ISA)
-#include <math.h>
-
-#include "cpu/simd.h"
-
-#define XCA_CHUNK 64
-#define TILE_R 4 /* Gram rows per register tile */
-#define TILE_T 4 /* tokens per register tile in the application */
-
-/* acc (R x JV vectors) = sum over the chunk's tokens of q[t][i0+r] * k[t][j0..]; added to
- * G[i0+r][j0..]. */
-static inline __attribute__((always_inline)) void gram_tile(float* g, const float* qc,
-                                                            const float* kc, int64_t tokens,
-                                                            int64_t dp, int64_t i0, int64_t j0,
-                                                            int R, int JV) {
-  vf acc[TILE_R][4];
-  for (int r = 0; r < R; ++r)
-    for (int v = 0; v < JV; ++v) acc[r][v] = vset1(0.0f);
-  for (int64_t t = 0; t < tokens; ++t) {
-    vf kv[4];
-    for (int v = 0; v < JV; ++v) kv[v] = vload(kc + t * dp + j0 + v * VLEN);
-    for (int r = 0; r < R; ++r) {
-      const vf qv = vset1(qc[t * dp + i0 + r]);
-      for (int v = 0; v < JV; ++v) acc[r][v] += qv * kv[v];
-    }
-  }
-  for (int r = 0; r < R; ++r)
-    for (int v = 0; v < JV; ++v) {
-      float* dst = g + (i0 + r) * dp + j0 + v * VLEN;
-      vstore(dst, vload(dst) + acc[r][v]);
-    }
-}
-
-static inline __attribute__((always_inline)) void gram_rows(float* g, const float* qc,
-                                                            const float* kc, int64_t tokens,
-                                                            int64_t dp, int64_t i0, int R) {
-  int64_t j0 = 0;
-  for (; j0 + 4 * VLEN <= dp; j0 += 4 * VLEN) gram_tile(g, qc, kc, tokens, dp, i0, j0, R, 4);
-  switch ((dp - j0) / VLEN) {
-    case 3: gram_tile(g, qc, kc, tokens, dp, i0, j0, R, 3); break;
-    case 2: gram_tile(g, qc, kc, tokens, dp, i0, j0, R, 2); break;
-    case 1: gram_tile(g, qc, kc, tokens, dp, i0, j0, R, 1); break;
-    default: break;
-  }
-}
-
-/* out[t][i0..] for T tokens = sum_j v[t][j] * at[j][i0..] (IV vectors); the last vector
- * of a row may be partial (i < d), stored through a temporary so that the next head's
- * channels, owned by another thread, are never written. */
-static inline __attribute__((always_inline)) void apply_tile(float* out, int64_t out_stride,
-                                                             const float* v, int64_t v_stride,
-                                                             const float* at, int64_t d,
-                                                             int64_t dp, int64_t i0, int T,
-                                                             int IV) {
-  vf acc[TILE_T][4];
-  for (int t = 0; t < T; ++t)
-    for (int w = 0; w < IV; ++w) acc[t][w] = vset1(0.0f);
-  for (int64_t j = 0; j < d; ++j) {
-    vf a[4];
-    for (int w = 0; w < IV; ++w) a[w] = vload(at + j * dp + i0 + w * VLEN);
-    for (int t = 0; t < T; ++t) {
-      const vf vv = vset1(v[t * v_stride + j]);
-      for (int w = 0; w < IV; ++w) acc[t][w] += vv * a[w];
-    }
-  }
-  for (int t = 0; t < T; ++t)
-    for (int w = 0; w < IV; ++w) {
-      const int64_t i = i0 + w * VLEN;
-      float* dst = out + t * out_stride + i;
-      if (i + VLEN <= d) {
-        vstore(dst, acc[t][w]);
-      } else {
-        float tmp[VLEN];
-        vstore(tmp, acc[t][w]);
-        for (int64_t l = 0; i + l < d; ++l) dst[l] = tmp[l];
-      }
-    }
-}
-
-static inline __attribute__((always_inline)) void apply_tokens(float* out, int64_t out_stride,
-                                                               const float* v, int64_t v_stride,
-                                                               const float* at, int64_t d,
-                                                               int64_t dp, int T) {
-  int64_t i0 = 0;
-  for (; i0 + 4 * VLEN <= dp; i0 += 4 * VLEN) apply_tile(out, out_stride, v, v_stride, at, d, dp, i0, T, 4);
-  switch ((dp - i0) / VLEN) {
-    case 3: apply_tile(out, out_stride, v, v_stride, at, d, dp, i0, T, 3); break;
-    case 2: apply_tile(out, out_stride, v, v_stride, at, d, dp, i0, T, 2); break;
-    case 1: apply_tile(out, out_stride, v, v_stride, at, d, dp, i0, T, 1); break;
-    default: break;
-  }
-}
+#include "cpu/xca_parts.h"
 
 /* Floats of per-thread scratch for head dimension d (must match the entry's formula). */
 static inline int64_t xca_scratch_floats(int64_t d) {
-  const int64_t dp = xcit_pad(d);
-  return 2 * d * dp + 4 * dp + 2 * XCA_CHUNK * dp;
+  return xcit_pad(d) * d + xca_gram_scratch_floats(d); /* at, then the Gram pass's */
 }
 
 static void xca_head(float* out, const float* qkv, float tau, int64_t tokens, int64_t c,
                      int64_t d, int64_t head, float* scratch) {
   const int64_t dp = xcit_pad(d), c3 = 3 * c;
-  float* g = scratch;            /* (d, dp) raw Gram, then A */
-  float* at = g + d * dp;        /* (d, dp) A transposed: at[j][i] = A[i][j] */
-  float* qn = at + d * dp;       /* (dp) running sum of q_i^2 */
+  float* at = scratch;           /* (d, dp) A transposed: at[j][i] = A[i][j] */
+  float* g = at + d * dp;        /* (d, dp) raw Gram, then the softmax rows */
+  float* qn = g + d * dp;        /* (dp) running sum of q_i^2 */
   float* kn = qn + dp;           /* (dp) running sum of k_j^2 */
   float* qn_chunk = kn + dp;     /* (dp) this chunk's sums */
   float* kn_chunk = qn_chunk + dp;
@@ -119,47 +28,10 @@ static void xca_head(float* out, const float* qkv, float tau, int64_t tokens, in
   float* kc = qc + XCA_CHUNK * dp;
   memset(scratch, 0, (size_t)xca_scratch_floats(d) * sizeof(float));
 
-  const float* q0 = qkv + head * d;
-  const float* k0 = qkv + c + head * d;
-  for (int64_t t0 = 0; t0 < tokens; t0 += XCA_CHUNK) {
-    const int64_t n = tokens - t0 < XCA_CHUNK ? tokens - t0 : XCA_CHUNK;
-    for (int64_t t = 0; t < n; ++t) {
-      memcpy(qc + t * dp, q0 + (t0 + t) * c3, (size_t)d * sizeof(float));
-      memcpy(kc + t * dp, k0 + (t0 + t) * c3, (size_t)d * sizeof(float));
-    }
-    memset(qn_chunk, 0, (size_t)(2 * dp) * sizeof(float));
-    for (int64_t t = 0; t < n; ++t) {
-#pragma omp simd
-      for (int64_t i = 0; i < dp; ++i) {
-        qn_chunk[i] += qc[t * dp + i] * qc[t * dp + i];
-        kn_chunk[i] += kc[t * dp + i] * kc[t * dp + i];
-      }
-    }
-#pragma omp simd
-    for (int64_t i = 0; i < dp; ++i) {
-      qn[i] += qn_chunk[i];
-      kn[i] += kn_chunk[i];
-    }
-    int64_t i0 = 0;
-    for (; i0 + TILE_R <= d; i0 += TILE_R) gram_rows(g, qc, kc, n, dp, i0, TILE_R);
-    for (; i0 < d; ++i0) gram_rows(g, qc, kc, n, dp, i0, 1);
-    /* the padding columns of qc/kc stay zero: a short last chunk leaves stale rows
-     * beyond n, which are never read */
-  }
-
+  xca_gram_pass(g, qn, kn, qn_chunk, kn_chunk, qc, kc, qkv + head * d, qkv + c + head * d, c3,
+                tokens, d);
   /* A = softmax_j(tau G_ij / (|q_i| |k_j|)), in float; at[j][i] = A[i][j]. */
-  for (int64_t i = 0; i < d; ++i) {
-    const float qi = fmaxf(sqrtf(qn[i]), 1e-12f);
-    float* row = g + i * dp;
-    float max = -INFINITY;
-    for (int64_t j = 0; j < d; ++j) {
-      row[j] = tau * (row[j] / (qi * fmaxf(sqrtf(kn[j]), 1e-12f)));
-      max = fmaxf(max, row[j]);
-    }
-    float sum = 0.0f;
-    for (int64_t j = 0; j < d; ++j) sum += row[j] = expf(row[j] - max);
-    for (int64_t j = 0; j < d; ++j) at[j * dp + i] = row[j] / sum;
-  }
+  for (int64_t i = 0; i < d; ++i) xca_softmax_row(at + i, dp, g + i * dp, g + i * dp, qn[i], kn, tau, d);
 
   const float* v0 = qkv + 2 * c + head * d;
   float* o0 = out + head * d;

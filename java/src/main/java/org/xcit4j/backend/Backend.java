@@ -2,6 +2,7 @@ package org.xcit4j.backend;
 
 import java.lang.foreign.MemorySegment;
 import java.util.List;
+import org.xcit4j.tensor.Shape;
 import org.xcit4j.tensor.Tensor;
 
 /**
@@ -26,6 +27,9 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend, CpuBa
     interface Forward {
         /** The memory plan's one block: every activation tensor is a view into it. */
         MemorySegment activations();
+
+        /** (B, 3, H, W) of the inputs. */
+        Shape inputShape();
 
         /**
          * The planned (B, 3, H, W) fp32 tensor a backend that {@link Backend#stagesInput()
@@ -159,6 +163,17 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend, CpuBa
     void xcaSoftmax(Tensor attn, Tensor stats, Tensor temperature);
 
     /**
+     * out (M, C) [n, h*d + i] = sum_j attn[h*d + i, h*d + j] v[n, h*d + j]: the attention of
+     * {@link #xcaSoftmax} applied to a chunk of v (M, C). Only attn's diagonal blocks are
+     * read, and attn changes with every input, so it must not be treated as a fixed weight.
+     * The default is {@code linear(out, v, attn, null)}, exact since the other blocks are zero,
+     * for backends whose linear reads the weight on every call. out must not alias v.
+     */
+    default void xcaApply(Tensor out, Tensor v, Tensor attn, int heads) {
+        linear(out, v, attn, null);
+    }
+
+    /**
      * x (B, N, C) += gamma (C) * proj(XCA(qkv(u))) with qkv = Linear(qkvWeight (3C, C),
      * qkvBias), XCA as in {@link #xca} and proj = Linear(projWeight (C, C), projBias): the
      * attention branch of a block, which a backend may compute another way (the spec's
@@ -197,6 +212,23 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend, CpuBa
      * If {@code weights} (B, heads, T) is not null it receives a (the attention maps).
      */
     void classAttention(Tensor out, Tensor weights, Tensor q, Tensor kv, int heads);
+
+    /**
+     * The scores pass of streamed class attention over a chunk of rows of ONE image:
+     * scores (heads, T) [h, offset + t] = q_h . k_{t,h} / sqrt d for the M rows t of k (M, C);
+     * q holds the C features of the cls query. The other columns are left as they are.
+     */
+    void classAttentionScores(Tensor scores, long offset, Tensor q, Tensor k);
+
+    /** x (R, S) = softmax along each row (over S), in place. */
+    void softmaxRows(Tensor x);
+
+    /**
+     * The weighted-sum pass of streamed class attention over a chunk of rows of ONE image:
+     * out (C) [h*d + i] = (accumulate ? out : 0) + sum over the M rows t of v (M, C) of
+     * weights (heads, T) [h, offset + t] * v[t, h*d + i].
+     */
+    void classAttentionApply(Tensor out, Tensor weights, long offset, Tensor v, boolean accumulate);
 
     /** x (R, C) = x * scale (C) + shift (C), in place: an inference BatchNorm. */
     void channelAffine(Tensor x, Tensor scale, Tensor shift);

@@ -14,13 +14,14 @@ final class ConvPlan {
     /** im2col rows per GEMM call: about 4 MB of float32 columns. */
     static final long IM2COL_FLOATS = 1L << 20;
 
-    final Tensor in, weight, permuted;
+    final Tensor in, out, weight, permuted;
     final long k, chunk;
     final long[] row0, rows;
     final MemorySegment[] src, dst;
 
     ConvPlan(Tensor in, Tensor out, Tensor weight, Tensor permuted, long h, long w, long cin, long cout) {
         this.in = in;
+        this.out = out;
         this.weight = weight;
         this.permuted = permuted;
         long b = in.shape().dim(0), pixels = ((h + 1) / 2) * ((w + 1) / 2);

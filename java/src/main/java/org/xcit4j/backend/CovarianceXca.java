@@ -63,25 +63,26 @@ final class CovarianceXca {
         return this.u == u && this.x == x && this.heads == heads && this.bf16 == bf16;
     }
 
+    /** The branch for every image; {@code dry}: the C steps only, no GEMM executes (CpuBackend.prepare). */
     void run(NativeContext ctx, Tensor qkvWeight, Tensor qkvBias, Tensor temperature, Tensor projWeight,
-             Tensor projBias, Tensor gamma) {
+             Tensor projBias, Tensor gamma, boolean dry) {
         MemorySegment h = ctx.handle();
         for (int i = 0; i < images.length; i += 2) {
             MemorySegment ui = images[i], xi = images[i + 1];
             ctx.check(xcit_cpu_column_sums_f32(h, colsum, ui, n, c), "xcit_cpu_column_sums_f32");
             if (bf16) ctx.check(xcit_cpu_to_bf16(h, uHalf, ui, n * c), "xcit_cpu_to_bf16");
             MemorySegment uGemm = bf16 ? uHalf : ui;
-            cov.run(uGemm, uGemm, MemorySegment.NULL, s);                            // S = u^T u
-            qk.run(qkvWeight.segment(), s, MemorySegment.NULL, t);                    // T = Wqk S
+            if (!dry) cov.run(uGemm, uGemm, MemorySegment.NULL, s);                            // S = u^T u
+            if (!dry) qk.run(qkvWeight.segment(), s, MemorySegment.NULL, t);                    // T = Wqk S
             ctx.check(xcit_cpu_xca_cov_attention_f32(h, attn, t, qkvWeight.segment(), qkvBias.segment(), colsum,
                     temperature.segment(), n, c, heads), "xcit_cpu_xca_cov_attention_f32");
             ctx.check(xcit_cpu_xca_cov_mix_f32(h, mixed, vb, attn, qkvWeight.segment(), qkvBias.segment(), c, heads),
                     "xcit_cpu_xca_cov_mix_f32");
-            proj.run(projWeight.segment(), mixed, MemorySegment.NULL, p);             // P = Wproj M
+            if (!dry) proj.run(projWeight.segment(), mixed, MemorySegment.NULL, p);             // P = Wproj M
             ctx.check(xcit_cpu_xca_cov_finish_f32(h, wfold, bfold, p, projWeight.segment(), projBias.segment(), vb,
                     gamma == null ? MemorySegment.NULL : gamma.segment(), c), "xcit_cpu_xca_cov_finish_f32");
             if (bf16) ctx.check(xcit_cpu_to_bf16(h, wHalf, wfold, c * c), "xcit_cpu_to_bf16");
-            folded.run(uGemm, bf16 ? wHalf : wfold, bfold, xi);                        // x += u W'^T + b'
+            if (!dry) folded.run(uGemm, bf16 ? wHalf : wfold, bfold, xi);                        // x += u W'^T + b'
         }
     }
 }

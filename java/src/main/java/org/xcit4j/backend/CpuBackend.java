@@ -26,6 +26,7 @@ public final class CpuBackend implements Backend {
     private final Precision precision;
     private final int threads;
     private final Arena arena = Arena.ofShared(); // derived weights and workspaces
+    /** The im2col schedule of each patch-embedding weight (with its permuted copy), by weight identity. */
     private final IdentityHashMap<Tensor, ConvPlan> convPlans = new IdentityHashMap<>();
     private MemorySegment workspace = MemorySegment.NULL;
     /** bf16 copies of GEMM inputs (precision BF16 only), grown rarely and reused. */
@@ -34,6 +35,12 @@ public final class CpuBackend implements Backend {
     private CovarianceXca covariance;
     /** Overrides the measured crossover when >= 0 (tests force one path or the other). */
     long covarianceMinTokens = -1;
+    /**
+     * True while {@link #prepare} walks a session's forward once: every op makes what it
+     * needs (oneDNN primitives and packed weights, im2col plans, bf16 staging, the native
+     * scratch of the kernels, which run on whatever the buffers hold) but GEMMs do not execute.
+     */
+    private boolean dryRun;
     /** The Java thread whose OpenMP default thread count was last set (oneDNN reads it). */
     private Thread ompThread;
     private boolean closed;
@@ -82,6 +89,28 @@ public final class CpuBackend implements Backend {
         this.dnnl = d;
         this.threads = xcit_cpu_threads(c.handle());
         this.ompThread = Thread.currentThread();
+    }
+
+    /**
+     * Setup, then one dry walk of the forward (see {@link #dryRun}), so that everything a run
+     * uses exists when the session does: the first run allocates no more than the hundredth,
+     * and a process's memory after creating a session is what its runs will need. The walk
+     * costs the non-GEMM kernels of one forward (a small part of it).
+     */
+    @Override
+    public void prepare(Forward forward) {
+        forward.setup(this);
+        dryRun = true;
+        try (UnbackedTensor input = new UnbackedTensor(forward.inputShape())) {
+            forward.forward(this, input.tensor);
+        } finally {
+            dryRun = false;
+        }
+    }
+
+    /** oneDNN primitives and im2col plans made so far (tests: a prepared session's runs make none). */
+    int preparedObjects() {
+        return dnnl.primitives() + convPlans.size();
     }
 
     /** Why this backend cannot be opened here, or null if it can. */
@@ -162,7 +191,7 @@ public final class CpuBackend implements Backend {
         CovarianceXca path = covariance;
         boolean bf16 = precision == Precision.BF16;
         if (path == null || !path.serves(u, x, heads, bf16)) covariance = path = new CovarianceXca(dnnl, arena, u, x, heads, bf16);
-        path.run(ctx, qkvWeight, qkvBias, temperature, projWeight, projBias, gamma);
+        path.run(ctx, qkvWeight, qkvBias, temperature, projWeight, projBias, gamma, dryRun);
     }
 
     /**
@@ -216,17 +245,19 @@ public final class CpuBackend implements Backend {
         }
         if (m == 0) return;
         run(matmul(weight1, bias1, null, Dnnl.Epilogue.GELU, m, true), in.segment(), m * c, hidden.segment());
-        matmul(weight2, bias2, gamma, Dnnl.Epilogue.ACCUMULATE, m, false).run(hidden.segment(), x.segment());
+        MatMul fc2 = matmul(weight2, bias2, gamma, Dnnl.Epilogue.ACCUMULATE, m, false);
+        if (!dryRun) fc2.run(hidden.segment(), x.segment());
     }
 
     /** Runs mm on src (elements floats); in bf16 precision src is first rounded into staging. */
     private void run(MatMul mm, MemorySegment src, long elements, MemorySegment dst) {
         if (precision == Precision.BF16) {
             if (staging.byteSize() < elements * 2) staging = arena.allocate(elements * 2, 64);
+            if (dryRun) return;
             check(xcit_cpu_to_bf16(handle(), staging, src, elements), "xcit_cpu_to_bf16");
             src = staging;
         }
-        mm.run(src, dst);
+        if (!dryRun) mm.run(src, dst);
     }
 
     /** Bytes of the weights oneDNN holds packed (package-private: tests). */
@@ -267,10 +298,14 @@ public final class CpuBackend implements Backend {
                     b, h, w, cin, cout), "xcit_cpu_conv3x3s2_f32");
             return;
         }
-        ConvPlan plan = convPlans.get(out);
-        if (plan == null || plan.in != in || plan.weight != weight) {
-            plan = new ConvPlan(in, out, weight, ConvPlan.permute(arena, weight, cout, cin), h, w, cin, cout);
-            convPlans.put(out, plan);
+        // One plan per weight, kept while the same (in, out) pair comes back (a full session);
+        // streamed bands bring new views every call and get a new plan (a few small arrays)
+        // around the same permuted weight, so its GEMM primitives are found again.
+        ConvPlan plan = convPlans.get(weight);
+        if (plan == null || plan.in != in || plan.out != out) {
+            Tensor permuted = plan != null ? plan.permuted : ConvPlan.permute(arena, weight, cout, cin);
+            plan = new ConvPlan(in, out, weight, permuted, h, w, cin, cout);
+            convPlans.put(weight, plan);
         }
         MemorySegment cols = workspace(plan.chunk * plan.k * Float.BYTES);
         for (int i = 0; i < plan.dst.length; i++) {
@@ -327,19 +362,42 @@ public final class CpuBackend implements Backend {
                 "xcit_cpu_nchw_to_nhwc_f32");
     }
 
-    /**
-     * Streamed XCA's token pass runs on the Java reference for now: it reads this backend's
-     * native tensors directly (shared arenas), costs O(tokens * C * d) per block, and keeps
-     * streamed and unstreamed results consistent. A native kernel is future work.
-     */
+    /** The Gram pass of a streamed block: libxcit's kernel, the fused XCA's first pass on a chunk. */
     @Override
     public void xcaGram(Tensor stats, Tensor qk, int heads, boolean accumulate) {
-        JavaXcaChunks.gram(stats, qk, heads, accumulate);
+        long c2 = qk.shape().dim(-1), c = c2 / 2;
+        if (c2 != 2 * c || heads < 1 || c % heads != 0) {
+            throw new IllegalArgumentException("xcaGram qk: shape " + qk.shape() + ", expected (M, 2C) with C divisible by " + heads);
+        }
+        long d = c / heads;
+        requireDims(stats, "xcaGram stats", heads, d, d + 2);
+        check(xcit_cpu_xca_gram_f32(handle(), stats.segment(), qk.segment(), qk.numel() / c2, c, heads, accumulate ? 1 : 0),
+                "xcit_cpu_xca_gram_f32");
     }
 
     @Override
     public void xcaSoftmax(Tensor attn, Tensor stats, Tensor temperature) {
-        JavaXcaChunks.softmax(attn, stats, temperature);
+        Shape s = stats.shape();
+        long heads = s.dim(0), d = s.dim(1), c = heads * d;
+        if (s.rank() != 3 || s.dim(2) != d + 2) throw new IllegalArgumentException("xcaSoftmax stats: shape " + s + ", expected (heads, d, d + 2)");
+        requireDims(attn, "xcaSoftmax attn", c, c);
+        requireNumel(temperature, heads, "xcaSoftmax temperature");
+        check(xcit_cpu_xca_softmax_f32(handle(), attn.segment(), stats.segment(), temperature.segment(), c, heads),
+                "xcit_cpu_xca_softmax_f32");
+    }
+
+    /**
+     * libxcit's block-diagonal kernel: a oneDNN linear would pack attn as a weight on the
+     * first call and never see it change.
+     */
+    @Override
+    public void xcaApply(Tensor out, Tensor v, Tensor attn, int heads) {
+        long c = v.shape().dim(-1);
+        if (heads < 1 || c % heads != 0) throw new IllegalArgumentException("xcaApply v: shape " + v.shape() + ", C not divisible by " + heads);
+        if (out.numel() != v.numel()) throw new IllegalArgumentException("xcaApply out/v: " + out.shape() + " vs " + v.shape());
+        requireDims(attn, "xcaApply attn", c, c);
+        check(xcit_cpu_xca_apply_f32(handle(), out.segment(), v.segment(), attn.segment(), c == 0 ? 0 : v.numel() / c, c, heads),
+                "xcit_cpu_xca_apply_f32");
     }
 
     @Override
@@ -392,6 +450,38 @@ public final class CpuBackend implements Backend {
         if (weights != null) requireDims(weights, "classAttention weights", b, heads, t);
         check(xcit_cpu_class_attention_f32(handle(), out.segment(), weights == null ? MemorySegment.NULL : weights.segment(),
                 q.segment(), kv.segment(), b, t, c, heads), "xcit_cpu_class_attention_f32");
+    }
+
+    /** Heads of a (heads, T) scores buffer and the rows of a (M, C) chunk at {@code offset}, checked. */
+    private static long chunkRows(String op, Tensor scores, long offset, Tensor m, long c) {
+        if (scores.shape().rank() != 2) throw new IllegalArgumentException(op + " scores: shape " + scores.shape() + ", expected (heads, T)");
+        long heads = scores.shape().dim(0), t = scores.shape().dim(1);
+        if (c < 1 || heads < 1 || m.numel() % c != 0 || c % heads != 0) {
+            throw new IllegalArgumentException(op + ": chunk " + m.shape() + ", expected (M, " + c + ") with C divisible by " + heads);
+        }
+        long rows = m.numel() / c;
+        if (offset < 0 || offset + rows > t) throw new IllegalArgumentException(op + ": rows [" + offset + ", " + (offset + rows) + ") outside T = " + t);
+        return rows;
+    }
+
+    @Override
+    public void classAttentionScores(Tensor scores, long offset, Tensor q, Tensor k) {
+        long c = q.numel(), rows = chunkRows("classAttentionScores", scores, offset, k, c), t = scores.shape().dim(1);
+        check(xcit_cpu_class_attention_scores_f32(handle(), scores.segment().asSlice(offset * Float.BYTES), q.segment(), k.segment(),
+                rows, c, scores.shape().dim(0), t), "xcit_cpu_class_attention_scores_f32");
+    }
+
+    @Override
+    public void softmaxRows(Tensor x) {
+        long cols = x.shape().dim(-1);
+        check(xcit_cpu_softmax_rows_f32(handle(), x.segment(), cols == 0 ? 0 : x.numel() / cols, cols), "xcit_cpu_softmax_rows_f32");
+    }
+
+    @Override
+    public void classAttentionApply(Tensor out, Tensor weights, long offset, Tensor v, boolean accumulate) {
+        long c = out.numel(), rows = chunkRows("classAttentionApply", weights, offset, v, c), t = weights.shape().dim(1);
+        check(xcit_cpu_class_attention_apply_f32(handle(), out.segment(), weights.segment().asSlice(offset * Float.BYTES), v.segment(),
+                rows, c, weights.shape().dim(0), t, accumulate ? 1 : 0), "xcit_cpu_class_attention_apply_f32");
     }
 
     @Override

@@ -144,6 +144,11 @@ final class Dnnl implements AutoCloseable {
         return mm;
     }
 
+    /** Primitives made so far (tests: a prepared session's runs make none). */
+    int primitives() {
+        return matmuls.size() + runtimeMatmuls.size();
+    }
+
     /** Grows the one scratchpad (rarely: only while primitives are being created) and re-points all. */
     private void shareScratch(long bytes) {
         if (bytes <= scratch.byteSize()) return;

@@ -198,6 +198,21 @@ public final class JavaBackend implements Backend {
     }
 
     @Override
+    public void classAttentionScores(Tensor scores, long offset, Tensor q, Tensor k) {
+        JavaClsChunks.scores(scores, offset, q, k);
+    }
+
+    @Override
+    public void softmaxRows(Tensor x) {
+        JavaClsChunks.softmaxRows(x);
+    }
+
+    @Override
+    public void classAttentionApply(Tensor out, Tensor weights, long offset, Tensor v, boolean accumulate) {
+        JavaClsChunks.apply(out, weights, offset, v, accumulate);
+    }
+
+    @Override
     public void lpi(Tensor out, Tensor in, int gridH, int gridW, Tensor weight1, Tensor bias1,
                     Tensor bnScale, Tensor bnShift, Tensor weight2, Tensor bias2) {
         int c = in.shape().size(-1);

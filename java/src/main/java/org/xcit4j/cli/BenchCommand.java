@@ -26,6 +26,7 @@ import org.xcit4j.model.XcitConfig;
 import org.xcit4j.tensor.Shape;
 import org.xcit4j.tensor.Tensor;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
@@ -77,6 +78,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--precision", defaultValue = "fp32", paramLabel = "P", description = "fp32 or bf16. Default: ${DEFAULT-VALUE}.")
     String precision;
 
+    @Mixin
+    ExecutionOptions execution;
+
     /** Warm-up runs actually made (at least --warmup). */
     private int warmupRuns;
 
@@ -87,7 +91,7 @@ final class BenchCommand implements Callable<Integer> {
         Device dev = Device.parse(device);
         try (Xcit net = loadModel();
              Backend backend = openBackend(dev);
-             Session session = net.session(backend, batch, hw[0], hw[1]);
+             Session session = net.session(backend, batch, hw[0], hw[1], execution.options());
              Arena arena = Arena.ofShared()) {
             int usedThreads = configure(backend);
             Tensor input = randomInput(arena, Shape.of(batch, 3, hw[0], hw[1]));
@@ -105,6 +109,8 @@ final class BenchCommand implements Callable<Integer> {
             r.put("device", backend.name());
             r.put("threads", usedThreads);
             r.put("precision", precision);
+            r.put("streamed", session.streamed());
+            r.put("activation_mb", round(session.activationBytes() / 1e6));
             r.put("runs", runs);
             r.put("warmup", warmupRuns);
             r.put("median_ms", round(median / 1e6));

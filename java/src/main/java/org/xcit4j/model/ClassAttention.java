@@ -8,7 +8,13 @@ import org.xcit4j.tensor.Tensor;
  * timm's ClassAttn: the cls row queries all T = N + 1 rows; softmax(q.k / sqrt d) per head,
  * then proj. k and v are kept as one (2C, C) Linear so one GEMM produces both.
  */
-record ClassAttention(Linear q, Linear kv, Linear proj, int heads) {
+record ClassAttention(Linear q, Linear kv, Linear proj, int heads, Linear k, Linear v) {
+
+    /** k and v are views of kv's rows [0, C) and [C, 2C), for the streamed stage (made once: see {@link Xca}). */
+    ClassAttention(Linear q, Linear kv, Linear proj, int heads) {
+        this(q, kv, proj, heads, kv.rows(0, kv.weight().shape().dim(0) / 2),
+                kv.rows(kv.weight().shape().dim(0) / 2, kv.weight().shape().dim(0)));
+    }
 
     /** Keys {@code q.*}, {@code k.*}, {@code v.*} (timm naming), {@code proj.*}. */
     static ClassAttention load(WeightScope scope, int channels, int heads) {

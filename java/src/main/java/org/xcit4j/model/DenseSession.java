@@ -127,6 +127,11 @@ public final class DenseSession implements AutoCloseable {
         }
 
         @Override
+        public Shape inputShape() {
+            return inputShape;
+        }
+
+        @Override
         public Tensor inputSlot() {
             return inputSlot;
         }

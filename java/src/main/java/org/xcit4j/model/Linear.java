@@ -15,6 +15,11 @@ record Linear(Tensor weight, Tensor bias) {
         backend.linear(out, in, weight, bias);
     }
 
+    /** Output features [from, to) of this Linear: views of those weight rows and bias entries. */
+    Linear rows(long from, long to) {
+        return new Linear(weight.slice(from, to), bias.slice(from, to));
+    }
+
     long parameters() {
         return weight.numel() + bias.numel();
     }

@@ -33,7 +33,8 @@ public final class Session implements AutoCloseable {
     private final Trunk trunk;
     private final Arena arena = Arena.ofShared();
     private final MemoryPlan plan;
-    private final Tensor clsRows;
+    private final Tensor clsRows; // (B, N + 1, C) of the full stage; null when streamed
+    private final StreamedClassAttention streamedCls; // null unless the trunk is streamed
     private final ClassAttentionBlock.Buffers clsBuffers;
     private final Tensor clsWeights;
     private final DataMoves.DropFirstColumn clsMaps;
@@ -56,31 +57,45 @@ public final class Session implements AutoCloseable {
         int b = batch, c = cfg.embedDim(), n = trunk.gridH * trunk.gridW, t = n + 1, heads = cfg.numHeads();
 
         // Steps: the trunk's, then class attention, then the head; the residual stream is the
-        // tokens output, so it lives to the end.
+        // tokens output, so it lives to the end. A streamed trunk gets the streamed stage
+        // (chunks of the trunk's band size), which never copies the tokens.
         int clsStep = trunk.blocksStep() + 1, headStep = clsStep + 1;
         MemoryPlan.Builder p = MemoryPlan.builder();
         if (backend.stagesInput()) p.add("input", inputShape, 0, 0);
         trunk.declare(p, headStep);
-        p.add("clsRows", Shape.of(b, t, c), clsStep, headStep)
-                .add("clsU", Shape.of(b, t, c), clsStep, clsStep)
-                .add("clsKv", Shape.of(b, t, 2L * c), clsStep, clsStep)
-                .add("cls", Shape.of(b, c), clsStep, headStep)
-                .add("clsQ", Shape.of(b, c), clsStep, clsStep)
-                .add("clsAttn", Shape.of(b, c), clsStep, clsStep)
-                .add("clsOut", Shape.of(b, c), clsStep, clsStep)
-                .add("clsHidden", Shape.of(b, cfg.hiddenDim()), clsStep, clsStep)
-                .add("clsWeights", Shape.of(b, heads, t), clsStep, clsStep)
-                .add("clsWeightsT", Shape.of((long) t * b * heads), clsStep, clsStep)
+        this.streamedCls = trunk instanceof StreamedTrunk st
+                ? new StreamedClassAttention(model, backend, b, n, (long) st.bandRows() * trunk.gridW) : null;
+        if (streamedCls != null) {
+            streamedCls.declare(p, clsStep, headStep);
+        } else {
+            p.add("clsRows", Shape.of(b, t, c), clsStep, headStep)
+                    .add("clsU", Shape.of(b, t, c), clsStep, clsStep)
+                    .add("clsKv", Shape.of(b, t, 2L * c), clsStep, clsStep)
+                    .add("cls", Shape.of(b, c), clsStep, headStep)
+                    .add("clsQ", Shape.of(b, c), clsStep, clsStep)
+                    .add("clsAttn", Shape.of(b, c), clsStep, clsStep)
+                    .add("clsOut", Shape.of(b, c), clsStep, clsStep)
+                    .add("clsHidden", Shape.of(b, cfg.hiddenDim()), clsStep, clsStep)
+                    .add("clsWeights", Shape.of(b, heads, t), clsStep, clsStep);
+        }
+        p.add("clsWeightsT", Shape.of((long) t * b * heads), clsStep, clsStep)
                 .add("clsMaps", Shape.of(b, heads, trunk.gridH, trunk.gridW), clsStep, headStep)
                 .add("features", Shape.of(b, c), headStep, headStep)
                 .add("logits", Shape.of(b, Math.max(cfg.numClasses(), 1)), headStep, headStep);
         this.plan = p.allocate(arena);
         this.inputSlot = backend.stagesInput() ? plan.tensor("input") : null;
-        this.clsRows = plan.tensor("clsRows");
-        this.clsBuffers = new ClassAttentionBlock.Buffers(plan.tensor("clsU"),
-                new ClassAttention.Buffers(plan.tensor("cls"), plan.tensor("clsQ"), plan.tensor("clsKv"), plan.tensor("clsAttn")),
-                plan.tensor("clsOut"), plan.tensor("clsHidden"));
-        this.clsWeights = plan.tensor("clsWeights");
+        if (streamedCls != null) {
+            streamedCls.bind(plan);
+            this.clsRows = null;
+            this.clsBuffers = null;
+            this.clsWeights = streamedCls.weights();
+        } else {
+            this.clsRows = plan.tensor("clsRows");
+            this.clsBuffers = new ClassAttentionBlock.Buffers(plan.tensor("clsU"),
+                    new ClassAttention.Buffers(plan.tensor("cls"), plan.tensor("clsQ"), plan.tensor("clsKv"), plan.tensor("clsAttn")),
+                    plan.tensor("clsOut"), plan.tensor("clsHidden"));
+            this.clsWeights = plan.tensor("clsWeights");
+        }
         try {
             trunk.bind(plan);
             this.outputs = new Outputs(cfg.numClasses() > 0 ? plan.tensor("logits") : null, plan.tensor("features"),
@@ -103,6 +118,11 @@ public final class Session implements AutoCloseable {
         @Override
         public MemorySegment activations() {
             return plan.block();
+        }
+
+        @Override
+        public Shape inputShape() {
+            return inputShape;
         }
 
         @Override
@@ -134,14 +154,21 @@ public final class Session implements AutoCloseable {
         @Override
         public void forward(Backend b, Tensor input) {
             trunk.run(input, NO_HOOK);
-            backend.prependRow(clsRows, model.clsToken(), trunk.tokens());
-            List<ClassAttentionBlock> blocks = model.clsBlocks();
-            for (int i = 0; i < blocks.size(); i++) {
-                blocks.get(i).forward(backend, clsRows, i == blocks.size() - 1 ? clsWeights : null, clsBuffers);
+            // The maps are taken before the head: its buffers may share bytes with the weights.
+            if (streamedCls != null) {
+                streamedCls.forward(trunk.tokens());
+                clsMaps.run(backend);
+                model.norm().forward(backend, outputs.features(), streamedCls.cls());
+            } else {
+                backend.prependRow(clsRows, model.clsToken(), trunk.tokens());
+                List<ClassAttentionBlock> blocks = model.clsBlocks();
+                for (int i = 0; i < blocks.size(); i++) {
+                    blocks.get(i).forward(backend, clsRows, i == blocks.size() - 1 ? clsWeights : null, clsBuffers);
+                }
+                clsMaps.run(backend);
+                backend.gatherRow(outputs.features(), clsRows, 0);
+                model.norm().forward(backend, outputs.features(), outputs.features());
             }
-            clsMaps.run(backend);
-            backend.gatherRow(outputs.features(), clsRows, 0);
-            model.norm().forward(backend, outputs.features(), outputs.features());
             if (outputs.logits() != null) model.head().forward(backend, outputs.logits(), outputs.features());
         }
     }

@@ -52,8 +52,7 @@ final class StreamedBlock {
     static void forward(Backend backend, XcaBlock block, Tensor x, int gridH, int gridW, int bandRows, Buffers buf) {
         Xca attn = block.attn();
         long c = x.shape().dim(1);
-        Linear qk = new Linear(attn.qkv().weight().slice(0, 2 * c), attn.qkv().bias().slice(0, 2 * c));
-        Linear v = new Linear(attn.qkv().weight().slice(2 * c, 3 * c), attn.qkv().bias().slice(2 * c, 3 * c));
+        Linear qk = attn.qk(), v = attn.v();
 
         for (int r0 = 0; r0 < gridH; r0 += bandRows) {
             int r1 = Math.min(gridH, r0 + bandRows);
@@ -74,7 +73,7 @@ final class StreamedBlock {
             Tensor vb = flat.slice(0, m * c).reshape(m, c), av = flat.slice(m * c, 2 * m * c).reshape(m, c);
             block.norm1().forward(backend, u, xb);
             v.forward(backend, vb, u);
-            backend.linear(av, vb, buf.attention(), null);
+            backend.xcaApply(av, vb, buf.attention(), attn.heads());
             attn.proj().forward(backend, y, av);
             backend.addScaled(xb, y, block.gamma1());
         }

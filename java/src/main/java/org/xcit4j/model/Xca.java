@@ -7,7 +7,17 @@ import org.xcit4j.tensor.Tensor;
  * Cross-covariance attention (spec section 3): qkv Linear (C -> 3C), per-head d x d attention
  * over channels with a learned temperature that multiplies the cosine similarities, proj Linear.
  */
-record Xca(Linear qkv, Tensor temperature, Linear proj, int heads) {
+record Xca(Linear qkv, Tensor temperature, Linear proj, int heads, Linear qk, Linear v) {
+
+    /**
+     * qk and v are views of qkv's rows [0, 2C) and [2C, 3C), for streamed blocks. Made once
+     * here, so a backend that keys packed weights by tensor identity (CpuBackend) packs them
+     * once per model, not once per run.
+     */
+    Xca(Linear qkv, Tensor temperature, Linear proj, int heads) {
+        this(qkv, temperature, proj, heads, qkv.rows(0, 2 * qkv.weight().shape().dim(0) / 3),
+                qkv.rows(2 * qkv.weight().shape().dim(0) / 3, qkv.weight().shape().dim(0)));
+    }
 
     static Xca load(WeightScope scope, int channels, int heads) {
         return new Xca(Linear.load(scope.child("qkv"), channels, 3 * channels),

@@ -200,6 +200,92 @@ class CpuBackendOpsTest {
         }
     }
 
+    /** Rows [0, n) cut into bands: one band, then uneven ones, including a 1-row band. */
+    private static long[] bandEdges(long n) {
+        if (n < 4) return new long[] {0, n};
+        return new long[] {0, 1, n / 3, n / 3 + 5 > n ? n : n / 3 + 5, n};
+    }
+
+    /** Streamed XCA: Gram and norms accumulated over several bands, then the block-diagonal softmax. */
+    @ParameterizedTest(name = "{0}", autoCloseArguments = false)
+    @MethodSource("isas")
+    void streamedXca(String isa, CpuBackend cpu) {
+        SplittableRandom r = new SplittableRandom(9);
+        try (Arena a = Arena.ofConfined()) {
+            // (N, C, heads): d = 16, 8, 48, 7, 48 and the 64-token chunks of the kernel cut mid-band.
+            for (int[] s : new int[][] {{1, 48, 3}, {7, 32, 4}, {197, 384, 8}, {1000, 21, 3}, {130, 96, 2}, {4096, 96, 2}}) {
+                int n = s[0], c = s[1], heads = s[2], d = c / heads;
+                Tensor qk = Guarded.random(a, r, 0.1, 1, n, 2L * c), tau = Guarded.random(a, r, 1, 0.3, heads);
+                Tensor stats = Guarded.nan(a, heads, d, d + 2L), attn = Guarded.nan(a, c, c);
+                long[] edges = bandEdges(n);
+                Tensor v = Guarded.random(a, r, 0, 1, n, c), out = Guarded.nan(a, n, c);
+                compare("xcaGram+xcaSoftmax+xcaApply " + Arrays.toString(s), cpu, List.of(stats, attn, qk, tau, v, out), (be, t) -> {
+                    for (int i = 0; i + 1 < edges.length; i++) {
+                        if (edges[i + 1] > edges[i]) be.xcaGram(t.get(0), t.get(2).slice(edges[i], edges[i + 1]), heads, i > 0);
+                    }
+                    be.xcaSoftmax(t.get(1), t.get(0), t.get(3));
+                    for (int i = 0; i + 1 < edges.length; i++) {
+                        be.xcaApply(t.get(5).slice(edges[i], edges[i + 1]), t.get(4).slice(edges[i], edges[i + 1]), t.get(1), heads);
+                    }
+                });
+                // Applying a second, different attention through the same buffers sees the new values.
+                if (n > 1) {
+                    Tensor first = Guarded.random(a, r, 0, 1, c, c), other = Guarded.random(a, r, 0, 1, c, c);
+                    for (long i = 0; i < c; i++) {
+                        for (long j = 0; j < c; j++) {
+                            if (i / d != j / d) {
+                                first.set(i * c + j, 0f);
+                                other.set(i * c + j, 0f);
+                            }
+                        }
+                    }
+                    compare("xcaApply twice " + Arrays.toString(s), cpu, List.of(out, v, first, other), (be, t) -> {
+                        be.xcaApply(t.get(0), t.get(1), t.get(2), heads);
+                        be.xcaApply(t.get(0), t.get(1), t.get(3), heads);
+                    });
+                }
+            }
+        }
+    }
+
+    /** Streamed class attention: scores of every chunk into one (heads, T) row set, softmax, weighted sums chunk by chunk. */
+    @ParameterizedTest(name = "{0}", autoCloseArguments = false)
+    @MethodSource("isas")
+    void streamedClassAttention(String isa, CpuBackend cpu) {
+        SplittableRandom r = new SplittableRandom(10);
+        try (Arena a = Arena.ofConfined()) {
+            for (int[] s : new int[][] {{1, 16, 2}, {8, 21, 3}, {197, 48, 4}, {4097, 384, 8}}) {
+                int t = s[0], c = s[1], heads = s[2];
+                Tensor q = Guarded.random(a, r, 0, 1, c), k = Guarded.random(a, r, 0, 1, t, c), v = Guarded.random(a, r, 0, 1, t, c);
+                Tensor weights = Guarded.nan(a, heads, t), out = Guarded.nan(a, c);
+                long[] edges = bandEdges(t);
+                compare("classAttentionScores/softmaxRows/Apply " + Arrays.toString(s), cpu, List.of(out, weights, q, k, v), (be, x) -> {
+                    for (int i = 0; i + 1 < edges.length; i++) {
+                        be.classAttentionScores(x.get(1), edges[i], x.get(2), x.get(3).slice(edges[i], edges[i + 1]));
+                    }
+                    be.softmaxRows(x.get(1));
+                    for (int i = 0; i + 1 < edges.length; i++) {
+                        be.classAttentionApply(x.get(0), x.get(1), edges[i], x.get(4).slice(edges[i], edges[i + 1]), i > 0);
+                    }
+                });
+                // The same as the one-shot op on [k | v].
+                Tensor kv = Tensor.allocate(a, 1, t, 2L * c);
+                for (long row = 0; row < t; row++) {
+                    kv.slice(0, 1).reshape(t, 2L * c).slice(row, row + 1).reshape(2L * c).slice(0, c).copyFrom(k.slice(row, row + 1).reshape(c));
+                    kv.slice(0, 1).reshape(t, 2L * c).slice(row, row + 1).reshape(2L * c).slice(c, 2L * c).copyFrom(v.slice(row, row + 1).reshape(c));
+                }
+                Tensor oneShot = Tensor.allocate(a, 1, c), oneShotWeights = Tensor.allocate(a, 1, heads, t);
+                cpu.classAttention(oneShot, oneShotWeights, q.reshape(1, c), kv, heads);
+                Tensor chunked = Tensor.allocate(a, c), chunkedWeights = Tensor.allocate(a, heads, t);
+                for (int i = 0; i + 1 < edges.length; i++) cpu.classAttentionScores(chunkedWeights, edges[i], q, k.slice(edges[i], edges[i + 1]));
+                cpu.softmaxRows(chunkedWeights);
+                for (int i = 0; i + 1 < edges.length; i++) cpu.classAttentionApply(chunked, chunkedWeights, edges[i], v.slice(edges[i], edges[i + 1]), i > 0);
+                Approx.assertClose("chunked vs classAttention", oneShot.reshape(c), chunked, Approx.F32_ATOL, Approx.F32_RTOL);
+                Approx.assertClose("chunked vs classAttention weights", oneShotWeights.reshape(heads, t), chunkedWeights, Approx.F32_ATOL, Approx.F32_RTOL);
+            }
+        }
+    }
+
     @ParameterizedTest(name = "{0}", autoCloseArguments = false)
     @MethodSource("isas")
     void lpi(String isa, CpuBackend cpu) {

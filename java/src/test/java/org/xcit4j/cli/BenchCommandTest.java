@@ -16,7 +16,7 @@ import org.xcit4j.model.ModelZoo;
 /** {@code xcit bench}: one JSON line with sane fields; no timing assertions (speed is not tested). */
 class BenchCommandTest {
     private static final List<String> FIELDS = List.of("model", "size", "batch", "device", "threads", "precision",
-            "median_ms", "min_ms", "max_ms", "rss_loaded_mb", "peak_rss_mb", "gflops", "peak_gflops", "percent_of_peak");
+            "streamed", "activation_mb", "median_ms", "min_ms", "max_ms", "rss_loaded_mb", "peak_rss_mb", "gflops", "peak_gflops", "percent_of_peak");
 
     private static JsonObject json(CliTest.Result r) {
         assertEquals(0, r.code(), r.err());
@@ -53,6 +53,18 @@ class BenchCommandTest {
         assertEquals("32x32", o.get("size").getAsString());
         long flops = Flops.forward(ModelZoo.require("xcit_nano_12_p16").config(), 2, 32, 32);
         assertEquals(flops / 1e9, o.get("gflop").getAsDouble(), 1e-3);
+    }
+
+    @Test
+    void streamOptionsReachTheSession() {
+        String[] base = {"bench", "--model", "xcit_nano_12_p16", "--size", "64x48", "--device", "java", "--runs", "1", "--warmup", "0"};
+        JsonObject on = json(xcit(concat(base, "--stream", "on", "--band-rows", "2")));
+        JsonObject off = json(xcit(concat(base, "--stream", "off")));
+        assertTrue(on.get("streamed").getAsBoolean());
+        assertFalse(off.get("streamed").getAsBoolean());
+        double a = on.get("activation_mb").getAsDouble(), b = off.get("activation_mb").getAsDouble();
+        assertTrue(a > 0 && b > 0, on + " / " + off);
+        assertOneLine(xcit(concat(base, "--stream", "sometimes")), 2, "--stream");
     }
 
     @Test

@@ -34,4 +34,26 @@ class StreamingMemoryTest {
             }
         }
     }
+
+    /**
+     * A whole streamed classification session (trunk, class attention, head) plans little
+     * more than its trunk: the class-attention stage keeps the cls rows, the (B, heads, N + 1)
+     * weights and chunk buffers that share bytes with the trunk's bands, no (B, N + 1, C) copy.
+     */
+    @Test
+    void streamedSessionAddsOnlyTheClsWeightsToTheTrunk() {
+        XcitConfig cfg = XcitConfig.of(16, 384, 1, 8, 1000, true);
+        try (Xcit model = Xcit.random(cfg, 1); org.xcit4j.backend.JavaBackend backend = new org.xcit4j.backend.JavaBackend()) {
+            int side = 1024;
+            long n = (long) cfg.gridSide(side) * cfg.gridSide(side);
+            long trunk = trunkBytes(model, side, SessionOptions.Execution.STREAMED);
+            long weights = 2 * 8 * (n + 1) * Float.BYTES; // the weights and the transposed copy for the maps
+            long input = 3L * side * side * Float.BYTES;
+            try (Session s = model.session(backend, 1, side, side, SessionOptions.DEFAULT.withExecution(SessionOptions.Execution.STREAMED))) {
+                System.out.printf("p16 %dx%d streamed session plan %.1f MB: input %.1f MB, trunk %.1f MB%n", side, side, s.activationBytes() / 1e6,
+                        input / 1e6, trunk / 1e6);
+                assertTrue(s.activationBytes() < input + trunk + weights + (1 << 20), s.activationBytes() + " vs trunk " + trunk);
+            }
+        }
+    }
 }

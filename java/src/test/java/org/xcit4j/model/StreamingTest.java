@@ -47,6 +47,39 @@ class StreamingTest {
         }
     }
 
+    /**
+     * The streamed class-attention stage (chunks of token rows, the patch rows recomputed per
+     * block) on both host backends, tokens_norm true and false, batch 1 and 2, chunks of one
+     * row up to all rows: logits, features, tokens and the cls-attn maps equal the full plan's.
+     */
+    @ParameterizedTest(name = "{0} tokens_norm {1} B{2} band {3}")
+    @CsvSource({"java, true, 2, 1", "java, false, 2, 3", "java, false, 1, 64", "cpu, true, 2, 2", "cpu, false, 2, 1",
+            "cpu, true, 1, 5", "cpu, false, 1, 64"})
+    void streamedClassAttentionEqualsFull(String device, boolean tokensNorm, int batch, int band) {
+        XcitConfig cfg = XcitConfig.of(16, 48, 2, 4, 7, tokensNorm);
+        int h = 90, w = 75;
+        try (Xcit model = Xcit.random(cfg, 11);
+             org.xcit4j.backend.Backend backend = device.equals("cpu") ? new org.xcit4j.backend.CpuBackend(2) : new JavaBackend();
+             Arena arena = Arena.ofConfined()) {
+            Tensor x = input(arena, 13, batch, h, w);
+            SessionOptions full = SessionOptions.DEFAULT.withExecution(SessionOptions.Execution.FULL);
+            SessionOptions streamed = SessionOptions.DEFAULT.withExecution(SessionOptions.Execution.STREAMED).withBandRows(band);
+            try (Session a = model.session(backend, batch, h, w, full); Session b = model.session(backend, batch, h, w, streamed)) {
+                assertTrue(b.streamed());
+                Session.Outputs ra = a.run(x), rb = b.run(x);
+                String what = device + " tokens_norm " + tokensNorm + " B" + batch + " band " + band + ": ";
+                Approx.assertClose(what + "tokens", ra.tokens(), rb.tokens(), Approx.F32_ATOL, Approx.F32_RTOL);
+                Approx.assertClose(what + "features", ra.features(), rb.features(), Approx.F32_ATOL, Approx.F32_RTOL);
+                Approx.assertClose(what + "logits", ra.logits(), rb.logits(), Approx.F32_ATOL, Approx.F32_RTOL);
+                Approx.assertClose(what + "cls attention", ra.clsAttention(), rb.clsAttention(), Approx.F32_ATOL, Approx.F32_RTOL);
+                // A second run gives the same (nothing carried over from the first).
+                float first = rb.logits().get(0);
+                b.run(x);
+                org.junit.jupiter.api.Assertions.assertEquals(first, rb.logits().get(0));
+            }
+        }
+    }
+
     @Test
     void autoStreamsAboveTheBudgetAndStreamingNeedsLessMemory() {
         XcitConfig cfg = XcitConfig.of(16, 64, 2, 4, 0, true);

@@ -1402,6 +1402,401 @@ public class xcit_h {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+    private static class xcit_cpu_xca_gram_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_xca_gram_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_xca_gram_f32(xcit_ctx *ctx, float *stats, const float *qk, int64_t rows, int64_t channels, int64_t heads, int32_t accumulate)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_xca_gram_f32$descriptor() {
+        return xcit_cpu_xca_gram_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_xca_gram_f32(xcit_ctx *ctx, float *stats, const float *qk, int64_t rows, int64_t channels, int64_t heads, int32_t accumulate)
+     * }
+     */
+    public static MethodHandle xcit_cpu_xca_gram_f32$handle() {
+        return xcit_cpu_xca_gram_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_xca_gram_f32(xcit_ctx *ctx, float *stats, const float *qk, int64_t rows, int64_t channels, int64_t heads, int32_t accumulate)
+     * }
+     */
+    public static MemorySegment xcit_cpu_xca_gram_f32$address() {
+        return xcit_cpu_xca_gram_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_xca_gram_f32(xcit_ctx *ctx, float *stats, const float *qk, int64_t rows, int64_t channels, int64_t heads, int32_t accumulate)
+     * }
+     */
+    public static int xcit_cpu_xca_gram_f32(MemorySegment ctx, MemorySegment stats, MemorySegment qk, long rows, long channels, long heads, int accumulate) {
+        var mh$ = xcit_cpu_xca_gram_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_xca_gram_f32", ctx, stats, qk, rows, channels, heads, accumulate);
+            }
+            return (int)mh$.invokeExact(ctx, stats, qk, rows, channels, heads, accumulate);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cpu_xca_softmax_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_xca_softmax_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_xca_softmax_f32(xcit_ctx *ctx, float *attn, const float *stats, const float *temperature, int64_t channels, int64_t heads)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_xca_softmax_f32$descriptor() {
+        return xcit_cpu_xca_softmax_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_xca_softmax_f32(xcit_ctx *ctx, float *attn, const float *stats, const float *temperature, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MethodHandle xcit_cpu_xca_softmax_f32$handle() {
+        return xcit_cpu_xca_softmax_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_xca_softmax_f32(xcit_ctx *ctx, float *attn, const float *stats, const float *temperature, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MemorySegment xcit_cpu_xca_softmax_f32$address() {
+        return xcit_cpu_xca_softmax_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_xca_softmax_f32(xcit_ctx *ctx, float *attn, const float *stats, const float *temperature, int64_t channels, int64_t heads)
+     * }
+     */
+    public static int xcit_cpu_xca_softmax_f32(MemorySegment ctx, MemorySegment attn, MemorySegment stats, MemorySegment temperature, long channels, long heads) {
+        var mh$ = xcit_cpu_xca_softmax_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_xca_softmax_f32", ctx, attn, stats, temperature, channels, heads);
+            }
+            return (int)mh$.invokeExact(ctx, attn, stats, temperature, channels, heads);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cpu_xca_apply_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_xca_apply_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_xca_apply_f32(xcit_ctx *ctx, float *out, const float *v, const float *attn, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_xca_apply_f32$descriptor() {
+        return xcit_cpu_xca_apply_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_xca_apply_f32(xcit_ctx *ctx, float *out, const float *v, const float *attn, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MethodHandle xcit_cpu_xca_apply_f32$handle() {
+        return xcit_cpu_xca_apply_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_xca_apply_f32(xcit_ctx *ctx, float *out, const float *v, const float *attn, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MemorySegment xcit_cpu_xca_apply_f32$address() {
+        return xcit_cpu_xca_apply_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_xca_apply_f32(xcit_ctx *ctx, float *out, const float *v, const float *attn, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static int xcit_cpu_xca_apply_f32(MemorySegment ctx, MemorySegment out, MemorySegment v, MemorySegment attn, long rows, long channels, long heads) {
+        var mh$ = xcit_cpu_xca_apply_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_xca_apply_f32", ctx, out, v, attn, rows, channels, heads);
+            }
+            return (int)mh$.invokeExact(ctx, out, v, attn, rows, channels, heads);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cpu_class_attention_scores_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_class_attention_scores_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_class_attention_scores_f32(xcit_ctx *ctx, float *scores, const float *q, const float *k, int64_t rows, int64_t channels, int64_t heads, int64_t stride)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_class_attention_scores_f32$descriptor() {
+        return xcit_cpu_class_attention_scores_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_class_attention_scores_f32(xcit_ctx *ctx, float *scores, const float *q, const float *k, int64_t rows, int64_t channels, int64_t heads, int64_t stride)
+     * }
+     */
+    public static MethodHandle xcit_cpu_class_attention_scores_f32$handle() {
+        return xcit_cpu_class_attention_scores_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_class_attention_scores_f32(xcit_ctx *ctx, float *scores, const float *q, const float *k, int64_t rows, int64_t channels, int64_t heads, int64_t stride)
+     * }
+     */
+    public static MemorySegment xcit_cpu_class_attention_scores_f32$address() {
+        return xcit_cpu_class_attention_scores_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_class_attention_scores_f32(xcit_ctx *ctx, float *scores, const float *q, const float *k, int64_t rows, int64_t channels, int64_t heads, int64_t stride)
+     * }
+     */
+    public static int xcit_cpu_class_attention_scores_f32(MemorySegment ctx, MemorySegment scores, MemorySegment q, MemorySegment k, long rows, long channels, long heads, long stride) {
+        var mh$ = xcit_cpu_class_attention_scores_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_class_attention_scores_f32", ctx, scores, q, k, rows, channels, heads, stride);
+            }
+            return (int)mh$.invokeExact(ctx, scores, q, k, rows, channels, heads, stride);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cpu_softmax_rows_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_softmax_rows_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_softmax_rows_f32(xcit_ctx *ctx, float *x, int64_t rows, int64_t cols)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_softmax_rows_f32$descriptor() {
+        return xcit_cpu_softmax_rows_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_softmax_rows_f32(xcit_ctx *ctx, float *x, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MethodHandle xcit_cpu_softmax_rows_f32$handle() {
+        return xcit_cpu_softmax_rows_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_softmax_rows_f32(xcit_ctx *ctx, float *x, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MemorySegment xcit_cpu_softmax_rows_f32$address() {
+        return xcit_cpu_softmax_rows_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_softmax_rows_f32(xcit_ctx *ctx, float *x, int64_t rows, int64_t cols)
+     * }
+     */
+    public static int xcit_cpu_softmax_rows_f32(MemorySegment ctx, MemorySegment x, long rows, long cols) {
+        var mh$ = xcit_cpu_softmax_rows_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_softmax_rows_f32", ctx, x, rows, cols);
+            }
+            return (int)mh$.invokeExact(ctx, x, rows, cols);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cpu_class_attention_apply_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_class_attention_apply_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_class_attention_apply_f32(xcit_ctx *ctx, float *out, const float *weights, const float *v, int64_t rows, int64_t channels, int64_t heads, int64_t stride, int32_t accumulate)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_class_attention_apply_f32$descriptor() {
+        return xcit_cpu_class_attention_apply_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_class_attention_apply_f32(xcit_ctx *ctx, float *out, const float *weights, const float *v, int64_t rows, int64_t channels, int64_t heads, int64_t stride, int32_t accumulate)
+     * }
+     */
+    public static MethodHandle xcit_cpu_class_attention_apply_f32$handle() {
+        return xcit_cpu_class_attention_apply_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_class_attention_apply_f32(xcit_ctx *ctx, float *out, const float *weights, const float *v, int64_t rows, int64_t channels, int64_t heads, int64_t stride, int32_t accumulate)
+     * }
+     */
+    public static MemorySegment xcit_cpu_class_attention_apply_f32$address() {
+        return xcit_cpu_class_attention_apply_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_class_attention_apply_f32(xcit_ctx *ctx, float *out, const float *weights, const float *v, int64_t rows, int64_t channels, int64_t heads, int64_t stride, int32_t accumulate)
+     * }
+     */
+    public static int xcit_cpu_class_attention_apply_f32(MemorySegment ctx, MemorySegment out, MemorySegment weights, MemorySegment v, long rows, long channels, long heads, long stride, int accumulate) {
+        var mh$ = xcit_cpu_class_attention_apply_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_class_attention_apply_f32", ctx, out, weights, v, rows, channels, heads, stride, accumulate);
+            }
+            return (int)mh$.invokeExact(ctx, out, weights, v, rows, channels, heads, stride, accumulate);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class xcit_cpu_lpi_f32 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             xcit_h.C_INT,
