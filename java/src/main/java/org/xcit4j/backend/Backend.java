@@ -174,6 +174,44 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend, CpuBa
     }
 
     /**
+     * Whether streamed blocks should take the covariance-folded route for images of
+     * {@code tokens} tokens of {@code channels} channels: {@link #xcaCovAccumulate} per band,
+     * {@link #xcaCovFold} once, {@link #xcaCovApply} per band, 2 N C^2 multiply-adds where
+     * the direct route ({@link #xcaGram}, {@link #xcaSoftmax}, {@link #xcaApply}) needs 4 N C^2.
+     * Backends that answer false (the default) stream the direct route.
+     */
+    default boolean foldsStreamedXca(long tokens, long channels) {
+        return false;
+    }
+
+    /**
+     * stats (C + 1, C) = [u^T u ; column sums of u] of a band u (M, C) of one image, added to
+     * stats when {@code accumulate}: over all bands, what the covariance-folded attention
+     * needs of the image's normalised tokens (spec section 3).
+     */
+    default void xcaCovAccumulate(Tensor stats, Tensor u, boolean accumulate) {
+        throw new UnsupportedOperationException(name() + " does not fold streamed XCA (foldsStreamedXca is false)");
+    }
+
+    /**
+     * folded (C + 1, C) = [W' ; b']: one image's whole attention branch, gamma included (null
+     * means 1), as one Linear, from its {@link #xcaCovAccumulate} stats over {@code tokens}
+     * tokens and the weights of {@link #xcaAddScaled}.
+     */
+    default void xcaCovFold(Tensor folded, Tensor stats, long tokens, Tensor qkvWeight, Tensor qkvBias, Tensor temperature,
+                            int heads, Tensor projWeight, Tensor projBias, Tensor gamma) {
+        throw new UnsupportedOperationException(name() + " does not fold streamed XCA (foldsStreamedXca is false)");
+    }
+
+    /**
+     * x (M, C) += u (M, C) W'^T + b' with folded = [W' ; b'] from {@link #xcaCovFold}: the
+     * attention branch applied to a band. W' changes with every image, so it is never packed.
+     */
+    default void xcaCovApply(Tensor x, Tensor u, Tensor folded) {
+        throw new UnsupportedOperationException(name() + " does not fold streamed XCA (foldsStreamedXca is false)");
+    }
+
+    /**
      * x (B, N, C) += gamma (C) * proj(XCA(qkv(u))) with qkv = Linear(qkvWeight (3C, C),
      * qkvBias), XCA as in {@link #xca} and proj = Linear(projWeight (C, C), projBias): the
      * attention branch of a block, which a backend may compute another way (the spec's

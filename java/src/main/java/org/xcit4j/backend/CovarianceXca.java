@@ -10,17 +10,18 @@ import org.xcit4j.tensor.Tensor;
 /**
  * The covariance-folded attention branch (spec 3) for one (N, C, heads): per image,
  * S = u^T u and m = sum u give every Gram entry and norm, and blockdiag(A), Wv and Wproj
- * fold into one C x C Linear, so the branch costs 2 N C^2 + O(C^3) multiply-adds instead of
+ * fold into one C x C Linear ({@link CovarianceFold}), so the branch costs 2 N C^2 + O(C^3) multiply-adds instead of
  * 4 N C^2 + 2 N C d. Buffers and primitives are made once; {@link #run} allocates nothing.
  * See xcit.h (xcit_cpu_xca_cov_*) for the algebra.
  */
 final class CovarianceXca {
     final long n, c;
     final int heads;
-    private final MemorySegment colsum, s, t, attn, mixed, vb, p, wfold, bfold;
+    private final MemorySegment colsum, s, wfold, bfold;
     private final MemorySegment[] images; // per image: the (N, C) slice of u, and of x
     private final Tensor u, x;
-    private final RuntimeMatMul cov, qk, proj, folded;
+    private final CovarianceFold fold;
+    private final RuntimeMatMul cov, folded;
     private final boolean bf16;
     private final MemorySegment uHalf, wHalf; // bf16 copies of u_i and W' (bf16 precision only)
 
@@ -33,11 +34,6 @@ final class CovarianceXca {
         long f = Float.BYTES;
         colsum = arena.allocate(c * f, 64);
         s = arena.allocate(c * c * f, 64);
-        t = arena.allocate(2 * c * c * f, 64);
-        attn = arena.allocate(c * (c / heads) * f, 64);
-        mixed = arena.allocate(c * c * f, 64);
-        vb = arena.allocate(c * f, 64);
-        p = arena.allocate(c * c * f, 64);
         wfold = arena.allocate(c * c * f, 64);
         bfold = arena.allocate(c * f, 64);
         int b = (int) u.shape().dim(0);
@@ -51,8 +47,7 @@ final class CovarianceXca {
         // inputs and accumulate in float32, like every other GEMM; the O(C^3) products and all
         // the glue stay float32.
         cov = dnnl.runtimeMatmul(Operand.transposed(c, n), Operand.rowMajor(n, c), false, Operand.rowMajor(c, c), false, bf16);
-        qk = dnnl.runtimeMatmul(Operand.rowMajor(2 * c, c), Operand.rowMajor(c, c), false, Operand.rowMajor(2 * c, c), false, false);
-        proj = dnnl.runtimeMatmul(Operand.rowMajor(c, c), Operand.rowMajor(c, c), false, Operand.rowMajor(c, c), false, false);
+        fold = new CovarianceFold(dnnl, arena, c, heads);
         folded = dnnl.runtimeMatmul(Operand.rowMajor(n, c), Operand.transposed(c, c), true, Operand.rowMajor(n, c), true, bf16);
         this.bf16 = bf16;
         uHalf = bf16 ? arena.allocate(n * c * 2, 64) : MemorySegment.NULL;
@@ -73,14 +68,8 @@ final class CovarianceXca {
             if (bf16) ctx.check(xcit_cpu_to_bf16(h, uHalf, ui, n * c), "xcit_cpu_to_bf16");
             MemorySegment uGemm = bf16 ? uHalf : ui;
             if (!dry) cov.run(uGemm, uGemm, MemorySegment.NULL, s);                            // S = u^T u
-            if (!dry) qk.run(qkvWeight.segment(), s, MemorySegment.NULL, t);                    // T = Wqk S
-            ctx.check(xcit_cpu_xca_cov_attention_f32(h, attn, t, qkvWeight.segment(), qkvBias.segment(), colsum,
-                    temperature.segment(), n, c, heads), "xcit_cpu_xca_cov_attention_f32");
-            ctx.check(xcit_cpu_xca_cov_mix_f32(h, mixed, vb, attn, qkvWeight.segment(), qkvBias.segment(), c, heads),
-                    "xcit_cpu_xca_cov_mix_f32");
-            if (!dry) proj.run(projWeight.segment(), mixed, MemorySegment.NULL, p);             // P = Wproj M
-            ctx.check(xcit_cpu_xca_cov_finish_f32(h, wfold, bfold, p, projWeight.segment(), projBias.segment(), vb,
-                    gamma == null ? MemorySegment.NULL : gamma.segment(), c), "xcit_cpu_xca_cov_finish_f32");
+            fold.fold(ctx, n, s, colsum, wfold, bfold, qkvWeight.segment(), qkvBias.segment(), temperature.segment(),
+                    projWeight.segment(), projBias.segment(), gamma == null ? MemorySegment.NULL : gamma.segment(), dry);
             if (bf16) ctx.check(xcit_cpu_to_bf16(h, wHalf, wfold, c * c), "xcit_cpu_to_bf16");
             if (!dry) folded.run(uGemm, bf16 ? wHalf : wfold, bfold, xi);                        // x += u W'^T + b'
         }

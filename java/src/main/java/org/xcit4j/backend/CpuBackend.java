@@ -33,6 +33,10 @@ public final class CpuBackend implements Backend {
     private MemorySegment staging = MemorySegment.NULL;
     /** The folded attention's buffers and primitives for the (u, x) pair last seen. */
     private CovarianceXca covariance;
+    // The banded covariance route of streamed blocks: primitives per band height, made once.
+    private final ByRows bandCovarianceSet = new ByRows(), bandCovarianceAdd = new ByRows(), bandApply = new ByRows();
+    private CovarianceFold bandFold;
+    private MemorySegment bandSums = MemorySegment.NULL;
     /** Overrides the measured crossover when >= 0 (tests force one path or the other). */
     long covarianceMinTokens = -1;
     /**
@@ -192,6 +196,100 @@ public final class CpuBackend implements Backend {
         boolean bf16 = precision == Precision.BF16;
         if (path == null || !path.serves(u, x, heads, bf16)) covariance = path = new CovarianceXca(dnnl, arena, u, x, heads, bf16);
         path.run(ctx, qkvWeight, qkvBias, temperature, projWeight, projBias, gamma, dryRun);
+    }
+
+    /** In fp32, the same crossover as the whole-image path; bf16 streams the direct route. */
+    @Override
+    public boolean foldsStreamedXca(long tokens, long channels) {
+        return precision == Precision.FP32 && tokens >= covarianceMinTokens(channels);
+    }
+
+    @Override
+    public void xcaCovAccumulate(Tensor stats, Tensor u, boolean accumulate) {
+        long c = u.shape().dim(-1), m = c == 0 ? 0 : u.numel() / c;
+        requireNumel(stats, (c + 1) * c, "xcaCovAccumulate stats (C + 1, C)");
+        if (m == 0) return;
+        ensureOmpThreads();
+        MemorySegment s = stats.segment().asSlice(0, c * c * Float.BYTES), sums = stats.segment().asSlice(c * c * Float.BYTES);
+        if (!accumulate) {
+            check(xcit_cpu_column_sums_f32(handle(), sums, u.segment(), m, c), "xcit_cpu_column_sums_f32");
+        } else {
+            MemorySegment band = bandColumnSums(c);
+            check(xcit_cpu_column_sums_f32(handle(), band, u.segment(), m, c), "xcit_cpu_column_sums_f32");
+            check(xcit_cpu_add_scaled_f32(handle(), sums, band, MemorySegment.NULL, 1, c), "xcit_cpu_add_scaled_f32");
+        }
+        if (dryRun) bandCovariance(m, c, accumulate);
+        else bandCovariance(m, c, accumulate).run(u.segment(), u.segment(), MemorySegment.NULL, s); // S (+)= u^T u
+    }
+
+    @Override
+    public void xcaCovFold(Tensor folded, Tensor stats, long tokens, Tensor qkvWeight, Tensor qkvBias, Tensor temperature,
+                           int heads, Tensor projWeight, Tensor projBias, Tensor gamma) {
+        long c = projWeight.shape().dim(0);
+        requireNumel(stats, (c + 1) * c, "xcaCovFold stats (C + 1, C)");
+        requireNumel(folded, (c + 1) * c, "xcaCovFold folded (C + 1, C)");
+        requireDims(qkvWeight, "xca qkv weight", 3 * c, c);
+        requireNumel(qkvBias, 3 * c, "xca qkv bias");
+        requireNumel(temperature, heads, "xca temperature");
+        requireNumel(projBias, c, "xca proj bias");
+        if (gamma != null) requireNumel(gamma, c, "xca gamma");
+        if (heads < 1 || c % heads != 0) throw new IllegalArgumentException("xca: C = " + c + " is not divisible by heads = " + heads);
+        ensureOmpThreads();
+        if (bandFold == null || bandFold.c != c || bandFold.heads != heads) bandFold = new CovarianceFold(dnnl, arena, c, heads);
+        long square = c * c * Float.BYTES;
+        bandFold.fold(ctx, tokens, stats.segment().asSlice(0, square), stats.segment().asSlice(square),
+                folded.segment().asSlice(0, square), folded.segment().asSlice(square), qkvWeight.segment(), qkvBias.segment(),
+                temperature.segment(), projWeight.segment(), projBias.segment(),
+                gamma == null ? MemorySegment.NULL : gamma.segment(), dryRun);
+    }
+
+    @Override
+    public void xcaCovApply(Tensor x, Tensor u, Tensor folded) {
+        long c = u.shape().dim(-1), m = c == 0 ? 0 : u.numel() / c;
+        if (x.numel() != u.numel()) throw new IllegalArgumentException("xcaCovApply x/u: " + x.shape() + " vs " + u.shape());
+        requireNumel(folded, (c + 1) * c, "xcaCovApply folded (C + 1, C)");
+        if (m == 0) return;
+        ensureOmpThreads();
+        RuntimeMatMul apply = bandApply.get(m);
+        if (apply == null) {
+            apply = bandApply.put(m, dnnl.runtimeMatmul(RuntimeMatMul.Operand.rowMajor(m, c), RuntimeMatMul.Operand.transposed(c, c),
+                    true, RuntimeMatMul.Operand.rowMajor(m, c), true, false));
+        }
+        long square = c * c * Float.BYTES;
+        if (!dryRun) apply.run(u.segment(), folded.segment().asSlice(0, square), folded.segment().asSlice(square), x.segment());
+    }
+
+    /** S = u^T u over m rows (accumulate: S +=), one primitive per band height. */
+    private RuntimeMatMul bandCovariance(long m, long c, boolean accumulate) {
+        ByRows made = accumulate ? bandCovarianceAdd : bandCovarianceSet;
+        RuntimeMatMul mm = made.get(m);
+        if (mm != null) return mm;
+        return made.put(m, dnnl.runtimeMatmul(RuntimeMatMul.Operand.transposed(c, m), RuntimeMatMul.Operand.rowMajor(m, c), false,
+                RuntimeMatMul.Operand.rowMajor(c, c), accumulate, false));
+    }
+
+    /** Primitives by row count: a band height or two per session, found without boxing a key. */
+    private static final class ByRows {
+        private long[] rows = new long[0];
+        private RuntimeMatMul[] made = new RuntimeMatMul[0];
+
+        RuntimeMatMul get(long m) {
+            for (int i = 0; i < rows.length; i++) if (rows[i] == m) return made[i];
+            return null;
+        }
+
+        RuntimeMatMul put(long m, RuntimeMatMul mm) {
+            rows = java.util.Arrays.copyOf(rows, rows.length + 1);
+            made = java.util.Arrays.copyOf(made, made.length + 1);
+            rows[rows.length - 1] = m;
+            made[made.length - 1] = mm;
+            return mm;
+        }
+    }
+
+    private MemorySegment bandColumnSums(long c) {
+        if (bandSums.byteSize() < c * Float.BYTES) bandSums = arena.allocate(c * Float.BYTES, 64);
+        return bandSums;
     }
 
     /**

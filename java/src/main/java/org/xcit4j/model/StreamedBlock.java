@@ -19,6 +19,11 @@ import org.xcit4j.tensor.Tensor;
  *     below r0 were already updated by the previous band, so their LN3 values are kept from
  *     before that update in a 2-row carry. Then x += gamma3 * LPI, x += gamma2 * MLP(LN2(x)).</li>
  * </ol>
+ * A backend that {@link Backend#foldsStreamedXca folds} XCA at this many tokens replaces
+ * passes 1 and 2 by the covariance route: pass 1 accumulates u^T u and the column sums of
+ * u = LN1(x) ({@link Backend#xcaCovAccumulate}), the branch folds into one C x C Linear per
+ * image ({@link Backend#xcaCovFold}), and pass 2 recomputes u and adds u W'^T + b'
+ * ({@link Backend#xcaCovApply}): no q, k or v at all.
  * The LPI op zero-pads at the band's edges; only the halo's own outputs see that padding, and
  * they are dropped.
  */
@@ -26,7 +31,8 @@ final class StreamedBlock {
     static final int HALO = 2;
 
     /** Buffers for one band: names of the plan entries, declared by {@link #declare}. */
-    record Buffers(Tensor u, Tensor qk, Tensor y, Tensor hidden, Tensor stats, Tensor attention, Tensor carry) {
+    record Buffers(Tensor u, Tensor qk, Tensor y, Tensor hidden, Tensor stats, Tensor attention, Tensor carry,
+                   Tensor covariance, Tensor folded) {
     }
 
     private StreamedBlock() {
@@ -40,20 +46,51 @@ final class StreamedBlock {
                 .add("sb.hidden", Shape.of(band, cfg.hiddenDim()), step, step)
                 .add("sb.stats", Shape.of(cfg.numHeads(), cfg.headDim(), cfg.headDim() + 2), step, step)
                 .add("sb.attention", Shape.of(c, c), step, step)
-                .add("sb.carry", Shape.of((long) HALO * gridW, c), step, step);
+                .add("sb.carry", Shape.of((long) HALO * gridW, c), step, step)
+                .add("sb.covariance", Shape.of(c + 1, c), step, step)
+                .add("sb.folded", Shape.of(c + 1, c), step, step);
     }
 
     static Buffers bind(MemoryPlan plan) {
         return new Buffers(plan.tensor("sb.u"), plan.tensor("sb.qk"), plan.tensor("sb.y"), plan.tensor("sb.hidden"),
-                plan.tensor("sb.stats"), plan.tensor("sb.attention"), plan.tensor("sb.carry"));
+                plan.tensor("sb.stats"), plan.tensor("sb.attention"), plan.tensor("sb.carry"), plan.tensor("sb.covariance"),
+                plan.tensor("sb.folded"));
     }
 
     /** Updates one image's residual stream x (Hp * Wp, C) in place. */
     static void forward(Backend backend, XcaBlock block, Tensor x, int gridH, int gridW, int bandRows, Buffers buf) {
+        if (backend.foldsStreamedXca((long) gridH * gridW, x.shape().dim(1))) {
+            foldedAttention(backend, block, x, gridH, gridW, bandRows, buf);
+        } else {
+            directAttention(backend, block, x, gridH, gridW, bandRows, buf);
+        }
+        localAndMlp(backend, block, x, gridH, gridW, bandRows, buf);
+    }
+
+    /** Passes 1 and 2 by the covariance route (see the class comment). */
+    private static void foldedAttention(Backend backend, XcaBlock block, Tensor x, int gridH, int gridW, int bandRows, Buffers buf) {
+        Xca attn = block.attn();
+        for (int r0 = 0; r0 < gridH; r0 += bandRows) {
+            int r1 = Math.min(gridH, r0 + bandRows);
+            Tensor u = rows(buf.u(), (long) (r1 - r0) * gridW);
+            block.norm1().forward(backend, u, band(x, gridW, r0, r1));
+            backend.xcaCovAccumulate(buf.covariance(), u, r0 > 0);
+        }
+        backend.xcaCovFold(buf.folded(), buf.covariance(), (long) gridH * gridW, attn.qkv().weight(), attn.qkv().bias(),
+                attn.temperature(), attn.heads(), attn.proj().weight(), attn.proj().bias(), block.gamma1());
+        for (int r0 = 0; r0 < gridH; r0 += bandRows) {
+            int r1 = Math.min(gridH, r0 + bandRows);
+            Tensor xb = band(x, gridW, r0, r1), u = rows(buf.u(), (long) (r1 - r0) * gridW);
+            block.norm1().forward(backend, u, xb);
+            backend.xcaCovApply(xb, u, buf.folded());
+        }
+    }
+
+    /** Passes 1 and 2 by Gram matrices and q/k/v of each band (see the class comment). */
+    private static void directAttention(Backend backend, XcaBlock block, Tensor x, int gridH, int gridW, int bandRows, Buffers buf) {
         Xca attn = block.attn();
         long c = x.shape().dim(1);
         Linear qk = attn.qk(), v = attn.v();
-
         for (int r0 = 0; r0 < gridH; r0 += bandRows) {
             int r1 = Math.min(gridH, r0 + bandRows);
             Tensor u = rows(buf.u(), (long) (r1 - r0) * gridW);
@@ -77,7 +114,10 @@ final class StreamedBlock {
             attn.proj().forward(backend, y, av);
             backend.addScaled(xb, y, block.gamma1());
         }
+    }
 
+    /** Pass 3: LPI with its 2-row halo, then the MLP, band by band. */
+    private static void localAndMlp(Backend backend, XcaBlock block, Tensor x, int gridH, int gridW, int bandRows, Buffers buf) {
         Lpi lpi = block.localMp();
         for (int r0 = 0; r0 < gridH; r0 += bandRows) {
             int r1 = Math.min(gridH, r0 + bandRows);
