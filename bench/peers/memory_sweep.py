@@ -5,6 +5,7 @@ any implementation drawn in: the input tensor plus the residual stream.
 
   python3 bench/peers/memory_sweep.py                              # p16 and p8, 224 .. 4096
   python3 bench/peers/memory_sweep.py --model xcit_small_12_p16 --side 224 --side 1024
+  python3 bench/peers/memory_sweep.py --from a.jsonl --from b.jsonl   # table and plot of earlier runs
 
 A tool is not run at a side where its previous side's latency, scaled by the pixel count,
 predicts more than --budget-s seconds; the table says so. Setup once: bench/peers/setup.sh.
@@ -15,6 +16,8 @@ import json
 import os
 import subprocess
 import sys
+
+from peers import write_results
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -49,7 +52,14 @@ def main():
     p.add_argument("--budget-s", type=float, default=300, help="skip a run predicted to take longer than this")
     p.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
     p.add_argument("--workdir", default=os.path.join(ROOT, "bench", "target", "sweep"))
+    p.add_argument("--from", dest="sources", action="append", metavar="JSONL",
+                   help="measure nothing: table and plot of the records in these memory.jsonl files")
     args = p.parse_args()
+    if args.sources:
+        records = [json.loads(line) for path in args.sources for line in open(path) if line.strip()]
+        records.sort(key=lambda r: (r["model"], r["side"], r["tool"]))
+        write_results(args.out, "memory", records, markdown(records), plot, min(r["started"] for r in records))
+        return
     models, sides = args.model or DEFAULT_MODELS, sorted(args.side or DEFAULT_SIDES)
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
     worker = [sys.executable, os.path.join(HERE, "peer_worker.py")]
@@ -84,19 +94,7 @@ def main():
                 if "median_ms" in r:
                     last[tool] = (side, r["median_ms"] / 1e3)
                 records.append(r)
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "memory.jsonl"), "w") as f:
-        for r in records:
-            f.write(json.dumps(dict(r, started=started)) + "\n")
-    table = markdown(records)
-    command = "python3 bench/peers/memory_sweep.py " + " ".join(sys.argv[1:])
-    with open(os.path.join(args.out, "memory.md"), "w") as f:
-        f.write(f"{table}\n\nMeasured {started} with `{command.strip()}`.\n")
-    print(table)
-    try:
-        plot(records, os.path.join(args.out, "memory.png"))
-    except ImportError as e:
-        print(f"sweep: no plot ({e}); run bench/peers/setup.sh", file=sys.stderr)
+    write_results(args.out, "memory", records, markdown(records), plot, started)
 
 
 def markdown(records):

@@ -156,19 +156,23 @@ def main():
     for case in cases:
         records += measure_case(case, args, env)
 
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "peers.jsonl"), "w") as f:
+    write_results(args.out, "peers", records, markdown(records), plot, started)
+
+
+def write_results(out, stem, records, table, plot_fn, started):
+    """STEM.jsonl, STEM.md (the table and the command that made it) and STEM.png in out."""
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, stem + ".jsonl"), "w") as f:
         for r in records:
-            f.write(json.dumps(dict(r, started=started, host=platform.node())) + "\n")
-    table = markdown(records)
-    command = "python3 bench/peers/peers.py " + " ".join(sys.argv[1:])
-    with open(os.path.join(args.out, "peers.md"), "w") as f:
+            f.write(json.dumps({"started": started, "host": platform.node(), **r}) + "\n")
+    command = f"python3 bench/peers/{os.path.basename(sys.argv[0])} " + " ".join(sys.argv[1:])
+    with open(os.path.join(out, stem + ".md"), "w") as f:
         f.write(f"{table}\n\nMeasured {started} with `{command.strip()}`.\n")
     print(table)
     try:
-        plot(records, os.path.join(args.out, "peers.png"))
+        plot_fn(records, os.path.join(out, stem + ".png"))
     except ImportError as e:  # matplotlib comes from setup.sh; the table and JSON do not need it
-        print(f"peers: no plot ({e}); run bench/peers/setup.sh", file=sys.stderr)
+        print(f"{stem}: no plot ({e}); run bench/peers/setup.sh", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,6 @@
 package org.xcit4j.model;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -54,8 +53,7 @@ public final class DenseSession implements AutoCloseable {
     private final Tensor mid;                                   // (B, 2Hp, 2Wp, C) for the p16 stride-4 chain
     private final List<String> missing = new ArrayList<>();
     private final Outputs outputs;
-    private final Tensor inputSlot;
-    private final Backend.Forward forward = new PlannedForward();
+    private final PlannedForward forward;
     private boolean closed;
 
     DenseSession(Xcit model, Backend backend, int batch, int height, int width, DenseOptions dense, SessionOptions options) {
@@ -75,7 +73,8 @@ public final class DenseSession implements AutoCloseable {
         // Step blocks + 1 + k runs upsampling level k, so the levels' scratch can share bytes.
         int blocks = trunk.blocksStep(), lastStep = blocks + Fpn.LEVELS;
         MemoryPlan.Builder p = MemoryPlan.builder();
-        if (backend.stagesInput()) p.add("input", inputShape, 0, 0);
+        this.forward = new PlannedForward();
+        forward.declare(p, backend);
         trunk.declare(p, lastStep);
         for (int k = 0; k < Fpn.LEVELS; k++) {
             String name = "stride" + Fpn.stride(k);
@@ -101,7 +100,7 @@ public final class DenseSession implements AutoCloseable {
         if (needMid) p.add("mid", Shape.of(b, 2L * gh, 2L * gw, c), blocks + 1, blocks + 1);
         try {
             this.plan = p.allocate(arena);
-            this.inputSlot = backend.stagesInput() ? plan.tensor("input") : null;
+            forward.bind(plan, backend);
             trunk.bind(plan);
             for (int k = 0; k < Fpn.LEVELS; k++) {
                 if (!fpn.available(k)) continue;
@@ -120,35 +119,14 @@ public final class DenseSession implements AutoCloseable {
     }
 
     /** The planned memory and op sequence, as {@link Session}'s: what the backend prepares and runs. */
-    private final class PlannedForward implements Backend.Forward {
-        @Override
-        public MemorySegment activations() {
-            return plan.block();
-        }
-
-        @Override
-        public Shape inputShape() {
-            return inputShape;
-        }
-
-        @Override
-        public Tensor inputSlot() {
-            return inputSlot;
-        }
-
-        @Override
-        public List<Tensor> hostInitialised() {
-            return trunk.hostInitialised();
+    private final class PlannedForward extends TrunkForward {
+        PlannedForward() {
+            super(trunk, inputShape);
         }
 
         @Override
         public List<Tensor> outputs() {
             return List.copyOf(outputs.present().values());
-        }
-
-        @Override
-        public void setup(Backend b) {
-            trunk.setup();
         }
 
         @Override

@@ -1,7 +1,6 @@
 package org.xcit4j.model;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 import org.xcit4j.backend.Backend;
@@ -39,8 +38,7 @@ public final class Session implements AutoCloseable {
     private final Tensor clsWeights;
     private final DataMoves.DropFirstColumn clsMaps;
     private final Outputs outputs;
-    private final Tensor inputSlot;
-    private final Backend.Forward forward = new PlannedForward();
+    private final PlannedForward forward;
     private boolean closed;
 
     Session(Xcit model, Backend backend, boolean ownsBackend, int batch, int height, int width, SessionOptions options) {
@@ -61,7 +59,8 @@ public final class Session implements AutoCloseable {
         // (chunks of the trunk's band size), which never copies the tokens.
         int clsStep = trunk.blocksStep() + 1, headStep = clsStep + 1;
         MemoryPlan.Builder p = MemoryPlan.builder();
-        if (backend.stagesInput()) p.add("input", inputShape, 0, 0);
+        this.forward = new PlannedForward();
+        forward.declare(p, backend);
         trunk.declare(p, headStep);
         this.streamedCls = trunk instanceof StreamedTrunk st
                 ? new StreamedClassAttention(model, backend, b, n, (long) st.bandRows() * trunk.gridW) : null;
@@ -83,7 +82,7 @@ public final class Session implements AutoCloseable {
                 .add("features", Shape.of(b, c), headStep, headStep)
                 .add("logits", Shape.of(b, Math.max(cfg.numClasses(), 1)), headStep, headStep);
         this.plan = p.allocate(arena);
-        this.inputSlot = backend.stagesInput() ? plan.tensor("input") : null;
+        forward.bind(plan, backend);
         if (streamedCls != null) {
             streamedCls.bind(plan);
             this.clsRows = null;
@@ -114,25 +113,9 @@ public final class Session implements AutoCloseable {
      * what runs once (the positional projection) and per input. A device backend uploads and
      * records it (CudaBackend: a CUDA graph); host backends just call it.
      */
-    private final class PlannedForward implements Backend.Forward {
-        @Override
-        public MemorySegment activations() {
-            return plan.block();
-        }
-
-        @Override
-        public Shape inputShape() {
-            return inputShape;
-        }
-
-        @Override
-        public Tensor inputSlot() {
-            return inputSlot;
-        }
-
-        @Override
-        public List<Tensor> hostInitialised() {
-            return trunk.hostInitialised();
+    private final class PlannedForward extends TrunkForward {
+        PlannedForward() {
+            super(trunk, inputShape);
         }
 
         @Override
@@ -143,11 +126,6 @@ public final class Session implements AutoCloseable {
             all.add(outputs.tokens());
             all.add(outputs.clsAttention());
             return all;
-        }
-
-        @Override
-        public void setup(Backend b) {
-            trunk.setup();
         }
 
         /** The modules hold {@link #backend}, which is the {@code b} every backend passes here. */

@@ -1,0 +1,62 @@
+package org.xcit4j.model;
+
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+import org.xcit4j.backend.Backend;
+import org.xcit4j.tensor.MemoryPlan;
+import org.xcit4j.tensor.Shape;
+import org.xcit4j.tensor.Tensor;
+
+/**
+ * The part of a {@link Backend.Forward} that {@link Session} and {@link DenseSession} share:
+ * the plan's block, the input (an input slot only for a backend that stages its input), and
+ * the trunk's host-initialised tensors and one-time setup. They add the outputs and the pass.
+ */
+abstract class TrunkForward implements Backend.Forward {
+    private static final String INPUT = "input";
+    private final Trunk trunk;
+    private final Shape inputShape;
+    private MemoryPlan plan;
+    private Tensor inputSlot;
+
+    TrunkForward(Trunk trunk, Shape inputShape) {
+        this.trunk = trunk;
+        this.inputShape = inputShape;
+    }
+
+    /** Declares the input slot, at step 0, if {@code backend} stages its input. */
+    void declare(MemoryPlan.Builder p, Backend backend) {
+        if (backend.stagesInput()) p.add(INPUT, inputShape, 0, 0);
+    }
+
+    /** Once the plan is allocated. */
+    void bind(MemoryPlan plan, Backend backend) {
+        this.plan = plan;
+        this.inputSlot = backend.stagesInput() ? plan.tensor(INPUT) : null;
+    }
+
+    @Override
+    public MemorySegment activations() {
+        return plan.block();
+    }
+
+    @Override
+    public Shape inputShape() {
+        return inputShape;
+    }
+
+    @Override
+    public Tensor inputSlot() {
+        return inputSlot;
+    }
+
+    @Override
+    public List<Tensor> hostInitialised() {
+        return trunk.hostInitialised();
+    }
+
+    @Override
+    public void setup(Backend backend) {
+        trunk.setup();
+    }
+}
