@@ -117,6 +117,7 @@ def plot(records, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
     fig, (mem, lat) = plt.subplots(1, 2, figsize=(11, 4.5))
     for model in dict.fromkeys(r["model"] for r in records):
         for tool, style in (("ours", "-o"), ("eager", "--s")):
@@ -128,10 +129,13 @@ def plot(records, path):
             lat.plot([r["side"] for r in rs], [r["median_ms"] / 1e3 for r in rs], style, label=label)
         floor = sorted({(r["side"], r["floor_mb"]) for r in records if r["model"] == model and "floor_mb" in r})
         if floor:
-            mem.plot([s for s, _ in floor], [f / 1024 for _, f in floor], ":", color="gray",
-                     label=f"input + residual stream {model.rsplit('_', 1)[1]}")
+            mem.plot([s for s, _ in floor], [f / 1024 for _, f in floor], ":" if model.endswith("p16") else "-.",
+                     color="gray", label=f"input + residual stream {model.rsplit('_', 1)[1]}")
+    sides = sorted({r["side"] for r in records})
     for ax, title, unit in ((mem, "peak memory (process RSS)", "GiB"), (lat, "latency, batch 1", "s")):
         ax.set_xscale("log")
+        ax.set_xticks(sides, [str(s) for s in sides], fontsize=7)
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         ax.set_yscale("log")
         ax.set_xlabel("image side (pixels)")
         ax.set_ylabel(unit)
