@@ -19,6 +19,7 @@ import org.xcit4j.backend.Precision;
 import org.xcit4j.backend.Device;
 import org.xcit4j.model.Flops;
 import org.xcit4j.model.LoadOptions;
+import org.xcit4j.model.MemoryBudget;
 import org.xcit4j.model.ModelZoo;
 import org.xcit4j.model.Session;
 import org.xcit4j.model.Xcit;
@@ -89,12 +90,18 @@ final class BenchCommand implements Callable<Integer> {
         validate();
         int[] hw = parseSize(size);
         Device dev = Device.parse(device);
+        Shape inputShape = Shape.of(batch, 3, hw[0], hw[1]);
+        long inputBytes = inputShape.numel() * Float.BYTES, available = MemoryBudget.available();
+        if (inputBytes > available) {
+            throw usage("--size: the input " + inputShape + " needs " + (inputBytes >> 20) + " MiB, more than the "
+                    + (available >> 20) + " MiB of memory available");
+        }
         try (Xcit net = loadModel();
              Backend backend = openBackend(dev);
              Session session = net.session(backend, batch, hw[0], hw[1], execution.options());
              Arena arena = Arena.ofShared()) {
             int usedThreads = configure(backend);
-            Tensor input = randomInput(arena, Shape.of(batch, 3, hw[0], hw[1]));
+            Tensor input = randomInput(arena, inputShape);
             Double rssLoaded = ProcessMemory.residentMb();
             long[] nanos = time(backend, session, input, usedThreads);
             Arrays.sort(nanos);

@@ -99,6 +99,7 @@ public final class DenseSession implements AutoCloseable {
         boolean needMid = fpn.available(0) && fpn.op(0) == Fpn.Op.UP4;
         if (needMid) p.add("mid", Shape.of(b, 2L * gh, 2L * gw, c), blocks + 1, blocks + 1);
         try {
+            MemoryBudget.require(p.bytes(), "the activation plan for input " + inputShape);
             this.plan = p.allocate(arena);
             forward.bind(plan, backend);
             trunk.bind(plan);

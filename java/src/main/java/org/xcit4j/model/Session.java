@@ -81,6 +81,7 @@ public final class Session implements AutoCloseable {
                 .add("clsMaps", Shape.of(b, heads, trunk.gridH, trunk.gridW), clsStep, headStep)
                 .add("features", Shape.of(b, c), headStep, headStep)
                 .add("logits", Shape.of(b, Math.max(cfg.numClasses(), 1)), headStep, headStep);
+        MemoryBudget.require(p.bytes(), "the activation plan for input " + inputShape);
         this.plan = p.allocate(arena);
         forward.bind(plan, backend);
         if (streamedCls != null) {

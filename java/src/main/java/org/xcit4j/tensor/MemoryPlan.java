@@ -81,7 +81,13 @@ public final class MemoryPlan {
          */
         public MemoryPlan allocate(Arena arena) {
             Placement placed = place();
-            MemorySegment block = arena.allocate(Math.max(placed.total, ALIGN), ALIGN);
+            MemorySegment block;
+            try {
+                block = arena.allocate(Math.max(placed.total, ALIGN), ALIGN);
+            } catch (OutOfMemoryError e) {
+                throw new IllegalStateException("cannot allocate " + (placed.total >> 20) + " MiB of activation memory for this "
+                        + "input (" + e.getMessage() + "); use a smaller input or streamed execution (--stream on)", e);
+            }
             Map<String, Tensor> tensors = new LinkedHashMap<>();
             for (Request r : requests) {
                 tensors.put(r.name, Tensor.wrap(block.asSlice(placed.offsets.get(r), r.shape.numel() * Float.BYTES), r.shape));

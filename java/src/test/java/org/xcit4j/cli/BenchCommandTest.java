@@ -76,6 +76,8 @@ class BenchCommandTest {
         assertOneLine(xcit("bench", "--size", "224"), 2, "--weights", "--model");
         assertOneLine(xcit("bench", "--model", "xcit_nano_12_p16", "--size", "224x"), 2, "HxW");
         assertOneLine(xcit("bench", "--model", "xcit_huge", "--size", "224"), 1, "unknown model 'xcit_huge'");
+        // Sizes no machine holds are refused before anything is allocated, not left to the OOM killer.
+        assertOneLine(xcit("bench", "--model", "xcit_nano_12_p16", "--size", "400000x400000"), 2, "--size", "MiB", "available");
     }
 
     private static void assertOneLine(CliTest.Result r, int code, String... fragments) {

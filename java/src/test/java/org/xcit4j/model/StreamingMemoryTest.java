@@ -56,4 +56,13 @@ class StreamingMemoryTest {
             }
         }
     }
+
+    /** A plan the system cannot give is refused with a message, before it is zero-filled (paged in). */
+    @org.junit.jupiter.api.Test
+    void plansBeyondAvailableMemoryAreRefused() {
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> MemoryBudget.require(Long.MAX_VALUE / 2, "the activation plan"));
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("--stream on"), e.getMessage());
+        MemoryBudget.require(1 << 20, "one MiB");
+    }
 }
