@@ -33,10 +33,8 @@ public final class CpuBackend implements Backend {
     private MemorySegment staging = MemorySegment.NULL;
     /** The folded attention's buffers and primitives for the (u, x) pair last seen. */
     private CovarianceXca covariance;
-    // The banded covariance route of streamed blocks: primitives per band height, made once.
-    private final ByRows bandCovarianceSet = new ByRows(), bandCovarianceAdd = new ByRows(), bandApply = new ByRows();
-    private CovarianceFold bandFold;
-    private MemorySegment bandSums = MemorySegment.NULL;
+    /** The covariance route of streamed blocks (made on first use). */
+    private CovarianceBands bands;
     /** Overrides the measured crossover when >= 0 (tests force one path or the other). */
     long covarianceMinTokens = -1;
     /**
@@ -210,16 +208,7 @@ public final class CpuBackend implements Backend {
         requireNumel(stats, (c + 1) * c, "xcaCovAccumulate stats (C + 1, C)");
         if (m == 0) return;
         ensureOmpThreads();
-        MemorySegment s = stats.segment().asSlice(0, c * c * Float.BYTES), sums = stats.segment().asSlice(c * c * Float.BYTES);
-        if (!accumulate) {
-            check(xcit_cpu_column_sums_f32(handle(), sums, u.segment(), m, c), "xcit_cpu_column_sums_f32");
-        } else {
-            MemorySegment band = bandColumnSums(c);
-            check(xcit_cpu_column_sums_f32(handle(), band, u.segment(), m, c), "xcit_cpu_column_sums_f32");
-            check(xcit_cpu_add_scaled_f32(handle(), sums, band, MemorySegment.NULL, 1, c), "xcit_cpu_add_scaled_f32");
-        }
-        if (dryRun) bandCovariance(m, c, accumulate);
-        else bandCovariance(m, c, accumulate).run(u.segment(), u.segment(), MemorySegment.NULL, s); // S (+)= u^T u
+        bands().accumulate(ctx, stats, u, m, c, accumulate, dryRun);
     }
 
     @Override
@@ -235,12 +224,7 @@ public final class CpuBackend implements Backend {
         if (gamma != null) requireNumel(gamma, c, "xca gamma");
         if (heads < 1 || c % heads != 0) throw new IllegalArgumentException("xca: C = " + c + " is not divisible by heads = " + heads);
         ensureOmpThreads();
-        if (bandFold == null || bandFold.c != c || bandFold.heads != heads) bandFold = new CovarianceFold(dnnl, arena, c, heads);
-        long square = c * c * Float.BYTES;
-        bandFold.fold(ctx, tokens, stats.segment().asSlice(0, square), stats.segment().asSlice(square),
-                folded.segment().asSlice(0, square), folded.segment().asSlice(square), qkvWeight.segment(), qkvBias.segment(),
-                temperature.segment(), projWeight.segment(), projBias.segment(),
-                gamma == null ? MemorySegment.NULL : gamma.segment(), dryRun);
+        bands().fold(ctx, folded, stats, tokens, qkvWeight, qkvBias, temperature, heads, projWeight, projBias, gamma, c, dryRun);
     }
 
     @Override
@@ -250,46 +234,12 @@ public final class CpuBackend implements Backend {
         requireNumel(folded, (c + 1) * c, "xcaCovApply folded (C + 1, C)");
         if (m == 0) return;
         ensureOmpThreads();
-        RuntimeMatMul apply = bandApply.get(m);
-        if (apply == null) {
-            apply = bandApply.put(m, dnnl.runtimeMatmul(RuntimeMatMul.Operand.rowMajor(m, c), RuntimeMatMul.Operand.transposed(c, c),
-                    true, RuntimeMatMul.Operand.rowMajor(m, c), true, false));
-        }
-        long square = c * c * Float.BYTES;
-        if (!dryRun) apply.run(u.segment(), folded.segment().asSlice(0, square), folded.segment().asSlice(square), x.segment());
+        bands().apply(x, u, folded, m, c, dryRun);
     }
 
-    /** S = u^T u over m rows (accumulate: S +=), one primitive per band height. */
-    private RuntimeMatMul bandCovariance(long m, long c, boolean accumulate) {
-        ByRows made = accumulate ? bandCovarianceAdd : bandCovarianceSet;
-        RuntimeMatMul mm = made.get(m);
-        if (mm != null) return mm;
-        return made.put(m, dnnl.runtimeMatmul(RuntimeMatMul.Operand.transposed(c, m), RuntimeMatMul.Operand.rowMajor(m, c), false,
-                RuntimeMatMul.Operand.rowMajor(c, c), accumulate, false));
-    }
-
-    /** Primitives by row count: a band height or two per session, found without boxing a key. */
-    private static final class ByRows {
-        private long[] rows = new long[0];
-        private RuntimeMatMul[] made = new RuntimeMatMul[0];
-
-        RuntimeMatMul get(long m) {
-            for (int i = 0; i < rows.length; i++) if (rows[i] == m) return made[i];
-            return null;
-        }
-
-        RuntimeMatMul put(long m, RuntimeMatMul mm) {
-            rows = java.util.Arrays.copyOf(rows, rows.length + 1);
-            made = java.util.Arrays.copyOf(made, made.length + 1);
-            rows[rows.length - 1] = m;
-            made[made.length - 1] = mm;
-            return mm;
-        }
-    }
-
-    private MemorySegment bandColumnSums(long c) {
-        if (bandSums.byteSize() < c * Float.BYTES) bandSums = arena.allocate(c * Float.BYTES, 64);
-        return bandSums;
+    private CovarianceBands bands() {
+        if (bands == null) bands = new CovarianceBands(dnnl, arena);
+        return bands;
     }
 
     /**

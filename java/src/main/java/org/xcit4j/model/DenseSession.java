@@ -54,7 +54,6 @@ public final class DenseSession implements AutoCloseable {
     private final List<String> missing = new ArrayList<>();
     private final Outputs outputs;
     private final PlannedForward forward;
-    private boolean closed;
 
     DenseSession(Xcit model, Backend backend, int batch, int height, int width, DenseOptions dense, SessionOptions options) {
         XcitConfig cfg = model.config();
@@ -188,22 +187,13 @@ public final class DenseSession implements AutoCloseable {
 
     /** Runs on {@code input} (B, 3, H, W), already normalised; the maps are views valid until the next run. */
     public Outputs run(Tensor input) {
-        if (closed) throw new IllegalStateException("the session has been closed");
-        model.ensureOpen();
-        if (!input.shape().equals(inputShape)) {
-            throw new IllegalArgumentException("input shape " + input.shape() + " does not match the session's " + inputShape);
-        }
-        backend.run(forward, input);
+        forward.run(backend, model, input);
         return outputs;
     }
 
     @Override
     public void close() {
-        if (!closed) {
-            closed = true;
-            backend.release(forward);
-            arena.close();
-        }
+        if (forward.release(backend)) arena.close();
     }
 
     @Override

@@ -39,7 +39,6 @@ public final class Session implements AutoCloseable {
     private final DataMoves.DropFirstColumn clsMaps;
     private final Outputs outputs;
     private final PlannedForward forward;
-    private boolean closed;
 
     Session(Xcit model, Backend backend, boolean ownsBackend, int batch, int height, int width, SessionOptions options) {
         XcitConfig cfg = model.config();
@@ -197,21 +196,14 @@ public final class Session implements AutoCloseable {
 
     /** Runs the forward on {@code input} (B, 3, H, W), already normalised. */
     public Outputs run(Tensor input) {
-        if (closed) throw new IllegalStateException("the session has been closed");
-        model.ensureOpen();
-        if (!input.shape().equals(inputShape)) {
-            throw new IllegalArgumentException("input shape " + input.shape() + " does not match the session's " + inputShape);
-        }
-        backend.run(forward, input);
+        forward.run(backend, model, input);
         return outputs;
     }
 
     /** Frees the activation memory (and the backend if the session opened it); closing twice is harmless. */
     @Override
     public void close() {
-        if (!closed) {
-            closed = true;
-            backend.release(forward);
+        if (forward.release(backend)) {
             arena.close();
             if (ownsBackend) backend.close();
         }

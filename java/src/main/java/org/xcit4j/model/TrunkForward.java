@@ -9,8 +9,9 @@ import org.xcit4j.tensor.Tensor;
 
 /**
  * The part of a {@link Backend.Forward} that {@link Session} and {@link DenseSession} share:
- * the plan's block, the input (an input slot only for a backend that stages its input), and
- * the trunk's host-initialised tensors and one-time setup. They add the outputs and the pass.
+ * the plan's block, the input (an input slot only for a backend that stages its input), the
+ * trunk's host-initialised tensors and one-time setup, and the checks of a run and of closing.
+ * They add the outputs and the pass.
  */
 abstract class TrunkForward implements Backend.Forward {
     private static final String INPUT = "input";
@@ -18,6 +19,7 @@ abstract class TrunkForward implements Backend.Forward {
     private final Shape inputShape;
     private MemoryPlan plan;
     private Tensor inputSlot;
+    private boolean closed;
 
     TrunkForward(Trunk trunk, Shape inputShape) {
         this.trunk = trunk;
@@ -33,6 +35,24 @@ abstract class TrunkForward implements Backend.Forward {
     void bind(MemoryPlan plan, Backend backend) {
         this.plan = plan;
         this.inputSlot = backend.stagesInput() ? plan.tensor(INPUT) : null;
+    }
+
+    /** One forward on {@code input} after the checks every session makes. */
+    void run(Backend backend, Xcit model, Tensor input) {
+        if (closed) throw new IllegalStateException("the session has been closed");
+        model.ensureOpen();
+        if (!input.shape().equals(inputShape)) {
+            throw new IllegalArgumentException("input shape " + input.shape() + " does not match the session's " + inputShape);
+        }
+        backend.run(this, input);
+    }
+
+    /** Lets the backend free what it prepared; false if that already happened (closing twice). */
+    boolean release(Backend backend) {
+        if (closed) return false;
+        closed = true;
+        backend.release(this);
+        return true;
     }
 
     @Override
