@@ -68,6 +68,12 @@ int main(void) {
   float one = 0.0f;
   CHECK(xcit_cpu_xca_f32(ctx, &one, &one, &one, 1, 1, 6, 4) == XCIT_ERR_INVALID_ARGUMENT, "heads not dividing C accepted");
   CHECK(xcit_cpu_gather_row_f32(ctx, &one, &one, 1, 1, 1, 3) == XCIT_ERR_INVALID_ARGUMENT, "row out of range accepted");
+  {
+    float s[9] = {1, 2, 3, -1, 4, 5, -1, -1, 6}; /* upper triangle set, lower garbage */
+    CHECK(xcit_cpu_symmetrize_upper_f32(ctx, s, 3) == XCIT_OK, "symmetrize: %s", xcit_ctx_last_error(ctx));
+    CHECK(s[3] == 2 && s[6] == 3 && s[7] == 5 && s[0] == 1 && s[4] == 4 && s[8] == 6 && s[1] == 2, "symmetrize values");
+    CHECK(xcit_cpu_symmetrize_upper_f32(ctx, NULL, 3) == XCIT_ERR_INVALID_ARGUMENT, "NULL s accepted");
+  }
   xcit_ctx_destroy(ctx);
   return test_summary("test_cpu_runtime");
 }

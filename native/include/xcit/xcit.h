@@ -229,6 +229,12 @@ XCIT_API xcit_status xcit_cpu_xca_f32(xcit_ctx* ctx, float* out, const float* qk
  */
 XCIT_API xcit_status xcit_cpu_column_sums_f32(xcit_ctx* ctx, float* out, const float* in,
                                               int64_t rows, int64_t cols);
+/*
+ * s (n, n): the strictly lower triangle is overwritten with the transpose of the strictly
+ * upper one (s[i][j] = s[j][i] for i > j), so that a symmetric product such as S = u^T u
+ * can be computed on and above the diagonal only.
+ */
+XCIT_API xcit_status xcit_cpu_symmetrize_upper_f32(xcit_ctx* ctx, float* s, int64_t n);
 XCIT_API xcit_status xcit_cpu_xca_cov_attention_f32(xcit_ctx* ctx, float* attn, const float* t,
                                                     const float* wqk, const float* bqk,
                                                     const float* colsum,

@@ -19,7 +19,8 @@ import org.xcit4j.tensor.Tensor;
 final class CovarianceBands {
     private final Dnnl dnnl;
     private final Arena arena;
-    private final ByRows covarianceSet = new ByRows(), covarianceAdd = new ByRows(), applies = new ByRows();
+    private final ByRows<GramMatrix> covarianceSet = new ByRows<>(), covarianceAdd = new ByRows<>();
+    private final ByRows<RuntimeMatMul> applies = new ByRows<>();
     private final Halves stats = new Halves(), folded = new Halves();
     private CovarianceFold fold;
     private MemorySegment bandSums = MemorySegment.NULL;
@@ -40,13 +41,10 @@ final class CovarianceBands {
             ctx.check(xcit_cpu_column_sums_f32(h, bandSums, u.segment(), m, c), "xcit_cpu_column_sums_f32");
             ctx.check(xcit_cpu_add_scaled_f32(h, stats.row, bandSums, MemorySegment.NULL, 1, c), "xcit_cpu_add_scaled_f32");
         }
-        ByRows made = accumulate ? covarianceAdd : covarianceSet;
-        RuntimeMatMul cov = made.get(m);
-        if (cov == null) {
-            cov = made.put(m, dnnl.runtimeMatmul(Operand.transposed(c, m), Operand.rowMajor(m, c), false, Operand.rowMajor(c, c),
-                    accumulate, false));
-        }
-        if (!dry) cov.run(u.segment(), u.segment(), MemorySegment.NULL, stats.square);                  // S (+)= u^T u
+        ByRows<GramMatrix> made = accumulate ? covarianceAdd : covarianceSet;
+        GramMatrix gram = made.get(m);
+        if (gram == null) gram = made.put(m, new GramMatrix(dnnl, m, c, accumulate, false));
+        gram.run(ctx, u.segment(), stats.square, dry);                                                  // S (+)= u^T u
     }
 
     /** foldedTensor (C + 1, C) = [W' ; b'] from statsTensor over {@code tokens} tokens. */
@@ -85,16 +83,17 @@ final class CovarianceBands {
     }
 
     /** Primitives by row count: a band height or two per session, found without boxing a key. */
-    private static final class ByRows {
+    private static final class ByRows<T> {
         private long[] rows = new long[0];
-        private RuntimeMatMul[] made = new RuntimeMatMul[0];
+        private Object[] made = new Object[0];
 
-        RuntimeMatMul get(long m) {
-            for (int i = 0; i < rows.length; i++) if (rows[i] == m) return made[i];
+        @SuppressWarnings("unchecked")
+        T get(long m) {
+            for (int i = 0; i < rows.length; i++) if (rows[i] == m) return (T) made[i];
             return null;
         }
 
-        RuntimeMatMul put(long m, RuntimeMatMul mm) {
+        T put(long m, T mm) {
             rows = Arrays.copyOf(rows, rows.length + 1);
             made = Arrays.copyOf(made, made.length + 1);
             rows[rows.length - 1] = m;

@@ -21,7 +21,8 @@ final class CovarianceXca {
     private final MemorySegment[] images; // per image: the (N, C) slice of u, and of x
     private final Tensor u, x;
     private final CovarianceFold fold;
-    private final RuntimeMatMul cov, folded;
+    private final GramMatrix gram;
+    private final RuntimeMatMul folded;
     private final boolean bf16;
     private final MemorySegment uHalf, wHalf; // bf16 copies of u_i and W' (bf16 precision only)
 
@@ -46,7 +47,7 @@ final class CovarianceXca {
         // In bf16 precision the two per-token GEMMs (S = u^T u and the folded Linear) take bf16
         // inputs and accumulate in float32, like every other GEMM; the O(C^3) products and all
         // the glue stay float32.
-        cov = dnnl.runtimeMatmul(Operand.transposed(c, n), Operand.rowMajor(n, c), false, Operand.rowMajor(c, c), false, bf16);
+        gram = new GramMatrix(dnnl, n, c, false, bf16);
         fold = new CovarianceFold(dnnl, arena, c, heads);
         folded = dnnl.runtimeMatmul(Operand.rowMajor(n, c), Operand.transposed(c, c), true, Operand.rowMajor(n, c), true, bf16);
         this.bf16 = bf16;
@@ -67,7 +68,7 @@ final class CovarianceXca {
             ctx.check(xcit_cpu_column_sums_f32(h, colsum, ui, n, c), "xcit_cpu_column_sums_f32");
             if (bf16) ctx.check(xcit_cpu_to_bf16(h, uHalf, ui, n * c), "xcit_cpu_to_bf16");
             MemorySegment uGemm = bf16 ? uHalf : ui;
-            if (!dry) cov.run(uGemm, uGemm, MemorySegment.NULL, s);                            // S = u^T u
+            gram.run(ctx, uGemm, s, dry);                                                       // S = u^T u
             fold.fold(ctx, n, s, colsum, wfold, bfold, qkvWeight.segment(), qkvBias.segment(), temperature.segment(),
                     projWeight.segment(), projBias.segment(), gamma == null ? MemorySegment.NULL : gamma.segment(), dry);
             if (bf16) ctx.check(xcit_cpu_to_bf16(h, wHalf, wfold, c * c), "xcit_cpu_to_bf16");

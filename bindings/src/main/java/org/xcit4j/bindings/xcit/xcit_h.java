@@ -2392,6 +2392,67 @@ public class xcit_h {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+    private static class xcit_cpu_symmetrize_upper_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_symmetrize_upper_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_symmetrize_upper_f32(xcit_ctx *ctx, float *s, int64_t n)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_symmetrize_upper_f32$descriptor() {
+        return xcit_cpu_symmetrize_upper_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_symmetrize_upper_f32(xcit_ctx *ctx, float *s, int64_t n)
+     * }
+     */
+    public static MethodHandle xcit_cpu_symmetrize_upper_f32$handle() {
+        return xcit_cpu_symmetrize_upper_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_symmetrize_upper_f32(xcit_ctx *ctx, float *s, int64_t n)
+     * }
+     */
+    public static MemorySegment xcit_cpu_symmetrize_upper_f32$address() {
+        return xcit_cpu_symmetrize_upper_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_symmetrize_upper_f32(xcit_ctx *ctx, float *s, int64_t n)
+     * }
+     */
+    public static int xcit_cpu_symmetrize_upper_f32(MemorySegment ctx, MemorySegment s, long n) {
+        var mh$ = xcit_cpu_symmetrize_upper_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_symmetrize_upper_f32", ctx, s, n);
+            }
+            return (int)mh$.invokeExact(ctx, s, n);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
     private static class xcit_cpu_xca_cov_attention_f32 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             xcit_h.C_INT,
