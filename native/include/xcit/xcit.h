@@ -126,6 +126,16 @@ XCIT_API xcit_status xcit_cpu_layernorm_f32(xcit_ctx* ctx, float* out, const flo
                                             int64_t rows, int64_t cols, float eps);
 
 /*
+ * out[r,c] = bfloat16(LayerNorm(in[r,:])[c]): xcit_cpu_layernorm_f32 then xcit_cpu_to_bf16
+ * in one pass, bit for bit, for a LayerNorm whose only reader is a bf16 GEMM.
+ * out: (rows, cols) uint16_t bf16 bit patterns, not overlapping in; other arguments and
+ * errors as xcit_cpu_layernorm_f32.
+ */
+XCIT_API xcit_status xcit_cpu_layernorm_to_bf16(xcit_ctx* ctx, uint16_t* out, const float* in,
+                                               const float* gamma, const float* beta,
+                                               int64_t rows, int64_t cols, float eps);
+
+/*
  * Residual update fused with the next LayerNorm:
  *   x[r,c] += scale[c] * y[r,c]                   (scale nullable: 1)
  *   out[r,:] = LayerNorm(x[r,:]) as xcit_cpu_layernorm_f32 (double statistics)

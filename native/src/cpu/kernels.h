@@ -22,6 +22,8 @@ static inline int64_t xcit_pad(int64_t n) { return (n + XCIT_PAD - 1) / XCIT_PAD
 #define XCIT_CPU_KERNELS(X)                                                                  \
   X(layernorm, (float* out, const float* in, const float* gamma, const float* beta,          \
                 int64_t rows, int64_t cols, float eps, int threads))                          \
+  X(layernorm_to_bf16, (uint16_t* out, const float* in, const float* gamma, const float* beta, \
+                        int64_t rows, int64_t cols, float eps, float* scratch, int threads))  \
   X(add_layernorm, (float* x, float* out, const float* y, const float* scale,                \
                     const float* gamma, const float* beta, int64_t rows, int64_t cols,       \
                     float eps, int threads))                                                  \

@@ -44,6 +44,24 @@ void XCIT_KFN(layernorm)(float* out, const float* in, const float* gamma, const 
   }
 }
 
+void XCIT_KFN(layernorm_to_bf16)(uint16_t* out, const float* in, const float* gamma,
+                                 const float* beta, int64_t rows, int64_t cols, float eps,
+                                 float* scratch, int threads) {
+  /* Each row is normalised into the thread's float row of scratch, then rounded once more,
+   * so the bits equal layernorm followed by to_bf16. */
+#pragma omp parallel num_threads(threads) if (rows * cols >= LN_PARALLEL_MIN)
+  {
+    float* row = scratch + (int64_t)xcit_tid() * xcit_pad(cols);
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      layernorm_row(row, in + r * cols, gamma, beta, cols, eps);
+      uint16_t* o = out + r * cols;
+#pragma omp simd
+      for (int64_t c = 0; c < cols; ++c) o[c] = bf16_bits(row[c]);
+    }
+  }
+}
+
 void XCIT_KFN(add_layernorm)(float* x, float* out, const float* y, const float* scale,
                              const float* gamma, const float* beta, int64_t rows, int64_t cols,
                              float eps, int threads) {
@@ -88,6 +106,19 @@ xcit_status xcit_cpu_layernorm_f32(xcit_ctx* ctx, float* out, const float* in,
       check_common(ctx, "xcit_cpu_layernorm_f32", out, in, gamma, beta, rows, cols, eps);
   if (st != XCIT_OK) return st;
   xcit_cpu_k(ctx)->layernorm(out, in, gamma, beta, rows, cols, eps, xcit_cpu_threads_of(ctx));
+  return XCIT_OK;
+}
+
+xcit_status xcit_cpu_layernorm_to_bf16(xcit_ctx* ctx, uint16_t* out, const float* in,
+                                       const float* gamma, const float* beta, int64_t rows,
+                                       int64_t cols, float eps) {
+  static const char* const OP = "xcit_cpu_layernorm_to_bf16";
+  xcit_status st = check_common(ctx, OP, (const float*)out, in, gamma, beta, rows, cols, eps);
+  if (st != XCIT_OK) return st;
+  const int threads = xcit_cpu_threads_of(ctx);
+  float* scratch = xcit_cpu_scratch(ctx, OP, (int64_t)threads * xcit_pad(cols) * (int64_t)sizeof(float));
+  if (scratch == NULL) return XCIT_ERR_OUT_OF_MEMORY;
+  xcit_cpu_k(ctx)->layernorm_to_bf16(out, in, gamma, beta, rows, cols, eps, scratch, threads);
   return XCIT_OK;
 }
 

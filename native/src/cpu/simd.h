@@ -106,6 +106,17 @@ static inline vf vgelu(vf x) {
   return x * vselect(x < 0.0f, half_erfc, 1.0f - half_erfc); /* x * Phi(x) */
 }
 
+/* float32 -> bfloat16 bits, round to nearest even, NaN kept a quiet NaN: the one rounding
+ * of every bf16 GEMM input. Integer arithmetic on the bit pattern, so loops over it
+ * vectorise on every ISA, with the same bits as the avx512_bf16 conversion instruction. */
+static inline uint16_t bf16_bits(float f) {
+  uint32_t bits;
+  memcpy(&bits, &f, sizeof bits);
+  const uint32_t rounded = (bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16;
+  const int nan = (bits & 0x7FFFFFFFu) > 0x7F800000u;
+  return (uint16_t)(nan ? (bits >> 16) | 0x40u : rounded);
+}
+
 /* GELU over n floats in place: whole vectors, then the tail through a padded register. */
 static inline void gelu_span(float* x, int64_t n) {
   int64_t i = 0;

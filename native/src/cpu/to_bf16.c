@@ -1,6 +1,5 @@
-/* float32 -> bfloat16 with round-to-nearest-even (xcit.h): the GEMM inputs of the bf16
- * precision. Integer arithmetic on the bit patterns, so it vectorises on every ISA and
- * gives the same bits as the avx512_bf16 conversion instruction. */
+/* float32 -> bfloat16 with round-to-nearest-even (xcit.h, bf16_bits in simd.h): the GEMM
+ * inputs of the bf16 precision. */
 #if defined(XCIT_ISA)
 #include "cpu/simd.h"
 
@@ -10,13 +9,7 @@ void XCIT_KFN(to_bf16)(uint16_t* out, const float* in, int64_t n, int threads) {
   for (int64_t b = 0; b < blocks; ++b) {
     const int64_t end = (b + 1) * block < n ? (b + 1) * block : n;
 #pragma omp simd
-    for (int64_t i = b * block; i < end; ++i) {
-      uint32_t bits;
-      memcpy(&bits, in + i, sizeof bits);
-      const uint32_t rounded = (bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16;
-      const int nan = (bits & 0x7FFFFFFFu) > 0x7F800000u;
-      out[i] = (uint16_t)(nan ? (bits >> 16) | 0x40u : rounded); /* NaN stays a quiet NaN */
-    }
+    for (int64_t i = b * block; i < end; ++i) out[i] = bf16_bits(in[i]);
   }
 }
 

@@ -108,6 +108,17 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend, CpuBa
         linearAddScaled(x, hidden, weight2, bias2, gamma, tmp);
     }
 
+    /**
+     * x (M, C) += gamma (C) * MLP(layerNorm(x)): the block's last branch with its norm, as
+     * {@link #layerNorm} into u (M, C) and then {@link #mlpAddScaled}. u is scratch: a backend
+     * may leave LN(x) in it or keep the normalised rows elsewhere in another format.
+     */
+    default void layerNormMlpAddScaled(Tensor x, Tensor u, Tensor lnGamma, Tensor lnBeta, float eps, Tensor weight1,
+                                       Tensor bias1, Tensor weight2, Tensor bias2, Tensor gamma, Tensor hidden, Tensor tmp) {
+        layerNorm(u, x, lnGamma, lnBeta, eps);
+        mlpAddScaled(x, u, weight1, bias1, weight2, bias2, gamma, hidden, tmp);
+    }
+
     /** In place exact (erf) GELU: x = x/2 * (1 + erf(x / sqrt 2)). */
     void gelu(Tensor x);
 

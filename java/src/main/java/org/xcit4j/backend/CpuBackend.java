@@ -282,6 +282,40 @@ public final class CpuBackend implements Backend {
             Backend.super.mlpAddScaled(x, in, weight1, bias1, weight2, bias2, gamma, hidden, tmp);
             return;
         }
+        long m = checkMlp(x, in, weight1, bias1, weight2, bias2, gamma, hidden);
+        if (m == 0) return;
+        MatMul fc1 = matmul(weight1, bias1, null, Dnnl.Epilogue.GELU, m, true);
+        run(fc1, in.segment(), m * weight1.shape().dim(1), hidden.segment());
+        mlpFc2(x, weight2, bias2, gamma, hidden, m);
+    }
+
+    /**
+     * In bf16 the LayerNorm writes its rows straight as bf16 into the staging fc1 reads
+     * (xcit_cpu_layernorm_to_bf16, the same bits as LN then rounding): no float32 copy of the
+     * normalised rows is written, read back and converted. u is left untouched.
+     */
+    @Override
+    public void layerNormMlpAddScaled(Tensor x, Tensor u, Tensor lnGamma, Tensor lnBeta, float eps, Tensor weight1,
+                                      Tensor bias1, Tensor weight2, Tensor bias2, Tensor gamma, Tensor hidden, Tensor tmp) {
+        if (precision != Precision.BF16) {
+            Backend.super.layerNormMlpAddScaled(x, u, lnGamma, lnBeta, eps, weight1, bias1, weight2, bias2, gamma, hidden, tmp);
+            return;
+        }
+        long m = checkMlp(x, u, weight1, bias1, weight2, bias2, gamma, hidden), c = weight1.shape().dim(1);
+        requireNumel(lnGamma, c, "mlp layerNorm gamma");
+        requireNumel(lnBeta, c, "mlp layerNorm beta");
+        if (m == 0) return;
+        if (staging.byteSize() < m * c * 2) staging = arena.allocate(m * c * 2, 64);
+        check(xcit_cpu_layernorm_to_bf16(handle(), staging, x.segment(), lnGamma.segment(), lnBeta.segment(), m, c, eps),
+                "xcit_cpu_layernorm_to_bf16");
+        MatMul fc1 = matmul(weight1, bias1, null, Dnnl.Epilogue.GELU, m, true);
+        if (!dryRun) fc1.run(staging, hidden.segment());
+        mlpFc2(x, weight2, bias2, gamma, hidden, m);
+    }
+
+    /** The rows M of an MLP's operands, checked against its weights. */
+    private static long checkMlp(Tensor x, Tensor in, Tensor weight1, Tensor bias1, Tensor weight2, Tensor bias2,
+                                 Tensor gamma, Tensor hidden) {
         long h = weight1.shape().dim(0), c = weight1.shape().dim(1), m = c == 0 ? 0 : in.numel() / c;
         requireDims(weight2, "mlp fc2 weight", c, h);
         requireNumel(bias1, h, "mlp fc1 bias");
@@ -291,8 +325,11 @@ public final class CpuBackend implements Backend {
             throw new IllegalArgumentException("mlp: in " + in.shape() + ", x " + x.shape() + ", hidden " + hidden.shape()
                     + " do not match weights " + weight1.shape());
         }
-        if (m == 0) return;
-        run(matmul(weight1, bias1, null, Dnnl.Epilogue.GELU, m, true), in.segment(), m * c, hidden.segment());
+        return m;
+    }
+
+    /** bf16: x += gamma * (hidden W2^T + b2), hidden holding fc1's bf16 output. */
+    private void mlpFc2(Tensor x, Tensor weight2, Tensor bias2, Tensor gamma, Tensor hidden, long m) {
         MatMul fc2 = matmul(weight2, bias2, gamma, Dnnl.Epilogue.ACCUMULATE, m, false);
         if (!dryRun) fc2.run(hidden.segment(), x.segment());
     }

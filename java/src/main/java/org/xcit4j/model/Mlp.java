@@ -16,9 +16,10 @@ record Mlp(Linear fc1, Linear fc2) {
         fc2.forward(backend, out, hidden);
     }
 
-    /** x (M, C) += gamma * MLP(in (M, C)); hidden (M, hidden) and tmp (M, C) are scratch. */
-    void forwardResidual(Backend backend, Tensor x, Tensor in, Tensor gamma, Tensor hidden, Tensor tmp) {
-        backend.mlpAddScaled(x, in, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias(), gamma, hidden, tmp);
+    /** x (M, C) += gamma * MLP(norm(x)); u (M, C), hidden (M, hidden) and tmp (M, C) are scratch. */
+    void forwardNormResidual(Backend backend, Tensor x, LayerNorm norm, Tensor u, Tensor gamma, Tensor hidden, Tensor tmp) {
+        backend.layerNormMlpAddScaled(x, u, norm.weight(), norm.bias(), LayerNorm.EPS, fc1.weight(), fc1.bias(), fc2.weight(),
+                fc2.bias(), gamma, hidden, tmp);
     }
 
     long parameters() {

@@ -32,8 +32,7 @@ record XcaBlock(LayerNorm norm1, Xca attn, Tensor gamma1, LayerNorm norm3, Lpi l
         norm3.forward(backend, buf.u(), x);
         localMp.forwardResidual(backend, x, buf.u(), gridH, gridW, gamma3, buf.y());
 
-        norm2.forward(backend, buf.u(), x);
-        mlp.forwardResidual(backend, x, buf.u(), gamma2, buf.hidden(), buf.y());
+        mlp.forwardNormResidual(backend, x, norm2, buf.u(), gamma2, buf.hidden(), buf.y());
     }
 
     long parameters() {

@@ -359,6 +359,31 @@ class CpuBackendOpsTest {
         }
     }
 
+    /** bf16: LayerNorm written straight as bf16 for fc1 gives the bits of LN, then the MLP (which rounds its input). */
+    @Test
+    void bf16LayerNormMlpEqualsTheUnfusedOps() {
+        assumeTrue(CpuInfo.detect().has("avx512_bf16"), "needs avx512_bf16");
+        SplittableRandom r = new SplittableRandom(8);
+        try (CpuBackend cpu = new CpuBackend(2, Precision.BF16); Arena a = Arena.ofConfined()) {
+            for (int m : new int[] {1, 37, 300}) {
+                int c = 40, h = 160;
+                Tensor x = Guarded.random(a, r, 0.5, 2, m, c), ln = Guarded.random(a, r, 1, 0.3, c), lb = Guarded.random(a, r, 0, 0.3, c);
+                Tensor w1 = Guarded.random(a, r, 0, 0.2, h, c), b1 = Guarded.random(a, r, 0, 0.2, h);
+                Tensor w2 = Guarded.random(a, r, 0, 0.2, c, h), b2 = Guarded.random(a, r, 0, 0.2, c), g = Guarded.random(a, r, 0, 0.5, c);
+                Tensor fused = Guarded.copy(a, x), unfused = Guarded.copy(a, x), u = Guarded.nan(a, m, c);
+                cpu.layerNormMlpAddScaled(fused, Guarded.nan(a, m, c), ln, lb, 1e-6f, w1, b1, w2, b2, g, Guarded.nan(a, m, h),
+                        Guarded.nan(a, m, c));
+                cpu.layerNorm(u, unfused, ln, lb, 1e-6f);
+                cpu.mlpAddScaled(unfused, u, w1, b1, w2, b2, g, Guarded.nan(a, m, h), Guarded.nan(a, m, c));
+                for (long i = 0; i < x.numel(); i++) {
+                    assertEquals(unfused.get(i), fused.get(i), "m " + m + ", element " + i);
+                }
+                assertTrue(Math.abs(fused.get(0) - x.get(0)) > 0, "the MLP changed nothing");
+                assertTrue(Guarded.intact(fused));
+            }
+        }
+    }
+
     /** Streamed bands give one weight several row counts; its packed copy must exist once. */
     @Test
     void rowCountsSharePackedWeights() {

@@ -521,6 +521,73 @@ public class xcit_h {
         }
     }
 
+    private static class xcit_cpu_layernorm_to_bf16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_FLOAT
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_layernorm_to_bf16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_layernorm_to_bf16(xcit_ctx *ctx, uint16_t *out, const float *in, const float *gamma, const float *beta, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_layernorm_to_bf16$descriptor() {
+        return xcit_cpu_layernorm_to_bf16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_layernorm_to_bf16(xcit_ctx *ctx, uint16_t *out, const float *in, const float *gamma, const float *beta, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static MethodHandle xcit_cpu_layernorm_to_bf16$handle() {
+        return xcit_cpu_layernorm_to_bf16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_layernorm_to_bf16(xcit_ctx *ctx, uint16_t *out, const float *in, const float *gamma, const float *beta, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static MemorySegment xcit_cpu_layernorm_to_bf16$address() {
+        return xcit_cpu_layernorm_to_bf16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_layernorm_to_bf16(xcit_ctx *ctx, uint16_t *out, const float *in, const float *gamma, const float *beta, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static int xcit_cpu_layernorm_to_bf16(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment gamma, MemorySegment beta, long rows, long cols, float eps) {
+        var mh$ = xcit_cpu_layernorm_to_bf16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_layernorm_to_bf16", ctx, out, in, gamma, beta, rows, cols, eps);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, gamma, beta, rows, cols, eps);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class xcit_cpu_best_isa {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             xcit_h.C_INT
