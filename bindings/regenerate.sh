@@ -90,9 +90,12 @@ command -v "$JEXTRACT" > /dev/null || {
   --include-function xcit_cpu_xca_apply_f32 \
   --include-function xcit_cpu_lpi_f32 \
   --include-function xcit_cpu_class_attention_f32 \
-  --include-function xcit_cpu_class_attention_scores_f32 \
+  --include-function xcit_cpu_class_attention_folded_f32 \
+  --include-function xcit_cpu_class_attention_fold_query_f32 \
+  --include-function xcit_cpu_class_attention_folded_scores_f32 \
   --include-function xcit_cpu_softmax_rows_f32 \
-  --include-function xcit_cpu_class_attention_apply_f32 \
+  --include-function xcit_cpu_class_attention_folded_sum_f32 \
+  --include-function xcit_cpu_class_attention_folded_out_f32 \
   --include-function xcit_cpu_conv_transpose2x2_f32 \
   --include-function xcit_cpu_max_pool_f32 \
   --include-function xcit_cpu_to_bf16 \

@@ -74,6 +74,25 @@ int main(void) {
     CHECK(s[3] == 2 && s[6] == 3 && s[7] == 5 && s[0] == 1 && s[4] == 4 && s[8] == 6 && s[1] == 2, "symmetrize values");
     CHECK(xcit_cpu_symmetrize_upper_f32(ctx, NULL, 3) == XCIT_ERR_INVALID_ARGUMENT, "NULL s accepted");
   }
+  CHECK(xcit_cpu_class_attention_folded_f32(ctx, &one, NULL, &one, &one, &one, NULL, 1, 1, 6, 4) == XCIT_ERR_INVALID_ARGUMENT,
+        "class attention: heads not dividing C accepted");
+  CHECK(xcit_cpu_class_attention_folded_scores_f32(ctx, &one, &one, &one, 2, 1, 1, 1) == XCIT_ERR_INVALID_ARGUMENT,
+        "class attention scores: stride < rows accepted");
+  {
+    /* Folded class attention on one image, T = 2, C = 2, one head, against values worked by
+     * hand: k_t = Wk u_t + bk, v_t = Wv u_t + bv, a = softmax(q . k_t / sqrt 2), out = sum a_t v_t. */
+    const float q[2] = {1, 2}, u[4] = {1, 0, 0, 1};
+    const float kv_w[8] = {1, 0, 0, 1, /* Wk = I */ 2, 0, 0, 3 /* Wv = diag(2, 3) */};
+    const float kv_b[4] = {0.5f, 0, 1, -1};
+    float out[2], w[2];
+    CHECK(xcit_cpu_class_attention_folded_f32(ctx, out, w, q, u, kv_w, kv_b, 1, 2, 2, 1) == XCIT_OK, "folded: %s",
+          xcit_ctx_last_error(ctx));
+    const double s0 = (1 * 1.5 + 2 * 0) / sqrt(2.0), s1 = (1 * 0.5 + 2 * 1) / sqrt(2.0); /* q . k_t / sqrt d */
+    const double a0 = 1 / (1 + exp(s1 - s0)), a1 = 1 - a0;
+    CHECK(fabs(w[0] - a0) < 1e-6 && fabs(w[1] - a1) < 1e-6, "folded weights %g %g, want %g %g", w[0], w[1], a0, a1);
+    const double o0 = a0 * 3 + a1 * 1, o1 = a0 * -1 + a1 * 2; /* v_0 = (3, -1), v_1 = (1, 2) */
+    CHECK(fabs(out[0] - o0) < 1e-6 && fabs(out[1] - o1) < 1e-6, "folded out %g %g, want %g %g", out[0], out[1], o0, o1);
+  }
   xcit_ctx_destroy(ctx);
   return test_summary("test_cpu_runtime");
 }

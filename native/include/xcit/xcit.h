@@ -314,26 +314,57 @@ XCIT_API xcit_status xcit_cpu_class_attention_f32(xcit_ctx* ctx, float* out, flo
                                                   int64_t channels, int64_t heads);
 
 /*
- * Streamed class attention (spec 4) of one image's cls query over chunks of its T rows,
- * with the scores of all T rows in a (heads, T) buffer of row stride `stride` >= rows:
- *   xcit_cpu_class_attention_scores_f32: scores[h*stride + t] = q[h*d:(h+1)*d] . k[t, h*d:...] / sqrt d
- *     for t < rows; q (C); k (rows, C). (Pass scores + t0 for a chunk starting at row t0.)
+ * Class attention (spec 4) with the k and v projections folded away: the same result as
+ * k, v = the rows of u times Wk, Wv (plus bk, bv) followed by xcit_cpu_class_attention_f32,
+ * without computing k and v for any row. Per image and head h (d = C / heads, s = d^-1/2):
+ *   scores[h, t] = u_t . K'_h + c_h, K'_h = s sum_j q[h*d+j] Wk[h*d+j, :], c_h = s q_h . bk_h
+ *   a[h, :] = softmax_t(scores[h, :])
+ *   out[h*d+j] = Wv[h*d+j, :] . ubar_h + bv[h*d+j],  ubar_h = sum_t a[h, t] u_t
+ * O(T C heads + C^2) per image instead of O(T C^2). Float32 throughout; the softmax as
+ * xcit_cpu_softmax_rows_f32.
+ *   xcit_cpu_class_attention_folded_f32: the whole op for B images: out (B, C); weights
+ *     (B, heads, T) nullable, receives a; q (B, C) the cls queries; u (B, T, C) the rows;
+ *     kv_weight (2C, C) = [Wk; Wv] and kv_bias (2C) = [bk; bv], nullable (no bias): the kv
+ *     Linear of xcit_cpu_class_attention_f32's route.
+ * Its steps, for one image whose T rows come in chunks (streamed sessions), with scores and
+ * weights in a (heads, T) buffer of row stride `stride` >= rows (pass scores + t0 for a chunk
+ * starting at row t0):
+ *   xcit_cpu_class_attention_fold_query_f32: keys (heads, C + 1), row h = [K'_h, c_h], from
+ *     q (C), k_weight (C, C), k_bias (C) nullable.
+ *   xcit_cpu_class_attention_folded_scores_f32: scores[h*stride + t] = u[t] . keys[h, :C]
+ *     + keys[h, C] for t < rows; u (rows, C).
  *   xcit_cpu_softmax_rows_f32: x (rows, cols) = softmax along each row, in place (the max
  *     subtracted before exp, the sum in double): the scores become the attention weights.
- *   xcit_cpu_class_attention_apply_f32: out[h*d+i] = (accumulate ? out[h*d+i] : 0)
- *     + sum_{t < rows} weights[h*stride + t] v[t, h*d+i]; out (C); v (rows, C); float32 sums.
- * d = C / heads (C must be divisible by heads); accumulate is 0 or 1.
+ *   xcit_cpu_class_attention_folded_sum_f32: ubar (heads, C) = (accumulate ? ubar : 0)
+ *     + sum_{t < rows} weights[h*stride + t] u[t]; u (rows, C); accumulate is 0 or 1.
+ *   xcit_cpu_class_attention_folded_out_f32: out (C) [h*d+j] = v_weight[h*d+j, :] . ubar[h]
+ *     + v_bias[h*d+j]; v_weight (C, C), v_bias (C) nullable.
+ * C must be divisible by heads.
  */
-XCIT_API xcit_status xcit_cpu_class_attention_scores_f32(xcit_ctx* ctx, float* scores,
-                                                         const float* q, const float* k,
-                                                         int64_t rows, int64_t channels,
-                                                         int64_t heads, int64_t stride);
+XCIT_API xcit_status xcit_cpu_class_attention_folded_f32(xcit_ctx* ctx, float* out, float* weights,
+                                                         const float* q, const float* u,
+                                                         const float* kv_weight, const float* kv_bias,
+                                                         int64_t batch, int64_t rows,
+                                                         int64_t channels, int64_t heads);
+XCIT_API xcit_status xcit_cpu_class_attention_fold_query_f32(xcit_ctx* ctx, float* keys,
+                                                             const float* q, const float* k_weight,
+                                                             const float* k_bias, int64_t channels,
+                                                             int64_t heads);
+XCIT_API xcit_status xcit_cpu_class_attention_folded_scores_f32(xcit_ctx* ctx, float* scores,
+                                                                const float* keys, const float* u,
+                                                                int64_t rows, int64_t channels,
+                                                                int64_t heads, int64_t stride);
 XCIT_API xcit_status xcit_cpu_softmax_rows_f32(xcit_ctx* ctx, float* x, int64_t rows, int64_t cols);
-XCIT_API xcit_status xcit_cpu_class_attention_apply_f32(xcit_ctx* ctx, float* out,
-                                                        const float* weights, const float* v,
-                                                        int64_t rows, int64_t channels,
-                                                        int64_t heads, int64_t stride,
-                                                        int32_t accumulate);
+XCIT_API xcit_status xcit_cpu_class_attention_folded_sum_f32(xcit_ctx* ctx, float* ubar,
+                                                             const float* weights, const float* u,
+                                                             int64_t rows, int64_t channels,
+                                                             int64_t heads, int64_t stride,
+                                                             int32_t accumulate);
+XCIT_API xcit_status xcit_cpu_class_attention_folded_out_f32(xcit_ctx* ctx, float* out,
+                                                             const float* ubar,
+                                                             const float* v_weight,
+                                                             const float* v_bias, int64_t channels,
+                                                             int64_t heads);
 
 /*
  * 2x2 transposed convolution, stride 2:

@@ -53,11 +53,19 @@ static inline int64_t xcit_pad(int64_t n) { return (n + XCIT_PAD - 1) / XCIT_PAD
   X(class_attention, (float* out, float* weights, const float* q, const float* kv,           \
                       int64_t batch, int64_t rows, int64_t channels, int64_t heads,          \
                       float* scratch, int threads))                                           \
-  X(class_attention_scores, (float* scores, const float* q, const float* k, int64_t rows,     \
-                             int64_t channels, int64_t heads, int64_t stride, int threads))   \
-  X(class_attention_apply, (float* out, const float* weights, const float* v, int64_t rows,  \
-                            int64_t channels, int64_t heads, int64_t stride,                 \
-                            int32_t accumulate, float* scratch, int threads))                 \
+  X(class_attention_fold_query, (float* keys, const float* q, const float* kw,              \
+                                 const float* kb, int64_t channels, int64_t heads,           \
+                                 int threads))                                                \
+  X(class_attention_folded_scores, (float* scores, const float* keys, const float* u,        \
+                                    int64_t rows, int64_t channels, int64_t heads,           \
+                                    int64_t stride, int threads))                             \
+  X(class_attention_folded_sum, (float* ubar, const float* weights, const float* u,          \
+                                 int64_t rows, int64_t channels, int64_t heads,              \
+                                 int64_t stride, int32_t accumulate, float* scratch,         \
+                                 int threads))                                                \
+  X(class_attention_folded_out, (float* out, const float* ubar, const float* vw,             \
+                                 const float* vb, int64_t channels, int64_t heads,           \
+                                 int threads))                                                \
   X(softmax_rows, (float* x, int64_t rows, int64_t cols, int threads))                       \
   X(conv_transpose2x2, (float* out, const float* in, const float* weight, const float* bias, \
                         int64_t pixels, int64_t width, int64_t cin, int64_t cout,            \

@@ -263,21 +263,74 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend, CpuBa
     void classAttention(Tensor out, Tensor weights, Tensor q, Tensor kv, int heads);
 
     /**
-     * The scores pass of streamed class attention over a chunk of rows of ONE image:
-     * scores (heads, T) [h, offset + t] = q_h . k_{t,h} / sqrt d for the M rows t of k (M, C);
-     * q holds the C features of the cls query. The other columns are left as they are.
+     * Whether this backend computes class attention with the k and v projections folded
+     * away ({@link #classAttentionFromRows} without a kv buffer, and the streamed steps
+     * {@link #classAttentionFoldQuery} .. {@link #classAttentionFoldedOut}). Only the cls row
+     * queries, so per image and head h (rows h*d .. h*d + d - 1 of Wk, Wv; s = d^-1/2):
+     * q_h . k_{t,h} s = u_t . K'_h + c_h with K'_h = s q_h Wk_h (a (heads, C) matrix) and
+     * c_h = s q_h . bk_h, and sum_t a_t v_{t,h} = Wv_h ubar_h + bv_h with ubar_h = sum_t a_t u_t,
+     * since a head's weights sum to 1: O(T C heads) instead of the O(T C^2) projections.
+     * Sessions plan the (B, T, 2C) kv buffer only for backends that answer false (the default).
      */
-    void classAttentionScores(Tensor scores, long offset, Tensor q, Tensor k);
+    default boolean foldsClassAttention() {
+        return false;
+    }
+
+    /**
+     * Class attention with its k and v projections: k_t, v_t = the halves of
+     * u (B, T, C) [b, t] kvWeight (2C, C)^T + kvBias (2C) (k in features [0, C), v in [C, 2C)),
+     * then {@link #classAttention} on them with the queries q (B, C); weights (B, heads, T)
+     * receives the softmax weights unless it is null. The default computes exactly that, in
+     * kvBuf (B, T, 2C); a backend that {@link #foldsClassAttention() folds} never computes k
+     * or v and ignores kvBuf, which may then be null.
+     */
+    default void classAttentionFromRows(Tensor out, Tensor weights, Tensor q, Tensor u, Tensor kvWeight, Tensor kvBias,
+                                        int heads, Tensor kvBuf) {
+        if (kvBuf == null) throw new IllegalArgumentException(name() + " does not fold class attention: kvBuf (B, T, 2C) is required");
+        linear(kvBuf, u, kvWeight, kvBias);
+        classAttention(out, weights, q, kvBuf, heads);
+    }
+
+    /**
+     * The first step of folded class attention for ONE image (streamed sessions; see
+     * {@link #foldsClassAttention}): keys (heads, C + 1), row h = [K'_h, c_h] with
+     * K'_h[c] = s sum_j q[h*d + j] kWeight[h*d + j, c] and c_h = s sum_j q[h*d + j] kBias[h*d + j],
+     * s = d^-1/2, from the cls query q (C), kWeight (C, C) and kBias (C) (null: no bias).
+     */
+    default void classAttentionFoldQuery(Tensor keys, Tensor q, Tensor kWeight, Tensor kBias) {
+        throw new UnsupportedOperationException(name() + " does not fold class attention (foldsClassAttention is false)");
+    }
+
+    /**
+     * The scores pass of folded class attention over a chunk of rows of ONE image:
+     * scores (heads, T) [h, offset + t] = u[t] . keys[h, :C] + keys[h, C] for the M rows of
+     * u (M, C), keys from {@link #classAttentionFoldQuery}: q_h . k_{t,h} / sqrt d without k.
+     * The other columns are left as they are.
+     */
+    default void classAttentionFoldedScores(Tensor scores, long offset, Tensor keys, Tensor u) {
+        throw new UnsupportedOperationException(name() + " does not fold class attention (foldsClassAttention is false)");
+    }
 
     /** x (R, S) = softmax along each row (over S), in place. */
     void softmaxRows(Tensor x);
 
     /**
-     * The weighted-sum pass of streamed class attention over a chunk of rows of ONE image:
-     * out (C) [h*d + i] = (accumulate ? out : 0) + sum over the M rows t of v (M, C) of
-     * weights (heads, T) [h, offset + t] * v[t, h*d + i].
+     * The weighted-sum pass of folded class attention over a chunk of rows of ONE image:
+     * ubar (heads, C) [h, c] = (accumulate ? ubar : 0) + sum over the M rows t of u (M, C) of
+     * weights (heads, T) [h, offset + t] * u[t, c].
      */
-    void classAttentionApply(Tensor out, Tensor weights, long offset, Tensor v, boolean accumulate);
+    default void classAttentionFoldedSum(Tensor ubar, Tensor weights, long offset, Tensor u, boolean accumulate) {
+        throw new UnsupportedOperationException(name() + " does not fold class attention (foldsClassAttention is false)");
+    }
+
+    /**
+     * The last step of folded class attention for ONE image: out (C) [h*d + j] =
+     * vWeight (C, C) [h*d + j, :] . ubar[h, :] + vBias[h*d + j] (vBias null: no bias), with
+     * ubar (heads, C) from {@link #classAttentionFoldedSum} over all T rows: sum_t a_t v_{t, h*d + j}.
+     */
+    default void classAttentionFoldedOut(Tensor out, Tensor ubar, Tensor vWeight, Tensor vBias) {
+        throw new UnsupportedOperationException(name() + " does not fold class attention (foldsClassAttention is false)");
+    }
 
     /** x (R, C) = x * scale (C) + shift (C), in place: an inference BatchNorm. */
     void channelAffine(Tensor x, Tensor scale, Tensor shift);

@@ -537,23 +537,53 @@ public final class CpuBackend implements Backend {
                 q.segment(), kv.segment(), b, t, c, heads), "xcit_cpu_class_attention_f32");
     }
 
-    /** Heads of a (heads, T) scores buffer and the rows of a (M, C) chunk at {@code offset}, checked. */
-    private static long chunkRows(String op, Tensor scores, long offset, Tensor m, long c) {
+    @Override
+    public boolean foldsClassAttention() {
+        return true;
+    }
+
+    @Override
+    public void classAttentionFromRows(Tensor out, Tensor weights, Tensor q, Tensor u, Tensor kvWeight, Tensor kvBias,
+                                       int heads, Tensor kvBuf) {
+        Shape s = u.shape();
+        if (s.rank() != 3) throw new IllegalArgumentException("classAttentionFromRows u: shape " + s + ", expected (B, T, C)");
+        long b = s.dim(0), t = s.dim(1), c = s.dim(2);
+        requireDims(q, "classAttentionFromRows q", b, c);
+        requireDims(out, "classAttentionFromRows out", b, c);
+        if (weights != null) requireDims(weights, "classAttentionFromRows weights", b, heads, t);
+        requireDims(kvWeight, "classAttentionFromRows kvWeight", 2 * c, c);
+        if (kvBias != null) requireNumel(kvBias, 2 * c, "classAttentionFromRows kvBias");
+        check(xcit_cpu_class_attention_folded_f32(handle(), out.segment(), weights == null ? MemorySegment.NULL : weights.segment(),
+                q.segment(), u.segment(), kvWeight.segment(), kvBias == null ? MemorySegment.NULL : kvBias.segment(), b, t, c, heads),
+                "xcit_cpu_class_attention_folded_f32");
+    }
+
+    @Override
+    public void classAttentionFoldQuery(Tensor keys, Tensor q, Tensor kWeight, Tensor kBias) {
+        long c = q.numel(), heads = keys.shape().dim(0);
+        requireDims(keys, "classAttentionFoldQuery keys", heads, c + 1);
+        requireDims(kWeight, "classAttentionFoldQuery kWeight", c, c);
+        if (kBias != null) requireNumel(kBias, c, "classAttentionFoldQuery kBias");
+        check(xcit_cpu_class_attention_fold_query_f32(handle(), keys.segment(), q.segment(), kWeight.segment(),
+                kBias == null ? MemorySegment.NULL : kBias.segment(), c, heads), "xcit_cpu_class_attention_fold_query_f32");
+    }
+
+    /** Rows of a (M, C) chunk at {@code offset} into a (heads, T) scores or weights buffer, checked. */
+    private static long chunkRows(String op, Tensor scores, long offset, Tensor chunk, long c) {
         if (scores.shape().rank() != 2) throw new IllegalArgumentException(op + " scores: shape " + scores.shape() + ", expected (heads, T)");
-        long heads = scores.shape().dim(0), t = scores.shape().dim(1);
-        if (c < 1 || heads < 1 || m.numel() % c != 0 || c % heads != 0) {
-            throw new IllegalArgumentException(op + ": chunk " + m.shape() + ", expected (M, " + c + ") with C divisible by " + heads);
-        }
-        long rows = m.numel() / c;
+        if (c < 1 || chunk.numel() % c != 0) throw new IllegalArgumentException(op + ": chunk " + chunk.shape() + ", expected (M, " + c + ")");
+        long rows = chunk.numel() / c, t = scores.shape().dim(1);
         if (offset < 0 || offset + rows > t) throw new IllegalArgumentException(op + ": rows [" + offset + ", " + (offset + rows) + ") outside T = " + t);
         return rows;
     }
 
     @Override
-    public void classAttentionScores(Tensor scores, long offset, Tensor q, Tensor k) {
-        long c = q.numel(), rows = chunkRows("classAttentionScores", scores, offset, k, c), t = scores.shape().dim(1);
-        check(xcit_cpu_class_attention_scores_f32(handle(), scores.segment().asSlice(offset * Float.BYTES), q.segment(), k.segment(),
-                rows, c, scores.shape().dim(0), t), "xcit_cpu_class_attention_scores_f32");
+    public void classAttentionFoldedScores(Tensor scores, long offset, Tensor keys, Tensor u) {
+        long heads = scores.shape().dim(0), c = keys.shape().dim(-1) - 1;
+        requireDims(keys, "classAttentionFoldedScores keys", heads, c + 1);
+        long rows = chunkRows("classAttentionFoldedScores", scores, offset, u, c);
+        check(xcit_cpu_class_attention_folded_scores_f32(handle(), scores.segment().asSlice(offset * Float.BYTES), keys.segment(),
+                u.segment(), rows, c, heads, scores.shape().dim(1)), "xcit_cpu_class_attention_folded_scores_f32");
     }
 
     @Override
@@ -563,10 +593,22 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public void classAttentionApply(Tensor out, Tensor weights, long offset, Tensor v, boolean accumulate) {
-        long c = out.numel(), rows = chunkRows("classAttentionApply", weights, offset, v, c), t = weights.shape().dim(1);
-        check(xcit_cpu_class_attention_apply_f32(handle(), out.segment(), weights.segment().asSlice(offset * Float.BYTES), v.segment(),
-                rows, c, weights.shape().dim(0), t, accumulate ? 1 : 0), "xcit_cpu_class_attention_apply_f32");
+    public void classAttentionFoldedSum(Tensor ubar, Tensor weights, long offset, Tensor u, boolean accumulate) {
+        long heads = weights.shape().dim(0), c = ubar.shape().dim(-1);
+        requireDims(ubar, "classAttentionFoldedSum ubar", heads, c);
+        long rows = chunkRows("classAttentionFoldedSum", weights, offset, u, c);
+        check(xcit_cpu_class_attention_folded_sum_f32(handle(), ubar.segment(), weights.segment().asSlice(offset * Float.BYTES), u.segment(),
+                rows, c, heads, weights.shape().dim(1), accumulate ? 1 : 0), "xcit_cpu_class_attention_folded_sum_f32");
+    }
+
+    @Override
+    public void classAttentionFoldedOut(Tensor out, Tensor ubar, Tensor vWeight, Tensor vBias) {
+        long c = out.numel(), heads = ubar.shape().dim(0);
+        requireDims(ubar, "classAttentionFoldedOut ubar", heads, c);
+        requireDims(vWeight, "classAttentionFoldedOut vWeight", c, c);
+        if (vBias != null) requireNumel(vBias, c, "classAttentionFoldedOut vBias");
+        check(xcit_cpu_class_attention_folded_out_f32(handle(), out.segment(), ubar.segment(), vWeight.segment(),
+                vBias == null ? MemorySegment.NULL : vBias.segment(), c, heads), "xcit_cpu_class_attention_folded_out_f32");
     }
 
     @Override

@@ -205,18 +205,8 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public void classAttentionScores(Tensor scores, long offset, Tensor q, Tensor k) {
-        throw new UnsupportedOperationException("streamed class attention (classAttentionScores) runs on host backends, not on cuda");
-    }
-
-    @Override
     public void softmaxRows(Tensor x) {
         throw new UnsupportedOperationException("streamed class attention (softmaxRows) runs on host backends, not on cuda");
-    }
-
-    @Override
-    public void classAttentionApply(Tensor out, Tensor weights, long offset, Tensor v, boolean accumulate) {
-        throw new UnsupportedOperationException("streamed class attention (classAttentionApply) runs on host backends, not on cuda");
     }
 
     @Override

@@ -198,8 +198,24 @@ public final class JavaBackend implements Backend {
     }
 
     @Override
-    public void classAttentionScores(Tensor scores, long offset, Tensor q, Tensor k) {
-        JavaClsChunks.scores(scores, offset, q, k);
+    public boolean foldsClassAttention() {
+        return true;
+    }
+
+    @Override
+    public void classAttentionFromRows(Tensor out, Tensor weights, Tensor q, Tensor u, Tensor kvWeight, Tensor kvBias,
+                                       int heads, Tensor kvBuf) {
+        JavaClsChunks.fromRows(out, weights, q, u, kvWeight, kvBias, heads);
+    }
+
+    @Override
+    public void classAttentionFoldQuery(Tensor keys, Tensor q, Tensor kWeight, Tensor kBias) {
+        JavaClsChunks.foldQuery(keys, q, kWeight, kBias);
+    }
+
+    @Override
+    public void classAttentionFoldedScores(Tensor scores, long offset, Tensor keys, Tensor u) {
+        JavaClsChunks.foldedScores(scores, offset, keys, u);
     }
 
     @Override
@@ -208,8 +224,13 @@ public final class JavaBackend implements Backend {
     }
 
     @Override
-    public void classAttentionApply(Tensor out, Tensor weights, long offset, Tensor v, boolean accumulate) {
-        JavaClsChunks.apply(out, weights, offset, v, accumulate);
+    public void classAttentionFoldedSum(Tensor ubar, Tensor weights, long offset, Tensor u, boolean accumulate) {
+        JavaClsChunks.foldedSum(ubar, weights, offset, u, accumulate);
+    }
+
+    @Override
+    public void classAttentionFoldedOut(Tensor out, Tensor ubar, Tensor vWeight, Tensor vBias) {
+        JavaClsChunks.foldedOut(out, ubar, vWeight, vBias);
     }
 
     @Override

@@ -6,11 +6,13 @@ import org.xcit4j.tensor.Tensor;
 
 /**
  * timm's ClassAttn: the cls row queries all T = N + 1 rows; softmax(q.k / sqrt d) per head,
- * then proj. k and v are kept as one (2C, C) Linear so one GEMM produces both.
+ * then proj. k and v are kept as one (2C, C) Linear so one GEMM produces both on a backend
+ * that computes them; backends that {@link Backend#foldsClassAttention() fold} class
+ * attention never do (the folded form needs only the cls query and the rows).
  */
 record ClassAttention(Linear q, Linear kv, Linear proj, int heads, Linear k, Linear v) {
 
-    /** k and v are views of kv's rows [0, C) and [C, 2C), for the streamed stage (made once: see {@link Xca}). */
+    /** k and v are views of kv's rows [0, C) and [C, 2C), for the streamed stage's folded steps (made once: see {@link Xca}). */
     ClassAttention(Linear q, Linear kv, Linear proj, int heads) {
         this(q, kv, proj, heads, kv.rows(0, kv.weight().shape().dim(0) / 2),
                 kv.rows(kv.weight().shape().dim(0) / 2, kv.weight().shape().dim(0)));
@@ -30,7 +32,10 @@ record ClassAttention(Linear q, Linear kv, Linear proj, int heads, Linear k, Lin
                 Linear.load(scope.child("proj"), channels, channels), heads);
     }
 
-    /** Scratch: cls (B, C) holds the normalised cls row on entry; q, attn (B, C); kv (B, T, 2C). */
+    /**
+     * Scratch: cls (B, C) holds the normalised cls row on entry; q, attn (B, C); kv (B, T, 2C),
+     * null on a backend that folds class attention.
+     */
     record Buffers(Tensor cls, Tensor q, Tensor kv, Tensor attn) {
     }
 
@@ -40,8 +45,7 @@ record ClassAttention(Linear q, Linear kv, Linear proj, int heads, Linear k, Lin
      */
     void forward(Backend backend, Tensor out, Tensor weights, Tensor u, Buffers buf) {
         q.forward(backend, buf.q(), buf.cls());
-        kv.forward(backend, buf.kv(), u);
-        backend.classAttention(buf.attn(), weights, buf.q(), buf.kv(), heads);
+        backend.classAttentionFromRows(buf.attn(), weights, buf.q(), u, kv.weight(), kv.bias(), heads, buf.kv());
         proj.forward(backend, out, buf.attn());
     }
 

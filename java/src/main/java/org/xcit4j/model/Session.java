@@ -68,13 +68,14 @@ public final class Session implements AutoCloseable {
         } else {
             p.add("clsRows", Shape.of(b, t, c), clsStep, headStep)
                     .add("clsU", Shape.of(b, t, c), clsStep, clsStep)
-                    .add("clsKv", Shape.of(b, t, 2L * c), clsStep, clsStep)
                     .add("cls", Shape.of(b, c), clsStep, headStep)
                     .add("clsQ", Shape.of(b, c), clsStep, clsStep)
                     .add("clsAttn", Shape.of(b, c), clsStep, clsStep)
                     .add("clsOut", Shape.of(b, c), clsStep, clsStep)
                     .add("clsHidden", Shape.of(b, cfg.hiddenDim()), clsStep, clsStep)
                     .add("clsWeights", Shape.of(b, heads, t), clsStep, clsStep);
+            // k and v of every row exist only where the backend does not fold them away.
+            if (!backend.foldsClassAttention()) p.add("clsKv", Shape.of(b, t, 2L * c), clsStep, clsStep);
         }
         p.add("clsWeightsT", Shape.of((long) t * b * heads), clsStep, clsStep)
                 .add("clsMaps", Shape.of(b, heads, trunk.gridH, trunk.gridW), clsStep, headStep)
@@ -91,7 +92,8 @@ public final class Session implements AutoCloseable {
         } else {
             this.clsRows = plan.tensor("clsRows");
             this.clsBuffers = new ClassAttentionBlock.Buffers(plan.tensor("clsU"),
-                    new ClassAttention.Buffers(plan.tensor("cls"), plan.tensor("clsQ"), plan.tensor("clsKv"), plan.tensor("clsAttn")),
+                    new ClassAttention.Buffers(plan.tensor("cls"), plan.tensor("clsQ"),
+                            backend.foldsClassAttention() ? null : plan.tensor("clsKv"), plan.tensor("clsAttn")),
                     plan.tensor("clsOut"), plan.tensor("clsHidden"));
             this.clsWeights = plan.tensor("clsWeights");
         }

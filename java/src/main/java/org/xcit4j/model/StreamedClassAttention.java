@@ -12,19 +12,22 @@ import org.xcit4j.tensor.Tensor;
  * (B, heads, N + 1) and buffers for one chunk, never (B, N + 1, C) copies of the tokens.
  *
  * <p>The blocks change the patch rows only row by row (x + gamma1 * LN1(x), then LN2 when
- * tokens_norm), and the cls row reads them only through k and v of its attention. So, per
- * image and block l:
+ * tokens_norm), and the cls row reads them only through k and v of its attention, which the
+ * backend folds away ({@link Backend#foldsClassAttention}): the scores need only u . K'_h with
+ * K' = the cls query times Wk, and the output only Wv ubar_h with ubar_h = sum_t a_t u_t. So,
+ * per image and block l:
  * <ol>
- * <li>the cls row's u = LN1(cls), q and k; per chunk: the patch rows as block l sees them,
- *     recomputed from the trunk's tokens through blocks 0..l-1 (row-local), u = LN1, k,
- *     and the scores q_h . k_h / sqrt d into columns of the (heads, N + 1) scores;</li>
+ * <li>the cls row's u = LN1(cls), q, and the folded keys K' (heads, C + 1); per chunk: the
+ *     patch rows as block l sees them, recomputed from the trunk's tokens through blocks
+ *     0..l-1 (row-local), u = LN1, and the scores u . K'_h into columns of the (heads, N + 1)
+ *     scores (the cls row's own column first);</li>
  * <li>softmax over all N + 1 columns (the weights; the last block's are the cls-attn output);</li>
- * <li>the cls row's v, then per chunk: the rows again, v, and the weighted sum;</li>
- * <li>cls += gamma1 * proj(sum); cls = LN2(cls); cls += gamma2 * MLP(cls).</li>
+ * <li>per chunk: the rows again and ubar (heads, C) += their weighted sum; then the values'
+ *     projection once, Wv ubar + bv;</li>
+ * <li>cls += gamma1 * proj(that); cls = LN2(cls); cls += gamma2 * MLP(cls).</li>
  * </ol>
- * Recomputing the chain costs a few LayerNorms per row; k and v together cost what the full
- * stage's kv projection costs. The trunk's tokens are only read, so the tokens output is
- * the same as in the full stage.
+ * Recomputing the chain costs a few LayerNorms per row; no k or v row is ever computed. The
+ * trunk's tokens are only read, so the tokens output is the same as in the full stage.
  */
 final class StreamedClassAttention {
     private final Xcit model;
@@ -32,7 +35,7 @@ final class StreamedClassAttention {
     private final int batch;
     private final long tokens, channels, chunk;
     private final int heads;
-    private Tensor cls, weights, uc, q, rowKv, attnOut, clsOut, hidden, p, u, kv;
+    private Tensor cls, weights, uc, q, keys, ubar, attnOut, clsOut, hidden, p, u;
 
     /** {@code chunk} token rows per step (at least 1). */
     StreamedClassAttention(Xcit model, Backend backend, int batch, long tokens, long chunk) {
@@ -56,13 +59,13 @@ final class StreamedClassAttention {
                 .add("clsWeights", Shape.of(batch, heads, t), step, step)
                 .add("sc.uc", Shape.of(1, c), step, step)
                 .add("sc.q", Shape.of(1, c), step, step)
-                .add("sc.rowKv", Shape.of(1, c), step, step)
+                .add("sc.keys", Shape.of(heads, c + 1), step, step)
+                .add("sc.ubar", Shape.of(heads, c), step, step)
                 .add("sc.attn", Shape.of(1, c), step, step)
                 .add("sc.clsOut", Shape.of(1, c), step, step)
                 .add("sc.hidden", Shape.of(1, model.config().hiddenDim()), step, step)
                 .add("sc.p", Shape.of(chunk, c), step, step)
-                .add("sc.u", Shape.of(chunk, c), step, step)
-                .add("sc.kv", Shape.of(chunk, c), step, step);
+                .add("sc.u", Shape.of(chunk, c), step, step);
     }
 
     void bind(MemoryPlan plan) {
@@ -70,13 +73,13 @@ final class StreamedClassAttention {
         weights = plan.tensor("clsWeights");
         uc = plan.tensor("sc.uc");
         q = plan.tensor("sc.q");
-        rowKv = plan.tensor("sc.rowKv");
+        keys = plan.tensor("sc.keys");
+        ubar = plan.tensor("sc.ubar");
         attnOut = plan.tensor("sc.attn");
         clsOut = plan.tensor("sc.clsOut");
         hidden = plan.tensor("sc.hidden");
         p = plan.tensor("sc.p");
         u = plan.tensor("sc.u");
-        kv = plan.tensor("sc.kv");
     }
 
     /** The cls rows (B, C) after the stage. */
@@ -103,23 +106,19 @@ final class StreamedClassAttention {
                 ClassAttention attn = block.attn();
                 block.norm1().forward(backend, uc, row);
                 attn.q().forward(backend, q, uc);
-                attn.k().forward(backend, rowKv, uc);
-                backend.classAttentionScores(w, 0, q, rowKv);
+                backend.classAttentionFoldQuery(keys, q, attn.k().weight(), attn.k().bias());
+                backend.classAttentionFoldedScores(w, 0, keys, uc);
                 for (long n0 = 0; n0 < tokens; n0 += chunk) {
                     long n1 = Math.min(tokens, n0 + chunk);
-                    Tensor ub = rowsAsBlockSees(blocks, l, x, n0, n1), kb = kv.slice(0, n1 - n0);
-                    attn.k().forward(backend, kb, ub);
-                    backend.classAttentionScores(w, 1 + n0, q, kb);
+                    backend.classAttentionFoldedScores(w, 1 + n0, keys, rowsAsBlockSees(blocks, l, x, n0, n1));
                 }
                 backend.softmaxRows(w);
-                attn.v().forward(backend, rowKv, uc);
-                backend.classAttentionApply(attnOut, w, 0, rowKv, false);
+                backend.classAttentionFoldedSum(ubar, w, 0, uc, false);
                 for (long n0 = 0; n0 < tokens; n0 += chunk) {
                     long n1 = Math.min(tokens, n0 + chunk);
-                    Tensor ub = rowsAsBlockSees(blocks, l, x, n0, n1), vb = kv.slice(0, n1 - n0);
-                    attn.v().forward(backend, vb, ub);
-                    backend.classAttentionApply(attnOut, w, 1 + n0, vb, true);
+                    backend.classAttentionFoldedSum(ubar, w, 1 + n0, rowsAsBlockSees(blocks, l, x, n0, n1), true);
                 }
+                backend.classAttentionFoldedOut(attnOut, ubar, attn.v().weight(), attn.v().bias());
                 attn.proj().forward(backend, clsOut, attnOut);
                 backend.addScaled(row, clsOut, block.gamma1());
                 // LN2 on the cls row: with tokens_norm it runs on every row, without on the cls row only.

@@ -248,40 +248,49 @@ class CpuBackendOpsTest {
         }
     }
 
-    /** Streamed class attention: scores of every chunk into one (heads, T) row set, softmax, weighted sums chunk by chunk. */
+    /**
+     * Folded class attention: the one-shot op on two images, and its steps over one image's
+     * rows chunk by chunk (keys; scores into columns of one (heads, T) buffer; softmax; the
+     * weighted row sums; the values' projection), with and without biases and weights output.
+     */
     @ParameterizedTest(name = "{0}", autoCloseArguments = false)
     @MethodSource("isas")
-    void streamedClassAttention(String isa, CpuBackend cpu) {
+    void foldedClassAttention(String isa, CpuBackend cpu) {
         SplittableRandom r = new SplittableRandom(10);
         try (Arena a = Arena.ofConfined()) {
-            for (int[] s : new int[][] {{1, 16, 2}, {8, 21, 3}, {197, 48, 4}, {4097, 384, 8}}) {
-                int t = s[0], c = s[1], heads = s[2];
-                Tensor q = Guarded.random(a, r, 0, 1, c), k = Guarded.random(a, r, 0, 1, t, c), v = Guarded.random(a, r, 0, 1, t, c);
-                Tensor weights = Guarded.nan(a, heads, t), out = Guarded.nan(a, c);
+            // (B, T, C, heads): d = 8, 7, 12, 64 (one head), 48 (xcit_small at 1024x1024: T = 4097).
+            for (int[] s : new int[][] {{2, 1, 16, 2}, {2, 7, 21, 3}, {2, 197, 48, 4}, {1, 1025, 64, 1}, {2, 4097, 384, 8}}) {
+                int b = s[0], t = s[1], c = s[2], heads = s[3];
+                String what = Arrays.toString(s);
+                Tensor q = Guarded.random(a, r, 0, 1, b, c), u = Guarded.random(a, r, 0, 1, b, t, c);
+                Tensor kvW = Guarded.random(a, r, 0, 1 / Math.sqrt(c), 2L * c, c), kvB = Guarded.random(a, r, 0, 0.1, 2L * c);
+                Tensor out = Guarded.nan(a, b, c), weights = Guarded.nan(a, b, heads, t);
+                compare("classAttentionFromRows " + what, cpu, List.of(out, weights, q, u, kvW, kvB),
+                        (be, x) -> be.classAttentionFromRows(x.get(0), x.get(1), x.get(2), x.get(3), x.get(4), x.get(5), heads, null));
+                compare("classAttentionFromRows no weights, no bias " + what, cpu, List.of(out, q, u, kvW),
+                        (be, x) -> be.classAttentionFromRows(x.get(0), null, x.get(1), x.get(2), x.get(3), null, heads, null));
+
+                Tensor q0 = q.slice(0, 1).reshape(c), u0 = u.slice(0, 1).reshape(t, c);
+                Tensor kW = kvW.slice(0, c), kB = kvB.slice(0, c), vW = kvW.slice(c, 2L * c), vB = kvB.slice(c, 2L * c);
+                Tensor keys = Guarded.nan(a, heads, c + 1L), scores = Guarded.nan(a, heads, t);
+                Tensor ubar = Guarded.nan(a, heads, c), one = Guarded.nan(a, c);
                 long[] edges = bandEdges(t);
-                compare("classAttentionScores/softmaxRows/Apply " + Arrays.toString(s), cpu, List.of(out, weights, q, k, v), (be, x) -> {
+                compare("folded steps " + what, cpu, List.of(keys, scores, ubar, one, q0, u0, kW, kB, vW, vB), (be, x) -> {
+                    be.classAttentionFoldQuery(x.get(0), x.get(4), x.get(6), x.get(7));
                     for (int i = 0; i + 1 < edges.length; i++) {
-                        be.classAttentionScores(x.get(1), edges[i], x.get(2), x.get(3).slice(edges[i], edges[i + 1]));
+                        be.classAttentionFoldedScores(x.get(1), edges[i], x.get(0), x.get(5).slice(edges[i], edges[i + 1]));
                     }
                     be.softmaxRows(x.get(1));
                     for (int i = 0; i + 1 < edges.length; i++) {
-                        be.classAttentionApply(x.get(0), x.get(1), edges[i], x.get(4).slice(edges[i], edges[i + 1]), i > 0);
+                        be.classAttentionFoldedSum(x.get(2), x.get(1), edges[i], x.get(5).slice(edges[i], edges[i + 1]), i > 0);
                     }
+                    be.classAttentionFoldedOut(x.get(3), x.get(2), x.get(8), x.get(9));
                 });
-                // The same as the one-shot op on [k | v].
-                Tensor kv = Tensor.allocate(a, 1, t, 2L * c);
-                for (long row = 0; row < t; row++) {
-                    kv.slice(0, 1).reshape(t, 2L * c).slice(row, row + 1).reshape(2L * c).slice(0, c).copyFrom(k.slice(row, row + 1).reshape(c));
-                    kv.slice(0, 1).reshape(t, 2L * c).slice(row, row + 1).reshape(2L * c).slice(c, 2L * c).copyFrom(v.slice(row, row + 1).reshape(c));
-                }
-                Tensor oneShot = Tensor.allocate(a, 1, c), oneShotWeights = Tensor.allocate(a, 1, heads, t);
-                cpu.classAttention(oneShot, oneShotWeights, q.reshape(1, c), kv, heads);
-                Tensor chunked = Tensor.allocate(a, c), chunkedWeights = Tensor.allocate(a, heads, t);
-                for (int i = 0; i + 1 < edges.length; i++) cpu.classAttentionScores(chunkedWeights, edges[i], q, k.slice(edges[i], edges[i + 1]));
-                cpu.softmaxRows(chunkedWeights);
-                for (int i = 0; i + 1 < edges.length; i++) cpu.classAttentionApply(chunked, chunkedWeights, edges[i], v.slice(edges[i], edges[i + 1]), i > 0);
-                Approx.assertClose("chunked vs classAttention", oneShot.reshape(c), chunked, Approx.F32_ATOL, Approx.F32_RTOL);
-                Approx.assertClose("chunked vs classAttention weights", oneShotWeights.reshape(heads, t), chunkedWeights, Approx.F32_ATOL, Approx.F32_RTOL);
+                Tensor someUbar = Guarded.random(a, r, 0, 1, heads, c);
+                compare("folded steps without biases " + what, cpu, List.of(keys, one, q0, kW, someUbar, vW), (be, x) -> {
+                    be.classAttentionFoldQuery(x.get(0), x.get(2), x.get(3), null);
+                    be.classAttentionFoldedOut(x.get(1), x.get(4), x.get(5), null);
+                });
             }
         }
     }
@@ -410,6 +419,14 @@ class CpuBackendOpsTest {
             assertThrows(IllegalArgumentException.class, () -> cpu.layerNorm(x, Tensor.allocate(a, 2, 3, 6), Tensor.allocate(a, 7), Tensor.allocate(a, 7), 1e-6f));
             NativeException e = assertThrows(NativeException.class, () -> cpu.gatherRow(Tensor.allocate(a, 2, 7), x, 5));
             assertTrue(e.getMessage().contains("row"), e.getMessage());
+            // Folded class attention: heads must divide C; chunks must fit the (heads, T) buffer and match C.
+            Tensor q = Tensor.allocate(a, 2, 12), u = Tensor.allocate(a, 2, 5, 12), kvW = Tensor.allocate(a, 24, 12), out = Tensor.allocate(a, 2, 12);
+            e = assertThrows(NativeException.class, () -> cpu.classAttentionFromRows(out, null, q, u, kvW, null, 5, null));
+            assertTrue(e.getMessage().contains("heads"), e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> cpu.classAttentionFromRows(out, null, q, u, Tensor.allocate(a, 12, 12), null, 3, null));
+            Tensor keys = Tensor.allocate(a, 3, 13), scores = Tensor.allocate(a, 3, 5), rows = u.slice(0, 1).reshape(5, 12);
+            assertThrows(IllegalArgumentException.class, () -> cpu.classAttentionFoldedScores(scores, 1, keys, rows));
+            assertThrows(IllegalArgumentException.class, () -> cpu.classAttentionFoldedSum(Tensor.allocate(a, 3, 11), scores, 0, rows, false));
         }
     }
 }

@@ -1666,7 +1666,143 @@ public class xcit_h {
         }
     }
 
-    private static class xcit_cpu_class_attention_scores_f32 {
+    private static class xcit_cpu_class_attention_folded_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_class_attention_folded_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_class_attention_folded_f32(xcit_ctx *ctx, float *out, float *weights, const float *q, const float *u, const float *kv_weight, const float *kv_bias, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_class_attention_folded_f32$descriptor() {
+        return xcit_cpu_class_attention_folded_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_class_attention_folded_f32(xcit_ctx *ctx, float *out, float *weights, const float *q, const float *u, const float *kv_weight, const float *kv_bias, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MethodHandle xcit_cpu_class_attention_folded_f32$handle() {
+        return xcit_cpu_class_attention_folded_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_class_attention_folded_f32(xcit_ctx *ctx, float *out, float *weights, const float *q, const float *u, const float *kv_weight, const float *kv_bias, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MemorySegment xcit_cpu_class_attention_folded_f32$address() {
+        return xcit_cpu_class_attention_folded_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_class_attention_folded_f32(xcit_ctx *ctx, float *out, float *weights, const float *q, const float *u, const float *kv_weight, const float *kv_bias, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static int xcit_cpu_class_attention_folded_f32(MemorySegment ctx, MemorySegment out, MemorySegment weights, MemorySegment q, MemorySegment u, MemorySegment kv_weight, MemorySegment kv_bias, long batch, long rows, long channels, long heads) {
+        var mh$ = xcit_cpu_class_attention_folded_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_class_attention_folded_f32", ctx, out, weights, q, u, kv_weight, kv_bias, batch, rows, channels, heads);
+            }
+            return (int)mh$.invokeExact(ctx, out, weights, q, u, kv_weight, kv_bias, batch, rows, channels, heads);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cpu_class_attention_fold_query_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_class_attention_fold_query_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_class_attention_fold_query_f32(xcit_ctx *ctx, float *keys, const float *q, const float *k_weight, const float *k_bias, int64_t channels, int64_t heads)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_class_attention_fold_query_f32$descriptor() {
+        return xcit_cpu_class_attention_fold_query_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_class_attention_fold_query_f32(xcit_ctx *ctx, float *keys, const float *q, const float *k_weight, const float *k_bias, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MethodHandle xcit_cpu_class_attention_fold_query_f32$handle() {
+        return xcit_cpu_class_attention_fold_query_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_class_attention_fold_query_f32(xcit_ctx *ctx, float *keys, const float *q, const float *k_weight, const float *k_bias, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MemorySegment xcit_cpu_class_attention_fold_query_f32$address() {
+        return xcit_cpu_class_attention_fold_query_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_class_attention_fold_query_f32(xcit_ctx *ctx, float *keys, const float *q, const float *k_weight, const float *k_bias, int64_t channels, int64_t heads)
+     * }
+     */
+    public static int xcit_cpu_class_attention_fold_query_f32(MemorySegment ctx, MemorySegment keys, MemorySegment q, MemorySegment k_weight, MemorySegment k_bias, long channels, long heads) {
+        var mh$ = xcit_cpu_class_attention_fold_query_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_class_attention_fold_query_f32", ctx, keys, q, k_weight, k_bias, channels, heads);
+            }
+            return (int)mh$.invokeExact(ctx, keys, q, k_weight, k_bias, channels, heads);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cpu_class_attention_folded_scores_f32 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             xcit_h.C_INT,
             xcit_h.C_POINTER,
@@ -1679,7 +1815,7 @@ public class xcit_h {
             xcit_h.C_LONG_LONG
         );
 
-        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_class_attention_scores_f32");
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_class_attention_folded_scores_f32");
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -1687,45 +1823,45 @@ public class xcit_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * xcit_status xcit_cpu_class_attention_scores_f32(xcit_ctx *ctx, float *scores, const float *q, const float *k, int64_t rows, int64_t channels, int64_t heads, int64_t stride)
+     * xcit_status xcit_cpu_class_attention_folded_scores_f32(xcit_ctx *ctx, float *scores, const float *keys, const float *u, int64_t rows, int64_t channels, int64_t heads, int64_t stride)
      * }
      */
-    public static FunctionDescriptor xcit_cpu_class_attention_scores_f32$descriptor() {
-        return xcit_cpu_class_attention_scores_f32.DESC;
+    public static FunctionDescriptor xcit_cpu_class_attention_folded_scores_f32$descriptor() {
+        return xcit_cpu_class_attention_folded_scores_f32.DESC;
     }
 
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * xcit_status xcit_cpu_class_attention_scores_f32(xcit_ctx *ctx, float *scores, const float *q, const float *k, int64_t rows, int64_t channels, int64_t heads, int64_t stride)
+     * xcit_status xcit_cpu_class_attention_folded_scores_f32(xcit_ctx *ctx, float *scores, const float *keys, const float *u, int64_t rows, int64_t channels, int64_t heads, int64_t stride)
      * }
      */
-    public static MethodHandle xcit_cpu_class_attention_scores_f32$handle() {
-        return xcit_cpu_class_attention_scores_f32.HANDLE;
+    public static MethodHandle xcit_cpu_class_attention_folded_scores_f32$handle() {
+        return xcit_cpu_class_attention_folded_scores_f32.HANDLE;
     }
 
     /**
      * Address for:
      * {@snippet lang=c :
-     * xcit_status xcit_cpu_class_attention_scores_f32(xcit_ctx *ctx, float *scores, const float *q, const float *k, int64_t rows, int64_t channels, int64_t heads, int64_t stride)
+     * xcit_status xcit_cpu_class_attention_folded_scores_f32(xcit_ctx *ctx, float *scores, const float *keys, const float *u, int64_t rows, int64_t channels, int64_t heads, int64_t stride)
      * }
      */
-    public static MemorySegment xcit_cpu_class_attention_scores_f32$address() {
-        return xcit_cpu_class_attention_scores_f32.ADDR;
+    public static MemorySegment xcit_cpu_class_attention_folded_scores_f32$address() {
+        return xcit_cpu_class_attention_folded_scores_f32.ADDR;
     }
 
     /**
      * {@snippet lang=c :
-     * xcit_status xcit_cpu_class_attention_scores_f32(xcit_ctx *ctx, float *scores, const float *q, const float *k, int64_t rows, int64_t channels, int64_t heads, int64_t stride)
+     * xcit_status xcit_cpu_class_attention_folded_scores_f32(xcit_ctx *ctx, float *scores, const float *keys, const float *u, int64_t rows, int64_t channels, int64_t heads, int64_t stride)
      * }
      */
-    public static int xcit_cpu_class_attention_scores_f32(MemorySegment ctx, MemorySegment scores, MemorySegment q, MemorySegment k, long rows, long channels, long heads, long stride) {
-        var mh$ = xcit_cpu_class_attention_scores_f32.HANDLE;
+    public static int xcit_cpu_class_attention_folded_scores_f32(MemorySegment ctx, MemorySegment scores, MemorySegment keys, MemorySegment u, long rows, long channels, long heads, long stride) {
+        var mh$ = xcit_cpu_class_attention_folded_scores_f32.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("xcit_cpu_class_attention_scores_f32", ctx, scores, q, k, rows, channels, heads, stride);
+                traceDowncall("xcit_cpu_class_attention_folded_scores_f32", ctx, scores, keys, u, rows, channels, heads, stride);
             }
-            return (int)mh$.invokeExact(ctx, scores, q, k, rows, channels, heads, stride);
+            return (int)mh$.invokeExact(ctx, scores, keys, u, rows, channels, heads, stride);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -1796,7 +1932,7 @@ public class xcit_h {
         }
     }
 
-    private static class xcit_cpu_class_attention_apply_f32 {
+    private static class xcit_cpu_class_attention_folded_sum_f32 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             xcit_h.C_INT,
             xcit_h.C_POINTER,
@@ -1810,7 +1946,7 @@ public class xcit_h {
             xcit_h.C_INT
         );
 
-        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_class_attention_apply_f32");
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_class_attention_folded_sum_f32");
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -1818,45 +1954,111 @@ public class xcit_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * xcit_status xcit_cpu_class_attention_apply_f32(xcit_ctx *ctx, float *out, const float *weights, const float *v, int64_t rows, int64_t channels, int64_t heads, int64_t stride, int32_t accumulate)
+     * xcit_status xcit_cpu_class_attention_folded_sum_f32(xcit_ctx *ctx, float *ubar, const float *weights, const float *u, int64_t rows, int64_t channels, int64_t heads, int64_t stride, int32_t accumulate)
      * }
      */
-    public static FunctionDescriptor xcit_cpu_class_attention_apply_f32$descriptor() {
-        return xcit_cpu_class_attention_apply_f32.DESC;
+    public static FunctionDescriptor xcit_cpu_class_attention_folded_sum_f32$descriptor() {
+        return xcit_cpu_class_attention_folded_sum_f32.DESC;
     }
 
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * xcit_status xcit_cpu_class_attention_apply_f32(xcit_ctx *ctx, float *out, const float *weights, const float *v, int64_t rows, int64_t channels, int64_t heads, int64_t stride, int32_t accumulate)
+     * xcit_status xcit_cpu_class_attention_folded_sum_f32(xcit_ctx *ctx, float *ubar, const float *weights, const float *u, int64_t rows, int64_t channels, int64_t heads, int64_t stride, int32_t accumulate)
      * }
      */
-    public static MethodHandle xcit_cpu_class_attention_apply_f32$handle() {
-        return xcit_cpu_class_attention_apply_f32.HANDLE;
+    public static MethodHandle xcit_cpu_class_attention_folded_sum_f32$handle() {
+        return xcit_cpu_class_attention_folded_sum_f32.HANDLE;
     }
 
     /**
      * Address for:
      * {@snippet lang=c :
-     * xcit_status xcit_cpu_class_attention_apply_f32(xcit_ctx *ctx, float *out, const float *weights, const float *v, int64_t rows, int64_t channels, int64_t heads, int64_t stride, int32_t accumulate)
+     * xcit_status xcit_cpu_class_attention_folded_sum_f32(xcit_ctx *ctx, float *ubar, const float *weights, const float *u, int64_t rows, int64_t channels, int64_t heads, int64_t stride, int32_t accumulate)
      * }
      */
-    public static MemorySegment xcit_cpu_class_attention_apply_f32$address() {
-        return xcit_cpu_class_attention_apply_f32.ADDR;
+    public static MemorySegment xcit_cpu_class_attention_folded_sum_f32$address() {
+        return xcit_cpu_class_attention_folded_sum_f32.ADDR;
     }
 
     /**
      * {@snippet lang=c :
-     * xcit_status xcit_cpu_class_attention_apply_f32(xcit_ctx *ctx, float *out, const float *weights, const float *v, int64_t rows, int64_t channels, int64_t heads, int64_t stride, int32_t accumulate)
+     * xcit_status xcit_cpu_class_attention_folded_sum_f32(xcit_ctx *ctx, float *ubar, const float *weights, const float *u, int64_t rows, int64_t channels, int64_t heads, int64_t stride, int32_t accumulate)
      * }
      */
-    public static int xcit_cpu_class_attention_apply_f32(MemorySegment ctx, MemorySegment out, MemorySegment weights, MemorySegment v, long rows, long channels, long heads, long stride, int accumulate) {
-        var mh$ = xcit_cpu_class_attention_apply_f32.HANDLE;
+    public static int xcit_cpu_class_attention_folded_sum_f32(MemorySegment ctx, MemorySegment ubar, MemorySegment weights, MemorySegment u, long rows, long channels, long heads, long stride, int accumulate) {
+        var mh$ = xcit_cpu_class_attention_folded_sum_f32.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("xcit_cpu_class_attention_apply_f32", ctx, out, weights, v, rows, channels, heads, stride, accumulate);
+                traceDowncall("xcit_cpu_class_attention_folded_sum_f32", ctx, ubar, weights, u, rows, channels, heads, stride, accumulate);
             }
-            return (int)mh$.invokeExact(ctx, out, weights, v, rows, channels, heads, stride, accumulate);
+            return (int)mh$.invokeExact(ctx, ubar, weights, u, rows, channels, heads, stride, accumulate);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cpu_class_attention_folded_out_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_h.C_INT,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_POINTER,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_class_attention_folded_out_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_class_attention_folded_out_f32(xcit_ctx *ctx, float *out, const float *ubar, const float *v_weight, const float *v_bias, int64_t channels, int64_t heads)
+     * }
+     */
+    public static FunctionDescriptor xcit_cpu_class_attention_folded_out_f32$descriptor() {
+        return xcit_cpu_class_attention_folded_out_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_class_attention_folded_out_f32(xcit_ctx *ctx, float *out, const float *ubar, const float *v_weight, const float *v_bias, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MethodHandle xcit_cpu_class_attention_folded_out_f32$handle() {
+        return xcit_cpu_class_attention_folded_out_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_class_attention_folded_out_f32(xcit_ctx *ctx, float *out, const float *ubar, const float *v_weight, const float *v_bias, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MemorySegment xcit_cpu_class_attention_folded_out_f32$address() {
+        return xcit_cpu_class_attention_folded_out_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cpu_class_attention_folded_out_f32(xcit_ctx *ctx, float *out, const float *ubar, const float *v_weight, const float *v_bias, int64_t channels, int64_t heads)
+     * }
+     */
+    public static int xcit_cpu_class_attention_folded_out_f32(MemorySegment ctx, MemorySegment out, MemorySegment ubar, MemorySegment v_weight, MemorySegment v_bias, long channels, long heads) {
+        var mh$ = xcit_cpu_class_attention_folded_out_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cpu_class_attention_folded_out_f32", ctx, out, ubar, v_weight, v_bias, channels, heads);
+            }
+            return (int)mh$.invokeExact(ctx, out, ubar, v_weight, v_bias, channels, heads);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
