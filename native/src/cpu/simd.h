@@ -43,10 +43,16 @@ XCIT_CPU_KERNELS(XCIT_CPU_KERNEL_PROTO)
  * loads and stores at any float address. */
 typedef float vf __attribute__((vector_size(VLEN * 4)));
 typedef float vfu __attribute__((vector_size(VLEN * 4), aligned(4), may_alias));
+typedef int32_t vi __attribute__((vector_size(VLEN * 4)));
 
 static inline vf vload(const float* p) { return *(const vfu*)p; }
 static inline void vstore(float* p, vf v) { *(vfu*)p = v; }
-static inline vf vset1(float x) { return (vf){0} + x; }
+/* x in every lane: a shuffle of lane 0, which compiles to one broadcast (from memory when x
+ * is loaded); `(vf){0} + x` would add 0.0 first, an extra instruction (and -0 -> +0). */
+static inline vf vset1(float x) {
+  const vf v = {x};
+  return __builtin_shuffle(v, (vi){0});
+}
 
 /* The calling thread's index in the current OpenMP team (0 outside a team). */
 static inline int xcit_tid(void) {
@@ -61,7 +67,6 @@ static inline int xcit_tid(void) {
 static inline int64_t vround(int64_t n) { return (n + VLEN - 1) / VLEN * VLEN; }
 
 /* Lane-wise select and bit casts; comparisons of vf give a vi mask (-1 or 0). */
-typedef int32_t vi __attribute__((vector_size(VLEN * 4)));
 static inline vf vselect(vi mask, vf yes, vf no) {
   return (vf)(((vi)yes & mask) | ((vi)no & ~mask));
 }

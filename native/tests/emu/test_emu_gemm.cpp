@@ -74,7 +74,7 @@ struct Conv {
     const auto inf = f32(in), wf = f32(weight), bf = f32(bias);
     std::vector<float> want(out.n);
     EXPECT_OK(ctx, xcit_cpu_conv3x3s2_f32(ctx, want.data(), inf.data(), wf.data(), bf.data(), b, h, w,
-                                          cin, cout));
+                                          cin, cout, 0, oh, 0));
     EXPECT_OK(ctx, op::conv3x3s2<T>(ctx.ctx, out.data(), in.data(), weight.data(), bias.data(), b, h,
                                     w, cin, cout));
     expect_close("conv3x3s2 " + shape, out, widen(want), 2.0);

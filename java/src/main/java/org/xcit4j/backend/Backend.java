@@ -142,10 +142,22 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend, CpuBa
     void nchwToNhwc(Tensor out, Tensor in);
 
     /**
-     * 3x3 convolution, stride 2, zero padding 1: out (B, ceil(H/2), ceil(W/2), Cout) =
-     * conv(in (B, H, W, Cin), weight (Cout, Cin, 3, 3)) + bias (Cout).
+     * 3x3 convolution, stride 2, zero padding 1, then GELU (as {@link #gelu}) if {@code gelu}:
+     * out (B, R, ceil(W/2), Cout) = output rows [firstRow, firstRow + R) of
+     * conv(in (B, H, W, Cin), weight (Cout, Cin, 3, 3)) + bias (Cout), firstRow + R <= ceil(H/2).
+     * The whole output is firstRow 0, R = ceil(H/2); a band of it (where {@link #convRowBands})
+     * lets the patch embedding run band by band, so its large stage outputs never exist whole.
      */
-    void conv3x3s2(Tensor out, Tensor in, Tensor weight, Tensor bias);
+    void conv3x3s2(Tensor out, Tensor in, int firstRow, Tensor weight, Tensor bias, boolean gelu);
+
+    /**
+     * Whether {@link #conv3x3s2} computes bands of output rows (firstRow > 0 or R < ceil(H/2)).
+     * A backend that answers false is only asked for whole outputs, and its sessions hold every
+     * patch-embedding stage whole.
+     */
+    default boolean convRowBands() {
+        return true;
+    }
 
     /**
      * Cross-covariance attention core for every image and head: from qkv (B, N, 3C)
@@ -226,13 +238,35 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend, CpuBa
      * x (B, N, C) += gamma (C) * proj(XCA(qkv(u))) with qkv = Linear(qkvWeight (3C, C),
      * qkvBias), XCA as in {@link #xca} and proj = Linear(projWeight (C, C), projBias): the
      * attention branch of a block, which a backend may compute another way (the spec's
-     * covariance-folded form). qkvBuf (B, N, 3C), attnBuf and tmp (B, N, C) are scratch.
+     * covariance-folded form). qkvBuf (B, N, 3C), attnBuf and tmp (B, N, C) are scratch;
+     * qkvBuf and attnBuf may be null where {@link #xcaUsesBuffers} is false, tmp where
+     * {@link #residualOpsUseTmp} is.
      */
     default void xcaAddScaled(Tensor x, Tensor u, Tensor qkvWeight, Tensor qkvBias, Tensor temperature, int heads,
                               Tensor projWeight, Tensor projBias, Tensor gamma, Tensor qkvBuf, Tensor attnBuf, Tensor tmp) {
         linear(qkvBuf, u, qkvWeight, qkvBias);
         xca(attnBuf, qkvBuf, temperature, heads);
         linearAddScaled(x, attnBuf, projWeight, projBias, gamma, tmp);
+    }
+
+    /**
+     * Whether {@link #xcaAddScaled} on (B, tokens, channels) uses its qkvBuf and attnBuf. A
+     * backend that takes another route there answers false (CpuBackend: the covariance-folded
+     * one from its crossover on); callers may then pass null for both, so sessions do not plan
+     * (B, N, 4C) floats that nothing touches.
+     */
+    default boolean xcaUsesBuffers(long tokens, long channels) {
+        return true;
+    }
+
+    /**
+     * Whether the residual ops {@link #linearAddScaled}, {@link #xcaAddScaled},
+     * {@link #lpiAddScaled} and {@link #mlpAddScaled} use their tmp scratch (the default
+     * compositions do). A backend whose versions are all fused answers false; callers may then
+     * pass null.
+     */
+    default boolean residualOpsUseTmp() {
+        return true;
     }
 
     /**

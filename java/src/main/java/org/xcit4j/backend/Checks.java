@@ -30,6 +30,28 @@ final class Checks {
         return new IllegalArgumentException(what + ": shape " + t.shape() + ", expected " + expected);
     }
 
+    /**
+     * Checks a {@code conv3x3s2} call (Backend's contract) and returns R, the output rows it
+     * computes: weight (Cout, Cin, 3, 3), bias (Cout), out (B, R, ceil(W/2), Cout) with
+     * 0 <= firstRow, firstRow + R <= ceil(H/2).
+     */
+    static long convRows(Tensor out, Tensor in, int firstRow, Tensor weight, Tensor bias) {
+        Shape s = in.shape(), o = out.shape();
+        if (s.rank() != 4) throw new IllegalArgumentException("conv3x3s2 in: shape " + s + ", expected (B, H, W, Cin)");
+        long b = s.dim(0), h = s.dim(1), w = s.dim(2), cin = s.dim(3), cout = weight.shape().dim(0);
+        requireDims(weight, "conv3x3s2 weight", cout, cin, 3, 3);
+        requireNumel(bias, cout, "conv3x3s2 bias");
+        long rows = o.rank() == 4 ? o.dim(1) : -1;
+        if (o.rank() != 4 || o.dim(0) != b || o.dim(2) != (w + 1) / 2 || o.dim(3) != cout) {
+            throw new IllegalArgumentException("conv3x3s2 out: shape " + o + ", expected (" + b + ", R, " + (w + 1) / 2 + ", " + cout + ")");
+        }
+        if (firstRow < 0 || firstRow + rows > (h + 1) / 2) {
+            throw new IllegalArgumentException("conv3x3s2: output rows [" + firstRow + ", " + (firstRow + rows)
+                    + ") outside the " + (h + 1) / 2 + " rows of a " + h + "-row input");
+        }
+        return rows;
+    }
+
     static void requireNumel(Tensor t, long numel, String what) {
         if (t.numel() != numel) throw new IllegalArgumentException(what + ": shape " + t.shape() + ", expected " + numel + " elements");
     }

@@ -6,40 +6,47 @@ import org.xcit4j.tensor.Shape;
 import org.xcit4j.tensor.Tensor;
 
 /**
- * The im2col + GEMM schedule of one patch-embedding stage for one (in, out) pair, made on
- * the first call: chunks of about 4 MB of columns, their input images and output slices
- * (made once, as slicing segments on every call would allocate).
+ * The im2col + GEMM schedule of one {@code conv3x3s2} call on one (in, out) pair of views,
+ * made on its first call: per image, the output pixels split evenly into chunks of at most
+ * about 4 MB of columns (even chunks: at most two row counts, so two GEMM primitives), with
+ * their input images and output slices made once (slicing segments on every call would allocate).
  */
 final class ConvPlan {
-    /** im2col rows per GEMM call: about 4 MB of float32 columns. */
+    /** im2col rows per GEMM call: at most about 4 MB of float32 columns. */
     static final long IM2COL_FLOATS = 1L << 20;
 
-    final Tensor in, out, weight, permuted;
+    final Tensor in, weight;
+    final int firstRow;
     final long k, chunk;
     final long[] row0, rows;
     final MemorySegment[] src, dst;
 
-    ConvPlan(Tensor in, Tensor out, Tensor weight, Tensor permuted, long h, long w, long cin, long cout) {
+    /** For in (B, h, w, cin) and out (B, outRows, ceil(w/2), cout), output rows from firstRow. */
+    ConvPlan(Tensor in, Tensor out, Tensor weight, int firstRow, long h, long w, long cin, long cout) {
         this.in = in;
-        this.out = out;
         this.weight = weight;
-        this.permuted = permuted;
-        long b = in.shape().dim(0), pixels = ((h + 1) / 2) * ((w + 1) / 2);
+        this.firstRow = firstRow;
+        long b = in.shape().dim(0), ow = (w + 1) / 2, pixels = out.shape().dim(1) * ow, first = firstRow * ow;
         this.k = 9 * cin;
-        this.chunk = Math.min(pixels, Math.max(64, IM2COL_FLOATS / k));
-        int perImage = (int) ((pixels + chunk - 1) / chunk), n = (int) b * perImage;
+        int perImage = (int) Math.max(1, (pixels * k + IM2COL_FLOATS - 1) / IM2COL_FLOATS), n = (int) b * perImage;
+        this.chunk = (pixels + perImage - 1) / perImage;
         row0 = new long[n];
         rows = new long[n];
         src = new MemorySegment[n];
         dst = new MemorySegment[n];
         long imageIn = h * w * cin * Float.BYTES, imageOut = pixels * cout * Float.BYTES;
         for (int i = 0; i < n; i++) {
-            long img = i / perImage;
-            row0[i] = (i % perImage) * chunk;
-            rows[i] = Math.min(chunk, pixels - row0[i]);
+            long img = i / perImage, j = i % perImage, from = j * pixels / perImage, to = (j + 1) * pixels / perImage;
+            row0[i] = first + from;
+            rows[i] = to - from;
             src[i] = in.segment().asSlice(img * imageIn, imageIn);
-            dst[i] = out.segment().asSlice(img * imageOut + row0[i] * cout * Float.BYTES, rows[i] * cout * Float.BYTES);
+            dst[i] = out.segment().asSlice(img * imageOut + from * cout * Float.BYTES, rows[i] * cout * Float.BYTES);
         }
+    }
+
+    /** Whether this plan is the one for {@code in} and {@code weight} from {@code firstRow} (its out is the map's key). */
+    boolean serves(Tensor in, Tensor weight, int firstRow) {
+        return this.in == in && this.weight == weight && this.firstRow == firstRow;
     }
 
     /** (Cout, Cin, 3, 3) -> (Cout, 3, 3, Cin): the im2col column order, so the conv is a GEMM. */

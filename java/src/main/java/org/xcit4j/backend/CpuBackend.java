@@ -26,8 +26,13 @@ public final class CpuBackend implements Backend {
     private final Precision precision;
     private final int threads;
     private final Arena arena = Arena.ofShared(); // derived weights and workspaces
-    /** The im2col schedule of each patch-embedding weight (with its permuted copy), by weight identity. */
+    /**
+     * The im2col schedule of each conv output view seen (a session's patch-embedding stages or
+     * bands, views it makes once), by the view's identity; dropped when a session is released.
+     */
     private final IdentityHashMap<Tensor, ConvPlan> convPlans = new IdentityHashMap<>();
+    /** Each im2col conv weight in GEMM order (ConvPlan.permute), by weight identity. */
+    private final IdentityHashMap<Tensor, Tensor> permutedWeights = new IdentityHashMap<>();
     private MemorySegment workspace = MemorySegment.NULL;
     /** bf16 copies of GEMM inputs (precision BF16 only), grown rarely and reused. */
     private MemorySegment staging = MemorySegment.NULL;
@@ -110,6 +115,15 @@ public final class CpuBackend implements Backend {
         }
     }
 
+    /**
+     * The session is closing: its conv plans go (they hold its views); other sessions' plans are
+     * remade on their next call. Packed weights and primitives stay, keyed by the model's weights.
+     */
+    @Override
+    public void release(Forward forward) {
+        convPlans.clear();
+    }
+
     /** oneDNN primitives and im2col plans made so far (tests: a prepared session's runs make none). */
     int preparedObjects() {
         return dnnl.primitives() + convPlans.size();
@@ -179,6 +193,10 @@ public final class CpuBackend implements Backend {
                              Tensor projWeight, Tensor projBias, Tensor gamma, Tensor qkvBuf, Tensor attnBuf, Tensor tmp) {
         long n = u.shape().dim(1), c = u.shape().dim(2);
         if (n < covarianceMinTokens(c) || u.shape().rank() != 3 || !x.shape().equals(u.shape())) {
+            if (qkvBuf == null || attnBuf == null) {
+                throw new IllegalArgumentException("xca: the direct route for u " + u.shape() + " needs qkvBuf and attnBuf (null: "
+                        + "planned away while xcaUsesBuffers(" + n + ", " + c + ") was false?)");
+            }
             Backend.super.xcaAddScaled(x, u, qkvWeight, qkvBias, temperature, heads, projWeight, projBias, gamma, qkvBuf, attnBuf, tmp);
             return;
         }
@@ -194,6 +212,21 @@ public final class CpuBackend implements Backend {
         boolean bf16 = precision == Precision.BF16;
         if (path == null || !path.serves(u, x, heads, bf16)) covariance = path = new CovarianceXca(dnnl, arena, u, x, heads, bf16);
         path.run(ctx, qkvWeight, qkvBias, temperature, projWeight, projBias, gamma, dryRun);
+    }
+
+    /** The covariance route (from the crossover on) reads neither qkvBuf nor attnBuf. */
+    @Override
+    public boolean xcaUsesBuffers(long tokens, long channels) {
+        return tokens < covarianceMinTokens(channels);
+    }
+
+    /**
+     * Every residual op is fused here: linearAddScaled and mlpAddScaled's second GEMM add into
+     * x as a oneDNN post-op, lpiAddScaled is one kernel, xcaAddScaled ends in linearAddScaled.
+     */
+    @Override
+    public boolean residualOpsUseTmp() {
+        return false;
     }
 
     /** In fp32, the same crossover as the whole-image path; bf16 streams the direct route. */
@@ -367,36 +400,39 @@ public final class CpuBackend implements Backend {
     // ---- patch embedding -----------------------------------------------------------------
 
     /**
-     * Stage 0 (Cin = 3, K = 27) runs the direct C kernel; wider stages run im2col in chunks of
-     * about 4 MB and a oneDNN GEMM per chunk (measured: see the README's table).
+     * Stage 0 (Cin = 3, K = 27) runs the direct C kernel, GELU applied as it stores; wider
+     * stages run im2col in chunks of about 4 MB and a oneDNN GEMM per chunk with GELU as its
+     * post-op (measured: see the README's table).
      */
     @Override
-    public void conv3x3s2(Tensor out, Tensor in, Tensor weight, Tensor bias) {
+    public void conv3x3s2(Tensor out, Tensor in, int firstRow, Tensor weight, Tensor bias, boolean gelu) {
+        long rows = convRows(out, in, firstRow, weight, bias);
         Shape s = in.shape();
         long b = s.dim(0), h = s.dim(1), w = s.dim(2), cin = s.dim(3), cout = weight.shape().dim(0);
-        long oh = (h + 1) / 2, ow = (w + 1) / 2;
-        requireDims(weight, "conv3x3s2 weight", cout, cin, 3, 3);
-        requireDims(out, "conv3x3s2 out", b, oh, ow, cout);
-        requireNumel(bias, cout, "conv3x3s2 bias");
         if (cin < 8) {
             check(xcit_cpu_conv3x3s2_f32(handle(), out.segment(), in.segment(), weight.segment(), bias.segment(),
-                    b, h, w, cin, cout), "xcit_cpu_conv3x3s2_f32");
+                    b, h, w, cin, cout, firstRow, rows, gelu ? 1 : 0), "xcit_cpu_conv3x3s2_f32");
             return;
         }
-        // One plan per weight, kept while the same (in, out) pair comes back (a full session);
-        // streamed bands bring new views every call and get a new plan (a few small arrays)
-        // around the same permuted weight, so its GEMM primitives are found again.
-        ConvPlan plan = convPlans.get(weight);
-        if (plan == null || plan.in != in || plan.out != out) {
-            Tensor permuted = plan != null ? plan.permuted : ConvPlan.permute(arena, weight, cout, cin);
-            plan = new ConvPlan(in, out, weight, permuted, h, w, cin, cout);
-            convPlans.put(weight, plan);
+        // A session hands the same views every run (its stages, or its bands made once), so each
+        // finds its plan again; the permuted weight is shared by all plans of a weight.
+        ConvPlan plan = convPlans.get(out);
+        if (plan == null || !plan.serves(in, weight, firstRow)) {
+            plan = new ConvPlan(in, out, weight, firstRow, h, w, cin, cout);
+            convPlans.put(out, plan);
         }
+        Tensor permuted = permutedWeights.get(weight);
+        if (permuted == null) {
+            permuted = ConvPlan.permute(arena, weight, cout, cin);
+            permutedWeights.put(weight, permuted);
+        }
+        Dnnl.Epilogue epilogue = gelu ? Dnnl.Epilogue.GELU : Dnnl.Epilogue.NONE;
         MemorySegment cols = workspace(plan.chunk * plan.k * Float.BYTES);
         for (int i = 0; i < plan.dst.length; i++) {
+            if (plan.rows[i] == 0) continue;
             check(xcit_cpu_im2col3x3s2_f32(handle(), cols, plan.src[i], h, w, cin, plan.row0[i], plan.rows[i]),
                     "xcit_cpu_im2col3x3s2_f32");
-            run(matmul(plan.permuted, bias, null, Dnnl.Epilogue.NONE, plan.rows[i], false), cols, plan.rows[i] * plan.k, plan.dst[i]);
+            run(matmul(permuted, bias, null, epilogue, plan.rows[i], false), cols, plan.rows[i] * plan.k, plan.dst[i]);
         }
     }
 
@@ -678,6 +714,7 @@ public final class CpuBackend implements Backend {
             ctx.close();
             arena.close();
             convPlans.clear();
+            permutedWeights.clear();
         }
     }
 }

@@ -162,11 +162,22 @@ public final class CudaBackend implements Backend {
         call("nchw_to_nhwc", d(out), d(in), (long) s.size(0), (long) s.size(1), (long) s.size(2), (long) s.size(3));
     }
 
+    /** Whole outputs only ({@link #convRowBands} is false); GELU is the separate bias_gelu pass. */
     @Override
-    public void conv3x3s2(Tensor out, Tensor in, Tensor weight, Tensor bias) {
+    public void conv3x3s2(Tensor out, Tensor in, int firstRow, Tensor weight, Tensor bias, boolean gelu) {
         Shape s = in.shape();
+        if (firstRow != 0 || Checks.convRows(out, in, firstRow, weight, bias) != (s.size(1) + 1) / 2) {
+            throw new UnsupportedOperationException("conv3x3s2 on cuda computes whole outputs, not row bands (asked for rows from "
+                    + firstRow + " into " + out.shape() + ")");
+        }
         call("conv3x3s2", d(out), d(in), d(weight), d(bias), (long) s.size(0), (long) s.size(1), (long) s.size(2),
                 (long) s.size(3), (long) weight.shape().size(0));
+        if (gelu) gelu(out);
+    }
+
+    @Override
+    public boolean convRowBands() {
+        return false;
     }
 
     /** Streamed XCA is for host backends: Session and DenseSession refuse streamed plans on cuda before any op runs. */

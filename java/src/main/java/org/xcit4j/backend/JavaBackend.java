@@ -110,16 +110,13 @@ public final class JavaBackend implements Backend {
     }
 
     @Override
-    public void conv3x3s2(Tensor out, Tensor in, Tensor weight, Tensor bias) {
+    public void conv3x3s2(Tensor out, Tensor in, int firstRow, Tensor weight, Tensor bias, boolean gelu) {
         Shape s = in.shape();
+        int rows = Math.toIntExact(Checks.convRows(out, in, firstRow, weight, bias));
         int b = s.size(0), h = s.size(1), w = s.size(2), cin = s.size(3);
-        int cout = weight.shape().size(0);
-        int oh = (h + 1) / 2, ow = (w + 1) / 2;
-        requireShape(weight, Shape.of(cout, cin, 3, 3), "conv3x3s2 weight");
-        requireShape(out, Shape.of(b, oh, ow, cout), "conv3x3s2 out");
-        requireNumel(bias, cout, "conv3x3s2 bias");
-        parallel(b * oh, by -> {
-            int n = by / oh, oy = by % oh;
+        int cout = weight.shape().size(0), ow = (w + 1) / 2;
+        parallel(b * rows, br -> {
+            int n = br / rows, oy = firstRow + br % rows;
             for (int ox = 0; ox < ow; ox++) {
                 for (int co = 0; co < cout; co++) {
                     double acc = bias.get(co);
@@ -135,7 +132,9 @@ public final class JavaBackend implements Backend {
                             }
                         }
                     }
-                    out.set((((long) n * oh + oy) * ow + ox) * cout + co, (float) acc);
+                    // Rounded to float first, as the conv's output before a separate gelu pass.
+                    float y = (float) acc;
+                    out.set(((long) br * ow + ox) * cout + co, gelu ? (float) Erf.gelu(y) : y);
                 }
             }
         }, out, in, weight, bias);

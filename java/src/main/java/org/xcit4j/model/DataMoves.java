@@ -19,9 +19,19 @@ final class DataMoves {
 
     /** dst = src, same number of elements. */
     static void copy(Backend backend, Tensor dst, Tensor src) {
-        if (dst.numel() != src.numel()) throw new IllegalArgumentException("copy of " + src.shape() + " into " + dst.shape());
-        if (src.numel() == 0) return;
-        backend.gatherRow(dst.reshape(1, dst.numel()), src.reshape(1, 1, src.numel()), 0);
+        Copy.of(dst, src).run(backend);
+    }
+
+    /** dst = src with the views made once, so {@link #run} allocates nothing. */
+    record Copy(Tensor dstView, Tensor srcView) {
+        static Copy of(Tensor dst, Tensor src) {
+            if (dst.numel() != src.numel()) throw new IllegalArgumentException("copy of " + src.shape() + " into " + dst.shape());
+            return new Copy(dst.reshape(1, dst.numel()), src.reshape(1, 1, src.numel()));
+        }
+
+        void run(Backend backend) {
+            if (srcView.numel() > 0) backend.gatherRow(dstView, srcView, 0);
+        }
     }
 
     /** out (B, S, R) = in (B, R, S) transposed per batch item. */

@@ -6,12 +6,26 @@ import org.xcit4j.tensor.Shape;
 import org.xcit4j.tensor.Tensor;
 
 /**
- * The unchunked trunk: the channel-last image, every patch-embedding stage and one set of
- * block buffers for all tokens. Steps: 0 converts the image, stage s writes in step s + 1,
- * the blocks run in step stages + 1. The last stage's output is the residual stream.
+ * The unchunked trunk: one set of block buffers for all tokens, planned for what the backend
+ * uses (no qkv/attn where its attention route does not read them, no tmp where its residual
+ * ops are fused). The patch embedding runs in bands of token rows ({@link StreamedPatchEmbed})
+ * where the backend computes conv row bands, so its stage outputs (at 1024 x 1024 the first
+ * is 50 MB, 8x the tokens) never exist whole: step 1 is the embedding, step 2 the blocks.
+ * Otherwise every stage is whole: step 0 converts the image, stage s writes in step s + 1,
+ * the blocks run in step stages + 1, and the last stage's output is the residual stream.
  */
 final class FullTrunk extends Trunk {
+    /**
+     * About this many tokens per patch-embedding band: wide enough that each band's GEMMs
+     * stay efficient, while the band buffers (p16: about 1.3 MB per 64 tokens, mostly the first
+     * stage's rows) stay below what the blocks need anyway.
+     */
+    static final int TOKENS_PER_PATCH_BAND = 512;
+
     private final int stages;
+    private final StreamedPatchEmbed bands; // null: whole stages
+    /** What the backend's block ops read besides u and hidden (asked once: its answer sizes the plan). */
+    private final boolean tmpBuffer, xcaBuffers;
     private Tensor image;
     private Tensor[] stageOut;
     private Tensor position;
@@ -21,11 +35,20 @@ final class FullTrunk extends Trunk {
     FullTrunk(Xcit model, Backend backend, int batch, int height, int width) {
         super(model, backend, batch, height, width);
         this.stages = model.config().patchStages();
+        this.bands = backend.convRowBands()
+                ? new StreamedPatchEmbed(model, backend, height, width, gridH, gridW, patchBandRows(gridH, gridW), true)
+                : null;
+        this.tmpBuffer = backend.residualOpsUseTmp();
+        this.xcaBuffers = backend.xcaUsesBuffers((long) gridH * gridW, channels);
+    }
+
+    static int patchBandRows(int gridH, int gridW) {
+        return Math.max(1, Math.min(gridH, (TOKENS_PER_PATCH_BAND + gridW - 1) / gridW));
     }
 
     @Override
     int blocksStep() {
-        return stages + 1;
+        return bands != null ? 2 : stages + 1;
     }
 
     @Override
@@ -39,31 +62,39 @@ final class FullTrunk extends Trunk {
         int b = batch, c = channels, n = gridH * gridW, s = blocksStep();
         // The position is computed once, at bind time, and read by every run: it lives throughout.
         // Its raw features are needed only at bind time, when nothing else is live.
-        p.add("image", Shape.of(b, height, width, 3), 0, 1)
-                .add("posFeatures", Shape.of(n, 2 * FourierPosition.HIDDEN), 0, 0)
+        p.add("posFeatures", Shape.of(n, 2 * FourierPosition.HIDDEN), 0, 0)
                 .add("position", Shape.of(n, c), 0, lastStep);
-        for (int i = 0; i < stages; i++) {
-            p.add("stage" + i, PatchEmbed.stageShape(cfg, i, b, height, width), i + 1, i == stages - 1 ? lastStep : i + 2);
+        if (bands != null) {
+            p.add("tokens", tokensShape(), 1, lastStep);
+            bands.declare(p, 1);
+        } else {
+            p.add("image", Shape.of(b, height, width, 3), 0, 1);
+            for (int i = 0; i < stages; i++) {
+                p.add("stage" + i, PatchEmbed.stageShape(cfg, i, b, height, width), i + 1, i == stages - 1 ? lastStep : i + 2);
+            }
         }
-        p.add("u", Shape.of(b, n, c), s, s)
-                .add("y", Shape.of(b, n, c), s, s)
-                .add("attn", Shape.of(b, n, c), s, s)
-                .add("qkv", Shape.of(b, n, 3L * c), s, s)
-                .add("hidden", Shape.of(b, n, cfg.hiddenDim()), s, s);
+        p.add("u", Shape.of(b, n, c), s, s).add("hidden", Shape.of(b, n, cfg.hiddenDim()), s, s);
+        if (tmpBuffer) p.add("y", Shape.of(b, n, c), s, s);
+        if (xcaBuffers) p.add("attn", Shape.of(b, n, c), s, s).add("qkv", Shape.of(b, n, 3L * c), s, s);
     }
 
     @Override
     void bind(MemoryPlan plan) {
-        image = plan.tensor("image");
-        stageOut = new Tensor[stages];
-        for (int i = 0; i < stages; i++) stageOut[i] = plan.tensor("stage" + i);
-        blockBuffers = new XcaBlock.Buffers(plan.tensor("u"), plan.tensor("y"), plan.tensor("attn"),
-                plan.tensor("qkv"), plan.tensor("hidden"));
-        // The last stage's (B, Hp, Wp, C) output is the (B, N, C) residual stream.
-        tokens = stageOut[stages - 1].reshape(tokensShape().dims());
         position = plan.tensor("position");
         posFeatures = plan.tensor("posFeatures");
         FourierPosition.features(posFeatures, gridH, gridW);
+        if (bands != null) {
+            tokens = plan.tensor("tokens");
+            bands.bind(plan, tokens, position);
+        } else {
+            image = plan.tensor("image");
+            stageOut = new Tensor[stages];
+            for (int i = 0; i < stages; i++) stageOut[i] = plan.tensor("stage" + i);
+            // The last stage's (B, Hp, Wp, C) output is the (B, N, C) residual stream.
+            tokens = stageOut[stages - 1].reshape(tokensShape().dims());
+        }
+        blockBuffers = new XcaBlock.Buffers(plan.tensor("u"), tmpBuffer ? plan.tensor("y") : null,
+                xcaBuffers ? plan.tensor("attn") : null, xcaBuffers ? plan.tensor("qkv") : null, plan.tensor("hidden"));
     }
 
     @Override
@@ -78,9 +109,13 @@ final class FullTrunk extends Trunk {
 
     @Override
     void run(Tensor input, BlockHook hook) {
-        backend.nchwToNhwc(image, input);
-        model.patchEmbed().forward(backend, image, stageOut);
-        backend.addBroadcast(tokens, position);
+        if (bands != null) {
+            bands.forward(input);
+        } else {
+            backend.nchwToNhwc(image, input);
+            model.patchEmbed().forward(backend, image, stageOut);
+            backend.addBroadcast(tokens, position);
+        }
         for (int i = 0; i < model.blocks().size(); i++) {
             model.blocks().get(i).forward(backend, tokens, gridH, gridW, blockBuffers);
             hook.afterBlock(i, tokens);

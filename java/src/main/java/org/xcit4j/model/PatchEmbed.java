@@ -67,15 +67,19 @@ final class PatchEmbed {
 
     /**
      * image (B, H, W, 3) channel-last -> stageOut[last] (B, Hp, Wp, C), which is also the
-     * (B, N, C) token matrix. {@code stageOut[s]} holds stage s's output.
+     * (B, N, C) token matrix. {@code stageOut[s]} holds stage s's output (after its GELU).
      */
     void forward(Backend backend, Tensor image, Tensor[] stageOut) {
         Tensor in = image;
         for (int s = 0; s < stages.size(); s++) {
-            backend.conv3x3s2(stageOut[s], in, stages.get(s).weight(), stages.get(s).bias());
-            if (s < stages.size() - 1) backend.gelu(stageOut[s]);
+            convBand(backend, s, stageOut[s], in, 0);
             in = stageOut[s];
         }
+    }
+
+    /** Stage s's output rows from {@code firstRow} into out (see Backend.conv3x3s2), with the GELU after every stage but the last. */
+    void convBand(Backend backend, int s, Tensor out, Tensor in, int firstRow) {
+        backend.conv3x3s2(out, in, firstRow, stages.get(s).weight(), stages.get(s).bias(), s < stages.size() - 1);
     }
 
     long parameters() {

@@ -8,23 +8,42 @@ import org.xcit4j.tensor.Tensor;
 /**
  * The patch embedding and positions in bands of token rows, so no stage ever exists at full
  * size (at full resolution the first stage's output is 4x the input for p16, the largest
- * tensor of the network). Token rows [a, b) of the last stage need rows [2a - 2, 2b + 1) of
- * the stage before: a 3x3 stride-2 conv reads input rows 2y-1..2y+1, and starting the input
- * band on an even row keeps the op's stride grid aligned with the image's (its first and last
- * output rows then see the band's zero padding instead of real neighbours, so they are
- * recomputed by the neighbouring band and dropped here). Recursing to the image gives each
- * stage's band; the image band is copied plane by plane from the NCHW input.
+ * tensor of the network). The streamed trunk uses it, and so does the full trunk on backends
+ * that compute bands of conv rows ({@link Backend#convRowBands}).
+ *
+ * <p>Token rows [a, b) are rows [a 2^k, b 2^k) of the output of the stage k before the last
+ * (clipped at the bottom), and every stage computes each of its rows once. Output row y of a
+ * 3x3 stride-2 conv reads input rows 2y-1 .. 2y+1, so a band's first row also needs the last
+ * row of the band before. Each stage's band buffer therefore keeps the previous band's last
+ * two rows on top (the carry): the next stage reads its input from the even row 2lo - 2,
+ * which keeps the conv's stride grid on the image's, and asks for output rows from row 1 of
+ * that input (its row 0 would need row 2lo - 3). The image band is converted afresh for each
+ * band (its two rows of overlap are cheap), and the last stage writes the token rows in place.
  */
 final class StreamedPatchEmbed {
     private final Xcit model;
     private final Backend backend;
-    private final int height, width, gridH, gridW, bandRows, stages;
-    private final int[] sideH, sideW;  // input side of stage s (s = 0: the image)
-    private final long[] maxRows;      // per stage s: most output rows a band computes; index stages: image rows
-    private Tensor inBand, imageBand, posFeatures, position;
-    private final Tensor[] stageBand;
+    private final int height, width, gridH, gridW, bandRows, stages, bands;
+    private final boolean fixedPositions;
+    private final int[] outH, outW;   // output side of stage s
+    private final long imageRows;     // rows of the largest image band
+    private final long[] bufferRows;  // stage s < last: 2 carry rows + the most rows a band adds
 
-    StreamedPatchEmbed(Xcit model, Backend backend, int height, int width, int gridH, int gridW, int bandRows) {
+    // Views made at bind time (the per-input ones when an input first comes), so runs allocate nothing.
+    private Tensor[] imageOut, imageNchw, posFeatures, position;
+    private Tensor[][] convIn, convOut;    // [band][stage]; convOut[band][last] is per image: tokenRows
+    private Tensor[][] tokenRows;          // [image][band]
+    private DataMoves.Copy[][] carry;      // [band][stage < last]
+    private Tensor[][] planeDst;           // [band][channel]: the NCHW band's planes
+    private Tensor input;                  // the input the plane copies below read
+    private DataMoves.Copy[][][] planeCopies; // [image][band][channel]
+
+    /**
+     * {@code fixedPositions}: the caller holds the whole (N, C) positional table and passes it to
+     * {@link #bind}; otherwise the positions are computed band by band into band buffers.
+     */
+    StreamedPatchEmbed(Xcit model, Backend backend, int height, int width, int gridH, int gridW, int bandRows,
+                       boolean fixedPositions) {
         this.model = model;
         this.backend = backend;
         this.height = height;
@@ -32,104 +51,155 @@ final class StreamedPatchEmbed {
         this.gridH = gridH;
         this.gridW = gridW;
         this.bandRows = bandRows;
+        this.fixedPositions = fixedPositions;
         this.stages = model.config().patchStages();
-        this.sideH = new int[stages];
-        this.sideW = new int[stages];
+        this.bands = (gridH + bandRows - 1) / bandRows;
+        this.outH = new int[stages];
+        this.outW = new int[stages];
         int h = height, w = width;
         for (int s = 0; s < stages; s++) {
-            sideH[s] = h;
-            sideW[s] = w;
             h = (h + 1) / 2;
             w = (w + 1) / 2;
+            outH[s] = h;
+            outW[s] = w;
         }
-        this.maxRows = new long[stages + 1];
-        for (int a = 0; a < gridH; a += bandRows) {
-            int[][] r = ranges(a, Math.min(gridH, a + bandRows));
-            for (int s = 0; s < stages; s++) maxRows[s] = Math.max(maxRows[s], (r[s][1] - r[s][0] + 1) / 2);
-            maxRows[stages] = Math.max(maxRows[stages], r[0][1] - r[0][0]);
+        if (outH[stages - 1] != gridH || outW[stages - 1] != gridW) {
+            throw new IllegalStateException("patch stages end at " + outH[stages - 1] + " x " + outW[stages - 1] + ", not the "
+                    + gridH + " x " + gridW + " token grid");
         }
-        this.stageBand = new Tensor[stages];
+        this.bufferRows = new long[stages - 1];
+        long most = 0;
+        for (int j = 0; j < bands; j++) {
+            int a = j * bandRows, b = Math.min(gridH, a + bandRows);
+            most = Math.max(most, imageRow1(b) - imageRow0(a));
+            for (int s = 0; s < stages - 1; s++) bufferRows[s] = Math.max(bufferRows[s], 2 + hi(s, b) - lo(s, a));
+        }
+        this.imageRows = most;
     }
 
-    /**
-     * For final token rows [a, b): rows [lo, hi) of the input of every stage s (s = 0: image
-     * rows). Stage s then computes rows [lo/2, lo/2 + ceil((hi - lo)/2)), a superset of what
-     * stage s + 1 (or the caller) needs.
-     */
-    private int[][] ranges(int a, int b) {
-        int[][] r = new int[stages][];
-        for (int s = stages - 1; s >= 0; s--) {
-            int lo = a == 0 ? 0 : 2 * a - 2, hi = Math.min(sideH[s], 2 * b + 1);
-            r[s] = new int[] {lo, hi};
-            a = lo;
-            b = hi;
-        }
-        return r;
+    /** First output row of stage s in the band starting at token row a. */
+    private int lo(int s, int a) {
+        return a << (stages - 1 - s);
+    }
+
+    /** End of the output rows of stage s in the band ending at token row b (clipped at the bottom). */
+    private int hi(int s, int b) {
+        return Math.min(b << (stages - 1 - s), outH[s]);
+    }
+
+    /** Image rows of the band starting at token row a: from the even row 2lo - 2 (0 for the first band). */
+    private int imageRow0(int a) {
+        return Math.max(0, 2 * lo(0, a) - 2);
+    }
+
+    private int imageRow1(int b) {
+        return Math.min(height, 2 * hi(0, b));
     }
 
     void declare(MemoryPlan.Builder p, int step) {
         XcitConfig cfg = model.config();
-        p.add("pe.in", Shape.of(1, 3, maxRows[stages], width), step, step)
-                .add("pe.image", Shape.of(1, maxRows[stages], width, 3), step, step)
-                .add("pe.posFeatures", Shape.of((long) bandRows * gridW, 2 * FourierPosition.HIDDEN), step, step)
-                .add("pe.position", Shape.of((long) bandRows * gridW, cfg.embedDim()), step, step);
-        for (int s = 0; s < stages; s++) {
-            int w = s + 1 < stages ? sideW[s + 1] : gridW;
-            p.add("pe.stage" + s, Shape.of(1, maxRows[s], w, cfg.patchStageChannels(s)), step, step);
+        p.add("pe.in", Shape.of(1, 3, imageRows, width), step, step)
+                .add("pe.image", Shape.of(1, imageRows, width, 3), step, step);
+        if (!fixedPositions) {
+            p.add("pe.posFeatures", Shape.of((long) bandRows * gridW, 2 * FourierPosition.HIDDEN), step, step)
+                    .add("pe.position", Shape.of((long) bandRows * gridW, cfg.embedDim()), step, step);
+        }
+        for (int s = 0; s < stages - 1; s++) {
+            p.add("pe.stage" + s, Shape.of(1, bufferRows[s], outW[s], cfg.patchStageChannels(s)), step, step);
         }
     }
 
-    void bind(MemoryPlan plan) {
-        inBand = plan.tensor("pe.in");
-        imageBand = plan.tensor("pe.image");
-        posFeatures = plan.tensor("pe.posFeatures");
-        position = plan.tensor("pe.position");
-        for (int s = 0; s < stages; s++) stageBand[s] = plan.tensor("pe.stage" + s);
+    /**
+     * Makes every view the runs use: of the plan's band buffers, of {@code tokens} (B, N, C)
+     * (the output) and of {@code fixedPosition} (N, C), the caller's table, or null when the
+     * positions are computed per band.
+     */
+    void bind(MemoryPlan plan, Tensor tokens, Tensor fixedPosition) {
+        if ((fixedPosition != null) != fixedPositions) {
+            throw new IllegalArgumentException("fixedPosition must be given exactly when the embedding was made with fixedPositions");
+        }
+        int batch = tokens.shape().size(0), c = model.config().embedDim();
+        Tensor inBand = plan.tensor("pe.in"), imageBand = plan.tensor("pe.image");
+        Tensor[] stageBand = new Tensor[stages - 1];
+        for (int s = 0; s < stages - 1; s++) stageBand[s] = plan.tensor("pe.stage" + s);
+        imageOut = new Tensor[bands];
+        imageNchw = new Tensor[bands];
+        planeDst = new Tensor[bands][3];
+        convIn = new Tensor[bands][stages];
+        convOut = new Tensor[bands][stages - 1];
+        carry = new DataMoves.Copy[bands][stages - 1];
+        posFeatures = new Tensor[bands];
+        position = new Tensor[bands];
+        tokenRows = new Tensor[batch][bands];
+        for (int j = 0; j < bands; j++) {
+            int a = j * bandRows, b = Math.min(gridH, a + bandRows);
+            long rows = imageRow1(b) - imageRow0(a), plane = rows * width;
+            Tensor nchw = inBand.reshape(3 * imageRows * width).slice(0, 3 * plane);
+            for (int ch = 0; ch < 3; ch++) planeDst[j][ch] = nchw.slice(ch * plane, (ch + 1) * plane);
+            imageNchw[j] = nchw.reshape(1, 3, rows, width);
+            imageOut[j] = imageBand.reshape(imageRows * width * 3).slice(0, plane * 3).reshape(1, rows, width, 3);
+            convIn[j][0] = imageOut[j];
+            for (int s = 0; s < stages - 1; s++) {
+                int n = hi(s, b) - lo(s, a);
+                convOut[j][s] = DataMoves.rows(stageBand[s], 2, 2 + n);
+                // The next stage reads from row 2lo - 2: the carry's two rows, but none in the first band.
+                convIn[j][s + 1] = DataMoves.rows(stageBand[s], a == 0 ? 2 : 0, 2 + n);
+                if (j + 1 < bands) carry[j][s] = DataMoves.Copy.of(DataMoves.rows(stageBand[s], 0, 2), DataMoves.rows(stageBand[s], n, n + 2));
+            }
+            long tokensFrom = (long) a * gridW, tokensTo = (long) b * gridW;
+            if (fixedPositions) {
+                position[j] = fixedPosition.slice(tokensFrom, tokensTo);
+            } else {
+                posFeatures[j] = plan.tensor("pe.posFeatures").slice(0, tokensTo - tokensFrom);
+                position[j] = plan.tensor("pe.position").slice(0, tokensTo - tokensFrom);
+            }
+            for (int img = 0; img < batch; img++) {
+                tokenRows[img][j] = tokens.slice(img, img + 1).reshape((long) gridH * gridW, c).slice(tokensFrom, tokensTo)
+                        .reshape(1, b - a, gridW, c);
+            }
+        }
+        input = null;
     }
 
-    /** tokens (B, N, C) = patch embedding of input (B, 3, H, W) plus positions, band by band. */
-    void forward(Tensor input, Tensor tokens) {
-        int batch = input.shape().size(0), c = model.config().embedDim();
+    /** tokens (B, N, C) of {@link #bind} = patch embedding of input (B, 3, H, W) plus positions, band by band. */
+    void forward(Tensor input) {
+        if (input != this.input) bindInput(input);
         PatchEmbed pe = model.patchEmbed();
-        for (int a = 0; a < gridH; a += bandRows) {
-            int b = Math.min(gridH, a + bandRows);
-            int[][] r = ranges(a, b);
-            Tensor pos = position.slice(0, (long) (b - a) * gridW);
-            Tensor feats = posFeatures.slice(0, (long) (b - a) * gridW);
-            FourierPosition.features(feats, gridH, gridW, a, b);
-            model.position().project(backend, pos, feats);
-            for (int img = 0; img < batch; img++) {
-                Tensor band = imageBand(input, img, r[0][0], r[0][1]);
-                for (int s = 0; s < stages; s++) {
-                    int lo = r[s][0], hi = r[s][1], first = lo / 2, count = (hi - lo + 1) / 2;
-                    int outW = s + 1 < stages ? sideW[s + 1] : gridW;
-                    Tensor out = stageBand[s].reshape(maxRows[s] * outW * stageBand[s].shape().dim(3))
-                            .slice(0, (long) count * outW * stageBand[s].shape().dim(3))
-                            .reshape(1, count, outW, stageBand[s].shape().dim(3));
-                    backend.conv3x3s2(out, band, pe.stage(s).weight(), pe.stage(s).bias());
-                    // Rows this stage must hand on: the next stage's input range, or the final band [a, b).
-                    int from = s + 1 < stages ? r[s + 1][0] : a, to = s + 1 < stages ? r[s + 1][1] : b;
-                    band = DataMoves.rows(out, from - first, to - first);
-                    if (s < stages - 1) backend.gelu(band);
+        for (int img = 0; img < tokenRows.length; img++) {
+            for (int j = 0; j < bands; j++) {
+                int a = j * bandRows, first = a == 0 ? 0 : 1;
+                if (!fixedPositions) {
+                    FourierPosition.features(posFeatures[j], gridH, gridW, a, Math.min(gridH, a + bandRows));
+                    model.position().project(backend, position[j], posFeatures[j]);
                 }
-                Tensor dst = tokens.slice(img, img + 1).reshape((long) gridH * gridW, c).slice((long) a * gridW, (long) b * gridW);
-                DataMoves.copy(backend, dst, band);
-                backend.addBroadcast(dst, pos);
+                for (DataMoves.Copy plane : planeCopies[img][j]) plane.run(backend);
+                backend.nchwToNhwc(imageOut[j], imageNchw[j]);
+                for (int s = 0; s < stages; s++) {
+                    pe.convBand(backend, s, s + 1 < stages ? convOut[j][s] : tokenRows[img][j], convIn[j][s], first);
+                }
+                if (j + 1 < bands) {
+                    for (DataMoves.Copy move : carry[j]) move.run(backend);
+                }
+                backend.addBroadcast(tokenRows[img][j], position[j]);
             }
         }
     }
 
-    /** Image {@code img}'s rows [lo, hi) as a channel-last (1, hi - lo, W, 3) band. */
-    private Tensor imageBand(Tensor input, int img, int lo, int hi) {
-        long plane = (long) height * width, rows = hi - lo;
-        Tensor nchw = inBand.reshape(3 * maxRows[stages] * width).slice(0, 3 * rows * width);
-        for (int ch = 0; ch < 3; ch++) {
-            Tensor src = input.reshape(input.shape().dim(0) * 3 * plane).slice((img * 3L + ch) * plane + (long) lo * width,
-                    (img * 3L + ch) * plane + (long) hi * width);
-            DataMoves.copy(backend, nchw.slice(ch * rows * width, (ch + 1) * rows * width), src);
+    /** The plane copies from {@code input}: image img's rows of each band, channel by channel. */
+    private void bindInput(Tensor input) {
+        long plane = (long) height * width;
+        Tensor flat = input.reshape(input.numel());
+        planeCopies = new DataMoves.Copy[tokenRows.length][bands][3];
+        for (int img = 0; img < tokenRows.length; img++) {
+            for (int j = 0; j < bands; j++) {
+                int a = j * bandRows;
+                long r0 = imageRow0(a), r1 = imageRow1(Math.min(gridH, a + bandRows));
+                for (int ch = 0; ch < 3; ch++) {
+                    long base = (img * 3L + ch) * plane;
+                    planeCopies[img][j][ch] = DataMoves.Copy.of(planeDst[j][ch], flat.slice(base + r0 * width, base + r1 * width));
+                }
+            }
         }
-        Tensor out = imageBand.reshape(maxRows[stages] * width * 3).slice(0, rows * width * 3).reshape(1, rows, width, 3);
-        backend.nchwToNhwc(out, nchw.reshape(1, 3, rows, width));
-        return out;
+        this.input = input;
     }
 }

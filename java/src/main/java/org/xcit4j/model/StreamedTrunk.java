@@ -19,7 +19,7 @@ final class StreamedTrunk extends Trunk {
     StreamedTrunk(Xcit model, Backend backend, int batch, int height, int width, int bandRows, int patchBandRows) {
         super(model, backend, batch, height, width);
         this.bandRows = bandRows;
-        this.patchEmbed = new StreamedPatchEmbed(model, backend, height, width, gridH, gridW, patchBandRows);
+        this.patchEmbed = new StreamedPatchEmbed(model, backend, height, width, gridH, gridW, patchBandRows, false);
     }
 
     int bandRows() {
@@ -46,7 +46,7 @@ final class StreamedTrunk extends Trunk {
     @Override
     void bind(MemoryPlan plan) {
         tokens = plan.tensor("tokens");
-        patchEmbed.bind(plan);
+        patchEmbed.bind(plan, tokens, null);
         blockBuffers = StreamedBlock.bind(plan);
     }
 
@@ -62,7 +62,7 @@ final class StreamedTrunk extends Trunk {
 
     @Override
     void run(Tensor input, BlockHook hook) {
-        patchEmbed.forward(input, tokens);
+        patchEmbed.forward(input);
         long n = (long) gridH * gridW;
         for (int i = 0; i < model.blocks().size(); i++) {
             XcaBlock block = model.blocks().get(i);

@@ -19,7 +19,10 @@ record XcaBlock(LayerNorm norm1, Xca attn, Tensor gamma1, LayerNorm norm3, Lpi l
                 scope.tensor("gamma2", c));
     }
 
-    /** Scratch of one block: u, y, attn (B, N, C), qkv (B, N, 3C), hidden (B, N, hidden). */
+    /**
+     * Scratch of one block: u, y, attn (B, N, C), qkv (B, N, 3C), hidden (B, N, hidden); y, attn
+     * and qkv may be null where the backend does not use them (Backend.residualOpsUseTmp, xcaUsesBuffers).
+     */
     record Buffers(Tensor u, Tensor y, Tensor attn, Tensor qkv, Tensor hidden) {
     }
 

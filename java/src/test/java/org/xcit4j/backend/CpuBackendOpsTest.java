@@ -137,20 +137,63 @@ class CpuBackendOpsTest {
         }
     }
 
+    /**
+     * Cin 3 takes the direct kernel, the wider ones im2col + GEMM; odd sizes test the ceil,
+     * widths 1-4 and 35 the direct kernel's edge pixels and shifted last tile, Cout 5, 17, 65,
+     * 100 its partial vectors and channel blocks. Each shape whole, with GELU, and in bands
+     * (first, middle, last rows), every band also against the reference's whole output.
+     */
     @ParameterizedTest(name = "{0}", autoCloseArguments = false)
     @MethodSource("isas")
     void patchConvolution(String isa, CpuBackend cpu) {
         SplittableRandom r = new SplittableRandom(4);
         try (Arena a = Arena.ofConfined()) {
-            // Cin 3 takes the direct kernel, the wider ones im2col + GEMM; odd sizes test the ceil.
             for (int[] s : new int[][] {{1, 1, 1, 3, 5}, {2, 37, 51, 3, 16}, {1, 224, 160, 3, 48}, {1, 56, 56, 32, 64},
-                    {2, 13, 7, 24, 17}, {1, 112, 112, 48, 96}}) {
-                int b = s[0], h = s[1], w = s[2], cin = s[3], cout = s[4];
+                    {2, 13, 7, 24, 17}, {1, 112, 112, 48, 96}, {1, 9, 2, 3, 65}, {1, 6, 35, 3, 100}, {2, 5, 4, 3, 48},
+                    {1, 8, 3, 3, 33}, {1, 30, 17, 48, 96}}) {
+                int b = s[0], h = s[1], w = s[2], cin = s[3], cout = s[4], oh = (h + 1) / 2, ow = (w + 1) / 2;
                 Tensor in = Guarded.random(a, r, 0, 1, b, h, w, cin);
                 Tensor wt = Guarded.random(a, r, 0, 1 / Math.sqrt(9.0 * cin), cout, cin, 3, 3), bias = Guarded.random(a, r, 0, 1, cout);
-                Tensor out = Guarded.nan(a, b, (h + 1) / 2, (w + 1) / 2, cout);
-                compare("conv3x3s2 " + Arrays.toString(s), cpu, List.of(out, in, wt, bias),
-                        (be, t) -> be.conv3x3s2(t.get(0), t.get(1), t.get(2), t.get(3)));
+                Tensor whole = Guarded.nan(a, b, oh, ow, cout);
+                for (boolean gelu : new boolean[] {false, true}) {
+                    String what = "conv3x3s2 " + Arrays.toString(s) + (gelu ? " gelu" : "");
+                    compare(what, cpu, List.of(whole, in, wt, bias), (be, t) -> be.conv3x3s2(t.get(0), t.get(1), 0, t.get(2), t.get(3), gelu));
+                    Tensor expected = Tensor.allocate(a, b, oh, ow, cout);
+                    ref.conv3x3s2(expected, in, 0, wt, bias, gelu);
+                    for (int[] band : new int[][] {{0, Math.min(2, oh)}, {oh / 3, Math.max(1, oh / 2) - oh / 3}, {oh - 1, 1}}) {
+                        int first = band[0], rows = band[1];
+                        if (rows < 1) continue;
+                        Tensor out = Guarded.nan(a, b, rows, ow, cout);
+                        String bandWhat = what + " rows [" + first + ", " + (first + rows) + ")";
+                        compare(bandWhat, cpu, List.of(out, in, wt, bias), (be, t) -> be.conv3x3s2(t.get(0), t.get(1), first, t.get(2), t.get(3), gelu));
+                        cpu.conv3x3s2(out, in, first, wt, bias, gelu);
+                        for (int img = 0; img < b; img++) {
+                            Tensor want = expected.slice(img, img + 1).reshape((long) oh * ow * cout).slice((long) first * ow * cout, (long) (first + rows) * ow * cout);
+                            Approx.assertClose(bandWhat + " [" + cpu.isa() + "] vs the whole output, image " + img, want,
+                                    out.slice(img, img + 1).reshape(want.numel()), Approx.F32_ATOL, Approx.F32_RTOL);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** The fused GELU (the direct kernel's store, oneDNN's post-op) against conv, then the gelu op, on the same backend. */
+    @ParameterizedTest(name = "{0}", autoCloseArguments = false)
+    @MethodSource("isas")
+    void patchConvolutionGeluMatchesConvThenGelu(String isa, CpuBackend cpu) {
+        SplittableRandom r = new SplittableRandom(9);
+        try (Arena a = Arena.ofConfined()) {
+            for (int[] s : new int[][] {{1, 64, 48, 3, 48}, {2, 19, 33, 48, 96}, {1, 16, 16, 96, 192}}) {
+                int b = s[0], h = s[1], w = s[2], cin = s[3], cout = s[4];
+                Tensor in = Guarded.random(a, r, 0, 1, b, h, w, cin);
+                Tensor wt = Guarded.random(a, r, 0, 2 / Math.sqrt(9.0 * cin), cout, cin, 3, 3), bias = Guarded.random(a, r, 0, 1, cout);
+                Tensor fused = Tensor.allocate(a, b, (h + 1) / 2, (w + 1) / 2, cout), apart = Tensor.allocate(a, fused.shape());
+                cpu.conv3x3s2(fused, in, 0, wt, bias, true);
+                cpu.conv3x3s2(apart, in, 0, wt, bias, false);
+                cpu.gelu(apart);
+                Approx.assertClose("conv3x3s2 gelu " + Arrays.toString(s) + " [" + cpu.isa() + "] fused vs conv + gelu", apart, fused,
+                        Approx.F32_ATOL, Approx.F32_RTOL);
             }
         }
     }

@@ -11,8 +11,15 @@ import org.xcit4j.tensor.MemoryPlan;
  */
 class StreamingMemoryTest {
 
+    private static final org.xcit4j.backend.JavaBackend JAVA = new org.xcit4j.backend.JavaBackend();
+
     private static long trunkBytes(Xcit model, int side, SessionOptions.Execution e) {
-        Trunk t = Trunk.create(model, null, 1, side, side, SessionOptions.DEFAULT.withExecution(e));
+        return trunkBytes(model, JAVA, side, e);
+    }
+
+    /** The trunk's plan as {@code backend} would have it (it says which block buffers it uses). */
+    private static long trunkBytes(Xcit model, org.xcit4j.backend.Backend backend, int side, SessionOptions.Execution e) {
+        Trunk t = Trunk.create(model, backend, 1, side, side, SessionOptions.DEFAULT.withExecution(e));
         MemoryPlan.Builder p = MemoryPlan.builder();
         t.declare(p, t.blocksStep());
         return p.bytes();

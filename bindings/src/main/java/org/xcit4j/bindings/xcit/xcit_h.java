@@ -50,10 +50,10 @@ public class xcit_h {
     public static final AddressLayout C_POINTER = ValueLayout.ADDRESS
             .withTargetLayout(MemoryLayout.sequenceLayout(java.lang.Long.MAX_VALUE, JAVA_BYTE));
     public static final ValueLayout.OfLong C_LONG = ValueLayout.JAVA_LONG;
-    private static final int XCIT_ABI_VERSION = (int)2L;
+    private static final int XCIT_ABI_VERSION = (int)3L;
     /**
      * {@snippet lang=c :
-     * #define XCIT_ABI_VERSION 2
+     * #define XCIT_ABI_VERSION 3
      * }
      */
     public static int XCIT_ABI_VERSION() {
@@ -1281,7 +1281,10 @@ public class xcit_h {
             xcit_h.C_LONG_LONG,
             xcit_h.C_LONG_LONG,
             xcit_h.C_LONG_LONG,
-            xcit_h.C_LONG_LONG
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_LONG_LONG,
+            xcit_h.C_INT
         );
 
         public static final MemorySegment ADDR = xcit_h.findOrThrow("xcit_cpu_conv3x3s2_f32");
@@ -1292,7 +1295,7 @@ public class xcit_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * xcit_status xcit_cpu_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t cin, int64_t cout)
+     * xcit_status xcit_cpu_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t cin, int64_t cout, int64_t first_row, int64_t out_rows, int32_t gelu)
      * }
      */
     public static FunctionDescriptor xcit_cpu_conv3x3s2_f32$descriptor() {
@@ -1302,7 +1305,7 @@ public class xcit_h {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * xcit_status xcit_cpu_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t cin, int64_t cout)
+     * xcit_status xcit_cpu_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t cin, int64_t cout, int64_t first_row, int64_t out_rows, int32_t gelu)
      * }
      */
     public static MethodHandle xcit_cpu_conv3x3s2_f32$handle() {
@@ -1312,7 +1315,7 @@ public class xcit_h {
     /**
      * Address for:
      * {@snippet lang=c :
-     * xcit_status xcit_cpu_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t cin, int64_t cout)
+     * xcit_status xcit_cpu_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t cin, int64_t cout, int64_t first_row, int64_t out_rows, int32_t gelu)
      * }
      */
     public static MemorySegment xcit_cpu_conv3x3s2_f32$address() {
@@ -1321,16 +1324,16 @@ public class xcit_h {
 
     /**
      * {@snippet lang=c :
-     * xcit_status xcit_cpu_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t cin, int64_t cout)
+     * xcit_status xcit_cpu_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t cin, int64_t cout, int64_t first_row, int64_t out_rows, int32_t gelu)
      * }
      */
-    public static int xcit_cpu_conv3x3s2_f32(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, long batch, long height, long width, long cin, long cout) {
+    public static int xcit_cpu_conv3x3s2_f32(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, long batch, long height, long width, long cin, long cout, long first_row, long out_rows, int gelu) {
         var mh$ = xcit_cpu_conv3x3s2_f32.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("xcit_cpu_conv3x3s2_f32", ctx, out, in, weight, bias, batch, height, width, cin, cout);
+                traceDowncall("xcit_cpu_conv3x3s2_f32", ctx, out, in, weight, bias, batch, height, width, cin, cout, first_row, out_rows, gelu);
             }
-            return (int)mh$.invokeExact(ctx, out, in, weight, bias, batch, height, width, cin, cout);
+            return (int)mh$.invokeExact(ctx, out, in, weight, bias, batch, height, width, cin, cout, first_row, out_rows, gelu);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
