@@ -184,20 +184,25 @@ XCIT_API xcit_status xcit_cpu_nchw_to_nhwc_f32(xcit_ctx* ctx, float* out, const 
                                                int64_t batch, int64_t channels,
                                                int64_t height, int64_t width);
 
+/* Flags of xcit_cpu_conv3x3s2_f32. */
+#define XCIT_CONV_GELU 1           /* GELU (as xcit_cpu_gelu_f32) on every output            */
+#define XCIT_CONV_CHANNELS_FIRST 2 /* in is (B, Cin, H, W), e.g. the input image as given */
+
 /*
- * 3x3 convolution, stride 2, zero padding 1, direct (no GEMM), then GELU if gelu = 1:
+ * 3x3 convolution, stride 2, zero padding 1, direct (no GEMM):
  *   out[b,r,ox,o] = act(bias[o] + sum_{ky,kx,c} in[b, 2oy-1+ky, 2ox-1+kx, c] * weight[o,c,ky,kx])
  * for the output rows oy = first_row + r, r < out_rows (all of them: first_row 0, out_rows
- * ceil(H/2); a band lets a caller hold only part of a large output). act is the identity
- * or the GELU of xcit_cpu_gelu_f32. out (B, out_rows, ceil(W/2), Cout); in (B, H, W, Cin);
- * weight (Cout, Cin, 3, 3), torch's layout; bias (Cout).
- * first_row + out_rows <= ceil(H/2). Accumulates in float in the order ky, kx, c.
+ * ceil(H/2); a band lets a caller hold only part of a large output). act is GELU with
+ * XCIT_CONV_GELU, else the identity. out (B, out_rows, ceil(W/2), Cout); in (B, H, W, Cin),
+ * or (B, Cin, H, W) with XCIT_CONV_CHANNELS_FIRST (indexed in[b, c, y, x] then);
+ * weight (Cout, Cin, 3, 3), torch's layout; bias (Cout). first_row + out_rows <= ceil(H/2).
+ * Accumulates in float in the order ky, kx, c.
  */
 XCIT_API xcit_status xcit_cpu_conv3x3s2_f32(xcit_ctx* ctx, float* out, const float* in,
                                             const float* weight, const float* bias,
                                             int64_t batch, int64_t height, int64_t width,
                                             int64_t cin, int64_t cout, int64_t first_row,
-                                            int64_t out_rows, int32_t gelu);
+                                            int64_t out_rows, int32_t flags);
 
 /*
  * The im2col rows of the same convolution for one image, so a GEMM can do the rest:

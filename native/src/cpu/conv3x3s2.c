@@ -1,7 +1,8 @@
 /* 3x3 stride-2 convolution of the patch embedding (xcit.h): a direct kernel, and the im2col
  * rows for the GEMM path. Which one a stage uses is the caller's choice (CpuBackend: direct
- * for Cin = 3, whose K = 27 is too short for a GEMM to run well). Both read channel-last
- * input and compute any band of output rows, so the patch embedding can run band by band. */
+ * for Cin = 3, whose K = 27 is too short for a GEMM to run well). Both compute any band of
+ * output rows, so the patch embedding can run band by band; the direct kernel also reads
+ * channel-first input, so the first stage reads the caller's image in place. */
 #if defined(XCIT_ISA)
 #include "cpu/simd.h"
 
@@ -22,11 +23,13 @@
  * offset to the tile's first channel, `left` channels from there to Cout): every tap
  * (ky, kx) of rows[ky] (NULL: a row outside the image). Without `edge` each column
  * 2*ox-1+kx lies inside the image, so the input is read in place; an edge tile (P = 1)
- * skips the columns outside (the zero padding). dst is the tile's first output. */
+ * skips the columns outside (the zero padding). dst is the tile's first output.
+ * Input pixel ix, channel c of a row is at row[ix * Cin + c] channel-last, at
+ * row[ix + c * plane] channel-first (`planar`, the input image as given). */
 static inline __attribute__((always_inline)) void conv_tile(
     float* dst, const float* const rows[3], int64_t ox0, const float* wp, const float* bias,
-    const int P, const int OV, const int edge, int64_t width, int64_t cin, int64_t cout,
-    int64_t opad, int64_t left) {
+    const int P, const int OV, const int edge, const int planar, int64_t width, int64_t plane,
+    int64_t cin, int64_t cout, int64_t opad, int64_t left) {
   vf acc[P_MAX][OV_MAX];
   for (int v = 0; v < OV; ++v) {
     const vf b = vload(bias + v * VLEN);
@@ -37,13 +40,13 @@ static inline __attribute__((always_inline)) void conv_tile(
     for (int kx = 0; kx < 3; ++kx) {
       const int64_t ix = 2 * ox0 - 1 + kx;
       if (edge && (ix < 0 || ix >= width)) continue;
-      const float* x = rows[ky] + ix * cin;
+      const float* x = rows[ky] + (planar ? ix : ix * cin);
       const float* w = wp + (int64_t)(ky * 3 + kx) * cin * opad;
       for (int64_t c = 0; c < cin; ++c) {
         vf wv[OV_MAX];
         for (int v = 0; v < OV; ++v) wv[v] = vload(w + c * opad + v * VLEN);
         for (int p = 0; p < P; ++p) {
-          const vf xv = vset1(x[2 * p * cin + c]);
+          const vf xv = vset1(planar ? x[c * plane + 2 * p] : x[2 * p * cin + c]);
           for (int v = 0; v < OV; ++v) acc[p][v] += xv * wv[v];
         }
       }
@@ -68,37 +71,58 @@ static inline __attribute__((always_inline)) void conv_tile(
  * pixels rather than running a slow remainder), then the right edge pixel (odd widths). */
 static inline __attribute__((always_inline)) void conv_row(
     float* out_row, const float* const rows[3], const float* wp, const float* bias, const int OV,
-    int64_t o0, int64_t width, int64_t cin, int64_t cout, int64_t opad) {
+    const int planar, int64_t o0, int64_t width, int64_t plane, int64_t cin, int64_t cout,
+    int64_t opad) {
   const int P = ACC_REGS / OV < P_MAX ? ACC_REGS / OV : P_MAX;
   const int64_t ow = (width + 1) / 2, left = cout - o0;
   const float *w = wp + o0, *b = bias + o0;
   float* dst = out_row + o0;
   /* Interior: 1 <= ox < width / 2, where 2*ox - 1 >= 0 and 2*ox + 1 <= width - 1. */
   const int64_t hi = width / 2 > 1 ? width / 2 : 1;
-  conv_tile(dst, rows, 0, w, b, 1, OV, 1, width, cin, cout, opad, left);
+  conv_tile(dst, rows, 0, w, b, 1, OV, 1, planar, width, plane, cin, cout, opad, left);
   if (hi - 1 >= P) {
     int64_t ox = 1;
     for (; ox + P <= hi; ox += P) {
-      conv_tile(dst + ox * cout, rows, ox, w, b, P, OV, 0, width, cin, cout, opad, left);
+      conv_tile(dst + ox * cout, rows, ox, w, b, P, OV, 0, planar, width, plane, cin, cout, opad, left);
     }
     if (ox < hi) {
-      conv_tile(dst + (hi - P) * cout, rows, hi - P, w, b, P, OV, 0, width, cin, cout, opad, left);
+      conv_tile(dst + (hi - P) * cout, rows, hi - P, w, b, P, OV, 0, planar, width, plane, cin, cout, opad, left);
     }
   } else {
     for (int64_t ox = 1; ox < hi; ++ox) {
-      conv_tile(dst + ox * cout, rows, ox, w, b, 1, OV, 0, width, cin, cout, opad, left);
+      conv_tile(dst + ox * cout, rows, ox, w, b, 1, OV, 0, planar, width, plane, cin, cout, opad, left);
     }
   }
   for (int64_t ox = hi; ox < ow; ++ox) {
-    conv_tile(dst + ox * cout, rows, ox, w, b, 1, OV, 1, width, cin, cout, opad, left);
+    conv_tile(dst + ox * cout, rows, ox, w, b, 1, OV, 1, planar, width, plane, cin, cout, opad, left);
   }
+}
+
+/* One output row, every channel block: OV_MAX vectors at a time, then the remainder. */
+static inline __attribute__((always_inline)) void conv_row_all(
+    float* out_row, const float* const rows[3], const float* wp, const float* bias,
+    const int planar, int64_t width, int64_t plane, int64_t cin, int64_t cout, int64_t opad) {
+  int64_t o0 = 0;
+  for (; o0 + OV_MAX * VLEN <= opad; o0 += OV_MAX * VLEN) {
+    conv_row(out_row, rows, wp, bias, OV_MAX, planar, o0, width, plane, cin, cout, opad);
+  }
+  /* opad is a multiple of 16 floats: a remainder exists only for VLEN 16 (1-3 vectors). */
+#if OV_MAX == 4
+  switch ((opad - o0) / VLEN) {
+    case 3: conv_row(out_row, rows, wp, bias, 3, planar, o0, width, plane, cin, cout, opad); break;
+    case 2: conv_row(out_row, rows, wp, bias, 2, planar, o0, width, plane, cin, cout, opad); break;
+    case 1: conv_row(out_row, rows, wp, bias, 1, planar, o0, width, plane, cin, cout, opad); break;
+    default: break;
+  }
+#endif
 }
 
 void XCIT_KFN(conv3x3s2)(float* out, const float* in, const float* weight, const float* bias,
                          int64_t batch, int64_t height, int64_t width, int64_t cin, int64_t cout,
-                         int64_t first_row, int64_t out_rows, int32_t gelu, float* scratch,
+                         int64_t first_row, int64_t out_rows, int32_t flags, float* scratch,
                          int threads) {
-  const int64_t ow = (width + 1) / 2, opad = xcit_pad(cout);
+  const int64_t ow = (width + 1) / 2, opad = xcit_pad(cout), plane = height * width;
+  const int planar = (flags & XCIT_CONV_CHANNELS_FIRST) != 0, gelu = (flags & XCIT_CONV_GELU) != 0;
   float* wp = scratch;                  /* (3, 3, cin, opad): output channels contiguous */
   float* bp = scratch + 9 * cin * opad; /* (opad): the bias, zero past cout */
 #pragma omp parallel num_threads(threads)
@@ -116,25 +140,21 @@ void XCIT_KFN(conv3x3s2)(float* out, const float* in, const float* weight, const
 #pragma omp for schedule(static)
     for (int64_t br = 0; br < batch * out_rows; ++br) {
       const int64_t b = br / out_rows, oy = first_row + br % out_rows;
+      const float* image = in + b * plane * cin;
       const float* rows[3];
       for (int ky = 0; ky < 3; ++ky) {
         const int64_t iy = 2 * oy - 1 + ky;
-        rows[ky] = iy < 0 || iy >= height ? NULL : in + (b * height + iy) * width * cin;
+        rows[ky] = iy < 0 || iy >= height ? NULL : image + iy * width * (planar ? 1 : cin);
       }
       float* out_row = out + br * ow * cout;
-      int64_t o0 = 0;
-      for (; o0 + OV_MAX * VLEN <= opad; o0 += OV_MAX * VLEN) {
-        conv_row(out_row, rows, wp, bp, OV_MAX, o0, width, cin, cout, opad);
+      if (planar) {
+        conv_row_all(out_row, rows, wp, bp, 1, width, plane, cin, cout, opad);
+      } else {
+        conv_row_all(out_row, rows, wp, bp, 0, width, plane, cin, cout, opad);
       }
-      /* opad is a multiple of 16 floats: a remainder exists only for VLEN 16 (1-3 vectors). */
-#if OV_MAX == 4
-      switch ((opad - o0) / VLEN) {
-        case 3: conv_row(out_row, rows, wp, bp, 3, o0, width, cin, cout, opad); break;
-        case 2: conv_row(out_row, rows, wp, bp, 2, o0, width, cin, cout, opad); break;
-        case 1: conv_row(out_row, rows, wp, bp, 1, o0, width, cin, cout, opad); break;
-        default: break;
-      }
-#endif
+      /* GELU on the row just written, still in cache: a pass of its own over the whole
+       * output would read and write it from memory again. (Applied to the accumulators
+       * before the store it is slower: 24 long dependent chains at the tile's end.) */
       if (gelu) gelu_span(out_row, ow * cout);
     }
   }
@@ -183,7 +203,7 @@ void XCIT_KFN(im2col3x3s2)(float* out, const float* in, int64_t height, int64_t 
 xcit_status xcit_cpu_conv3x3s2_f32(xcit_ctx* ctx, float* out, const float* in, const float* weight,
                                    const float* bias, int64_t batch, int64_t height, int64_t width,
                                    int64_t cin, int64_t cout, int64_t first_row, int64_t out_rows,
-                                   int32_t gelu) {
+                                   int32_t flags) {
   static const char* const OP = "xcit_cpu_conv3x3s2_f32";
   xcit_status st;
   if ((st = xcit_check_ctx(ctx)) != XCIT_OK || (st = xcit_check_ptr(ctx, OP, "out", out)) != XCIT_OK ||
@@ -194,7 +214,8 @@ xcit_status xcit_cpu_conv3x3s2_f32(xcit_ctx* ctx, float* out, const float* in, c
       (st = XCIT_CHECK_DIMS(ctx, OP, height, width, first_row, out_rows)) != XCIT_OK ||
       (st = xcit_require(ctx, first_row + out_rows <= (height + 1) / 2, OP,
                          "first_row + out_rows exceeds the output rows ceil(height/2)")) != XCIT_OK ||
-      (st = xcit_require(ctx, gelu == 0 || gelu == 1, OP, "gelu must be 0 or 1")) != XCIT_OK) {
+      (st = xcit_require(ctx, (flags & ~(XCIT_CONV_GELU | XCIT_CONV_CHANNELS_FIRST)) == 0, OP,
+                         "flags: unknown bits (XCIT_CONV_GELU | XCIT_CONV_CHANNELS_FIRST)")) != XCIT_OK) {
     return st;
   }
   if (batch == 0 || out_rows == 0 || width == 0 || cout == 0) return XCIT_OK;
@@ -204,7 +225,7 @@ xcit_status xcit_cpu_conv3x3s2_f32(xcit_ctx* ctx, float* out, const float* in, c
   float* scratch = xcit_cpu_scratch(ctx, OP, floats * (int64_t)sizeof(float));
   if (scratch == NULL) return XCIT_ERR_OUT_OF_MEMORY;
   xcit_cpu_k(ctx)->conv3x3s2(out, in, weight, bias, batch, height, width, cin, cout, first_row,
-                             out_rows, gelu, scratch, threads);
+                             out_rows, flags, scratch, threads);
   return XCIT_OK;
 }
 

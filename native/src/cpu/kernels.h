@@ -35,7 +35,7 @@ static inline int64_t xcit_pad(int64_t n) { return (n + XCIT_PAD - 1) / XCIT_PAD
                      int64_t cols, int threads))                                              \
   X(conv3x3s2, (float* out, const float* in, const float* weight, const float* bias,         \
                 int64_t batch, int64_t height, int64_t width, int64_t cin, int64_t cout,     \
-                int64_t first_row, int64_t out_rows, int32_t gelu, float* scratch,           \
+                int64_t first_row, int64_t out_rows, int32_t flags, float* scratch,           \
                 int threads))                                                                 \
   X(im2col3x3s2, (float* out, const float* in, int64_t height, int64_t width, int64_t cin,   \
                   int64_t row0, int64_t rows, int threads))                                  \

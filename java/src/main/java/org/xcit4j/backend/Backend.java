@@ -151,9 +151,18 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend, CpuBa
     void conv3x3s2(Tensor out, Tensor in, int firstRow, Tensor weight, Tensor bias, boolean gelu);
 
     /**
-     * Whether {@link #conv3x3s2} computes bands of output rows (firstRow > 0 or R < ceil(H/2)).
-     * A backend that answers false is only asked for whole outputs, and its sessions hold every
-     * patch-embedding stage whole.
+     * {@link #conv3x3s2} on a channel-first in (B, Cin, H, W), such as a session's (B, 3, H, W)
+     * input: the patch embedding's first stage reads the caller's image in place, band by band,
+     * with no channel-last copy of it. Where {@link #convRowBands}; the default refuses.
+     */
+    default void conv3x3s2ChannelsFirst(Tensor out, Tensor in, int firstRow, Tensor weight, Tensor bias, boolean gelu) {
+        throw new UnsupportedOperationException(name() + " does not run conv3x3s2 on channel-first input (convRowBands is false)");
+    }
+
+    /**
+     * Whether {@link #conv3x3s2} computes bands of output rows (firstRow > 0 or R < ceil(H/2))
+     * and {@link #conv3x3s2ChannelsFirst} exists. A backend that answers false is only asked for
+     * whole outputs of channel-last input, and its sessions hold every patch-embedding stage whole.
      */
     default boolean convRowBands() {
         return true;

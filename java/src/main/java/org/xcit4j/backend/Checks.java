@@ -32,13 +32,16 @@ final class Checks {
 
     /**
      * Checks a {@code conv3x3s2} call (Backend's contract) and returns R, the output rows it
-     * computes: weight (Cout, Cin, 3, 3), bias (Cout), out (B, R, ceil(W/2), Cout) with
-     * 0 <= firstRow, firstRow + R <= ceil(H/2).
+     * computes: in (B, H, W, Cin), or (B, Cin, H, W) if {@code channelsFirst}; weight (Cout,
+     * Cin, 3, 3), bias (Cout), out (B, R, ceil(W/2), Cout) with 0 <= firstRow, firstRow + R <= ceil(H/2).
      */
-    static long convRows(Tensor out, Tensor in, int firstRow, Tensor weight, Tensor bias) {
+    static long convRows(Tensor out, Tensor in, boolean channelsFirst, int firstRow, Tensor weight, Tensor bias) {
         Shape s = in.shape(), o = out.shape();
-        if (s.rank() != 4) throw new IllegalArgumentException("conv3x3s2 in: shape " + s + ", expected (B, H, W, Cin)");
-        long b = s.dim(0), h = s.dim(1), w = s.dim(2), cin = s.dim(3), cout = weight.shape().dim(0);
+        if (s.rank() != 4) {
+            throw new IllegalArgumentException("conv3x3s2 in: shape " + s + ", expected " + (channelsFirst ? "(B, Cin, H, W)" : "(B, H, W, Cin)"));
+        }
+        long b = s.dim(0), h = s.dim(channelsFirst ? 2 : 1), w = s.dim(channelsFirst ? 3 : 2), cin = s.dim(channelsFirst ? 1 : 3);
+        long cout = weight.shape().dim(0);
         requireDims(weight, "conv3x3s2 weight", cout, cin, 3, 3);
         requireNumel(bias, cout, "conv3x3s2 bias");
         long rows = o.rank() == 4 ? o.dim(1) : -1;

@@ -400,18 +400,17 @@ public final class CpuBackend implements Backend {
     // ---- patch embedding -----------------------------------------------------------------
 
     /**
-     * Stage 0 (Cin = 3, K = 27) runs the direct C kernel, GELU applied as it stores; wider
-     * stages run im2col in chunks of about 4 MB and a oneDNN GEMM per chunk with GELU as its
-     * post-op (measured: see the README's table).
+     * Stage 0 (Cin = 3, K = 27) runs the direct C kernel, GELU applied to each row as it is
+     * written; wider stages run im2col in chunks of about 4 MB and a oneDNN GEMM per chunk with
+     * GELU as its post-op (measured: see the README's table).
      */
     @Override
     public void conv3x3s2(Tensor out, Tensor in, int firstRow, Tensor weight, Tensor bias, boolean gelu) {
-        long rows = convRows(out, in, firstRow, weight, bias);
+        long rows = convRows(out, in, false, firstRow, weight, bias);
         Shape s = in.shape();
         long b = s.dim(0), h = s.dim(1), w = s.dim(2), cin = s.dim(3), cout = weight.shape().dim(0);
         if (cin < 8) {
-            check(xcit_cpu_conv3x3s2_f32(handle(), out.segment(), in.segment(), weight.segment(), bias.segment(),
-                    b, h, w, cin, cout, firstRow, rows, gelu ? 1 : 0), "xcit_cpu_conv3x3s2_f32");
+            direct(out, in, weight, bias, b, h, w, cin, cout, firstRow, rows, gelu ? XCIT_CONV_GELU() : 0);
             return;
         }
         // A session hands the same views every run (its stages, or its bands made once), so each
@@ -434,6 +433,21 @@ public final class CpuBackend implements Backend {
                     "xcit_cpu_im2col3x3s2_f32");
             run(matmul(permuted, bias, null, epilogue, plan.rows[i], false), cols, plan.rows[i] * plan.k, plan.dst[i]);
         }
+    }
+
+    /** The direct kernel for any Cin (it is the fast one for the image's 3 channels). */
+    @Override
+    public void conv3x3s2ChannelsFirst(Tensor out, Tensor in, int firstRow, Tensor weight, Tensor bias, boolean gelu) {
+        long rows = convRows(out, in, true, firstRow, weight, bias);
+        Shape s = in.shape();
+        direct(out, in, weight, bias, s.dim(0), s.dim(2), s.dim(3), s.dim(1), weight.shape().dim(0), firstRow, rows,
+                XCIT_CONV_CHANNELS_FIRST() | (gelu ? XCIT_CONV_GELU() : 0));
+    }
+
+    private void direct(Tensor out, Tensor in, Tensor weight, Tensor bias, long b, long h, long w, long cin, long cout,
+                        long firstRow, long rows, int flags) {
+        check(xcit_cpu_conv3x3s2_f32(handle(), out.segment(), in.segment(), weight.segment(), bias.segment(),
+                b, h, w, cin, cout, firstRow, rows, flags), "xcit_cpu_conv3x3s2_f32");
     }
 
     /** Backend-owned scratch of at least {@code bytes} (maybe more), grown rarely and reused. */

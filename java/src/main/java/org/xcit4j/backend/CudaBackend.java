@@ -166,7 +166,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void conv3x3s2(Tensor out, Tensor in, int firstRow, Tensor weight, Tensor bias, boolean gelu) {
         Shape s = in.shape();
-        if (firstRow != 0 || Checks.convRows(out, in, firstRow, weight, bias) != (s.size(1) + 1) / 2) {
+        if (firstRow != 0 || Checks.convRows(out, in, false, firstRow, weight, bias) != (s.size(1) + 1) / 2) {
             throw new UnsupportedOperationException("conv3x3s2 on cuda computes whole outputs, not row bands (asked for rows from "
                     + firstRow + " into " + out.shape() + ")");
         }

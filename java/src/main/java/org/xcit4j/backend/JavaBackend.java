@@ -111,9 +111,18 @@ public final class JavaBackend implements Backend {
 
     @Override
     public void conv3x3s2(Tensor out, Tensor in, int firstRow, Tensor weight, Tensor bias, boolean gelu) {
+        conv(out, in, false, firstRow, weight, bias, gelu);
+    }
+
+    @Override
+    public void conv3x3s2ChannelsFirst(Tensor out, Tensor in, int firstRow, Tensor weight, Tensor bias, boolean gelu) {
+        conv(out, in, true, firstRow, weight, bias, gelu);
+    }
+
+    private static void conv(Tensor out, Tensor in, boolean channelsFirst, int firstRow, Tensor weight, Tensor bias, boolean gelu) {
         Shape s = in.shape();
-        int rows = Math.toIntExact(Checks.convRows(out, in, firstRow, weight, bias));
-        int b = s.size(0), h = s.size(1), w = s.size(2), cin = s.size(3);
+        int rows = Math.toIntExact(Checks.convRows(out, in, channelsFirst, firstRow, weight, bias));
+        int b = s.size(0), cin = s.size(channelsFirst ? 1 : 3), h = s.size(channelsFirst ? 2 : 1), w = s.size(channelsFirst ? 3 : 2);
         int cout = weight.shape().size(0), ow = (w + 1) / 2;
         parallel(b * rows, br -> {
             int n = br / rows, oy = firstRow + br % rows;
@@ -126,9 +135,9 @@ public final class JavaBackend implements Backend {
                         for (int kx = 0; kx < 3; kx++) {
                             int ix = 2 * ox - 1 + kx;
                             if (ix < 0 || ix >= w) continue;
-                            long inBase = (((long) n * h + iy) * w + ix) * cin;
                             for (int ci = 0; ci < cin; ci++) {
-                                acc += (double) in.get(inBase + ci) * weight.get(((long) (co * cin + ci) * 3 + ky) * 3 + kx);
+                                long at = channelsFirst ? (((long) n * cin + ci) * h + iy) * w + ix : (((long) n * h + iy) * w + ix) * cin + ci;
+                                acc += (double) in.get(at) * weight.get(((long) (co * cin + ci) * 3 + ky) * 3 + kx);
                             }
                         }
                     }

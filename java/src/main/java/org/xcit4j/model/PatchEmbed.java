@@ -82,6 +82,11 @@ final class PatchEmbed {
         backend.conv3x3s2(out, in, firstRow, stages.get(s).weight(), stages.get(s).bias(), s < stages.size() - 1);
     }
 
+    /** Stage 0's output rows from {@code firstRow} of a channel-first (B, 3, H, W) image, read in place. */
+    void convImageBand(Backend backend, Tensor out, Tensor image, int firstRow) {
+        backend.conv3x3s2ChannelsFirst(out, image, firstRow, stages.get(0).weight(), stages.get(0).bias(), stages.size() > 1);
+    }
+
     long parameters() {
         return parameters;
     }

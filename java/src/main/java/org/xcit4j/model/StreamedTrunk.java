@@ -8,8 +8,8 @@ import org.xcit4j.tensor.Tensor;
  * The trunk in bands of token rows ({@link StreamedPatchEmbed}, {@link StreamedBlock}): the
  * residual stream (B, N, C) is the only buffer that grows with the image; the rest is sized
  * for one band (plus halos) of {@code bandRows} rows in the blocks, of {@code patchBandRows}
- * in the patch embedding. Step 0 is the patch embedding, step 1
- * the blocks, so the two sets of band buffers share bytes.
+ * in the patch embedding. The patch embedding takes the first steps, the blocks the next
+ * one, so the two sets of band buffers share bytes.
  */
 final class StreamedTrunk extends Trunk {
     private final int bandRows;
@@ -28,7 +28,7 @@ final class StreamedTrunk extends Trunk {
 
     @Override
     int blocksStep() {
-        return 1;
+        return patchEmbed.steps();
     }
 
     @Override
@@ -40,7 +40,7 @@ final class StreamedTrunk extends Trunk {
     void declare(MemoryPlan.Builder p, int lastStep) {
         p.add("tokens", tokensShape(), 0, lastStep);
         patchEmbed.declare(p, 0);
-        StreamedBlock.declare(p, model.config(), bandRows, gridW, 1);
+        StreamedBlock.declare(p, model.config(), bandRows, gridW, blocksStep());
     }
 
     @Override

@@ -141,7 +141,8 @@ class CpuBackendOpsTest {
      * Cin 3 takes the direct kernel, the wider ones im2col + GEMM; odd sizes test the ceil,
      * widths 1-4 and 35 the direct kernel's edge pixels and shifted last tile, Cout 5, 17, 65,
      * 100 its partial vectors and channel blocks. Each shape whole, with GELU, and in bands
-     * (first, middle, last rows), every band also against the reference's whole output.
+     * (first, middle, last rows), channel-last and channel-first (the direct kernel for any
+     * Cin), every band also against the reference's whole channel-last output.
      */
     @ParameterizedTest(name = "{0}", autoCloseArguments = false)
     @MethodSource("isas")
@@ -155,6 +156,13 @@ class CpuBackendOpsTest {
                 Tensor in = Guarded.random(a, r, 0, 1, b, h, w, cin);
                 Tensor wt = Guarded.random(a, r, 0, 1 / Math.sqrt(9.0 * cin), cout, cin, 3, 3), bias = Guarded.random(a, r, 0, 1, cout);
                 Tensor whole = Guarded.nan(a, b, oh, ow, cout);
+                Tensor planar = Tensor.allocate(a, b, cin, h, w); // the same input channel-first
+                for (int i = 0; i < b; i++)
+                    for (int y = 0; y < h; y++)
+                        for (int x = 0; x < w; x++)
+                            for (int c = 0; c < cin; c++) {
+                                planar.set((((long) i * cin + c) * h + y) * w + x, in.get((((long) i * h + y) * w + x) * cin + c));
+                            }
                 for (boolean gelu : new boolean[] {false, true}) {
                     String what = "conv3x3s2 " + Arrays.toString(s) + (gelu ? " gelu" : "");
                     compare(what, cpu, List.of(whole, in, wt, bias), (be, t) -> be.conv3x3s2(t.get(0), t.get(1), 0, t.get(2), t.get(3), gelu));
@@ -166,11 +174,19 @@ class CpuBackendOpsTest {
                         Tensor out = Guarded.nan(a, b, rows, ow, cout);
                         String bandWhat = what + " rows [" + first + ", " + (first + rows) + ")";
                         compare(bandWhat, cpu, List.of(out, in, wt, bias), (be, t) -> be.conv3x3s2(t.get(0), t.get(1), first, t.get(2), t.get(3), gelu));
-                        cpu.conv3x3s2(out, in, first, wt, bias, gelu);
-                        for (int img = 0; img < b; img++) {
-                            Tensor want = expected.slice(img, img + 1).reshape((long) oh * ow * cout).slice((long) first * ow * cout, (long) (first + rows) * ow * cout);
-                            Approx.assertClose(bandWhat + " [" + cpu.isa() + "] vs the whole output, image " + img, want,
-                                    out.slice(img, img + 1).reshape(want.numel()), Approx.F32_ATOL, Approx.F32_RTOL);
+                        compare(bandWhat + " channel-first", cpu, List.of(out, planar, wt, bias),
+                                (be, t) -> be.conv3x3s2ChannelsFirst(t.get(0), t.get(1), first, t.get(2), t.get(3), gelu));
+                        for (boolean channelsFirst : new boolean[] {false, true}) {
+                            if (channelsFirst) {
+                                cpu.conv3x3s2ChannelsFirst(out, planar, first, wt, bias, gelu);
+                            } else {
+                                cpu.conv3x3s2(out, in, first, wt, bias, gelu);
+                            }
+                            for (int img = 0; img < b; img++) {
+                                Tensor want = expected.slice(img, img + 1).reshape((long) oh * ow * cout).slice((long) first * ow * cout, (long) (first + rows) * ow * cout);
+                                Approx.assertClose(bandWhat + (channelsFirst ? " channel-first" : "") + " [" + cpu.isa() + "] vs the whole output, image " + img,
+                                        want, out.slice(img, img + 1).reshape(want.numel()), Approx.F32_ATOL, Approx.F32_RTOL);
+                            }
                         }
                     }
                 }

@@ -43,6 +43,30 @@ class StreamingMemoryTest {
     }
 
     /**
+     * The unchunked trunk of xcit_small_12_p16 at 1024 x 1024 (grid 64 x 64, C 384). On the cpu
+     * backend the patch embedding runs in bands, so its step needs less than the blocks', and
+     * the blocks plan only what the backend touches there (the covariance route reads no qkv
+     * or attn, the fused residual ops no tmp): the plan is exactly the tokens, the positional
+     * table, u and the MLP's hidden layer, 44.0 MB, where whole stages and every block buffer
+     * took 81.8 MB. The java backend uses every block buffer; its plan adds them (75.5 MB).
+     */
+    @Test
+    void unchunkedTrunkPlansBandsAndOnlyTheBlockBuffersTheBackendUses() {
+        XcitConfig cfg = XcitConfig.of(16, 384, 1, 8, 0, true);
+        try (Xcit model = Xcit.random(cfg, 1); org.xcit4j.backend.CpuBackend cpu = new org.xcit4j.backend.CpuBackend(1)) {
+            long nc = 64L * 64 * 384 * Float.BYTES;
+            long cpuFull = trunkBytes(model, cpu, 1024, SessionOptions.Execution.FULL);
+            long javaFull = trunkBytes(model, JAVA, 1024, SessionOptions.Execution.FULL);
+            org.junit.jupiter.api.Assertions.assertEquals((1 + 1 + 1 + 4) * nc, cpuFull, "cpu: tokens, position, u, hidden");
+            org.junit.jupiter.api.Assertions.assertEquals((1 + 1 + 1 + 4 + 1 + 1 + 3) * nc, javaFull,
+                    "java: tokens, position, u, hidden, y, attn, qkv");
+            // Whole stages: the image copy, (512, 512, 48) and (256, 256, 96) at once with the position.
+            long wholeStages = (512L * 512 * 48 + 256L * 256 * 96) * Float.BYTES + nc;
+            assertTrue(cpuFull < 0.55 * wholeStages, cpuFull + " vs " + wholeStages);
+        }
+    }
+
+    /**
      * A whole streamed classification session (trunk, class attention, head) plans little
      * more than its trunk: the class-attention stage keeps the cls rows, the (B, heads, N + 1)
      * weights and chunk buffers that share bytes with the trunk's bands, no (B, N + 1, C) copy.

@@ -149,6 +149,24 @@ public class xcit_h {
     public static int XCIT_ISA_AVX512() {
         return XCIT_ISA_AVX512;
     }
+    private static final int XCIT_CONV_GELU = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define XCIT_CONV_GELU 1
+     * }
+     */
+    public static int XCIT_CONV_GELU() {
+        return XCIT_CONV_GELU;
+    }
+    private static final int XCIT_CONV_CHANNELS_FIRST = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define XCIT_CONV_CHANNELS_FIRST 2
+     * }
+     */
+    public static int XCIT_CONV_CHANNELS_FIRST() {
+        return XCIT_CONV_CHANNELS_FIRST;
+    }
     /**
      * {@snippet lang=c :
      * typedef int32_t xcit_status
@@ -1295,7 +1313,7 @@ public class xcit_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * xcit_status xcit_cpu_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t cin, int64_t cout, int64_t first_row, int64_t out_rows, int32_t gelu)
+     * xcit_status xcit_cpu_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t cin, int64_t cout, int64_t first_row, int64_t out_rows, int32_t flags)
      * }
      */
     public static FunctionDescriptor xcit_cpu_conv3x3s2_f32$descriptor() {
@@ -1305,7 +1323,7 @@ public class xcit_h {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * xcit_status xcit_cpu_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t cin, int64_t cout, int64_t first_row, int64_t out_rows, int32_t gelu)
+     * xcit_status xcit_cpu_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t cin, int64_t cout, int64_t first_row, int64_t out_rows, int32_t flags)
      * }
      */
     public static MethodHandle xcit_cpu_conv3x3s2_f32$handle() {
@@ -1315,7 +1333,7 @@ public class xcit_h {
     /**
      * Address for:
      * {@snippet lang=c :
-     * xcit_status xcit_cpu_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t cin, int64_t cout, int64_t first_row, int64_t out_rows, int32_t gelu)
+     * xcit_status xcit_cpu_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t cin, int64_t cout, int64_t first_row, int64_t out_rows, int32_t flags)
      * }
      */
     public static MemorySegment xcit_cpu_conv3x3s2_f32$address() {
@@ -1324,16 +1342,16 @@ public class xcit_h {
 
     /**
      * {@snippet lang=c :
-     * xcit_status xcit_cpu_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t cin, int64_t cout, int64_t first_row, int64_t out_rows, int32_t gelu)
+     * xcit_status xcit_cpu_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t cin, int64_t cout, int64_t first_row, int64_t out_rows, int32_t flags)
      * }
      */
-    public static int xcit_cpu_conv3x3s2_f32(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, long batch, long height, long width, long cin, long cout, long first_row, long out_rows, int gelu) {
+    public static int xcit_cpu_conv3x3s2_f32(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, long batch, long height, long width, long cin, long cout, long first_row, long out_rows, int flags) {
         var mh$ = xcit_cpu_conv3x3s2_f32.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("xcit_cpu_conv3x3s2_f32", ctx, out, in, weight, bias, batch, height, width, cin, cout, first_row, out_rows, gelu);
+                traceDowncall("xcit_cpu_conv3x3s2_f32", ctx, out, in, weight, bias, batch, height, width, cin, cout, first_row, out_rows, flags);
             }
-            return (int)mh$.invokeExact(ctx, out, in, weight, bias, batch, height, width, cin, cout, first_row, out_rows, gelu);
+            return (int)mh$.invokeExact(ctx, out, in, weight, bias, batch, height, width, cin, cout, first_row, out_rows, flags);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
