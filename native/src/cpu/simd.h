@@ -47,12 +47,7 @@ typedef int32_t vi __attribute__((vector_size(VLEN * 4)));
 
 static inline vf vload(const float* p) { return *(const vfu*)p; }
 static inline void vstore(float* p, vf v) { *(vfu*)p = v; }
-/* x in every lane: a shuffle of lane 0, which compiles to one broadcast (from memory when x
- * is loaded); `(vf){0} + x` would add 0.0 first, an extra instruction (and -0 -> +0). */
-static inline vf vset1(float x) {
-  const vf v = {x};
-  return __builtin_shuffle(v, (vi){0});
-}
+static inline vf vset1(float x) { return (vf){0} + x; }
 
 /* The calling thread's index in the current OpenMP team (0 outside a team). */
 static inline int xcit_tid(void) {

@@ -29,13 +29,14 @@ class StreamingMemoryTest {
     void streamedTrunkIsTheResidualStreamPlusBoundedBands() {
         for (int patch : new int[] {16, 8}) {
             XcitConfig cfg = XcitConfig.of(patch, 384, 1, 8, 0, true); // one block: the plan does not depend on depth
-            try (Xcit model = Xcit.random(cfg, 1)) {
+            try (Xcit model = Xcit.random(cfg, 1); org.xcit4j.backend.CpuBackend cpu = new org.xcit4j.backend.CpuBackend(1)) {
                 for (int side : new int[] {224, 1024, 4096}) {
                     long residual = (long) cfg.gridSide(side) * cfg.gridSide(side) * 384 * Float.BYTES;
                     long full = trunkBytes(model, side, SessionOptions.Execution.FULL);
+                    long cpuFull = trunkBytes(model, cpu, side, SessionOptions.Execution.FULL);
                     long streamed = trunkBytes(model, side, SessionOptions.Execution.STREAMED);
-                    System.out.printf("p%d %4dx%-4d residual %7.1f MB  full trunk %8.1f MB  streamed trunk %7.1f MB (%.2f x residual)%n",
-                            patch, side, side, residual / 1e6, full / 1e6, streamed / 1e6, (double) streamed / residual);
+                    System.out.printf("p%d %4dx%-4d residual %7.1f MB  full trunk %8.1f MB (cpu %8.1f MB)  streamed trunk %7.1f MB (%.2f x residual)%n",
+                            patch, side, side, residual / 1e6, full / 1e6, cpuFull / 1e6, streamed / 1e6, (double) streamed / residual);
                     if (side == 4096) assertTrue(streamed < 1.7 * residual, "streamed " + streamed + " vs residual " + residual);
                 }
             }
