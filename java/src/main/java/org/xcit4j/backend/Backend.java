@@ -270,9 +270,9 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend, CpuBa
 
     /**
      * Whether the residual ops {@link #linearAddScaled}, {@link #xcaAddScaled},
-     * {@link #lpiAddScaled} and {@link #mlpAddScaled} use their tmp scratch (the default
-     * compositions do). A backend whose versions are all fused answers false; callers may then
-     * pass null.
+     * {@link #lpiAddScaled}, {@link #mlpAddScaled} and {@link #layerNormMlpAddScaled} use their
+     * tmp scratch (the default compositions do). A backend whose versions are all fused answers
+     * false; callers may then pass null.
      */
     default boolean residualOpsUseTmp() {
         return true;

@@ -221,8 +221,8 @@ public final class CpuBackend implements Backend {
     }
 
     /**
-     * Every residual op is fused here: linearAddScaled and mlpAddScaled's second GEMM add into
-     * x as a oneDNN post-op, lpiAddScaled is one kernel, xcaAddScaled ends in linearAddScaled.
+     * Every residual op is fused here: linearAddScaled and the MLPs' second GEMM add into x as
+     * a oneDNN post-op, lpiAddScaled is one kernel, xcaAddScaled ends in linearAddScaled.
      */
     @Override
     public boolean residualOpsUseTmp() {
