@@ -67,7 +67,7 @@ final class FullTrunk extends Trunk {
         p.add("posFeatures", Shape.of(n, 2 * FourierPosition.HIDDEN), 0, 0)
                 .add("position", Shape.of(n, c), 0, lastStep);
         if (bands != null) {
-            p.add("tokens", tokensShape(), 1, lastStep);
+            p.add("tokens", tokensShape(), bands.tokensFrom(1, b), lastStep);
             bands.declare(p, 1);
         } else {
             p.add("image", Shape.of(b, height, width, 3), 0, 1);

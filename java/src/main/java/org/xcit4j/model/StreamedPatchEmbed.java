@@ -87,6 +87,16 @@ final class StreamedPatchEmbed {
     }
 
     /**
+     * The first step from which the output tokens of {@code batch} images must be kept, for an
+     * embedding declared from step {@code first}: every band writes its rows, and each image's
+     * stages run after the previous image's tokens exist; only one band of one image writes
+     * them in its last step alone.
+     */
+    int tokensFrom(int first, int batch) {
+        return bands > 1 || batch > 1 ? first : first + stages - 1;
+    }
+
+    /**
      * Declares the band buffers for steps [first, first + steps()). With several bands every
      * stage's buffer is live throughout (the carries); with one band stage s's output lives
      * only while it is written and read (steps first + s and first + s + 1), as whole stages would.

@@ -14,8 +14,8 @@ import org.xcit4j.backend.JavaBackend;
 import org.xcit4j.tensor.Tensor;
 
 /**
- * The native CPU forward against the Java reference on random-weight models at 224, 384 and
- * 1024 x 768 (widths and depths cut where the reference would take minutes), with the golden
+ * The native CPU forward against the Java reference on random-weight models at 224, 384,
+ * 1024 x 768 and 170 x 2000 (widths and depths cut where the reference would take minutes), with the golden
  * criterion of {@link Approx#assertGolden}; and its steady state allocating nothing.
  */
 class CpuForwardTest {
@@ -25,7 +25,8 @@ class CpuForwardTest {
         "16, 128, 12, 4, false, 1, 224, 224", // xcit_nano_12_p16
         "16, 128, 2, 4, false, 2, 384, 384",
         "8, 64, 2, 4, true, 1, 200, 136",
-        "16, 48, 1, 3, true, 1, 1024, 768"})
+        "16, 48, 1, 3, true, 1, 1024, 768",
+        "16, 48, 1, 3, true, 2, 170, 2000"}) // patch-embedding bands of 9 + 2 token rows, odd stage heights, batch 2
     void matchesTheJavaReference(int patch, int dim, int depth, int heads, boolean tokensNorm, int batch, int h, int w) {
         XcitConfig config = XcitConfig.of(patch, dim, depth, heads, 1000, tokensNorm);
         try (Xcit model = Xcit.random(config, 7L * dim + depth);
