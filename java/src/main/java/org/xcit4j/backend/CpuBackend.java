@@ -338,11 +338,11 @@ public final class CpuBackend implements Backend {
         requireNumel(lnGamma, c, "mlp layerNorm gamma");
         requireNumel(lnBeta, c, "mlp layerNorm beta");
         if (m == 0) return;
-        if (staging.byteSize() < m * c * 2) staging = arena.allocate(m * c * 2, 64);
-        check(xcit_cpu_layernorm_to_bf16(handle(), staging, x.segment(), lnGamma.segment(), lnBeta.segment(), m, c, eps),
+        MemorySegment bf16In = staging(m * c);
+        check(xcit_cpu_layernorm_to_bf16(handle(), bf16In, x.segment(), lnGamma.segment(), lnBeta.segment(), m, c, eps),
                 "xcit_cpu_layernorm_to_bf16");
         MatMul fc1 = matmul(weight1, bias1, null, Dnnl.Epilogue.GELU, m, true);
-        if (!dryRun) fc1.run(staging, hidden.segment());
+        if (!dryRun) fc1.run(bf16In, hidden.segment());
         mlpFc2(x, weight2, bias2, gamma, hidden, m);
     }
 
@@ -367,13 +367,19 @@ public final class CpuBackend implements Backend {
         if (!dryRun) fc2.run(hidden.segment(), x.segment());
     }
 
+    /** The bf16 staging for a GEMM input of {@code elements}, grown rarely and reused. */
+    private MemorySegment staging(long elements) {
+        if (staging.byteSize() < elements * 2) staging = arena.allocate(elements * 2, 64);
+        return staging;
+    }
+
     /** Runs mm on src (elements floats); in bf16 precision src is first rounded into staging. */
     private void run(MatMul mm, MemorySegment src, long elements, MemorySegment dst) {
         if (precision == Precision.BF16) {
-            if (staging.byteSize() < elements * 2) staging = arena.allocate(elements * 2, 64);
+            MemorySegment bf16In = staging(elements);
             if (dryRun) return;
-            check(xcit_cpu_to_bf16(handle(), staging, src, elements), "xcit_cpu_to_bf16");
-            src = staging;
+            check(xcit_cpu_to_bf16(handle(), bf16In, src, elements), "xcit_cpu_to_bf16");
+            src = bf16In;
         }
         if (!dryRun) mm.run(src, dst);
     }
