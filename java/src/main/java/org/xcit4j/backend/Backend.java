@@ -2,6 +2,8 @@ package org.xcit4j.backend;
 
 import java.lang.foreign.MemorySegment;
 import java.util.List;
+import org.xcit4j.backend.cpu.CpuBackend;
+import org.xcit4j.backend.cuda.CudaBackend;
 import org.xcit4j.tensor.Shape;
 import org.xcit4j.tensor.Tensor;
 
@@ -13,7 +15,7 @@ import org.xcit4j.tensor.Tensor;
  * Ops never allocate: outputs are preallocated by the session's memory plan. An output may
  * alias an input only where the method says so.
  */
-public sealed interface Backend extends AutoCloseable permits JavaBackend, CpuBackend, CudaBackend {
+public interface Backend extends AutoCloseable {
 
     /** Short name for messages and `xcit info`: "java", "cpu", "cuda". */
     String name();

@@ -1,7 +1,10 @@
 package org.xcit4j.backend;
 
 import java.util.function.Consumer;
+import org.xcit4j.backend.cpu.CpuBackend;
 import org.xcit4j.backend.cuda.Cuda;
+import org.xcit4j.backend.cuda.CudaBackend;
+import org.xcit4j.backend.java.JavaBackend;
 
 /**
  * Opens the backend for a {@link Device}. {@code auto} prefers CUDA, then native CPU, then

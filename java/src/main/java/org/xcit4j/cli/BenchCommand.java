@@ -1,7 +1,5 @@
 package org.xcit4j.cli;
 
-import com.google.gson.Gson;
-import com.google.gson.GsonBuilder;
 import java.lang.foreign.Arena;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -12,11 +10,13 @@ import java.util.Random;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ForkJoinPool;
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
 import org.xcit4j.backend.Backend;
 import org.xcit4j.backend.Backends;
-import org.xcit4j.backend.CpuBackend;
-import org.xcit4j.backend.Precision;
 import org.xcit4j.backend.Device;
+import org.xcit4j.backend.Precision;
+import org.xcit4j.backend.cpu.CpuBackend;
 import org.xcit4j.model.Flops;
 import org.xcit4j.model.LoadOptions;
 import org.xcit4j.model.MemoryBudget;

@@ -3,7 +3,7 @@ package org.xcit4j.cli;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import org.xcit4j.backend.Backends;
-import org.xcit4j.backend.CpuInfo;
+import org.xcit4j.backend.cpu.CpuInfo;
 import org.xcit4j.bindings.NativeLibraries;
 import org.xcit4j.model.ModelZoo;
 import picocli.CommandLine.Command;

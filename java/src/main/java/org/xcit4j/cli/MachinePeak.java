@@ -1,6 +1,6 @@
 package org.xcit4j.cli;
 
-import org.xcit4j.backend.CpuInfo;
+import org.xcit4j.backend.cpu.CpuInfo;
 
 /**
  * The FMA peak that GFLOP/s are compared against. It is measured, not derived from a clock

@@ -63,7 +63,7 @@ public final class DenseSession implements AutoCloseable {
         this.inputShape = Shape.of(batch, 3, height, width);
         this.outIndices = dense.resolve(cfg.depth());
         this.trunk = Trunk.create(model, backend, batch, height, width, options);
-        if (trunk.streamed() && backend instanceof org.xcit4j.backend.CudaBackend) {
+        if (trunk.streamed() && backend instanceof org.xcit4j.backend.cuda.CudaBackend) {
             throw new IllegalArgumentException("streamed execution runs on host backends (java, cpu), not on cuda; "
                     + "use the full plan (SessionOptions FULL) on the GPU");
         }

@@ -4,7 +4,7 @@ import java.lang.foreign.Arena;
 import java.util.ArrayList;
 import java.util.List;
 import org.xcit4j.backend.Backend;
-import org.xcit4j.backend.CudaBackend;
+import org.xcit4j.backend.cuda.CudaBackend;
 import org.xcit4j.tensor.MemoryPlan;
 import org.xcit4j.tensor.Shape;
 import org.xcit4j.tensor.Tensor;

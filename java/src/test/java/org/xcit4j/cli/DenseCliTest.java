@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.xcit4j.Approx;
 import org.xcit4j.TestData;
-import org.xcit4j.backend.JavaBackend;
+import org.xcit4j.backend.java.JavaBackend;
 import org.xcit4j.io.Npy;
 import org.xcit4j.io.Npz;
 import org.xcit4j.model.LoadOptions;

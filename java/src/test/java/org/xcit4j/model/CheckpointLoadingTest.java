@@ -11,7 +11,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.xcit4j.TestData;
-import org.xcit4j.backend.JavaBackend;
+import org.xcit4j.backend.java.JavaBackend;
 import org.xcit4j.io.SafeTensors;
 import org.xcit4j.tensor.Shape;
 import org.xcit4j.tensor.Tensor;

@@ -2,14 +2,14 @@ package org.xcit4j.model;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import com.google.gson.JsonObject;
 import java.lang.foreign.Arena;
 import java.nio.file.Path;
+import com.google.gson.JsonObject;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.xcit4j.Approx;
 import org.xcit4j.TestData;
-import org.xcit4j.backend.JavaBackend;
+import org.xcit4j.backend.java.JavaBackend;
 import org.xcit4j.io.Npy;
 import org.xcit4j.tensor.Shape;
 import org.xcit4j.tensor.Tensor;

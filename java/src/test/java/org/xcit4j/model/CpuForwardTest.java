@@ -9,8 +9,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.xcit4j.Approx;
-import org.xcit4j.backend.CpuBackend;
-import org.xcit4j.backend.JavaBackend;
+import org.xcit4j.backend.cpu.CpuBackend;
+import org.xcit4j.backend.java.JavaBackend;
 import org.xcit4j.tensor.Tensor;
 
 /**
@@ -50,7 +50,7 @@ class CpuForwardTest {
      */
     @Test
     void bf16StaysCloseToFp32() {
-        org.junit.jupiter.api.Assumptions.assumeTrue(org.xcit4j.backend.CpuInfo.detect().has("avx512_bf16"), "no avx512_bf16 on this CPU");
+        org.junit.jupiter.api.Assumptions.assumeTrue(org.xcit4j.backend.cpu.CpuInfo.detect().has("avx512_bf16"), "no avx512_bf16 on this CPU");
         XcitConfig config = XcitConfig.of(16, 128, 4, 4, 1000, false);
         // 448 x 448 gives 784 tokens, past the bf16 crossover: the folded attention runs too.
         int batch = 8, agree = 0, size = 448;

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.lang.foreign.Arena;
 import org.junit.jupiter.api.Test;
-import org.xcit4j.backend.JavaBackend;
+import org.xcit4j.backend.java.JavaBackend;
 import org.xcit4j.tensor.Shape;
 import org.xcit4j.tensor.Tensor;
 

@@ -11,7 +11,7 @@ import org.xcit4j.tensor.MemoryPlan;
  */
 class StreamingMemoryTest {
 
-    private static final org.xcit4j.backend.JavaBackend JAVA = new org.xcit4j.backend.JavaBackend();
+    private static final org.xcit4j.backend.java.JavaBackend JAVA = new org.xcit4j.backend.java.JavaBackend();
 
     private static long trunkBytes(Xcit model, int side, SessionOptions.Execution e) {
         return trunkBytes(model, JAVA, side, e);
@@ -29,7 +29,7 @@ class StreamingMemoryTest {
     void streamedTrunkIsTheResidualStreamPlusBoundedBands() {
         for (int patch : new int[] {16, 8}) {
             XcitConfig cfg = XcitConfig.of(patch, 384, 1, 8, 0, true); // one block: the plan does not depend on depth
-            try (Xcit model = Xcit.random(cfg, 1); org.xcit4j.backend.CpuBackend cpu = new org.xcit4j.backend.CpuBackend(1)) {
+            try (Xcit model = Xcit.random(cfg, 1); org.xcit4j.backend.cpu.CpuBackend cpu = new org.xcit4j.backend.cpu.CpuBackend(1)) {
                 for (int side : new int[] {224, 1024, 4096}) {
                     long residual = (long) cfg.gridSide(side) * cfg.gridSide(side) * 384 * Float.BYTES;
                     long full = trunkBytes(model, side, SessionOptions.Execution.FULL);
@@ -54,7 +54,7 @@ class StreamingMemoryTest {
     @Test
     void unchunkedTrunkPlansBandsAndOnlyTheBlockBuffersTheBackendUses() {
         XcitConfig cfg = XcitConfig.of(16, 384, 1, 8, 0, true);
-        try (Xcit model = Xcit.random(cfg, 1); org.xcit4j.backend.CpuBackend cpu = new org.xcit4j.backend.CpuBackend(1)) {
+        try (Xcit model = Xcit.random(cfg, 1); org.xcit4j.backend.cpu.CpuBackend cpu = new org.xcit4j.backend.cpu.CpuBackend(1)) {
             long nc = 64L * 64 * 384 * Float.BYTES;
             long cpuFull = trunkBytes(model, cpu, 1024, SessionOptions.Execution.FULL);
             long javaFull = trunkBytes(model, JAVA, 1024, SessionOptions.Execution.FULL);
@@ -75,7 +75,7 @@ class StreamingMemoryTest {
     @Test
     void streamedSessionAddsOnlyTheClsWeightsToTheTrunk() {
         XcitConfig cfg = XcitConfig.of(16, 384, 1, 8, 1000, true);
-        try (Xcit model = Xcit.random(cfg, 1); org.xcit4j.backend.JavaBackend backend = new org.xcit4j.backend.JavaBackend()) {
+        try (Xcit model = Xcit.random(cfg, 1); org.xcit4j.backend.java.JavaBackend backend = new org.xcit4j.backend.java.JavaBackend()) {
             int side = 1024;
             long n = (long) cfg.gridSide(side) * cfg.gridSide(side);
             long trunk = trunkBytes(model, side, SessionOptions.Execution.STREAMED);

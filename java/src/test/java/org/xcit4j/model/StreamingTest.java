@@ -9,7 +9,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.xcit4j.Approx;
-import org.xcit4j.backend.JavaBackend;
+import org.xcit4j.backend.java.JavaBackend;
 import org.xcit4j.tensor.Shape;
 import org.xcit4j.tensor.Tensor;
 
@@ -59,7 +59,7 @@ class StreamingTest {
         XcitConfig cfg = XcitConfig.of(16, 48, 2, 4, 7, tokensNorm);
         int h = 90, w = 75;
         try (Xcit model = Xcit.random(cfg, 11);
-             org.xcit4j.backend.Backend backend = device.equals("cpu") ? new org.xcit4j.backend.CpuBackend(2) : new JavaBackend();
+             org.xcit4j.backend.Backend backend = device.equals("cpu") ? new org.xcit4j.backend.cpu.CpuBackend(2) : new JavaBackend();
              Arena arena = Arena.ofConfined()) {
             Tensor x = input(arena, 13, batch, h, w);
             SessionOptions full = SessionOptions.DEFAULT.withExecution(SessionOptions.Execution.FULL);

@@ -1,4 +1,4 @@
-package org.xcit4j.backend;
+package org.xcit4j.backend.cpu;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -20,6 +20,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.xcit4j.Approx;
+import org.xcit4j.backend.Backend;
+import org.xcit4j.backend.NativeException;
+import org.xcit4j.backend.Precision;
+import org.xcit4j.backend.java.JavaBackend;
 import org.xcit4j.bindings.xcit.xcit_h;
 import org.xcit4j.tensor.Tensor;
 

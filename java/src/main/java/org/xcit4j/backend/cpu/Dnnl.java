@@ -1,4 +1,4 @@
-package org.xcit4j.backend;
+package org.xcit4j.backend.cpu;
 
 import static org.xcit4j.bindings.dnnl.dnnl_h.*;
 
@@ -8,6 +8,7 @@ import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
+import org.xcit4j.backend.NativeException;
 import org.xcit4j.bindings.NativeLibraries;
 import org.xcit4j.tensor.Tensor;
 

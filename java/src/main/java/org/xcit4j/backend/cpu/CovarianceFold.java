@@ -1,10 +1,11 @@
-package org.xcit4j.backend;
+package org.xcit4j.backend.cpu;
 
 import static org.xcit4j.bindings.xcit.xcit_h.*;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import org.xcit4j.backend.RuntimeMatMul.Operand;
+import org.xcit4j.backend.NativeContext;
+import org.xcit4j.backend.cpu.RuntimeMatMul.Operand;
 
 /**
  * The O(C^3) middle of the covariance-folded attention (spec 3), for one (C, heads): from

@@ -1,4 +1,4 @@
-package org.xcit4j.backend;
+package org.xcit4j.backend.cpu;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -6,10 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.Arena;
 import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.junit.jupiter.api.Test;
 import org.xcit4j.Approx;
+import org.xcit4j.backend.NativeContext;
+import org.xcit4j.backend.NativeException;
+import org.xcit4j.backend.java.JavaBackend;
 import org.xcit4j.bindings.xcit.xcit_h;
 import org.xcit4j.tensor.Shape;
 import org.xcit4j.tensor.Tensor;

@@ -1,4 +1,4 @@
-package org.xcit4j.backend;
+package org.xcit4j.backend.cpu;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -15,6 +15,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.xcit4j.Approx;
+import org.xcit4j.backend.Backend;
+import org.xcit4j.backend.Precision;
+import org.xcit4j.backend.java.JavaBackend;
 import org.xcit4j.bindings.xcit.xcit_h;
 import org.xcit4j.tensor.Tensor;
 

@@ -1,4 +1,4 @@
-package org.xcit4j.backend;
+package org.xcit4j.backend.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -9,8 +9,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.xcit4j.Approx;
-import org.xcit4j.backend.cuda.Cuda;
 import org.xcit4j.backend.Precision;
+import org.xcit4j.backend.java.JavaBackend;
 import org.xcit4j.model.Session;
 import org.xcit4j.model.Xcit;
 import org.xcit4j.model.XcitConfig;

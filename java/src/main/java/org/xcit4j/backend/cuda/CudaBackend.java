@@ -1,12 +1,14 @@
-package org.xcit4j.backend;
+package org.xcit4j.backend.cuda;
 
 import java.lang.foreign.MemorySegment;
 import java.util.IdentityHashMap;
 import java.util.Map;
 import java.util.function.Consumer;
-import org.xcit4j.backend.cuda.Cuda;
-import org.xcit4j.backend.cuda.CudaExecution;
-import org.xcit4j.backend.cuda.Ops;
+import org.xcit4j.backend.Backend;
+import org.xcit4j.backend.Checks;
+import org.xcit4j.backend.Device;
+import org.xcit4j.backend.DeviceUnavailableException;
+import org.xcit4j.backend.NativeContext;
 import org.xcit4j.backend.Precision;
 import org.xcit4j.bindings.CudaLibraries;
 import org.xcit4j.bindings.xcit.xcit_cuda_h;

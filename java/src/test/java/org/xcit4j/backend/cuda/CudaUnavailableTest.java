@@ -1,4 +1,4 @@
-package org.xcit4j.backend;
+package org.xcit4j.backend.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -10,7 +10,10 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.xcit4j.backend.cuda.Cuda;
+import org.xcit4j.backend.Backend;
+import org.xcit4j.backend.Backends;
+import org.xcit4j.backend.Device;
+import org.xcit4j.backend.DeviceUnavailableException;
 
 /**
  * Machines without a usable GPU (every build machine of this project): --device cuda fails

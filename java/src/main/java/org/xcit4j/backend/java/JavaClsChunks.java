@@ -1,4 +1,4 @@
-package org.xcit4j.backend;
+package org.xcit4j.backend.java;
 
 import java.lang.foreign.MemorySegment;
 import org.xcit4j.tensor.Shape;

@@ -1,9 +1,10 @@
-package org.xcit4j.backend;
+package org.xcit4j.backend.cpu;
 
 import static org.xcit4j.bindings.xcit.xcit_h.xcit_cpu_symmetrize_upper_f32;
 
 import java.lang.foreign.MemorySegment;
-import org.xcit4j.backend.RuntimeMatMul.Operand;
+import org.xcit4j.backend.NativeContext;
+import org.xcit4j.backend.cpu.RuntimeMatMul.Operand;
 
 /**
  * S (C, C) (+)= u^T u for u (M, C), the covariance route's largest product after the folded

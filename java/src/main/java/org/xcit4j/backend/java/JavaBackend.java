@@ -1,7 +1,9 @@
-package org.xcit4j.backend;
+package org.xcit4j.backend.java;
 
 import java.lang.foreign.MemorySegment;
 import java.util.stream.IntStream;
+import org.xcit4j.backend.Backend;
+import org.xcit4j.backend.Checks;
 import org.xcit4j.tensor.Shape;
 import org.xcit4j.tensor.Tensor;
 

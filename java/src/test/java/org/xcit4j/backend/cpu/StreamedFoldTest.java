@@ -1,4 +1,4 @@
-package org.xcit4j.backend;
+package org.xcit4j.backend.cpu;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -7,6 +7,7 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.xcit4j.Approx;
+import org.xcit4j.backend.java.JavaBackend;
 import org.xcit4j.model.Session;
 import org.xcit4j.model.SessionOptions;
 import org.xcit4j.model.Xcit;

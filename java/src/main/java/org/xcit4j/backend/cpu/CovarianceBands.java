@@ -1,11 +1,12 @@
-package org.xcit4j.backend;
+package org.xcit4j.backend.cpu;
 
 import static org.xcit4j.bindings.xcit.xcit_h.*;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
-import org.xcit4j.backend.RuntimeMatMul.Operand;
+import org.xcit4j.backend.NativeContext;
+import org.xcit4j.backend.cpu.RuntimeMatMul.Operand;
 import org.xcit4j.tensor.Tensor;
 
 /**

@@ -1,4 +1,4 @@
-package org.xcit4j.backend;
+package org.xcit4j.backend.cpu;
 
 import static org.xcit4j.backend.Checks.*;
 import static org.xcit4j.bindings.xcit.xcit_h.*;
@@ -6,6 +6,10 @@ import static org.xcit4j.bindings.xcit.xcit_h.*;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.IdentityHashMap;
+import org.xcit4j.backend.Backend;
+import org.xcit4j.backend.DeviceUnavailableException;
+import org.xcit4j.backend.NativeContext;
+import org.xcit4j.backend.Precision;
 import org.xcit4j.tensor.Shape;
 import org.xcit4j.tensor.Tensor;
 

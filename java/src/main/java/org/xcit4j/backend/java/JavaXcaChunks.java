@@ -1,4 +1,4 @@
-package org.xcit4j.backend;
+package org.xcit4j.backend.java;
 
 import org.xcit4j.tensor.Shape;
 import org.xcit4j.tensor.Tensor;

@@ -1,4 +1,4 @@
-package org.xcit4j.backend;
+package org.xcit4j.backend.cpu;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -9,6 +9,7 @@ import java.lang.foreign.ValueLayout;
 import java.util.SplittableRandom;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.xcit4j.backend.NativeContext;
 
 /** The block-triangular u^T u against a double-precision product, set and accumulated. */
 class GramMatrixTest {

@@ -1,4 +1,4 @@
-package org.xcit4j.backend;
+package org.xcit4j.backend.cpu;
 
 import static org.xcit4j.bindings.dnnl.dnnl_h.*;
 

@@ -1,4 +1,4 @@
-package org.xcit4j.backend;
+package org.xcit4j.backend.java;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -1,4 +1,4 @@
-package org.xcit4j.backend;
+package org.xcit4j.backend.java;
 
 /**
  * The error function to double precision, for the reference GELU. Java has no erf, and the
