@@ -58,6 +58,10 @@ typedef struct cublasLtMatmulHeuristicResult cublasLtMatmulHeuristicResult_t;
 #define CUBLASLT_EPILOGUE_DEFAULT 1
 #define CUBLASLT_EPILOGUE_BIAS 4
 #define CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES 1
+#define CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES 5
+#define CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES 6
+#define CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES 7
+#define CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES 8
 
 XCIT_BIND cublasStatus_t cublasLtCreate(cublasLtHandle_t* lightHandle);
 XCIT_BIND cublasStatus_t cublasLtDestroy(cublasLtHandle_t lightHandle);

@@ -1,5 +1,6 @@
-# ctest script: every symbol a libxcit*.so defines for the dynamic linker must be an
-# xcit_ ABI function (cmake -DLIBS=a.so,b.so -DNM=nm -P check_exports.cmake).
+# ctest script: every symbol a libxcit*.so defines for the dynamic linker must match
+# PATTERN, for the ABI libraries ^xcit_ (cmake -DLIBS=a.so,b.so -DNM=nm -DPATTERN=re -P
+# check_exports.cmake).
 string(REPLACE "," ";" libs "${LIBS}")
 foreach(lib IN LISTS libs)
   execute_process(COMMAND "${NM}" -D --defined-only "${lib}"
@@ -11,8 +12,8 @@ foreach(lib IN LISTS libs)
   set(exported "")
   foreach(line IN LISTS lines)
     string(REGEX REPLACE "^[0-9a-fA-F]* *[A-Za-z] " "" name "${line}")
-    if(NOT name MATCHES "^xcit_")
-      message(FATAL_ERROR "${lib} exports '${name}', which is not part of the xcit ABI")
+    if(NOT name MATCHES "${PATTERN}")
+      message(FATAL_ERROR "${lib} exports '${name}', which does not match ${PATTERN}")
     endif()
     list(APPEND exported ${name})
   endforeach()

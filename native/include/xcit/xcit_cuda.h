@@ -143,6 +143,15 @@ XCIT_API xcit_status xcit_cuda_channel_affine_bf16(xcit_ctx* ctx, uint16_t* x,
 
 /* ---- layout and row copies ------------------------------------------------------ */
 
+/* out (batch, cols, rows) = in (batch, rows, cols), both in the storage type, not
+ * aliased: the transposes of activations (nchw_to_nhwc is for the fp32 input image). */
+XCIT_API xcit_status xcit_cuda_transpose_f32(xcit_ctx* ctx, float* out, const float* in,
+                                             int64_t batch, int64_t rows, int64_t cols);
+XCIT_API xcit_status xcit_cuda_transpose_f16(xcit_ctx* ctx, uint16_t* out, const uint16_t* in,
+                                             int64_t batch, int64_t rows, int64_t cols);
+XCIT_API xcit_status xcit_cuda_transpose_bf16(xcit_ctx* ctx, uint16_t* out, const uint16_t* in,
+                                              int64_t batch, int64_t rows, int64_t cols);
+
 /* out (batch, height, width, channels) in the storage type = in (batch, channels,
  * height, width) fp32: the staged input image to channel-last. */
 XCIT_API xcit_status xcit_cuda_nchw_to_nhwc_f32(xcit_ctx* ctx, float* out, const float* in,

@@ -88,7 +88,7 @@ __host__ __device__ __forceinline__ int64_t ceil_div(int64_t a, int64_t b) { ret
 
 // Launches kernel<<<grid, block, smem, stream>>>(args...) and returns the launch error
 // (read at once, so a failed launch is reported by the op that made it). On the host the
-// emulator runs the kernel to completion before returning; the stream is ignored.
+// emulator runs the kernel at once, or, on the emulated device, on the stream's turn.
 template <class... Params, class... Args>
 inline cudaError_t xcit_launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem,
                                cudaStream_t stream, Args... args) {
@@ -96,8 +96,9 @@ inline cudaError_t xcit_launch(void (*kernel)(Params...), dim3 grid, dim3 block,
   kernel<<<grid, block, smem, stream>>>(args...);
   return cudaGetLastError();
 #else
-  (void)stream;
-  return ::xcit_emu::launch(grid, block, smem, [&] { kernel(args...); });
+  // Arguments by value: the emulated device's runtime may run the launch later (its
+  // stream's turn) or again (a graph replay), as a device does.
+  return ::xcit_emu::launch_on(stream, grid, block, smem, [=] { kernel(args...); });
 #endif
 }
 

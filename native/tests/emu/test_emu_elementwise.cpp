@@ -14,6 +14,7 @@ XCIT_EMU_OP(add_broadcast)
 XCIT_EMU_OP(bias_gelu)
 XCIT_EMU_OP(channel_affine)
 XCIT_EMU_OP(nchw_to_nhwc)
+XCIT_EMU_OP(transpose)
 XCIT_EMU_OP(gather_row)
 XCIT_EMU_OP(scatter_row)
 XCIT_EMU_OP(prepend_row)
@@ -87,6 +88,15 @@ struct Layout {
     EXPECT_OK(ctx, op::nchw_to_nhwc<T>(ctx.ctx, nhwc.data(), image.data(), b, c, h, w));
     // The CPU op keeps fp32; the kernel rounds to T once.
     expect_close("nchw_to_nhwc " + shape, nhwc, widen(want), 2.0);
+
+    // transpose: T in, T out, (b, c, h*w) -> (b, h*w, c) = nchw_to_nhwc's layout change on
+    // values already in T, so the expected values are exact.
+    Buffer<T> planes(image.n), moved(image.n);
+    for (size_t i = 0; i < image.n; ++i) planes[i] = nhwc[i];
+    std::vector<float> planes_f = f32(planes), moved_want(image.n);
+    EXPECT_OK(ctx, xcit_cpu_nchw_to_nhwc_f32(ctx, moved_want.data(), planes_f.data(), b, c, h, w));
+    EXPECT_OK(ctx, op::transpose<T>(ctx.ctx, moved.data(), planes.data(), b, c, h * w));
+    expect_close("transpose " + shape, moved, widen(moved_want), 0.0);
 
     // gather / scatter / prepend are copies: the CPU ops on the widened values give T's
     // values exactly, so any mismatch is a wrong element.

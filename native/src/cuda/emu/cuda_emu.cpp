@@ -260,11 +260,10 @@ void fail(const char* what) {
   std::abort();
 }
 
-cudaError_t launch(dim3 grid, dim3 block, size_t dynamic_smem, const std::function<void()>& body) {
+cudaError_t check_launch(dim3 grid, dim3 block, size_t dynamic_smem) {
   State& s = state();
   s.failed = false;
   s.failure.clear();
-  ++s.launches;
   const uint64_t threads = static_cast<uint64_t>(block.x) * block.y * block.z;
   if (threads == 0 || threads > kMaxThreadsPerBlock || block.z > 64 || grid.x == 0 ||
       grid.y == 0 || grid.z == 0 || grid.x > 0x7fffffffu || grid.y > 65535 || grid.z > 65535) {
@@ -279,6 +278,27 @@ cudaError_t launch(dim3 grid, dim3 block, size_t dynamic_smem, const std::functi
                    std::to_string(kMaxDynamicShared));
     return finish(cudaErrorInvalidValue);
   }
+  return cudaSuccess;
+}
+
+namespace {
+LaunchHook g_launch_hook = nullptr;
+}  // namespace
+
+void set_launch_hook(LaunchHook hook) { g_launch_hook = hook; }
+
+cudaError_t launch_on(cudaStream_t stream, dim3 grid, dim3 block, size_t dynamic_smem,
+                      std::function<void()> body) {
+  if (g_launch_hook != nullptr) return g_launch_hook(stream, grid, block, dynamic_smem, std::move(body));
+  return launch(grid, block, dynamic_smem, body);
+}
+
+cudaError_t launch(dim3 grid, dim3 block, size_t dynamic_smem, const std::function<void()>& body) {
+  State& s = state();
+  ++s.launches;
+  const cudaError_t config = check_launch(grid, block, dynamic_smem);
+  if (config != cudaSuccess) return config;
+  const uint64_t threads = static_cast<uint64_t>(block.x) * block.y * block.z;
   s.grid = grid;
   s.block = block;
   s.body = &body;
@@ -329,13 +349,29 @@ const char* cudaGetErrorName(cudaError_t err) {
     case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
     case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
     case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
+    case cudaErrorInvalidDevicePointer: return "cudaErrorInvalidDevicePointer";
+    case cudaErrorInvalidMemcpyDirection: return "cudaErrorInvalidMemcpyDirection";
+    case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
+    case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
     case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
+    case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
+    case cudaErrorStreamCaptureInvalidated: return "cudaErrorStreamCaptureInvalidated";
+    case cudaErrorStreamCaptureImplicit: return "cudaErrorStreamCaptureImplicit";
+    case cudaErrorStreamCaptureWrongThread: return "cudaErrorStreamCaptureWrongThread";
   }
   return "cudaErrorUnknown";
 }
 
 const char* cudaGetErrorString(cudaError_t err) {
-  return err == cudaSuccess ? "no error" : xcit_emu::last_failure();
+  switch (err) {
+    case cudaSuccess: return "no error";
+    case cudaErrorInvalidConfiguration:
+    case cudaErrorLaunchFailure: return xcit_emu::last_failure();  // the emulator's own account
+    case cudaErrorStreamCaptureUnsupported: return "operation not permitted when stream is capturing";
+    case cudaErrorStreamCaptureInvalidated: return "operation failed due to a previous error during capture";
+    case cudaErrorStreamCaptureImplicit: return "operation would make the legacy stream depend on a capturing blocking stream";
+    default: return cudaGetErrorName(err);
+  }
 }
 
 cudaError_t cudaGetLastError(void) {

@@ -31,19 +31,36 @@ struct dim3 {
       : x(vx), y(vy), z(vz) {}
 };
 
+// The runtime's values (driver_types.h) for the errors the emulator and its runtime
+// stand-in (runtime_emu.cpp) report.
 enum cudaError_t {
   cudaSuccess = 0,
   cudaErrorInvalidValue = 1,
   cudaErrorMemoryAllocation = 2,
   cudaErrorInvalidConfiguration = 9,
+  cudaErrorInvalidDevicePointer = 17,
+  cudaErrorInvalidMemcpyDirection = 21,
+  cudaErrorInvalidDevice = 101,
+  cudaErrorInvalidResourceHandle = 400,
   cudaErrorLaunchFailure = 719,
+  cudaErrorStreamCaptureUnsupported = 900,
+  cudaErrorStreamCaptureInvalidated = 901,
+  cudaErrorStreamCaptureImplicit = 906,
+  cudaErrorStreamCaptureWrongThread = 908,
 };
 typedef struct CUstream_st* cudaStream_t;
+// The runtime version the emulated device reports (device.cu compiles against it).
+#define CUDART_VERSION 13000
 
+// C linkage, as in the real runtime: the emulated device's shared library exports these
+// to the Java bindings (runtime_emu.cpp defines the rest of the bound cudart subset).
+extern "C" {
 const char* cudaGetErrorName(cudaError_t err);
 const char* cudaGetErrorString(cudaError_t err);
 // Returns and clears the error of the last failed emulated launch, like the runtime.
 cudaError_t cudaGetLastError(void);
+cudaError_t cudaGetDeviceCount(int* count);
+}
 
 // ---- the emulator proper -------------------------------------------------------------
 namespace xcit_emu {
@@ -68,6 +85,17 @@ int lane_id();
 // Runs body once per thread of every block. Returns cudaSuccess or the error (also kept
 // for cudaGetLastError); details of a failure go to last_failure() and stderr.
 cudaError_t launch(dim3 grid, dim3 block, size_t dynamic_smem, const std::function<void()>& body);
+// cudaSuccess if a device would accept this configuration, else the error (recorded as
+// the launch failure, for cudaGetLastError and last_failure()).
+cudaError_t check_launch(dim3 grid, dim3 block, size_t dynamic_smem);
+// What xcit_launch calls: without a runtime (the kernel tests) the kernel runs now, on
+// any stream; the emulated device's runtime (runtime_emu.cpp) installs a hook that
+// queues the launch on its stream, or records it while the stream is being captured.
+using LaunchHook = cudaError_t (*)(cudaStream_t stream, dim3 grid, dim3 block, size_t dynamic_smem,
+                                   std::function<void()> body);
+void set_launch_hook(LaunchHook hook);
+cudaError_t launch_on(cudaStream_t stream, dim3 grid, dim3 block, size_t dynamic_smem,
+                      std::function<void()> body);
 // Reports a kernel-side failure (e.g. a trap) and ends the launch with an error.
 [[noreturn]] void fail(const char* what);
 const char* last_failure();

@@ -42,14 +42,32 @@ public final class Approx {
      */
     public static final double CPU_VS_REFERENCE_REL_TO_MAX = GOLDEN_REL_TO_MAX;
 
+    /**
+     * A whole CUDA forward in precision {@code p} against the fp32 reference, as a fraction
+     * of max(1, max|ref|): the bounds of {@code xcit selftest} (SelftestCommand.tolerance).
+     */
+    public static double relToMax(org.xcit4j.backend.Precision p) {
+        return switch (p) {
+            case FP32 -> GOLDEN_REL_TO_MAX;
+            case TF32 -> 1e-2;
+            case FP16 -> 3e-2;
+            case BF16 -> 1e-1;
+        };
+    }
+
     private Approx() {
+    }
+
+    /** max|got - ref| <= rel * max(1, max|ref|). */
+    public static void assertCloseToMax(String what, Tensor expected, Tensor actual, double rel) {
+        double maxRef = 0;
+        for (long i = 0; i < expected.numel(); i++) maxRef = Math.max(maxRef, Math.abs(expected.get(i)));
+        assertClose(what, expected, actual, rel * Math.max(1, maxRef), 0);
     }
 
     /** The golden criterion: max|got - ref| <= 1e-4 * max(1, max|ref|). */
     public static void assertGolden(String what, Tensor expected, Tensor actual) {
-        double maxRef = 0;
-        for (long i = 0; i < expected.numel(); i++) maxRef = Math.max(maxRef, Math.abs(expected.get(i)));
-        assertClose(what, expected, actual, GOLDEN_REL_TO_MAX * Math.max(1, maxRef), 0);
+        assertCloseToMax(what, expected, actual, GOLDEN_REL_TO_MAX);
     }
 
     public static void assertClose(String what, Tensor expected, Tensor actual, double atol, double rtol) {

@@ -65,6 +65,7 @@ public final class CudaLibraries {
     }
 
     private static Outcome outcome(String name) {
+        if (NativeLibraries.cudaEmulated()) return OUTCOMES.computeIfAbsent(name, CudaLibraries::emulated);
         return switch (name) {
             case CUDART -> OUTCOMES.computeIfAbsent(name, n -> attempt(n, MAJORS));
             case CUBLASLT -> OUTCOMES.computeIfAbsent(name, n -> {
@@ -77,6 +78,21 @@ public final class CudaLibraries {
             });
             default -> throw new IllegalArgumentException("unknown CUDA library '" + name + "'");
         };
+    }
+
+    /**
+     * On the emulated device ({@link NativeLibraries#CUDA_EMULATED_PROPERTY}) libxcit_cuda_emu.so
+     * stands in for cudart and cuBLASLt: nothing of NVIDIA's is loaded, even where installed.
+     */
+    private static Outcome emulated(String name) {
+        if (!name.equals(CUDART) && !name.equals(CUBLASLT)) throw new IllegalArgumentException("unknown CUDA library '" + name + "'");
+        try {
+            NativeLibraries.Library emu = NativeLibraries.load(NativeLibraries.XCIT_CUDA);
+            return checked(name, emu.path(), emu.lookup());
+        } catch (NativeLibraryException e) {
+            return failed("the emulated CUDA device (-D" + NativeLibraries.CUDA_EMULATED_PROPERTY + "=true) is not available: "
+                    + e.getMessage());
+        }
     }
 
     private static Outcome failed(String message) {

@@ -66,6 +66,14 @@ public final class NativeLibraries {
     public static final int DNNL_MAJOR = 3;
     /** System property naming a directory to load libraries from instead of the jar. */
     public static final String NATIVE_DIR_PROPERTY = "xcit.native.dir";
+    /**
+     * System property that, when {@code true}, makes {@link #XCIT_CUDA} the emulated device:
+     * libxcit_cuda_emu.so, a host build of libxcit_cuda that also stands in for cudart and
+     * cuBLASLt ({@link CudaLibraries} then loads nothing of NVIDIA's). For tests and CI;
+     * read once per JVM.
+     */
+    public static final String CUDA_EMULATED_PROPERTY = "xcit.cuda.emulated";
+    private static final String XCIT_CUDA_EMU = "xcit_cuda_emu";
 
     /**
      * A loaded, ABI-checked library.
@@ -118,6 +126,16 @@ public final class NativeLibraries {
         }
     }
 
+    /** Whether this JVM runs CUDA on the emulated device ({@link #CUDA_EMULATED_PROPERTY}). */
+    public static boolean cudaEmulated() {
+        return Emulation.ENABLED;
+    }
+
+    /** Read on first use (class initialisation), then fixed for the JVM's life. */
+    private static final class Emulation {
+        static final boolean ENABLED = Boolean.getBoolean(CUDA_EMULATED_PROPERTY);
+    }
+
     /** {@link #describe(String)} for every library in {@link #NAMES}. */
     public static List<String> describe() {
         return NAMES.stream().map(NativeLibraries::describe).toList();
@@ -135,10 +153,12 @@ public final class NativeLibraries {
             // looks in $CUDA_HOME/lib64 and /usr/local/cuda/lib64) makes the dynamic
             // linker reuse that copy, so the process has one runtime. Where it is absent,
             // the load below fails with the dynamic linker's reason, naming libcudart.
-            if (name.equals(XCIT_CUDA)) CudaLibraries.isAvailable(CudaLibraries.CUDART);
+            // The emulated device needs neither: it is its own runtime.
+            boolean emulated = name.equals(XCIT_CUDA) && cudaEmulated();
+            if (name.equals(XCIT_CUDA) && !emulated) CudaLibraries.isAvailable(CudaLibraries.CUDART);
             String dir = System.getProperty(NATIVE_DIR_PROPERTY);
             Path overrideDir = dir == null || dir.isBlank() ? null : Path.of(dir);
-            return new Outcome(loadFrom(name, overrideDir, defaultCacheRoot()), null);
+            return new Outcome(loadFrom(name, emulated ? XCIT_CUDA_EMU : name, overrideDir, defaultCacheRoot()), null);
         } catch (NativeLibraryException e) {
             return new Outcome(null, e);
         }
@@ -146,7 +166,12 @@ public final class NativeLibraries {
 
     /** The loading steps without the per-JVM cache or system properties (tests call this). */
     static Library loadFrom(String name, Path overrideDir, Path cacheRoot) {
-        String file = "lib" + name + ".so";
+        return loadFrom(name, name, overrideDir, cacheRoot);
+    }
+
+    /** Library {@code name} from the file lib{@code file}.so (the emulated device stands in for xcit_cuda). */
+    static Library loadFrom(String name, String fileStem, Path overrideDir, Path cacheRoot) {
+        String file = "lib" + fileStem + ".so";
         Path path;
         String source;
         if (overrideDir != null) {

@@ -144,6 +144,15 @@ public interface Backend extends AutoCloseable {
     void nchwToNhwc(Tensor out, Tensor in);
 
     /**
+     * out (B, S, R) = in (B, R, S), activations (out and in do not alias). On host backends,
+     * where every tensor is fp32, this is {@link #nchwToNhwc} on (B, R, S, 1) views; a device
+     * that stores activations in 16 bits must not read them as the fp32 input image.
+     */
+    default void transpose(Tensor out, Tensor in, long batch, long rows, long cols) {
+        nchwToNhwc(out.reshape(batch, cols, 1, rows), in.reshape(batch, rows, cols, 1));
+    }
+
+    /**
      * 3x3 convolution, stride 2, zero padding 1, then GELU (as {@link #gelu}) if {@code gelu}:
      * out (B, R, ceil(W/2), Cout) = output rows [firstRow, firstRow + R) of
      * conv(in (B, H, W, Cin), weight (Cout, Cin, 3, 3)) + bias (Cout), firstRow + R <= ceil(H/2).

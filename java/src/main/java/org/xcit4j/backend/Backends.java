@@ -78,12 +78,17 @@ public final class Backends {
      */
     public static String cudaUnavailableReason() {
         Cuda.Probe p = Cuda.probe();
+        if (p.emulated()) return "only the emulated device is enabled (" + Cuda.EMULATED_SWITCH + "), which auto never picks";
         return p.available() ? null : p.reason();
     }
 
-    /** One line for {@code xcit info}: the device CUDA would use, or why it cannot. */
+    /** One line for {@code xcit info}: the device CUDA would use, or why it cannot; the emulated device is never a GPU. */
     public static String cudaStatus() {
         Cuda.Probe p = Cuda.probe();
+        if (p.emulated()) {
+            return p.available() ? "no GPU: the emulated device (" + Cuda.EMULATED_SWITCH + ", kernels on the host CPU) "
+                    + "serves --device cuda" : "no GPU; the emulated device is not available: " + p.reason();
+        }
         return p.available()
                 ? p.device() + ", CUDA runtime " + Cuda.version(p.runtimeVersion()) + ", driver " + Cuda.version(p.driverVersion())
                 : "not available: " + p.reason();

@@ -9,8 +9,7 @@ import org.xcit4j.tensor.Tensor;
  * wherever the tensors live (host or device) without ops of their own:
  * <ul>
  * <li>a plain copy is {@code gatherRow} of row 0 from a (1, 1, n) view;</li>
- * <li>a batched 2-D transpose (B, R, S) -> (B, S, R) is {@code nchwToNhwc} on a (B, R, S, 1)
- *     view, since that op is exactly "move the second axis last".</li>
+ * <li>a batched 2-D transpose (B, R, S) -> (B, S, R) is {@code transpose}.</li>
  * </ul>
  */
 final class DataMoves {
@@ -37,7 +36,7 @@ final class DataMoves {
     /** out (B, S, R) = in (B, R, S) transposed per batch item. */
     static void transpose(Backend backend, Tensor out, Tensor in, long batch, long r, long s) {
         if (in.numel() == 0) return;
-        backend.nchwToNhwc(out.reshape(batch, s, 1, r), in.reshape(batch, r, s, 1));
+        backend.transpose(out, in, batch, r, s);
     }
 
     /** out (B, C, h, w) channel-first from in (B, h, w, C) channel-last. */
@@ -63,17 +62,16 @@ final class DataMoves {
      * columns are rows: transpose to (S, R), drop row 0, transpose back. {@code scratch} holds
      * S*R. The views are made once, so {@link #run} allocates nothing.
      */
-    record DropFirstColumn(Tensor inView, Tensor transposed, Tensor tailView, Tensor outView) {
+    record DropFirstColumn(Tensor in, Tensor transposed, Tensor tail, Tensor out, long r, long s) {
         static DropFirstColumn of(Tensor out, Tensor in, Tensor scratch, long r, long s) {
             Tensor t = scratch.reshape(s, r);
-            return new DropFirstColumn(in.reshape(1, r, s, 1), t.reshape(1, s, 1, r),
-                    t.slice(1, s).reshape(1, s - 1, r, 1), out.reshape(1, r, 1, s - 1));
+            return new DropFirstColumn(in, t, t.slice(1, s), out, r, s);
         }
 
         void run(Backend backend) {
-            if (inView.numel() == 0) return;
-            backend.nchwToNhwc(transposed, inView);
-            if (outView.numel() > 0) backend.nchwToNhwc(outView, tailView);
+            if (in.numel() == 0) return;
+            backend.transpose(transposed, in, 1, r, s);
+            if (out.numel() > 0) backend.transpose(out, tail, 1, s - 1, r);
         }
     }
 }

@@ -3,16 +3,14 @@
 
 package org.xcit4j.bindings.cuda;
 
-import java.lang.invoke.*;
+import static java.lang.foreign.MemoryLayout.PathElement.*;
+import static java.lang.foreign.ValueLayout.*;
+
 import java.lang.foreign.*;
-import java.nio.ByteOrder;
+import java.lang.invoke.*;
 import java.util.*;
 import java.util.function.*;
 import java.util.stream.*;
-
-import static java.lang.foreign.ValueLayout.*;
-import static java.lang.foreign.MemoryLayout.PathElement.*;
-
 import org.xcit4j.bindings.CudaLibraries;
 
 @SuppressWarnings("unused")
@@ -210,6 +208,42 @@ public class cublasLt_h {
      */
     public static int CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES() {
         return CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES;
+    }
+    private static final int CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES = (int)5L;
+    /**
+     * {@snippet lang=c :
+     * #define CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES 5
+     * }
+     */
+    public static int CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES() {
+        return CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES;
+    }
+    private static final int CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES = (int)6L;
+    /**
+     * {@snippet lang=c :
+     * #define CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES 6
+     * }
+     */
+    public static int CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES() {
+        return CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES;
+    }
+    private static final int CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES = (int)7L;
+    /**
+     * {@snippet lang=c :
+     * #define CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES 7
+     * }
+     */
+    public static int CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES() {
+        return CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES;
+    }
+    private static final int CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES = (int)8L;
+    /**
+     * {@snippet lang=c :
+     * #define CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES 8
+     * }
+     */
+    public static int CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES() {
+        return CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES;
     }
 
     private static class cublasLtCreate {

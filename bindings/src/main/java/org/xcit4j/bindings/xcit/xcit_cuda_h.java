@@ -3,16 +3,14 @@
 
 package org.xcit4j.bindings.xcit;
 
-import java.lang.invoke.*;
+import static java.lang.foreign.MemoryLayout.PathElement.*;
+import static java.lang.foreign.ValueLayout.*;
+
 import java.lang.foreign.*;
-import java.nio.ByteOrder;
+import java.lang.invoke.*;
 import java.util.*;
 import java.util.function.*;
 import java.util.stream.*;
-
-import static java.lang.foreign.ValueLayout.*;
-import static java.lang.foreign.MemoryLayout.PathElement.*;
-
 import org.xcit4j.bindings.NativeLibraries;
 
 @SuppressWarnings("unused")
@@ -1575,6 +1573,201 @@ public class xcit_cuda_h {
                 traceDowncall("xcit_cuda_channel_affine_bf16", ctx, x, scale, shift, rows, cols);
             }
             return (int)mh$.invokeExact(ctx, x, scale, shift, rows, cols);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_transpose_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_transpose_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_transpose_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t rows, int64_t cols)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_transpose_f32$descriptor() {
+        return xcit_cuda_transpose_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_transpose_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MethodHandle xcit_cuda_transpose_f32$handle() {
+        return xcit_cuda_transpose_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_transpose_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MemorySegment xcit_cuda_transpose_f32$address() {
+        return xcit_cuda_transpose_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_transpose_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t rows, int64_t cols)
+     * }
+     */
+    public static int xcit_cuda_transpose_f32(MemorySegment ctx, MemorySegment out, MemorySegment in, long batch, long rows, long cols) {
+        var mh$ = xcit_cuda_transpose_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_transpose_f32", ctx, out, in, batch, rows, cols);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, batch, rows, cols);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_transpose_f16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_transpose_f16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_transpose_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t rows, int64_t cols)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_transpose_f16$descriptor() {
+        return xcit_cuda_transpose_f16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_transpose_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MethodHandle xcit_cuda_transpose_f16$handle() {
+        return xcit_cuda_transpose_f16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_transpose_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MemorySegment xcit_cuda_transpose_f16$address() {
+        return xcit_cuda_transpose_f16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_transpose_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t rows, int64_t cols)
+     * }
+     */
+    public static int xcit_cuda_transpose_f16(MemorySegment ctx, MemorySegment out, MemorySegment in, long batch, long rows, long cols) {
+        var mh$ = xcit_cuda_transpose_f16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_transpose_f16", ctx, out, in, batch, rows, cols);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, batch, rows, cols);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_transpose_bf16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_transpose_bf16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_transpose_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t rows, int64_t cols)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_transpose_bf16$descriptor() {
+        return xcit_cuda_transpose_bf16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_transpose_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MethodHandle xcit_cuda_transpose_bf16$handle() {
+        return xcit_cuda_transpose_bf16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_transpose_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MemorySegment xcit_cuda_transpose_bf16$address() {
+        return xcit_cuda_transpose_bf16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_transpose_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t rows, int64_t cols)
+     * }
+     */
+    public static int xcit_cuda_transpose_bf16(MemorySegment ctx, MemorySegment out, MemorySegment in, long batch, long rows, long cols) {
+        var mh$ = xcit_cuda_transpose_bf16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_transpose_bf16", ctx, out, in, batch, rows, cols);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, batch, rows, cols);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {

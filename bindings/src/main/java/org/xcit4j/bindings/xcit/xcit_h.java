@@ -3,16 +3,14 @@
 
 package org.xcit4j.bindings.xcit;
 
-import java.lang.invoke.*;
+import static java.lang.foreign.MemoryLayout.PathElement.*;
+import static java.lang.foreign.ValueLayout.*;
+
 import java.lang.foreign.*;
-import java.nio.ByteOrder;
+import java.lang.invoke.*;
 import java.util.*;
 import java.util.function.*;
 import java.util.stream.*;
-
-import static java.lang.foreign.ValueLayout.*;
-import static java.lang.foreign.MemoryLayout.PathElement.*;
-
 import org.xcit4j.bindings.NativeLibraries;
 
 @SuppressWarnings("unused")
@@ -50,10 +48,10 @@ public class xcit_h {
     public static final AddressLayout C_POINTER = ValueLayout.ADDRESS
             .withTargetLayout(MemoryLayout.sequenceLayout(java.lang.Long.MAX_VALUE, JAVA_BYTE));
     public static final ValueLayout.OfLong C_LONG = ValueLayout.JAVA_LONG;
-    private static final int XCIT_ABI_VERSION = (int)3L;
+    private static final int XCIT_ABI_VERSION = (int)4L;
     /**
      * {@snippet lang=c :
-     * #define XCIT_ABI_VERSION 3
+     * #define XCIT_ABI_VERSION 4
      * }
      */
     public static int XCIT_ABI_VERSION() {

@@ -61,6 +61,16 @@ abstract sealed class CpuKernels implements Backend permits CpuBackend {
                 "xcit_cpu_nchw_to_nhwc_f32");
     }
 
+    /** nchw_to_nhwc's kernel on (B, R, S, 1), called with the sizes: no views made per call. */
+    @Override
+    public void transpose(Tensor out, Tensor in, long batch, long rows, long cols) {
+        if (in.numel() != batch * rows * cols || out.numel() != in.numel()) {
+            throw new IllegalArgumentException("transpose of " + in.shape() + " into " + out.shape() + " as (" + batch + ", "
+                    + rows + ", " + cols + ")");
+        }
+        check(xcit_cpu_nchw_to_nhwc_f32(handle(), out.segment(), in.segment(), batch, rows, cols, 1), "xcit_cpu_nchw_to_nhwc_f32");
+    }
+
     /** The Gram pass of a streamed block: libxcit's kernel, the fused XCA's first pass on a chunk. */
     @Override
     public void xcaGram(Tensor stats, Tensor qk, int heads, boolean accumulate) {

@@ -1,6 +1,5 @@
 package org.xcit4j.backend.cuda;
 
-import org.xcit4j.backend.Precision;
 import static org.xcit4j.bindings.cuda.cublasLt_h.*;
 
 import java.lang.foreign.Arena;
@@ -8,6 +7,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.HashMap;
 import java.util.Map;
+import org.xcit4j.backend.Precision;
 import org.xcit4j.bindings.cuda.cublasLtMatmulHeuristicResult_t;
 
 /**
@@ -15,13 +15,33 @@ import org.xcit4j.bindings.cuda.cublasLtMatmulHeuristicResult_t;
  * in cuBLASLt's epilogue. Row-major data is column-major transposed, so this computes
  * out^T (O x M) = op_T(W as K x O) * in^T (K x M), whose bias is per row of out^T, i.e.
  * per output feature, as the epilogue wants. One plan (descriptors + heuristic algorithm)
- * per shape, made on first use outside any graph capture and reused by every replay.
- * The GELU epilogue is not used: cuBLASLt's is the tanh approximation (see bias_gelu.cu).
+ * per shape and pointer alignment, made on first use outside any graph capture and reused
+ * by every replay. The GELU epilogue is not used: cuBLASLt's is the tanh approximation (see
+ * bias_gelu.cu).
+ *
+ * <p>Alignment: the heuristic picks an algorithm for the alignment it is told, and a GPU
+ * algorithm given less-aligned pointers may compute wrong results without an error. It
+ * assumes 256-byte aligned A/B/C/D unless the MIN_ALIGNMENT preferences say otherwise, and
+ * reads the bias pointer's alignment from the descriptor as set when it runs (NULL counts
+ * as aligned). So each plan is made for its operands' real alignments (16-bit sessions
+ * have 32-byte aligned activations, row views less), with the bias pointer set first.
  */
 public final class Cublas implements AutoCloseable {
     private static final long WORKSPACE = 32L << 20;
 
-    private record Key(long m, long k, long o, boolean bias) {}
+    /** A product's shape and the alignment (bytes, up to 256) of each operand's address. */
+    private record Key(long m, long k, long o, boolean bias, int alignWeight, int alignIn, int alignOut, int alignBias) {
+        static Key of(MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, long m, long k, long o) {
+            boolean hasBias = !bias.equals(MemorySegment.NULL);
+            return new Key(m, k, o, hasBias, alignment(weight), alignment(in), alignment(out), hasBias ? alignment(bias) : 256);
+        }
+    }
+
+    /** The largest power of two up to 256 dividing the address. */
+    static int alignment(MemorySegment address) {
+        long a = address.address();
+        return a == 0 ? 256 : (int) Math.min(256, Long.lowestOneBit(a));
+    }
 
     private record Plan(MemorySegment desc, MemorySegment a, MemorySegment b, MemorySegment d, MemorySegment algo) {}
 
@@ -31,6 +51,7 @@ public final class Cublas implements AutoCloseable {
     private final Precision precision;
     private final Map<Key, Plan> plans = new HashMap<>();
     private final MemorySegment one, zero;
+    private final MemorySegment biasSlot = arena.allocate(ValueLayout.ADDRESS);
 
     Cublas(Precision precision) {
         this.precision = precision;
@@ -43,15 +64,14 @@ public final class Cublas implements AutoCloseable {
     /** Enqueues out = in * weight^T + bias (bias may be NULL) on {@code stream}; device pointers. */
     public void linear(MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, long m, long k, long o,
                 MemorySegment stream) {
-        Plan p = plans.computeIfAbsent(new Key(m, k, o, !bias.equals(MemorySegment.NULL)), this::plan);
-        if (!bias.equals(MemorySegment.NULL)) {
-            setAttribute(p.desc(), CUBLASLT_MATMUL_DESC_BIAS_POINTER(), arena.allocateFrom(ValueLayout.ADDRESS, bias));
-        }
+        Key key = Key.of(out, in, weight, bias, m, k, o);
+        Plan p = plans.computeIfAbsent(key, kk -> plan(kk, bias));
+        if (key.bias()) setBias(p.desc(), bias);
         check(cublasLtMatmul(handle, p.desc(), one, weight, p.a(), in, p.b(), zero, out, p.d(), out, p.d(), p.algo(),
                 workspace.address(), WORKSPACE, stream), "cublasLtMatmul");
     }
 
-    private Plan plan(Key key) {
+    private Plan plan(Key key, MemorySegment bias) {
         int type = CudaTypes.cudaDataType(precision);
         int compute = precision == Precision.FP32 ? CUBLAS_COMPUTE_32F()
                 : precision == Precision.TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32() : CUBLAS_COMPUTE_32F();
@@ -60,12 +80,18 @@ public final class Cublas implements AutoCloseable {
         setAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB(), arena.allocateFrom(ValueLayout.JAVA_INT, CUBLAS_OP_N()));
         int epilogue = key.bias() ? CUBLASLT_EPILOGUE_BIAS() : CUBLASLT_EPILOGUE_DEFAULT();
         setAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE(), arena.allocateFrom(ValueLayout.JAVA_INT, epilogue));
+        // Before the heuristic: it reads the bias pointer's alignment from the descriptor.
+        if (key.bias()) setBias(desc, bias);
         MemorySegment a = layout(type, key.k(), key.o(), key.k());   // W: K x O column-major
         MemorySegment b = layout(type, key.k(), key.m(), key.k());   // in^T: K x M
         MemorySegment d = layout(type, key.o(), key.m(), key.o());   // out^T: O x M
         MemorySegment pref = pointer(out -> cublasLtMatmulPreferenceCreate(out), "cublasLtMatmulPreferenceCreate");
         check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES(),
                 arena.allocateFrom(ValueLayout.JAVA_LONG, WORKSPACE), 8), "cublasLtMatmulPreferenceSetAttribute");
+        minAlignment(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES(), key.alignWeight());
+        minAlignment(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES(), key.alignIn());
+        minAlignment(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES(), key.alignOut());
+        minAlignment(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES(), key.alignOut());
         MemorySegment results = cublasLtMatmulHeuristicResult_t.allocateArray(1, arena);
         MemorySegment found = arena.allocate(ValueLayout.JAVA_INT);
         check(cublasLtMatmulAlgoGetHeuristic(handle, desc, a, b, d, d, pref, 1, results, found), "cublasLtMatmulAlgoGetHeuristic");
@@ -74,6 +100,17 @@ public final class Cublas implements AutoCloseable {
             throw new CudaException("cuBLASLt has no algorithm for " + key + " in " + precision);
         }
         return new Plan(desc, a, b, d, cublasLtMatmulHeuristicResult_t.algo(results));
+    }
+
+    /** The descriptor copies the value, so one slot serves every call. */
+    private void setBias(MemorySegment desc, MemorySegment bias) {
+        biasSlot.set(ValueLayout.ADDRESS, 0, bias);
+        setAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER(), biasSlot);
+    }
+
+    private void minAlignment(MemorySegment pref, int attribute, int bytes) {
+        check(cublasLtMatmulPreferenceSetAttribute(pref, attribute, arena.allocateFrom(ValueLayout.JAVA_INT, bytes), 4),
+                "cublasLtMatmulPreferenceSetAttribute (min alignment)");
     }
 
     private MemorySegment layout(int type, long rows, long cols, long ld) {

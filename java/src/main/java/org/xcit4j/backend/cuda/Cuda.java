@@ -19,10 +19,17 @@ public final class Cuda {
     private Cuda() {
     }
 
-    /** What a machine offers: a usable device, or the one reason it cannot run CUDA. */
-    public record Probe(boolean available, String reason, String device, int runtimeVersion, int driverVersion) {
+    /** The system property that switches on the emulated device, as a user writes it. */
+    public static final String EMULATED_SWITCH = "-D" + NativeLibraries.CUDA_EMULATED_PROPERTY + "=true";
+
+    /**
+     * What a machine offers: a usable device, or the one reason it cannot run CUDA.
+     * {@code emulated}: the device is libxcit_cuda_emu.so on the host CPU, not a GPU.
+     */
+    public record Probe(boolean available, String reason, String device, int runtimeVersion, int driverVersion,
+                        boolean emulated) {
         static Probe missing(String reason) {
-            return new Probe(false, reason, null, 0, 0);
+            return new Probe(false, reason, null, 0, 0, NativeLibraries.cudaEmulated());
         }
     }
 
@@ -40,8 +47,9 @@ public final class Cuda {
     }
 
     private static Probe detect() {
-        try (Arena arena = Arena.ofConfined()) {
-            try {
+        boolean emulated = NativeLibraries.cudaEmulated();
+        if (!emulated) {
+            try (Arena arena = Arena.ofConfined()) {
                 java.lang.foreign.SymbolLookup.libraryLookup("libcuda.so.1", arena);
             } catch (IllegalArgumentException e) {
                 return Probe.missing("no NVIDIA driver (libcuda.so.1 cannot be loaded)");
@@ -60,7 +68,7 @@ public final class Cuda {
         if (driver < needed) {
             return new Probe(false, "the NVIDIA driver is too old: it supports CUDA " + version(driver) + ", but "
                     + (built >= runtime ? "libxcit_cuda.so was built with CUDA " : "libcudart is CUDA ")
-                    + version(needed) + " (update the driver)", null, runtime, driver);
+                    + version(needed) + " (update the driver)", null, runtime, driver, emulated);
         }
         int[] count = new int[1];
         int err;
@@ -71,9 +79,9 @@ public final class Cuda {
         }
         if (err != cudaSuccess() || count[0] == 0) {
             return new Probe(false, "no CUDA device" + (err != cudaSuccess() ? " (" + errorText(err) + ")" : ""), null,
-                    runtime, driver);
+                    runtime, driver, emulated);
         }
-        return new Probe(true, null, deviceName(0), runtime, driver);
+        return new Probe(true, null, deviceName(0), runtime, driver, emulated);
     }
 
     /** "13.0" from 13000. */

@@ -23,8 +23,9 @@ import org.xcit4j.tensor.Tensor;
  * graph for every later run. Shapes and the math of each op are Backend's; what is
  * different here is only where the bytes live.
  *
- * <p>Nothing in this class has run on a GPU on the machines that built it (they have none):
- * each op mirrors an entry that the kernel tests run under the host emulator.
+ * <p>Tested whole on the emulated device (libxcit_cuda_emu.so under
+ * {@code -Dxcit.cuda.emulated=true}: the same kernels, a cudart and cuBLASLt stand-in on the
+ * host) in every build; on a GPU by {@code scripts/gpu-check.sh}.
  */
 public final class CudaBackend implements Backend {
     private final Precision precision;
@@ -41,11 +42,20 @@ public final class CudaBackend implements Backend {
 
     /** Opens the backend, or throws {@link DeviceUnavailableException} saying what is missing. */
     public static CudaBackend open(Precision precision, Consumer<String> notes) {
+        return open(precision, true, notes);
+    }
+
+    /** As above; {@code cublasLt} false takes libxcit_cuda's own GEMM even where cuBLASLt is present (tests). */
+    static CudaBackend open(Precision precision, boolean cublasLt, Consumer<String> notes) {
         Cuda.Probe probe = Cuda.probe();
         if (!probe.available()) throw new DeviceUnavailableException("device 'cuda' is not available: " + probe.reason());
         NativeContext ctx = new NativeContext();
         try {
-            CudaExecution.Device device = CudaExecution.Device.open(ctx, precision, notes);
+            CudaExecution.Device device = CudaExecution.Device.open(ctx, precision, cublasLt, notes);
+            if (probe.emulated()) {
+                notes.accept("cuda: EMULATED device (" + Cuda.EMULATED_SWITCH + "): the CUDA kernels, runtime and cuBLASLt "
+                        + "run on the host CPU, slowly; results as a GPU's within the precision's tolerance, timings meaningless");
+            }
             notes.accept("cuda: " + probe.device() + ", runtime " + Cuda.version(probe.runtimeVersion()) + ", driver "
                     + Cuda.version(probe.driverVersion()) + ", " + precision + ", GEMMs by "
                     + (device.cublas() != null ? "cuBLASLt" : "libxcit_cuda (" + CudaLibraries.describe(CudaLibraries.CUBLASLT) + ")"));
@@ -63,6 +73,11 @@ public final class CudaBackend implements Backend {
 
     public Precision precision() {
         return precision;
+    }
+
+    /** Whether GEMMs go to cuBLASLt (else libxcit_cuda's portable kernel). */
+    public boolean usesCublasLt() {
+        return device.cublas() != null;
     }
 
     /** The execution of {@code forward}: device buffers, graph, and resident input/output access. */
@@ -162,6 +177,12 @@ public final class CudaBackend implements Backend {
     public void nchwToNhwc(Tensor out, Tensor in) {
         Shape s = in.shape();
         call("nchw_to_nhwc", d(out), d(in), (long) s.size(0), (long) s.size(1), (long) s.size(2), (long) s.size(3));
+    }
+
+    /** Activations in the storage type (nchwToNhwc reads the fp32 input image). */
+    @Override
+    public void transpose(Tensor out, Tensor in, long batch, long rows, long cols) {
+        call("transpose", d(out), d(in), batch, rows, cols);
     }
 
     /** Whole outputs only ({@link #convRowBands} is false); GELU is the separate bias_gelu pass. */

@@ -1,6 +1,5 @@
 package org.xcit4j.backend.cuda;
 
-import org.xcit4j.backend.Precision;
 import static org.xcit4j.bindings.cuda.cudart_h.*;
 
 import java.lang.foreign.MemorySegment;
@@ -9,6 +8,7 @@ import java.util.List;
 import java.util.function.Consumer;
 import org.xcit4j.backend.Backend;
 import org.xcit4j.backend.NativeContext;
+import org.xcit4j.backend.Precision;
 import org.xcit4j.bindings.CudaLibraries;
 import org.xcit4j.bindings.xcit.xcit_cuda_h;
 import org.xcit4j.tensor.Tensor;
@@ -34,12 +34,14 @@ public final class CudaExecution implements AutoCloseable {
 
     /** Per backend: the stream every op and copy goes to, cuBLASLt if present. */
     public record Device(NativeContext ctx, MemorySegment stream, Cublas cublas, Precision precision) implements AutoCloseable {
-        public static Device open(NativeContext ctx, Precision precision, Consumer<String> notes) {
+        public static Device open(NativeContext ctx, Precision precision, boolean cublasLt, Consumer<String> notes) {
             MemorySegment stream = Cuda.pointerOut(out -> cudaStreamCreateWithFlags(out, cudaStreamNonBlocking()),
                     "cudaStreamCreateWithFlags");
             ctx.check(xcit_cuda_h.xcit_cuda_set_stream(ctx.handle(), stream), "xcit_cuda_set_stream");
             Cublas cublas = null;
-            if (CudaLibraries.isAvailable(CudaLibraries.CUBLASLT)) {
+            if (!cublasLt) {
+                notes.accept("cuda: GEMMs by libxcit_cuda's portable kernel (cuBLASLt not used, as asked)");
+            } else if (CudaLibraries.isAvailable(CudaLibraries.CUBLASLT)) {
                 cublas = new Cublas(precision);
             } else {
                 notes.accept("cuda: " + CudaLibraries.describe(CudaLibraries.CUBLASLT)

@@ -11,6 +11,8 @@ import java.lang.foreign.MemorySegment;
  * backend's own weights, activations and workspace.
  */
 public final class DeviceBuffer implements AutoCloseable {
+    /** Bytes of every owning buffer not yet closed, process-wide (leak tests, diagnostics). */
+    private static final java.util.concurrent.atomic.AtomicLong LIVE = new java.util.concurrent.atomic.AtomicLong();
     private MemorySegment address;
     private final long bytes;
     private final boolean owner;
@@ -24,7 +26,14 @@ public final class DeviceBuffer implements AutoCloseable {
     /** cudaMalloc of {@code bytes} on the current device. */
     public static DeviceBuffer allocate(long bytes) {
         if (bytes < 0) throw new IllegalArgumentException("bytes = " + bytes);
-        return new DeviceBuffer(Cuda.malloc(bytes), bytes, true);
+        DeviceBuffer b = new DeviceBuffer(Cuda.malloc(bytes), bytes, true);
+        LIVE.addAndGet(bytes);
+        return b;
+    }
+
+    /** Device bytes held by buffers allocated here and not yet closed, in this process. */
+    public static long liveBytes() {
+        return LIVE.get();
     }
 
     /** A non-owning view of device memory someone else manages. */
@@ -50,13 +59,23 @@ public final class DeviceBuffer implements AutoCloseable {
         return new DeviceBuffer(MemorySegment.ofAddress(address().address() + offset), length, false);
     }
 
-    /** Synchronous copy of {@code host} (exactly {@link #bytes()} long) to the device. */
+    /**
+     * Copy of {@code host} (exactly {@link #bytes()} long) to the device, complete when this
+     * returns: cudaMemcpy from pageable memory may return before its bytes land, and a
+     * session's non-blocking stream would not wait for them, so the legacy stream the copy
+     * went to is synchronised too.
+     */
     public void copyFrom(MemorySegment host) {
         requireSize(host);
         Cuda.check(cudaMemcpy(address(), host, bytes, cudaMemcpyHostToDevice()), "cudaMemcpy host to device");
+        Cuda.check(cudaStreamSynchronize(MemorySegment.NULL), "cudaStreamSynchronize (legacy stream, after cudaMemcpy)");
     }
 
-    /** Synchronous copy of the device bytes into {@code host} (exactly {@link #bytes()} long). */
+    /**
+     * Synchronous copy of the device bytes into {@code host} (exactly {@link #bytes()} long).
+     * It waits for the legacy stream only: synchronise the session's stream first
+     * (CudaExecution.synchronize) when its work wrote these bytes.
+     */
     public void copyTo(MemorySegment host) {
         requireSize(host);
         Cuda.check(cudaMemcpy(host, address(), bytes, cudaMemcpyDeviceToHost()), "cudaMemcpy device to host");
@@ -73,7 +92,10 @@ public final class DeviceBuffer implements AutoCloseable {
         if (address != null) {
             MemorySegment a = address;
             address = null;
-            if (owner) Cuda.check(cudaFree(a), "cudaFree");
+            if (owner) {
+                LIVE.addAndGet(-bytes);
+                Cuda.check(cudaFree(a), "cudaFree");
+            }
         }
     }
 }

@@ -1,14 +1,16 @@
 package org.xcit4j.backend.cuda;
 
-import org.xcit4j.backend.Precision;
 import static org.xcit4j.bindings.cuda.cudart_h.*;
 
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import org.xcit4j.backend.Precision;
 import org.xcit4j.tensor.Tensor;
 
 /**
@@ -20,9 +22,14 @@ import org.xcit4j.tensor.Tensor;
  *       the storage size (a 16-bit session halves every offset; the plan's 64-byte
  *       alignment stays 32-byte aligned);
  *   <li>exact tensors to dedicated fp32 buffers (the input slot and fp32 output copies);
- *   <li>weights, collected during a dry run of the forward, to slices of ONE device
- *       allocation, converted to the storage type on upload.
+ *   <li>weights, collected during a dry run of the forward, each (a view too) to its own
+ *       256-byte aligned slice of ONE device allocation, converted to the storage type on
+ *       upload: every weight and bias a kernel or cuBLASLt reads starts aligned.
  * </ul>
+ * Every copy to the device is ordered on the session's stream, and waited for there: a
+ * synchronous cudaMemcpy from pageable memory may return before its bytes land, and the
+ * session's non-blocking stream does not wait for it (the first GPU run converted weights
+ * from a staging buffer the copy had not reached yet: wrong fp16/bf16 results).
  */
 final class DeviceMemory implements AutoCloseable {
     /** [hostStart, hostStart + hostBytes) -> device + (address - hostStart) * scale. */
@@ -36,9 +43,16 @@ final class DeviceMemory implements AutoCloseable {
         }
     }
 
+    /** A host tensor's bytes: where exact mappings are keyed. */
+    private record Span(long address, long bytes) {
+        static Span of(Tensor t) {
+            return new Span(t.segment().address(), t.segment().byteSize());
+        }
+    }
+
     private final TreeMap<Long, Region> regions = new TreeMap<>();
-    private final Map<Long, Region> exact = new HashMap<>();
-    private final TreeMap<Long, Long> collected = new TreeMap<>();  // host start -> bytes
+    private final Map<Span, Region> exact = new HashMap<>();
+    private final Set<Span> collected = new LinkedHashSet<>();
     private final List<DeviceBuffer> owned = new ArrayList<>();
 
     /** Maps every tensor inside {@code host} into {@code device}, stored with {@code storageBytes} per element. */
@@ -49,78 +63,72 @@ final class DeviceMemory implements AutoCloseable {
     /** Maps exactly {@code t} (same address and size) to the fp32 buffer {@code device}, before any region. */
     void pin(Tensor t, DeviceBuffer device) {
         MemorySegment s = t.segment();
-        exact.put(s.address(), new Region(s.address(), s.byteSize(), device.address().address(), Float.BYTES));
+        exact.put(Span.of(t), new Region(s.address(), s.byteSize(), device.address().address(), Float.BYTES));
     }
 
     /** The device address of {@code t}, or null if it is not on the device (yet). */
     MemorySegment device(Tensor t) {
+        Region e = exact.get(Span.of(t));
+        if (e != null) return MemorySegment.ofAddress(e.device());
         long address = t.segment().address(), bytes = t.segment().byteSize();
-        Region e = exact.get(address);
-        if (e != null && e.hostBytes() == bytes) return MemorySegment.ofAddress(e.device());
         Map.Entry<Long, Region> r = regions.floorEntry(address);
         return r != null && r.getValue().contains(address, bytes) ? MemorySegment.ofAddress(r.getValue().map(address)) : null;
     }
 
     /** Records a host tensor the dry run met that is not mapped: a weight. */
     void collect(Tensor t) {
-        collected.merge(t.segment().address(), t.segment().byteSize(), Math::max);
+        collected.add(Span.of(t));
     }
 
     /**
-     * Uploads every collected weight into one device allocation: overlapping host ranges
-     * (views of one tensor) are merged first, each range is 256-byte aligned (cuBLASLt's
-     * preference). 16-bit storage converts through an fp32 staging buffer on the device.
+     * Uploads every collected weight into one device allocation, each tensor in its own
+     * 256-byte aligned slice (cuBLASLt's default alignment; views of one host tensor get
+     * copies of their own). 16-bit storage converts through an fp32 staging buffer.
      */
     void uploadWeights(Precision precision, MemorySegment ctx, MemorySegment stream) {
-        List<long[]> ranges = new ArrayList<>();  // {start, bytes}
-        for (Map.Entry<Long, Long> c : collected.entrySet()) {
-            long[] last = ranges.isEmpty() ? null : ranges.get(ranges.size() - 1);
-            if (last != null && c.getKey() < last[0] + last[1]) {
-                last[1] = Math.max(last[1], c.getKey() + c.getValue() - last[0]);
-            } else {
-                ranges.add(new long[] {c.getKey(), c.getValue()});
-            }
-        }
-        collected.clear();
         long total = 0, largest = 0;
-        for (long[] r : ranges) {
-            total += align(r[1] / Float.BYTES * precision.storageBytes());
-            largest = Math.max(largest, r[1]);
+        for (Span w : collected) {
+            total += align(w.bytes() / Float.BYTES * precision.storageBytes());
+            largest = Math.max(largest, w.bytes());
         }
         DeviceBuffer block = keep(DeviceBuffer.allocate(total));
-        boolean convert = precision.storageBytes() != Float.BYTES;
-        try (DeviceBuffer staging = convert ? DeviceBuffer.allocate(largest) : null) {
+        try (DeviceBuffer staging = precision.storageBytes() != Float.BYTES ? DeviceBuffer.allocate(largest) : null) {
             long offset = 0;
-            for (long[] r : ranges) {
-                MemorySegment host = MemorySegment.ofAddress(r[0]).reinterpret(r[1]);
-                DeviceBuffer slot = block.slice(offset, r[1] / Float.BYTES * precision.storageBytes());
-                if (convert) {
-                    Cuda.check(cudaMemcpy(staging.address(), host, r[1], cudaMemcpyHostToDevice()), "cudaMemcpy (weights)");
-                    Ops.convert(ctx, slot.address(), CudaTypes.typeCode(precision), staging.address(), 0, r[1] / Float.BYTES);
-                    Cuda.check(cudaStreamSynchronize(stream), "cudaStreamSynchronize (weights)");
-                } else {
-                    slot.copyFrom(host);
-                }
-                regions.put(r[0], new Region(r[0], r[1], slot.address().address(), precision.storageBytes()));
+            for (Span w : collected) {
+                DeviceBuffer slot = block.slice(offset, w.bytes() / Float.BYTES * precision.storageBytes());
+                copyConverted(MemorySegment.ofAddress(w.address()).reinterpret(w.bytes()), slot.address(), staging, precision,
+                        ctx, stream);
+                exact.put(w, new Region(w.address(), w.bytes(), slot.address().address(), precision.storageBytes()));
                 offset += align(slot.bytes());
             }
         }
+        collected.clear();
     }
 
     /** Copies the host tensor {@code t} to its device location, converting to the storage type. */
     void upload(Tensor t, Precision precision, MemorySegment ctx, MemorySegment stream) {
         MemorySegment dst = device(t);
         if (dst == null) throw new IllegalStateException(t + " is not mapped to the device");
-        long bytes = t.segment().byteSize();
-        if (precision.storageBytes() == Float.BYTES) {
-            DeviceBuffer.view(dst, bytes).copyFrom(t.segment());
-            return;
+        try (DeviceBuffer staging = precision.storageBytes() != Float.BYTES ? DeviceBuffer.allocate(t.segment().byteSize()) : null) {
+            copyConverted(t.segment(), dst, staging, precision, ctx, stream);
         }
-        try (DeviceBuffer staging = DeviceBuffer.allocate(bytes)) {
-            staging.copyFrom(t.segment());
-            Ops.convert(ctx, dst, CudaTypes.typeCode(precision), staging.address(), 0, t.numel());
-            Cuda.check(cudaStreamSynchronize(stream), "cudaStreamSynchronize (upload)");
+    }
+
+    /**
+     * fp32 host bytes to {@code dst} in the storage type, on {@code stream} and waited for:
+     * straight in fp32, else into {@code staging} (fp32, at least as large) and converted by
+     * a kernel on the same stream, so the kernel reads the copy's bytes and nothing older.
+     */
+    private static void copyConverted(MemorySegment host, MemorySegment dst, DeviceBuffer staging, Precision precision,
+                                      MemorySegment ctx, MemorySegment stream) {
+        long bytes = host.byteSize();
+        if (staging == null) {
+            Cuda.copy(dst, host, bytes, cudaMemcpyHostToDevice(), stream);
+        } else {
+            Cuda.copy(staging.address(), host, bytes, cudaMemcpyHostToDevice(), stream);
+            Ops.convert(ctx, dst, CudaTypes.typeCode(precision), staging.address(), 0, bytes / Float.BYTES);
         }
+        Cuda.check(cudaStreamSynchronize(stream), "cudaStreamSynchronize (upload)");
     }
 
     /** Takes ownership of {@code b}: freed by {@link #close()}. */

@@ -1,78 +1,180 @@
 package org.xcit4j.backend.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.lang.foreign.Arena;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.SplittableRandom;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.xcit4j.Approx;
 import org.xcit4j.backend.Precision;
 import org.xcit4j.backend.java.JavaBackend;
+import org.xcit4j.model.DenseOptions;
+import org.xcit4j.model.DenseSession;
 import org.xcit4j.model.Session;
+import org.xcit4j.model.SessionOptions;
 import org.xcit4j.model.Xcit;
 import org.xcit4j.model.XcitConfig;
 import org.xcit4j.tensor.Shape;
 import org.xcit4j.tensor.Tensor;
 
 /**
- * CudaBackend against the Java reference, whole model, on a real GPU. Skipped, with the
- * probe's reason (no driver, no runtime, no device...), where there is none: the kernels
- * themselves are checked everywhere by native/tests/emu under the host emulator.
+ * CudaBackend whole (memory mirror, weight upload and conversion, input staging, graph
+ * capture and replay, device-resident I/O, cuBLASLt and libxcit_cuda's own GEMM) against
+ * the Java reference, in every precision. Runs in every build on the emulated device (the
+ * surefire execution "emulated-cuda" sets -Dxcit.cuda.emulated=true); with
+ * -Dxcit.cuda.test.emulated=false the same tests run on a real GPU.
  */
+@Tag("cuda")
 class CudaBackendTest {
 
-    // Per test, not @BeforeAll: every skipped test is reported as skipped, with the reason.
+    /** Skipped only without a GPU and without the emulated device; the emulated one must work. */
     @BeforeEach
     void requireDevice() {
         Cuda.Probe p = Cuda.probe();
+        if (p.emulated()) assertTrue(p.available(), () -> "the emulated device does not open: " + p.reason());
         assumeTrue(p.available(), () -> "needs a CUDA device: " + p.reason());
     }
 
-    /**
-     * Tolerance relative to max|ref|: fp32 as the goldens (1e-4); the reduced precisions as
-     * in `xcit selftest` (estimates until measured on hardware).
-     */
-    @ParameterizedTest(name = "{0} p{1} C{2} {3}x{4}")
-    @CsvSource({"fp32, 16, 64, 64, 48", "fp32, 8, 96, 40, 40", "tf32, 16, 64, 64, 64", "fp16, 16, 64, 64, 64",
-                "bf16, 16, 64, 64, 64"})
-    void wholeModelMatchesTheJavaReference(String precision, int patch, int c, int h, int w) {
-        Precision p = Precision.parse(precision);
+    static Stream<Arguments> cases() {
+        List<Arguments> out = new ArrayList<>();
+        for (Precision p : Precision.values()) {
+            for (boolean cublasLt : new boolean[] {true, false}) {
+                // batch 2; p16 at 40 x 56 (not multiples of 16: timm's ceil rule) and p8 at 24 x 24
+                out.add(Arguments.of(p, cublasLt, 16, 64, 40, 56));
+                out.add(Arguments.of(p, cublasLt, 8, 32, 24, 24));
+            }
+        }
+        return out.stream();
+    }
+
+    @ParameterizedTest(name = "{0} cuBLASLt {1} p{2} C{3} {4}x{5}")
+    @MethodSource("cases")
+    void wholeModelMatchesTheJavaReference(Precision p, boolean cublasLt, int patch, int c, int h, int w) {
         XcitConfig cfg = XcitConfig.of(patch, c, 2, 2, 10, true);
         try (Xcit model = Xcit.random(cfg, 7); Arena arena = Arena.ofConfined();
-             JavaBackend java = new JavaBackend(); CudaBackend cuda = CudaBackend.open(p, note -> { })) {
-            Tensor input = Tensor.allocate(arena, Shape.of(2, 3, h, w));
-            SplittableRandom r = new SplittableRandom(3);
-            for (long i = 0; i < input.numel(); i++) input.set(i, (float) r.nextGaussian());
+             JavaBackend java = new JavaBackend(); CudaBackend cuda = CudaBackend.open(p, cublasLt, note -> { })) {
+            Tensor input = randomInput(arena, 2, h, w, 3);
             try (Session ref = model.session(java, 2, h, w); Session dev = model.session(cuda, 2, h, w)) {
                 Session.Outputs want = ref.run(input);
                 Session.Outputs got = dev.run(input);
-                double tol = switch (p) {
-                    case FP32 -> 1e-4;
-                    case TF32 -> 1e-2;
-                    case FP16 -> 3e-2;
-                    case BF16 -> 1e-1;
-                };
-                for (String what : new String[] {"logits", "features", "tokens"}) {
-                    Tensor e = pick(want, what), g = pick(got, what);
-                    double max = 0;
-                    for (long i = 0; i < e.numel(); i++) max = Math.max(max, Math.abs(e.get(i)));
-                    Approx.assertClose(precision + " " + what, e, g, tol * Math.max(1, max), 0);
-                }
-                // A replay of the captured graph gives the same bits.
+                double tol = tolerance(p);
+                Approx.assertCloseToMax(p + " logits", want.logits(), got.logits(), tol);
+                Approx.assertCloseToMax(p + " features", want.features(), got.features(), tol);
+                Approx.assertCloseToMax(p + " tokens", want.tokens(), got.tokens(), tol);
+                // Softmax weights in [0, 1]: the bound is relative to 1.
+                Approx.assertCloseToMax(p + " cls-attn", want.clsAttention(), got.clsAttention(), tol);
+                // A replay of the captured graph gives the same bits; a new input gives new outputs.
                 float[] first = got.logits().toArray();
                 assertArrayEquals(first, dev.run(input).logits().toArray());
+                Tensor other = randomInput(arena, 2, h, w, 4);
+                Approx.assertCloseToMax(p + " logits, second input", ref.run(other).logits(), dev.run(other).logits(), tol);
             }
         }
     }
 
-    private static Tensor pick(Session.Outputs o, String what) {
-        return switch (what) {
-            case "logits" -> o.logits();
-            case "features" -> o.features();
-            default -> o.tokens();
-        };
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("halfPrecisions")
+    void denseMapsMatchTheJavaReference(Precision p) {
+        XcitConfig cfg = XcitConfig.of(16, 64, 4, 2, 10, true);
+        try (Xcit model = Xcit.random(cfg, 11); Arena arena = Arena.ofConfined();
+             JavaBackend java = new JavaBackend(); CudaBackend cuda = CudaBackend.open(p, note -> { })) {
+            Tensor input = randomInput(arena, 2, 48, 64, 5);
+            try (DenseSession ref = model.denseSession(java, 2, 48, 64, DenseOptions.DEFAULT, SessionOptions.DEFAULT);
+                 DenseSession dev = model.denseSession(cuda, 2, 48, 64, DenseOptions.DEFAULT, SessionOptions.DEFAULT)) {
+                DenseSession.Outputs want = ref.run(input), got = dev.run(input);
+                Tensor[] w = {want.stride4(), want.stride8(), want.stride16(), want.stride32()};
+                Tensor[] g = {got.stride4(), got.stride8(), got.stride16(), got.stride32()};
+                int compared = 0;
+                for (int i = 0; i < w.length; i++) {
+                    assertEquals(w[i] == null, g[i] == null, "level " + i + " present on one backend only");
+                    if (w[i] == null) continue;
+                    Approx.assertCloseToMax(p + " stride" + (4 << i), w[i], g[i], tolerance(p));
+                    compared++;
+                }
+                assertTrue(compared >= 2, "a random model has at least the parameter-free levels");
+            }
+        }
+    }
+
+    static Stream<Precision> halfPrecisions() {
+        return Stream.of(Precision.FP32, Precision.FP16, Precision.BF16);
+    }
+
+    /**
+     * Fault 1 of the first GPU run (bf16 nano at 224: logits off by 2.6 with and without
+     * cuBLASLt): 16-bit weights were converted on the session's non-blocking stream from a
+     * staging buffer that a synchronous pageable cudaMemcpy had not filled yet. The emulated
+     * device lands such copies as late as CUDA allows, so the stale-staging read happens here
+     * every time; the upload is now ordered on the session's stream.
+     */
+    @Test
+    void halfPrecisionWeightsReachTheDeviceBeforeTheyAreConverted() {
+        XcitConfig cfg = XcitConfig.of(16, 64, 2, 2, 10, true);
+        try (Xcit model = Xcit.random(cfg, 5); Arena arena = Arena.ofConfined();
+             JavaBackend java = new JavaBackend(); CudaBackend cuda = CudaBackend.open(Precision.BF16, false, note -> { })) {
+            Tensor input = randomInput(arena, 1, 32, 32, 6);
+            try (Session ref = model.session(java, 1, 32, 32); Session dev = model.session(cuda, 1, 32, 32)) {
+                Approx.assertCloseToMax("bf16 logits", ref.run(input).logits(), dev.run(input).logits(), tolerance(Precision.BF16));
+            }
+        }
+    }
+
+    /**
+     * Fault 2 (bf16/fp16 with cuBLASLt on xcit_small: every output off by its own size): the
+     * plans were chosen for cuBLASLt's default 256-byte alignment and a NULL bias while the
+     * 16-bit activations are 32-byte aligned or less and the bias pointer came later. The
+     * emulated cuBLASLt refuses pointers less aligned than its heuristic was told.
+     */
+    @Test
+    void cublasLtIsToldTheRealAlignmentOfEveryOperand() {
+        XcitConfig cfg = XcitConfig.of(16, 48, 2, 2, 10, true);
+        try (Xcit model = Xcit.random(cfg, 9); Arena arena = Arena.ofConfined();
+             JavaBackend java = new JavaBackend(); CudaBackend cuda = CudaBackend.open(Precision.FP16, true, note -> { })) {
+            if (Cuda.probe().emulated()) assertTrue(cuda.usesCublasLt(), "the emulated device has cuBLASLt");
+            assumeTrue(cuda.usesCublasLt(), "cuBLASLt is not available");
+            Tensor input = randomInput(arena, 2, 32, 48, 8);
+            try (Session ref = model.session(java, 2, 32, 48); Session dev = model.session(cuda, 2, 32, 48)) {
+                Approx.assertCloseToMax("fp16 logits", ref.run(input).logits(), dev.run(input).logits(), tolerance(Precision.FP16));
+            }
+        }
+    }
+
+    /** Sessions opened and closed on one backend give back every device byte. */
+    @Test
+    void closingSessionsFreesTheirDeviceMemory() {
+        XcitConfig cfg = XcitConfig.of(16, 32, 1, 2, 10, true);
+        try (Xcit model = Xcit.random(cfg, 3); Arena arena = Arena.ofConfined();
+             CudaBackend cuda = CudaBackend.open(Precision.BF16, note -> { })) {
+            Tensor input = randomInput(arena, 1, 32, 32, 1);
+            long before = DeviceBuffer.liveBytes();
+            for (int i = 0; i < 5; i++) {
+                try (Session s = model.session(cuda, 1, 32, 32)) {
+                    s.run(input);
+                }
+            }
+            assertEquals(before, DeviceBuffer.liveBytes(), "device bytes in use after 5 sessions opened and closed");
+        }
+    }
+
+    private static Tensor randomInput(Arena arena, int b, int h, int w, long seed) {
+        Tensor input = Tensor.allocate(arena, Shape.of(b, 3, h, w));
+        SplittableRandom r = new SplittableRandom(seed);
+        for (long i = 0; i < input.numel(); i++) input.set(i, (float) r.nextGaussian());
+        return input;
+    }
+
+    private static double tolerance(Precision p) {
+        return Approx.relToMax(p);
     }
 }
