@@ -29,6 +29,8 @@ typedef int cudaDeviceAttr_t;
 typedef struct CUstream_st* cudaStream_t;
 typedef struct CUgraph_st* cudaGraph_t;
 typedef struct CUgraphExec_st* cudaGraphExec_t;
+typedef struct CUgraphNode_st* cudaGraphNode_t;
+typedef int cudaGraphNodeType_t;
 
 #define cudaSuccess 0
 #define cudaErrorMemoryAllocation 2
@@ -39,6 +41,7 @@ typedef struct CUgraphExec_st* cudaGraphExec_t;
 #define cudaMemcpyDeviceToDevice 3
 #define cudaStreamNonBlocking 1
 #define cudaStreamCaptureModeThreadLocal 1
+#define cudaGraphNodeTypeKernel 0
 #define cudaDevAttrMultiProcessorCount 16
 #define cudaDevAttrComputeCapabilityMajor 75
 #define cudaDevAttrComputeCapabilityMinor 76
@@ -69,6 +72,8 @@ XCIT_BIND cudaError_t cudaGraphInstantiate(cudaGraphExec_t* pGraphExec, cudaGrap
 XCIT_BIND cudaError_t cudaGraphLaunch(cudaGraphExec_t graphExec, cudaStream_t stream);
 XCIT_BIND cudaError_t cudaGraphExecDestroy(cudaGraphExec_t graphExec);
 XCIT_BIND cudaError_t cudaGraphDestroy(cudaGraph_t graph);
+XCIT_BIND cudaError_t cudaGraphGetNodes(cudaGraph_t graph, cudaGraphNode_t* nodes, size_t* numNodes);
+XCIT_BIND cudaError_t cudaGraphNodeGetType(cudaGraphNode_t node, cudaGraphNodeType_t* pType);
 XCIT_BIND const char* cudaGetErrorName(cudaError_t error);
 XCIT_BIND const char* cudaGetErrorString(cudaError_t error);
 XCIT_BIND cudaError_t cudaGetLastError(void);

@@ -37,6 +37,7 @@ extern "C" {
 /* Flags of xcit_cuda_linear_*. */
 #define XCIT_CUDA_LINEAR_GELU 1            /* exact GELU after the bias */
 #define XCIT_CUDA_LINEAR_BATCHED_WEIGHTS 2 /* weight (batch, O, K), bias (batch, O) */
+#define XCIT_CUDA_LINEAR_ACCUMULATE 4      /* out += (not =) the result: a residual update */
 
 /* Returns XCIT_ABI_VERSION as compiled into libxcit_cuda.so; Java checks it against
  * its bindings like xcit_abi_version for libxcit.so. */
@@ -200,7 +201,8 @@ XCIT_API xcit_status xcit_cuda_prepend_row_bf16(xcit_ctx* ctx, uint16_t* out,
 /* ---- GEMM ----------------------------------------------------------------------- */
 
 /* out (batch, rows, O) = in (batch, rows, K) * weight^T + bias, then GELU if flags has
- * XCIT_CUDA_LINEAR_GELU. weight (O, K) and bias (O) are shared by the batch, or with
+ * XCIT_CUDA_LINEAR_GELU, added to out's values with XCIT_CUDA_LINEAR_ACCUMULATE (out must
+ * not alias in). weight (O, K) and bias (O) are shared by the batch, or with
  * XCIT_CUDA_LINEAR_BATCHED_WEIGHTS one per item: (batch, O, K) and (batch, O). bias may
  * be NULL. fp32 accumulation. The portable GEMM: the backend prefers cuBLASLt where
  * present; this one needs nothing but the driver (and runs in the kernel tests). */

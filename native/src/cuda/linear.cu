@@ -17,17 +17,20 @@ struct DenseRows {
   }
 };
 
-// Stores acc + bias[n], then GELU if asked, rounded to T.
+// Stores acc + bias[n], then GELU if asked, plus out's old value if accumulating (the
+// residual update: fp32 sum, one rounding to T).
 template <class T>
 struct LinearStore {
   T* out;
   const T* bias;
   int64_t out_stride, o, bias_stride;
-  bool gelu;
+  bool gelu, accumulate;
   __device__ void operator()(unsigned z, int64_t m, int64_t n, float acc) const {
     float v = acc + (bias != nullptr ? xcit::to_float(bias[z * bias_stride + n]) : 0.0f);
     if (gelu) v = xcit::gelu(v);
-    out[z * out_stride + m * o + n] = xcit::from_float<T>(v);
+    T& dst = out[z * out_stride + m * o + n];
+    if (accumulate) v += xcit::to_float(dst);
+    dst = xcit::from_float<T>(v);
   }
 };
 
@@ -46,7 +49,7 @@ xcit_status linear_entry(const char* op, xcit_ctx* ctx, S* out, const S* in, con
       (st = xcit_check_matrix(ctx, op, batch * out_features, in_features)) != XCIT_OK) {
     return st;
   }
-  if ((flags & ~(XCIT_CUDA_LINEAR_GELU | XCIT_CUDA_LINEAR_BATCHED_WEIGHTS)) != 0) {
+  if ((flags & ~(XCIT_CUDA_LINEAR_GELU | XCIT_CUDA_LINEAR_BATCHED_WEIGHTS | XCIT_CUDA_LINEAR_ACCUMULATE)) != 0) {
     return xcit_fail(ctx, XCIT_ERR_INVALID_ARGUMENT, "%s: unknown flags 0x%x", op,
                      static_cast<unsigned>(flags));
   }
@@ -64,7 +67,8 @@ xcit_status linear_entry(const char* op, xcit_ctx* ctx, S* out, const S* in, con
                        batched ? out_features * in_features : 0, in_features};
   const LinearStore<T> store{reinterpret_cast<T*>(out), reinterpret_cast<const T*>(bias),
                              rows * out_features, out_features, batched ? out_features : 0,
-                             (flags & XCIT_CUDA_LINEAR_GELU) != 0};
+                             (flags & XCIT_CUDA_LINEAR_GELU) != 0,
+                             (flags & XCIT_CUDA_LINEAR_ACCUMULATE) != 0};
   return xcit_cuda_launched(
       ctx, op,
       xcit_launch(xcit::gemm_tile_kernel<DenseRows<T>, DenseRows<T>, LinearStore<T>>, grid,

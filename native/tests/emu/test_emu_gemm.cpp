@@ -31,11 +31,14 @@ struct Linear {
     w.fill_uniform(-wscale, wscale);
     bias.fill_uniform(-0.5f, 0.5f);
     const auto x = in.values(), wv = w.values(), bv = bias.values();
-    for (int flags = 0; flags < 4; ++flags) {
+    for (int flags = 0; flags < 8; ++flags) {
       for (const bool with_bias : {true, false}) {
         const bool batched = (flags & XCIT_CUDA_LINEAR_BATCHED_WEIGHTS) != 0;
         const bool act = (flags & XCIT_CUDA_LINEAR_GELU) != 0;
+        const bool accumulate = (flags & XCIT_CUDA_LINEAR_ACCUMULATE) != 0;
         Buffer<T> out(static_cast<size_t>(batch * rows * o));
+        out.fill_uniform(-1, 1);  // the residual an accumulating product adds to
+        const auto residual = out.values();
         std::vector<double> want(out.n);
         for (int64_t z = 0; z < batch; ++z)
           for (int64_t m = 0; m < rows; ++m)
@@ -43,7 +46,8 @@ struct Linear {
               const int64_t wz = batched ? z : 0;
               double acc = with_bias ? bv[wz * o + n] : 0.0;
               for (int64_t kk = 0; kk < k; ++kk) acc += x[(z * rows + m) * k + kk] * wv[(wz * o + n) * k + kk];
-              want[(z * rows + m) * o + n] = act ? gelu(acc) : acc;
+              const int64_t i = (z * rows + m) * o + n;
+              want[i] = (act ? gelu(acc) : acc) + (accumulate ? residual[i] : 0.0);
             }
         EXPECT_OK(ctx, op::linear<T>(ctx.ctx, out.data(), in.data(), w.data(),
                                      with_bias ? bias.data() : static_cast<const T*>(nullptr), batch,

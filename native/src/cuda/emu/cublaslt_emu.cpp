@@ -15,6 +15,7 @@
 // - The product runs on its stream's turn (or is recorded in a capture), reading the
 //   descriptor's bias pointer as it was at the call, like a captured kernel's parameters.
 // Accumulation is fp32 in k order; TF32 rounds A and B to 10 mantissa bits first.
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -34,7 +35,7 @@ enum DataType { kR32F = 0, kR16F = 2, kR16BF = 14 };
 enum Compute { kCompute32F = 68, kCompute32FFastTF32 = 77 };
 enum DescAttr { kComputeType = 0, kScaleType = 1, kTransA = 3, kTransB = 4, kEpilogue = 7, kBiasPointer = 8,
                 kBiasBatchStride = 10, kBiasDataType = 26 };
-enum Epilogue { kEpilogueDefault = 1, kEpilogueBias = 4 };
+enum Epilogue { kEpilogueDefault = 1, kEpilogueBias = 4, kEpilogueGelu = 32, kEpilogueGeluBias = 36 };
 enum LayoutAttr { kBatchCount = 5, kStridedBatchOffset = 6 };
 enum PrefAttr { kMaxWorkspace = 1, kMinAlignA = 5, kMinAlignB = 6, kMinAlignC = 7, kMinAlignD = 8 };
 constexpr uint64_t kAlgoMagic = 0x78636974656d75ull;  // "xcitemu"
@@ -114,6 +115,11 @@ float to_tf32(float v) {
   return v;
 }
 
+// cuBLASLt's GELU epilogue: the tanh approximation (up to ~4.7e-4 from the erf form).
+float gelu_tanh(float x) {
+  return 0.5f * x * (1.0f + std::tanh(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+}
+
 int fail(int status, const std::string& why) {
   std::fprintf(stderr, "cuBLASLt (emulated device): %s\n", why.c_str());
   return status;
@@ -133,8 +139,9 @@ int check_operation(const Desc* d, const Layout* a, const Layout* b, const Layou
   if (a->type != b->type || c->type != dl->type || a->type != c->type) {
     return fail(kNotSupported, "mixed A/B/C/D types (emulated: one type throughout)");
   }
-  if (d->epilogue != kEpilogueDefault && d->epilogue != kEpilogueBias) {
-    return fail(kNotSupported, "epilogue " + std::to_string(d->epilogue) + " (emulated: DEFAULT, BIAS)");
+  if (d->epilogue != kEpilogueDefault && d->epilogue != kEpilogueBias && d->epilogue != kEpilogueGelu &&
+      d->epilogue != kEpilogueGeluBias) {
+    return fail(kNotSupported, "epilogue " + std::to_string(d->epilogue) + " (emulated: DEFAULT, BIAS, GELU, GELU_BIAS)");
   }
   if (d->bias_type != -1 && d->bias_type != dl->type) return fail(kNotSupported, "a bias type other than D's");
   const uint64_t m = d->transa ? a->cols : a->rows, k = d->transa ? a->rows : a->cols;
@@ -297,7 +304,8 @@ XCIT_EMU_API int cublasLtMatmul(void* handle, void* desc, const void* alpha, con
   const auto* chosen = static_cast<const Algo*>(algo);
   if (chosen->magic != kAlgoMagic) return fail(kInvalidValue, "an algorithm that cublasLtMatmulAlgoGetHeuristic did not return");
   const char* names[5] = {"A", "B", "C", "D", "bias"};
-  const void* pointers[5] = {a, b, c, d, dd->epilogue == kEpilogueBias ? dd->bias : nullptr};
+  const bool has_bias = (dd->epilogue & kEpilogueBias) != 0;
+  const void* pointers[5] = {a, b, c, d, has_bias ? dd->bias : nullptr};
   for (int i = 0; i < 5; ++i) {
     if (pointers[i] == nullptr) continue;
     if (alignment_of(pointers[i]) < chosen->align[i]) {
@@ -316,11 +324,12 @@ XCIT_EMU_API int cublasLtMatmul(void* handle, void* desc, const void* alpha, con
     }
   }
   const bool transa = dd->transa != 0, transb = dd->transb != 0, tf32 = dd->compute == kCompute32FFastTF32;
-  const void* bias = dd->epilogue == kEpilogueBias ? dd->bias : nullptr;
+  const void* bias = has_bias ? dd->bias : nullptr;
+  const bool gelu = (dd->epilogue & kEpilogueGelu) != 0;
   float alpha_v, beta_v;
   std::memcpy(&alpha_v, alpha, 4);
   std::memcpy(&beta_v, beta, 4);
-  const cudaError_t err = xcit_emu_runtime::enqueue_on(stream, [=] {
+  const cudaError_t err = xcit_emu_runtime::enqueue_kernel(stream, [=] {
     for (uint64_t j = 0; j < n; ++j) {
       for (uint64_t i = 0; i < m; ++i) {
         float acc = 0.0f;
@@ -333,9 +342,11 @@ XCIT_EMU_API int cublasLtMatmul(void* handle, void* desc, const void* alpha, con
           }
           acc += x * y;
         }
+        // cublasLt.h: D = epilogue(alpha * AB + beta * C), the bias added inside the epilogue.
         float v = alpha_v * acc;
         if (beta_v != 0.0f) v += beta_v * load(C.type, c, static_cast<int64_t>(j) * C.ld + i);
         if (bias != nullptr) v += load(D.type, bias, static_cast<int64_t>(i));
+        if (gelu) v = gelu_tanh(v);
         store(D.type, d, static_cast<int64_t>(j) * D.ld + i, v);
       }
     }

@@ -47,6 +47,14 @@ namespace {
 
 using Op = std::function<void()>;
 
+// What a graph node is (driver_types.h cudaGraphNodeType): a kernel (xcit's, or the
+// cuBLASLt stand-in's product), a copy or a memset.
+enum NodeKind { kKernelNode = 0, kMemcpyNode = 1, kMemsetNode = 2 };
+struct Node {
+  NodeKind kind;
+  Op run;
+};
+
 enum MemcpyKind { kHostToHost = 0, kHostToDevice = 1, kDeviceToHost = 2, kDeviceToDevice = 3, kDefault = 4 };
 constexpr unsigned kNonBlocking = 1;
 constexpr int kCaptureRelaxed = 2;
@@ -56,7 +64,7 @@ constexpr size_t kAlignment = 256;
 constexpr size_t kDeviceBytes = size_t{16} << 30;
 
 struct Graph {
-  std::vector<Op> ops;
+  std::vector<Node> nodes;
 };
 
 struct Stream {
@@ -141,11 +149,11 @@ bool unsafe_during_capture() {
   return found;
 }
 
-// Queues op on s (or records it while s is captured). Blocking streams and the legacy
-// stream order against each other: the earlier work of the other side runs first.
-cudaError_t enqueue(Stream* s, Op op) {
+// Queues op on s (or records it as a node of s's capture). Blocking streams and the
+// legacy stream order against each other: the earlier work of the other side runs first.
+cudaError_t enqueue(Stream* s, Op op, NodeKind kind) {
   if (s->capture != nullptr) {
-    s->capture->ops.push_back(std::move(op));
+    s->capture->nodes.push_back(Node{kind, std::move(op)});
     return cudaSuccess;
   }
   if (s == &rt().legacy) {
@@ -179,7 +187,7 @@ cudaError_t launch_hook(cudaStream_t handle, dim3 grid, dim3 block, size_t smem,
   if (s == nullptr) return cudaErrorInvalidResourceHandle;
   const cudaError_t config = xcit_emu::check_launch(grid, block, smem);
   if (config != cudaSuccess) return config;
-  return enqueue(s, [grid, block, smem, body = std::move(body)] { run_kernel(grid, block, smem, body); });
+  return enqueue(s, [grid, block, smem, body = std::move(body)] { run_kernel(grid, block, smem, body); }, kKernelNode);
 }
 
 // Installed when the library loads: from then on every xcit_launch goes to a stream.
@@ -332,7 +340,7 @@ XCIT_EMU_API cudaError_t cudaMemcpy(void* dst, const void* src, size_t count, in
   run_blocking();  // "a stream sync is performed before the copy is initiated"
   if (kind == kHostToDevice && !is_pinned(src, count)) {
     // Returns once the source is staged; the DMA lands on the legacy stream's turn.
-    return enqueue(&rt().legacy, staged_copy_op(dst, src, count));
+    return enqueue(&rt().legacy, staged_copy_op(dst, src, count), kMemcpyNode);
   }
   std::memmove(dst, src, count);
   return sync_result();
@@ -349,7 +357,7 @@ XCIT_EMU_API cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t coun
     s->capture_invalidated = true;  // a graph cannot hold a copy from or to pageable memory
     return cudaErrorStreamCaptureUnsupported;
   }
-  if (kind == kHostToDevice && pageable) return enqueue(s, staged_copy_op(dst, src, count));
+  if (kind == kHostToDevice && pageable) return enqueue(s, staged_copy_op(dst, src, count), kMemcpyNode);
   if (kind == kDeviceToHost && pageable) {
     // To pageable memory the call is synchronous: the stream's earlier work, then the copy.
     if (blocking(s)) run_blocking();
@@ -357,7 +365,7 @@ XCIT_EMU_API cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t coun
     std::memmove(dst, src, count);
     return sync_result();
   }
-  return enqueue(s, copy_op(dst, src, count));
+  return enqueue(s, copy_op(dst, src, count), kMemcpyNode);
 }
 
 XCIT_EMU_API cudaError_t cudaMemsetAsync(void* ptr, int value, size_t count, cudaStream_t stream) {
@@ -365,7 +373,7 @@ XCIT_EMU_API cudaError_t cudaMemsetAsync(void* ptr, int value, size_t count, cud
   Stream* s = find(stream);
   if (s == nullptr) return cudaErrorInvalidResourceHandle;
   if (!is_device(ptr, count)) return cudaErrorInvalidValue;
-  return enqueue(s, [ptr, value, count] { std::memset(ptr, value, count); });
+  return enqueue(s, [ptr, value, count] { std::memset(ptr, value, count); }, kMemsetNode);
 }
 
 // ---- streams and graphs ------------------------------------------------------------------
@@ -450,10 +458,32 @@ XCIT_EMU_API cudaError_t cudaGraphLaunch(void* exec, cudaStream_t stream) {
   Guard g(rt().lock);
   Stream* s = find(stream);
   if (s == nullptr || exec == nullptr) return cudaErrorInvalidResourceHandle;
-  for (const Op& op : static_cast<Graph*>(exec)->ops) {
-    const cudaError_t err = enqueue(s, op);
+  for (const Node& node : static_cast<Graph*>(exec)->nodes) {
+    const cudaError_t err = enqueue(s, node.run, node.kind);
     if (err != cudaSuccess) return err;
   }
+  return cudaSuccess;
+}
+
+XCIT_EMU_API cudaError_t cudaGraphGetNodes(void* graph, void** nodes, size_t* count) {
+  Guard g(rt().lock);
+  if (graph == nullptr || count == nullptr) return cudaErrorInvalidValue;
+  auto& all = static_cast<Graph*>(graph)->nodes;
+  if (nodes == nullptr) {
+    *count = all.size();
+    return cudaSuccess;
+  }
+  const size_t n = std::min(*count, all.size());
+  for (size_t i = 0; i < n; ++i) nodes[i] = &all[i];
+  for (size_t i = n; i < *count; ++i) nodes[i] = nullptr;
+  *count = n;
+  return cudaSuccess;
+}
+
+XCIT_EMU_API cudaError_t cudaGraphNodeGetType(void* node, int* type) {
+  Guard g(rt().lock);
+  if (node == nullptr || type == nullptr) return cudaErrorInvalidValue;
+  *type = static_cast<Node*>(node)->kind;
   return cudaSuccess;
 }
 
@@ -475,10 +505,10 @@ namespace xcit_emu_runtime {
 
 std::recursive_mutex& lock() { return rt().lock; }
 
-cudaError_t enqueue_on(cudaStream_t stream, std::function<void()> op) {
+cudaError_t enqueue_kernel(cudaStream_t stream, std::function<void()> op) {
   Stream* s = find(stream);
   if (s == nullptr) return cudaErrorInvalidResourceHandle;
-  return enqueue(s, std::move(op));
+  return enqueue(s, std::move(op), kKernelNode);
 }
 
 bool device_range(const void* p, size_t bytes) { return is_device(p, bytes); }

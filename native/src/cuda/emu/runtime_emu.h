@@ -16,8 +16,9 @@ namespace xcit_emu_runtime {
 
 // Held by every runtime entry point (the block/thread emulator is single-threaded).
 std::recursive_mutex& lock();
-// Queues op on the stream (or records it into the stream's capture), in CUDA's order.
-cudaError_t enqueue_on(cudaStream_t stream, std::function<void()> op);
+// Queues a kernel (op runs it) on the stream, or records it as a kernel node of the
+// stream's capture, in CUDA's order.
+cudaError_t enqueue_kernel(cudaStream_t stream, std::function<void()> op);
 // Whether [p, p + bytes) lies inside one cudaMalloc allocation.
 bool device_range(const void* p, size_t bytes);
 

@@ -17,6 +17,8 @@ import org.xcit4j.backend.Backends;
 import org.xcit4j.backend.Device;
 import org.xcit4j.backend.Precision;
 import org.xcit4j.backend.cpu.CpuBackend;
+import org.xcit4j.backend.cuda.Cuda;
+import org.xcit4j.backend.cuda.CudaBackend;
 import org.xcit4j.model.Flops;
 import org.xcit4j.model.LoadOptions;
 import org.xcit4j.model.MemoryBudget;
@@ -114,6 +116,11 @@ final class BenchCommand implements Callable<Integer> {
             r.put("size", hw[0] + "x" + hw[1]);
             r.put("batch", batch);
             r.put("device", backend.name());
+            if (backend instanceof CudaBackend cuda) {
+                // Kernel launches of one forward (the captured graph's kernel nodes): fusion regressions show here.
+                r.put("launches", cuda.execution(session.forward()).kernelLaunches());
+                if (Cuda.probe().emulated()) r.put("emulated_device", true);
+            }
             r.put("threads", usedThreads);
             r.put("precision", precision);
             r.put("streamed", session.streamed());

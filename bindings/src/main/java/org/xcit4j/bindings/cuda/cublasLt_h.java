@@ -200,6 +200,24 @@ public class cublasLt_h {
     public static int CUBLASLT_EPILOGUE_BIAS() {
         return CUBLASLT_EPILOGUE_BIAS;
     }
+    private static final int CUBLASLT_EPILOGUE_GELU = (int)32L;
+    /**
+     * {@snippet lang=c :
+     * #define CUBLASLT_EPILOGUE_GELU 32
+     * }
+     */
+    public static int CUBLASLT_EPILOGUE_GELU() {
+        return CUBLASLT_EPILOGUE_GELU;
+    }
+    private static final int CUBLASLT_EPILOGUE_GELU_BIAS = (int)36L;
+    /**
+     * {@snippet lang=c :
+     * #define CUBLASLT_EPILOGUE_GELU_BIAS 36
+     * }
+     */
+    public static int CUBLASLT_EPILOGUE_GELU_BIAS() {
+        return CUBLASLT_EPILOGUE_GELU_BIAS;
+    }
     private static final int CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = (int)1L;
     /**
      * {@snippet lang=c :

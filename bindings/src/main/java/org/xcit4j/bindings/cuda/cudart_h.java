@@ -3,16 +3,14 @@
 
 package org.xcit4j.bindings.cuda;
 
-import java.lang.invoke.*;
+import static java.lang.foreign.MemoryLayout.PathElement.*;
+import static java.lang.foreign.ValueLayout.*;
+
 import java.lang.foreign.*;
-import java.nio.ByteOrder;
+import java.lang.invoke.*;
 import java.util.*;
 import java.util.function.*;
 import java.util.stream.*;
-
-import static java.lang.foreign.ValueLayout.*;
-import static java.lang.foreign.MemoryLayout.PathElement.*;
-
 import org.xcit4j.bindings.CudaLibraries;
 
 @SuppressWarnings("unused")
@@ -129,6 +127,15 @@ public class cudart_h {
      */
     public static int cudaStreamCaptureModeThreadLocal() {
         return cudaStreamCaptureModeThreadLocal;
+    }
+    private static final int cudaGraphNodeTypeKernel = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * #define cudaGraphNodeTypeKernel 0
+     * }
+     */
+    public static int cudaGraphNodeTypeKernel() {
+        return cudaGraphNodeTypeKernel;
     }
     private static final int cudaDevAttrMultiProcessorCount = (int)16L;
     /**
@@ -1553,6 +1560,129 @@ public class cudart_h {
                 traceDowncall("cudaGraphDestroy", graph);
             }
             return (int)mh$.invokeExact(graph);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cudaGraphGetNodes {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cudart_h.C_INT,
+            cudart_h.C_POINTER,
+            cudart_h.C_POINTER,
+            cudart_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = cudart_h.findOrThrow("cudaGraphGetNodes");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * cudaError_t cudaGraphGetNodes(cudaGraph_t graph, cudaGraphNode_t *nodes, size_t *numNodes)
+     * }
+     */
+    public static FunctionDescriptor cudaGraphGetNodes$descriptor() {
+        return cudaGraphGetNodes.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * cudaError_t cudaGraphGetNodes(cudaGraph_t graph, cudaGraphNode_t *nodes, size_t *numNodes)
+     * }
+     */
+    public static MethodHandle cudaGraphGetNodes$handle() {
+        return cudaGraphGetNodes.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * cudaError_t cudaGraphGetNodes(cudaGraph_t graph, cudaGraphNode_t *nodes, size_t *numNodes)
+     * }
+     */
+    public static MemorySegment cudaGraphGetNodes$address() {
+        return cudaGraphGetNodes.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * cudaError_t cudaGraphGetNodes(cudaGraph_t graph, cudaGraphNode_t *nodes, size_t *numNodes)
+     * }
+     */
+    public static int cudaGraphGetNodes(MemorySegment graph, MemorySegment nodes, MemorySegment numNodes) {
+        var mh$ = cudaGraphGetNodes.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cudaGraphGetNodes", graph, nodes, numNodes);
+            }
+            return (int)mh$.invokeExact(graph, nodes, numNodes);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cudaGraphNodeGetType {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cudart_h.C_INT,
+            cudart_h.C_POINTER,
+            cudart_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = cudart_h.findOrThrow("cudaGraphNodeGetType");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * cudaError_t cudaGraphNodeGetType(cudaGraphNode_t node, cudaGraphNodeType_t *pType)
+     * }
+     */
+    public static FunctionDescriptor cudaGraphNodeGetType$descriptor() {
+        return cudaGraphNodeGetType.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * cudaError_t cudaGraphNodeGetType(cudaGraphNode_t node, cudaGraphNodeType_t *pType)
+     * }
+     */
+    public static MethodHandle cudaGraphNodeGetType$handle() {
+        return cudaGraphNodeGetType.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * cudaError_t cudaGraphNodeGetType(cudaGraphNode_t node, cudaGraphNodeType_t *pType)
+     * }
+     */
+    public static MemorySegment cudaGraphNodeGetType$address() {
+        return cudaGraphNodeGetType.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * cudaError_t cudaGraphNodeGetType(cudaGraphNode_t node, cudaGraphNodeType_t *pType)
+     * }
+     */
+    public static int cudaGraphNodeGetType(MemorySegment node, MemorySegment pType) {
+        var mh$ = cudaGraphNodeGetType.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cudaGraphNodeGetType", node, pType);
+            }
+            return (int)mh$.invokeExact(node, pType);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {

@@ -92,6 +92,15 @@ public class xcit_cuda_h {
     public static int XCIT_CUDA_LINEAR_BATCHED_WEIGHTS() {
         return XCIT_CUDA_LINEAR_BATCHED_WEIGHTS;
     }
+    private static final int XCIT_CUDA_LINEAR_ACCUMULATE = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * #define XCIT_CUDA_LINEAR_ACCUMULATE 4
+     * }
+     */
+    public static int XCIT_CUDA_LINEAR_ACCUMULATE() {
+        return XCIT_CUDA_LINEAR_ACCUMULATE;
+    }
 
     private static class xcit_cuda_abi_version {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(

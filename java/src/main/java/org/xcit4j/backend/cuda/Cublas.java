@@ -12,12 +12,12 @@ import org.xcit4j.bindings.cuda.cublasLtMatmulHeuristicResult_t;
 
 /**
  * Linear layers through cuBLASLt: out (M, O) = in (M, K) W^T + bias, row-major, with the bias
- * in cuBLASLt's epilogue. Row-major data is column-major transposed, so this computes
- * out^T (O x M) = op_T(W as K x O) * in^T (K x M), whose bias is per row of out^T, i.e.
+ * (and, in 16-bit sessions, GELU) in cuBLASLt's epilogue and residual updates as beta = 1.
+ * Row-major data is column-major transposed, so this computes out^T (O x M) = op_T(W as K x O) * in^T (K x M), whose bias is per row of out^T, i.e.
  * per output feature, as the epilogue wants. One plan (descriptors + heuristic algorithm)
  * per shape and pointer alignment, made on first use outside any graph capture and reused
- * by every replay. The GELU epilogue is not used: cuBLASLt's is the tanh approximation (see
- * bias_gelu.cu).
+ * by every replay. cuBLASLt's GELU epilogue is the tanh approximation (up to ~4.7e-4 from the
+ * erf form): CudaBackend asks for it in fp16/bf16 only, where it is far inside the tolerance.
  *
  * <p>Alignment: the heuristic picks an algorithm for the alignment it is told, and a GPU
  * algorithm given less-aligned pointers may compute wrong results without an error. It
@@ -29,11 +29,19 @@ import org.xcit4j.bindings.cuda.cublasLtMatmulHeuristicResult_t;
 public final class Cublas implements AutoCloseable {
     private static final long WORKSPACE = 32L << 20;
 
-    /** A product's shape and the alignment (bytes, up to 256) of each operand's address. */
-    private record Key(long m, long k, long o, boolean bias, int alignWeight, int alignIn, int alignOut, int alignBias) {
-        static Key of(MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, long m, long k, long o) {
+    /** A product's shape, epilogue and the alignment (bytes, up to 256) of each operand's address. */
+    private record Key(long m, long k, long o, boolean bias, boolean gelu, int alignWeight, int alignIn, int alignOut,
+                       int alignBias) {
+        static Key of(MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, boolean gelu, long m,
+                      long k, long o) {
             boolean hasBias = !bias.equals(MemorySegment.NULL);
-            return new Key(m, k, o, hasBias, alignment(weight), alignment(in), alignment(out), hasBias ? alignment(bias) : 256);
+            return new Key(m, k, o, hasBias, gelu, alignment(weight), alignment(in), alignment(out),
+                    hasBias ? alignment(bias) : 256);
+        }
+
+        int epilogue() {
+            if (gelu) return bias ? CUBLASLT_EPILOGUE_GELU_BIAS() : CUBLASLT_EPILOGUE_GELU();
+            return bias ? CUBLASLT_EPILOGUE_BIAS() : CUBLASLT_EPILOGUE_DEFAULT();
         }
     }
 
@@ -61,14 +69,18 @@ public final class Cublas implements AutoCloseable {
         this.zero = arena.allocateFrom(ValueLayout.JAVA_FLOAT, 0f);
     }
 
-    /** Enqueues out = in * weight^T + bias (bias may be NULL) on {@code stream}; device pointers. */
+    /**
+     * Enqueues out = act(in * weight^T + bias) on {@code stream} (device pointers; bias may be
+     * NULL), act = cuBLASLt's GELU epilogue (the tanh form) if {@code gelu}; with
+     * {@code accumulate} the result is added to out (beta = 1, C = D = out).
+     */
     public void linear(MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, long m, long k, long o,
-                MemorySegment stream) {
-        Key key = Key.of(out, in, weight, bias, m, k, o);
+                       boolean gelu, boolean accumulate, MemorySegment stream) {
+        Key key = Key.of(out, in, weight, bias, gelu, m, k, o);
         Plan p = plans.computeIfAbsent(key, kk -> plan(kk, bias));
         if (key.bias()) setBias(p.desc(), bias);
-        check(cublasLtMatmul(handle, p.desc(), one, weight, p.a(), in, p.b(), zero, out, p.d(), out, p.d(), p.algo(),
-                workspace.address(), WORKSPACE, stream), "cublasLtMatmul");
+        check(cublasLtMatmul(handle, p.desc(), one, weight, p.a(), in, p.b(), accumulate ? one : zero, out, p.d(), out, p.d(),
+                p.algo(), workspace.address(), WORKSPACE, stream), "cublasLtMatmul");
     }
 
     private Plan plan(Key key, MemorySegment bias) {
@@ -78,8 +90,7 @@ public final class Cublas implements AutoCloseable {
         MemorySegment desc = pointer(out -> cublasLtMatmulDescCreate(out, compute, CUDA_R_32F()), "cublasLtMatmulDescCreate");
         setAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA(), arena.allocateFrom(ValueLayout.JAVA_INT, CUBLAS_OP_T()));
         setAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB(), arena.allocateFrom(ValueLayout.JAVA_INT, CUBLAS_OP_N()));
-        int epilogue = key.bias() ? CUBLASLT_EPILOGUE_BIAS() : CUBLASLT_EPILOGUE_DEFAULT();
-        setAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE(), arena.allocateFrom(ValueLayout.JAVA_INT, epilogue));
+        setAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE(), arena.allocateFrom(ValueLayout.JAVA_INT, key.epilogue()));
         // Before the heuristic: it reads the bias pointer's alignment from the descriptor.
         if (key.bias()) setBias(desc, bias);
         MemorySegment a = layout(type, key.k(), key.o(), key.k());   // W: K x O column-major

@@ -32,6 +32,7 @@ public final class CudaBackend implements Backend {
     private final NativeContext ctx;
     private final CudaExecution.Device device;
     private final Map<Forward, CudaExecution> executions = new IdentityHashMap<>();
+    private final ScaledWeights scaled = new ScaledWeights();
     private CudaExecution current;
 
     private CudaBackend(Precision precision, CudaExecution.Device device, NativeContext ctx) {
@@ -148,13 +149,42 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void linear(Tensor out, Tensor in, Tensor weight, Tensor bias) {
+        gemm(out, in, weight, bias, false, false);
+    }
+
+    /**
+     * One launch where it can: the portable GEMM applies the exact GELU itself; cuBLASLt's GELU
+     * epilogue is the tanh form, taken in fp16/bf16 (4.7e-4 is far inside their tolerance) and
+     * not in fp32/tf32, which add the exact bias_gelu pass.
+     */
+    @Override
+    public void linearGelu(Tensor out, Tensor in, Tensor weight, Tensor bias) {
+        gemm(out, in, weight, bias, true, false);
+    }
+
+    /** One GEMM accumulating into x, with gamma folded into the weight and bias (ScaledWeights). */
+    @Override
+    public void linearAddScaled(Tensor x, Tensor in, Tensor weight, Tensor bias, Tensor gamma, Tensor tmp) {
+        if (gamma == null) {
+            gemm(x, in, weight, bias, false, true);
+        } else {
+            ScaledWeights.Linear folded = scaled.of(weight, bias, gamma);
+            gemm(x, in, folded.weight(), folded.bias(), false, true);
+        }
+    }
+
+    /** out (M, O) (+)= act(in (M, K) W^T + bias): cuBLASLt where present, else libxcit_cuda's GEMM. */
+    private void gemm(Tensor out, Tensor in, Tensor weight, Tensor bias, boolean gelu, boolean accumulate) {
         long k = weight.shape().size(1), o = weight.shape().size(0), m = in.numel() / k;
         MemorySegment dOut = d(out), dIn = d(in), dW = d(weight), dB = d(bias);
         if (!current.launching()) return;
         if (device.cublas() != null) {
-            device.cublas().linear(dOut, dIn, dW, dB, m, k, o, device.stream());
+            boolean epilogueGelu = gelu && precision.storageBytes() == 2;
+            device.cublas().linear(dOut, dIn, dW, dB, m, k, o, epilogueGelu, accumulate, device.stream());
+            if (gelu && !epilogueGelu) Ops.call(ctx, "bias_gelu", precision, dOut, MemorySegment.NULL, m, o);
         } else {
-            Ops.call(ctx, "linear", precision, dOut, dIn, dW, dB, 1L, m, k, o, 0);
+            int flags = (gelu ? xcit_cuda_h.XCIT_CUDA_LINEAR_GELU() : 0) | (accumulate ? xcit_cuda_h.XCIT_CUDA_LINEAR_ACCUMULATE() : 0);
+            Ops.call(ctx, "linear", precision, dOut, dIn, dW, dB, 1L, m, k, o, flags);
         }
     }
 
@@ -293,5 +323,6 @@ public final class CudaBackend implements Backend {
         executions.clear();
         device.close();
         ctx.close();
+        scaled.close();
     }
 }

@@ -2,7 +2,9 @@ package org.xcit4j.backend.cuda;
 
 import static org.xcit4j.bindings.cuda.cudart_h.*;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
@@ -67,6 +69,7 @@ public final class CudaExecution implements AutoCloseable {
     private MemorySegment pinnedInput, graph;
     private boolean collecting;
     private long workspaceNeeded;
+    private int kernelLaunches;
 
     public CudaExecution(Device device, Backend.Forward forward) {
         this.device = device;
@@ -109,10 +112,38 @@ public final class CudaExecution implements AutoCloseable {
             captured = Cuda.pointerOut(out -> cudaStreamEndCapture(device.stream(), out), "cudaStreamEndCapture");
         }
         try {
+            kernelLaunches = kernelNodes(captured);
             graph = Cuda.pointerOut(out -> cudaGraphInstantiate(out, captured, 0L), "cudaGraphInstantiate");
         } finally {
             Cuda.check(cudaGraphDestroy(captured), "cudaGraphDestroy");
         }
+    }
+
+    /** Kernel nodes of a captured graph: the launches one replay makes (copies not counted). */
+    private static int kernelNodes(MemorySegment graph) {
+        try (var arena = Arena.ofConfined()) {
+            MemorySegment count = arena.allocate(ValueLayout.JAVA_LONG);
+            Cuda.check(cudaGraphGetNodes(graph, MemorySegment.NULL, count), "cudaGraphGetNodes");
+            long n = count.get(ValueLayout.JAVA_LONG, 0);
+            MemorySegment nodes = arena.allocate(ValueLayout.ADDRESS, Math.max(n, 1));
+            Cuda.check(cudaGraphGetNodes(graph, nodes, count), "cudaGraphGetNodes");
+            MemorySegment type = arena.allocate(ValueLayout.JAVA_INT);
+            int kernels = 0;
+            for (long i = 0; i < count.get(ValueLayout.JAVA_LONG, 0); i++) {
+                Cuda.check(cudaGraphNodeGetType(nodes.getAtIndex(ValueLayout.ADDRESS, i), type),
+                        "cudaGraphNodeGetType");
+                if (type.get(ValueLayout.JAVA_INT, 0) == cudaGraphNodeTypeKernel()) kernels++;
+            }
+            return kernels;
+        }
+    }
+
+    /**
+     * Kernel launches per run: the captured graph's kernel nodes (cuBLASLt's own counted as
+     * its graph records them; the emulated device counts one per product).
+     */
+    public int kernelLaunches() {
+        return kernelLaunches;
     }
 
     /** The forward, then every output converted from the storage type into its fp32 buffer. */
