@@ -31,10 +31,7 @@ class CudaBackendTest {
         assumeTrue(p.available(), () -> "needs a CUDA device: " + p.reason());
     }
 
-    /**
-     * Tolerance relative to max|ref|: fp32 as the goldens (1e-4); the reduced precisions as
-     * in `xcit selftest` (estimates until measured on hardware).
-     */
+    /** Tolerance relative to max(1, max|ref|): Approx.relToMax, measured per precision (tools/precision). */
     @ParameterizedTest(name = "{0} p{1} C{2} {3}x{4}")
     @CsvSource({"fp32, 16, 64, 64, 48", "fp32, 8, 96, 40, 40", "tf32, 16, 64, 64, 64", "fp16, 16, 64, 64, 64",
                 "bf16, 16, 64, 64, 64"})
@@ -49,12 +46,7 @@ class CudaBackendTest {
             try (Session ref = model.session(java, 2, h, w); Session dev = model.session(cuda, 2, h, w)) {
                 Session.Outputs want = ref.run(input);
                 Session.Outputs got = dev.run(input);
-                double tol = switch (p) {
-                    case FP32 -> 1e-4;
-                    case TF32 -> 1e-2;
-                    case FP16 -> 3e-2;
-                    case BF16 -> 1e-1;
-                };
+                double tol = Approx.relToMax(p);
                 for (String what : new String[] {"logits", "features", "tokens"}) {
                     Tensor e = pick(want, what), g = pick(got, what);
                     double max = 0;
