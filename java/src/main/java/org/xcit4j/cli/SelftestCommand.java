@@ -17,6 +17,7 @@ import org.xcit4j.model.Xcit;
 import org.xcit4j.tensor.Shape;
 import org.xcit4j.tensor.Tensor;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -38,9 +39,8 @@ final class SelftestCommand implements Callable<Integer> {
     @Option(names = "--device", defaultValue = "cuda", paramLabel = "DEVICE", description = "Device to test. Default: ${DEFAULT-VALUE}.")
     String device;
 
-    @Option(names = "--precision", defaultValue = "fp32", paramLabel = "P",
-            description = "fp32, tf32, fp16 or bf16 (CUDA). Default: ${DEFAULT-VALUE}.")
-    String precision;
+    @Mixin
+    ExecutionOptions.PrecisionOption precision;
 
     @Option(names = "--sizes", defaultValue = "224,384", split = ",", paramLabel = "S",
             description = "Square input sides. Default: ${DEFAULT-VALUE}.")
@@ -81,7 +81,7 @@ final class SelftestCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         Device dev = Device.parse(device);
-        Precision p = Precision.parse(precision);
+        Precision p = precision.on(dev, spec);
         try (Backend tested = Backends.open(dev, 0, p, note -> err.println("xcit: " + note));
              Backend reference = Backends.open(bestCpu(), note -> { })) {
             out.printf("selftest: %s (%s) against %s, tolerance %.1e x max(1, max|ref|)%n", tested.name(), p,
