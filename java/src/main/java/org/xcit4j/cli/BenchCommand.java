@@ -78,9 +78,6 @@ final class BenchCommand implements Callable<Integer> {
                     + "for " + JitQuiet.QUIET_RUNS + " runs (at most " + JitQuiet.MAX_SECONDS + " s). Default: ${DEFAULT-VALUE}.")
     int warmup;
 
-    @Option(names = "--precision", defaultValue = "fp32", paramLabel = "P", description = "fp32 or bf16. Default: ${DEFAULT-VALUE}.")
-    String precision;
-
     @Mixin
     ExecutionOptions execution;
 
@@ -92,6 +89,7 @@ final class BenchCommand implements Callable<Integer> {
         validate();
         int[] hw = parseSize(size);
         Device dev = Device.parse(device);
+        Precision precision = execution.precision(dev, spec);
         Shape inputShape = Shape.of(batch, 3, hw[0], hw[1]);
         long inputBytes = inputShape.numel() * Float.BYTES, available = MemoryBudget.available();
         if (inputBytes > available) {
@@ -99,7 +97,7 @@ final class BenchCommand implements Callable<Integer> {
                     + (available >> 20) + " MiB of memory available");
         }
         try (Xcit net = loadModel();
-             Backend backend = openBackend(dev);
+             Backend backend = openBackend(dev, precision);
              Session session = net.session(backend, batch, hw[0], hw[1], execution.options());
              Arena arena = Arena.ofShared()) {
             int usedThreads = configure(backend);
@@ -122,7 +120,7 @@ final class BenchCommand implements Callable<Integer> {
                 if (Cuda.probe().emulated()) r.put("emulated_device", true);
             }
             r.put("threads", usedThreads);
-            r.put("precision", precision);
+            r.put("precision", precision.toString());
             r.put("streamed", session.streamed());
             r.put("activation_mb", round(session.activationBytes() / 1e6));
             r.put("runs", runs);
@@ -135,7 +133,8 @@ final class BenchCommand implements Callable<Integer> {
             r.put("gflop", round(flops / 1e9));
             double gflops = flops / median; // FLOP per ns = GFLOP/s
             r.put("gflops", round(gflops));
-            Double peak = MachinePeak.gflops(precision, usedThreads);
+            // The measured peak is the host CPU's: no percentage for a GPU.
+            Double peak = backend.name().equals("cuda") ? null : MachinePeak.gflops(precision.toString(), usedThreads);
             r.put("peak_gflops", peak);
             r.put("percent_of_peak", peak == null ? null : round(100 * gflops / peak));
             Gson gson = new GsonBuilder().serializeNulls().create();
@@ -150,9 +149,6 @@ final class BenchCommand implements Callable<Integer> {
         if (runs < 1) throw usage("--runs must be >= 1, got " + runs);
         if (warmup < 0) throw usage("--warmup must be >= 0, got " + warmup);
         if (threads != null && threads < 1) throw usage("--threads must be >= 1, got " + threads);
-        if (!precision.equals("fp32") && !precision.equals("bf16")) {
-            throw usage("--precision must be fp32 or bf16, got '" + precision + "'");
-        }
     }
 
     private ParameterException usage(String message) {
@@ -184,14 +180,10 @@ final class BenchCommand implements Callable<Integer> {
 
     /**
      * Opens the device with --threads (native backends: the OpenMP team; 0 = all cores) and
-     * --precision; a precision the device cannot do is refused, never silently replaced.
+     * --precision (already checked against the device by {@link ExecutionOptions}).
      */
-    private Backend openBackend(Device dev) {
-        if (dev == Device.JAVA && precision.equals("bf16")) {
-            throw new IllegalArgumentException("device 'java' computes in fp32 only; --precision bf16 needs --device cpu");
-        }
-        if (threads != null && threads < 1) throw new IllegalArgumentException("--threads must be >= 1, got " + threads);
-        return Backends.open(dev, threads == null ? 0 : threads, Precision.parse(precision),
+    private Backend openBackend(Device dev, Precision precision) {
+        return Backends.open(dev, threads == null ? 0 : threads, precision,
                 note -> spec.commandLine().getErr().println("xcit: " + note));
     }
 

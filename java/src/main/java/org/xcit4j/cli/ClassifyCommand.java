@@ -20,6 +20,7 @@ import org.xcit4j.image.ImageTooLargeException;
 import org.xcit4j.image.Prediction;
 import org.xcit4j.image.Progress;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -69,6 +70,9 @@ final class ClassifyCommand implements Callable<Integer> {
     @Option(names = "--device", defaultValue = "auto", paramLabel = "DEVICE", description = "auto, java, cpu or cuda. Default: ${DEFAULT-VALUE}.")
     String device;
 
+    @Mixin
+    ExecutionOptions.PrecisionOption precision;
+
     @Option(names = "--tokens-norm", paramLabel = "BOOL", arity = "1",
             description = "Class-attention norm for custom architectures (default: checkpoint metadata, else the zoo).")
     Boolean tokensNorm;
@@ -90,7 +94,8 @@ final class ClassifyCommand implements Callable<Integer> {
             throw new IllegalArgumentException("no images found in " + images.stream().map(Path::toString).collect(Collectors.joining(", "))
                     + " (looked for " + String.join(", ", ImageFiles.EXTENSIONS.stream().sorted().toList()) + ")");
         }
-        ClassifierOptions options = ClassifierOptions.DEFAULT.withDevice(Device.parse(device))
+        Device dev = Device.parse(device);
+        ClassifierOptions options = ClassifierOptions.DEFAULT.withDevice(dev).withPrecision(precision.on(dev, spec))
                 .withBatch(Math.min(batch, files.size())).withSize(size).withModel(model).withTokensNorm(tokensNorm)
                 .withLabelsFile(labels).withMaxPixels(maxPixels)
                 .withNotes(note -> { if (!quiet) err.println("xcit: " + note); });

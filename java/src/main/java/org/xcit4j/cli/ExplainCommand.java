@@ -12,6 +12,7 @@ import org.xcit4j.image.Preprocessing;
 import org.xcit4j.image.RgbImage;
 import org.xcit4j.backend.Backends;
 import org.xcit4j.backend.Device;
+import org.xcit4j.backend.Precision;
 import org.xcit4j.model.LoadOptions;
 import org.xcit4j.model.Session;
 import org.xcit4j.model.Xcit;
@@ -72,12 +73,13 @@ final class ExplainCommand implements Callable<Integer> {
         }
         PrintWriter err = spec.commandLine().getErr();
         Device dev = Device.parse(device);
+        Precision precision = execution.precision(dev, spec);
         RgbImage original = new ImageDecoder().decode(image);
         Preprocessing preprocessing = Preprocessing.timm(size);
         RgbImage resized = preprocessing.resizeShortSide(original);
         try (Arena arena = Arena.ofConfined();
              Xcit net = Xcit.load(weights, LoadOptions.DEFAULT.withModel(model).withTokensNorm(tokensNorm));
-             Backend backend = Backends.open(dev, note -> err.println("xcit: " + note))) {
+             Backend backend = Backends.open(dev, 0, precision, note -> err.println("xcit: " + note))) {
             Tensor x = Tensor.allocate(arena, 1, 3, resized.height(), resized.width());
             preprocessing.toTensor(resized, x, 0);
             try (Session session = net.session(backend, 1, resized.height(), resized.width(), execution.options())) {

@@ -8,6 +8,7 @@ import java.util.concurrent.Callable;
 import org.xcit4j.backend.Backend;
 import org.xcit4j.backend.Backends;
 import org.xcit4j.backend.Device;
+import org.xcit4j.backend.Precision;
 import org.xcit4j.io.Npy;
 import org.xcit4j.io.Npz;
 import org.xcit4j.model.DenseOptions;
@@ -89,6 +90,7 @@ final class ForwardCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Device dev = Device.parse(device);
+        Precision precision = execution.precision(dev, spec);
         PrintWriter err = spec.commandLine().getErr();
         boolean npz = output.getFileName().toString().endsWith(".npz");
         if ((what == What.dense) != npz) {
@@ -104,7 +106,7 @@ final class ForwardCommand implements Callable<Integer> {
             Tensor x = Npy.read(input, arena);
             LoadOptions options = LoadOptions.DEFAULT.withModel(model).withTokensNorm(tokensNorm);
             try (Xcit net = Xcit.load(weights, options);
-                 Backend backend = Backends.open(dev, note -> err.println("xcit: " + note))) {
+                 Backend backend = Backends.open(dev, 0, precision, note -> err.println("xcit: " + note))) {
                 // Notes go out once the session exists, so a failing command prints only its error line.
                 int b = shape.size(0), h = shape.size(2), w = shape.size(3);
                 if (what == What.dense) {

@@ -87,7 +87,7 @@ public final class Classifier implements AutoCloseable {
                 throw new IllegalArgumentException(weights + ": the checkpoint has no classifier head, so it cannot classify");
             }
             Labels labels = options.labelsFor(weights.toString(), metadata, model.config().numClasses());
-            session = model.session(options.device(), options.batch(), size, size, options.notes());
+            session = model.session(options.device(), options.precision(), options.batch(), size, size, options.notes());
             return new Classifier(model, session, labels, new ImageDecoder(options.maxPixels()));
         } catch (IOException | RuntimeException e) {
             if (session != null) session.close();

@@ -8,12 +8,14 @@ import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.function.Consumer;
 import org.xcit4j.backend.Device;
+import org.xcit4j.backend.Precision;
 import org.xcit4j.model.ModelZoo;
 
 /**
  * How {@link Classifier#open} sets itself up; every field has a default ({@link #DEFAULT}).
  *
  * @param device     where the session runs
+ * @param precision  its arithmetic (refused by the backend where the device cannot do it)
  * @param batch      images per forward (the session's batch size)
  * @param size       input side; when empty, taken from the checkpoint (see {@link #resolveSize})
  * @param model      a zoo name to check the checkpoint against (and to take the size from)
@@ -22,51 +24,59 @@ import org.xcit4j.model.ModelZoo;
  * @param maxPixels  decompression-bomb limit of the decoder
  * @param notes      receives device-selection notes
  */
-public record ClassifierOptions(Device device, int batch, OptionalInt size, Optional<String> model,
+public record ClassifierOptions(Device device, Precision precision, int batch, OptionalInt size, Optional<String> model,
                                 Optional<Boolean> tokensNorm, Optional<Path> labelsFile, long maxPixels,
                                 Consumer<String> notes) {
-    public static final ClassifierOptions DEFAULT = new ClassifierOptions(Device.AUTO, 1, OptionalInt.empty(), Optional.empty(),
-            Optional.empty(), Optional.empty(), ImageDecoder.DEFAULT_MAX_PIXELS, note -> System.err.println("xcit4j: " + note));
+    public static final ClassifierOptions DEFAULT = new ClassifierOptions(Device.AUTO, Precision.FP32, 1, OptionalInt.empty(),
+            Optional.empty(), Optional.empty(), Optional.empty(), ImageDecoder.DEFAULT_MAX_PIXELS,
+            note -> System.err.println("xcit4j: " + note));
 
     public ClassifierOptions {
         Objects.requireNonNull(device);
+        Objects.requireNonNull(precision);
         if (batch < 1) throw new IllegalArgumentException("batch size must be at least 1, got " + batch);
         if (size.isPresent() && size.getAsInt() < 1) throw new IllegalArgumentException("input size must be positive, got " + size.getAsInt());
         if (maxPixels < 1) throw new IllegalArgumentException("the pixel limit must be positive, got " + maxPixels);
     }
 
     public ClassifierOptions withDevice(Device d) {
-        return new ClassifierOptions(d, batch, size, model, tokensNorm, labelsFile, maxPixels, notes);
+        return new ClassifierOptions(d, precision, batch, size, model, tokensNorm, labelsFile, maxPixels, notes);
+    }
+
+    public ClassifierOptions withPrecision(Precision p) {
+        return new ClassifierOptions(device, p, batch, size, model, tokensNorm, labelsFile, maxPixels, notes);
     }
 
     public ClassifierOptions withBatch(int b) {
-        return new ClassifierOptions(device, b, size, model, tokensNorm, labelsFile, maxPixels, notes);
+        return new ClassifierOptions(device, precision, b, size, model, tokensNorm, labelsFile, maxPixels, notes);
     }
 
     /** {@code null} means: from the checkpoint. */
     public ClassifierOptions withSize(Integer s) {
-        return new ClassifierOptions(device, batch, s == null ? OptionalInt.empty() : OptionalInt.of(s), model, tokensNorm,
-                labelsFile, maxPixels, notes);
+        return new ClassifierOptions(device, precision, batch, s == null ? OptionalInt.empty() : OptionalInt.of(s), model,
+                tokensNorm, labelsFile, maxPixels, notes);
     }
 
     public ClassifierOptions withModel(String name) {
-        return new ClassifierOptions(device, batch, size, Optional.ofNullable(name), tokensNorm, labelsFile, maxPixels, notes);
+        return new ClassifierOptions(device, precision, batch, size, Optional.ofNullable(name), tokensNorm, labelsFile, maxPixels,
+                notes);
     }
 
     public ClassifierOptions withTokensNorm(Boolean t) {
-        return new ClassifierOptions(device, batch, size, model, Optional.ofNullable(t), labelsFile, maxPixels, notes);
+        return new ClassifierOptions(device, precision, batch, size, model, Optional.ofNullable(t), labelsFile, maxPixels, notes);
     }
 
     public ClassifierOptions withLabelsFile(Path p) {
-        return new ClassifierOptions(device, batch, size, model, tokensNorm, Optional.ofNullable(p), maxPixels, notes);
+        return new ClassifierOptions(device, precision, batch, size, model, tokensNorm, Optional.ofNullable(p), maxPixels, notes);
     }
 
     public ClassifierOptions withMaxPixels(long m) {
-        return new ClassifierOptions(device, batch, size, model, tokensNorm, labelsFile, m, notes);
+        return new ClassifierOptions(device, precision, batch, size, model, tokensNorm, labelsFile, m, notes);
     }
 
     public ClassifierOptions withNotes(Consumer<String> n) {
-        return new ClassifierOptions(device, batch, size, model, tokensNorm, labelsFile, maxPixels, Objects.requireNonNull(n));
+        return new ClassifierOptions(device, precision, batch, size, model, tokensNorm, labelsFile, maxPixels,
+                Objects.requireNonNull(n));
     }
 
     /**

@@ -10,6 +10,7 @@ import java.util.function.Consumer;
 import org.xcit4j.backend.Backend;
 import org.xcit4j.backend.Backends;
 import org.xcit4j.backend.Device;
+import org.xcit4j.backend.Precision;
 import org.xcit4j.tensor.Tensor;
 
 /**
@@ -170,9 +171,17 @@ public final class Xcit implements AutoCloseable {
      * {@code notes}.
      */
     public Session session(Device device, int batch, int height, int width, Consumer<String> notes) {
+        return session(device, Precision.FP32, batch, height, width, notes);
+    }
+
+    /**
+     * Like {@link #session(Device, int, int, int, Consumer)} in {@code precision}; a precision
+     * the device cannot do is refused (see {@link Backends#open(Device, int, Precision, Consumer)}).
+     */
+    public Session session(Device device, Precision precision, int batch, int height, int width, Consumer<String> notes) {
         ensureOpen();
         requireClassifier();
-        Backend backend = Backends.open(device, notes);
+        Backend backend = Backends.open(device, 0, precision, notes);
         try {
             return new Session(this, backend, true, batch, height, width, SessionOptions.DEFAULT);
         } catch (RuntimeException e) {

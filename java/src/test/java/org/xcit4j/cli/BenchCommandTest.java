@@ -70,9 +70,9 @@ class BenchCommandTest {
     @Test
     void refusalsAreOneLine() {
         String[] base = {"bench", "--model", "xcit_nano_12_p16", "--size", "32x32", "--runs", "1", "--warmup", "0"};
-        assertOneLine(xcit(concat(base, "--device", "java", "--precision", "bf16")), 1, "fp32 only");
+        assertOneLine(xcit(concat(base, "--device", "java", "--precision", "bf16")), 2, "--device java", "fp32 only");
         assertOneLine(xcit(concat(base, "--device", "cuda")), 1, "device 'cuda' is not available");
-        assertOneLine(xcit(concat(base, "--precision", "fp8")), 2, "fp32 or bf16");
+        assertOneLine(xcit(concat(base, "--precision", "fp8")), 2, "--precision", "fp32, tf32, fp16 or bf16");
         assertOneLine(xcit("bench", "--size", "224"), 2, "--weights", "--model");
         assertOneLine(xcit("bench", "--model", "xcit_nano_12_p16", "--size", "224x"), 2, "HxW");
         assertOneLine(xcit("bench", "--model", "xcit_huge", "--size", "224"), 1, "unknown model 'xcit_huge'");

@@ -1,0 +1,288 @@
+#!/usr/bin/env bash
+# Every GPU check of xcit4j in one go, for anyone with an NVIDIA GPU (about 3-4 minutes on
+# one H200): the C GPU tests, `xcit selftest` in fp32, tf32, fp16 and bf16 over a fixed set
+# of zoo models and sizes, and `xcit bench --device cuda` on a fixed table of cases, each
+# under a timeout, then ONE summary table (case, status, error against the tolerance or
+# median ms, images/s). Exit code 0 when every row is ok, 1 otherwise (also: no CUDA device).
+#
+# Usage, from the project root:
+#   scripts/gpu-check.sh                  # after ./run-tests (or any build of java/target/xcit.jar)
+#   scripts/gpu-check.sh --packed .gpu    # on a GPU machine without Java: the folder that
+#                                         # ../shared/gpu/pack.sh wrote (JDK runtime, unpacked jar, C tests)
+#   scripts/gpu-check.sh --dry-run        # print the commands, run nothing
+#   scripts/gpu-check.sh --summarize DIR  # the table again from the logs of an earlier run
+# Options:
+#   --jar FILE | --app DIR (an unpacked jar) | --classpath CP (e.g. a test JVM's)   what to run
+#   --tests DIR      the C GPU tests (default bindings/target/native-build)
+#   --logs DIR       default $OUT/gpu-check when $OUT is set, else target/gpu-check
+#   --budget SECONDS bench and peer cases not started by then are skipped (default 280)
+#   --peers          timm on the same GPU for the bench cases (scripts/gpu_timm.py; torch + timm)
+# Java: $JAVA_HOME if it holds a Java >= 25 runtime, else a JDK found as scripts/env.sh does.
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# The fixed cases. selftest: every model at every size, per precision. bench: MODEL SIZE BATCH PRECISION TIMEOUT_S.
+PRECISIONS="fp32 tf32 fp16 bf16"
+SELFTEST_MODELS="xcit_nano_12_p16,xcit_small_12_p16,xcit_small_12_p8"
+SELFTEST_SIZES="224,384"
+SELFTEST_TIMEOUT=100
+BENCH_CASES=(
+    "xcit_small_12_p16 224x224 1 fp32 60"
+    "xcit_small_12_p16 224x224 1 bf16 60"
+    "xcit_small_12_p16 224x224 64 bf16 60"
+    "xcit_small_12_p16 224x224 256 bf16 90"
+    "xcit_small_12_p16 1024x1024 1 fp32 60"
+    "xcit_small_12_p16 1024x1024 1 bf16 60"
+    "xcit_small_12_p16 4096x4096 1 fp32 90"
+    "xcit_small_12_p16 4096x4096 1 bf16 90"
+    "xcit_small_12_p16 8192x8192 1 bf16 120"
+    "xcit_small_12_p8 4096x4096 1 bf16 120"
+)
+CTEST_TIMEOUT=120
+
+die() { echo "gpu-check: $*" >&2; exit 1; }
+say() { [ "${dry:-0}" = 1 ] || echo "== $(date +%T) $*" >&2; }
+bench_name() { echo "$1_$2_b$3_$4"; } # MODEL SIZE BATCH PRECISION
+
+# ---- the summary: one table from the logs ---------------------------------------------------
+
+# selftest log -> one row per case: "| selftest P CASE | status | worst output: err / bound | img/s |".
+selftest_rows() { # PRECISION LOG RC
+    local p=$1 log=$2 rc=$3
+    [ -f "$log" ] || log=/dev/null
+    awk -v p="$p" -v rc="$rc" -v limit="$SELFTEST_TIMEOUT" -v models="$SELFTEST_MODELS" -v sizes="$SELFTEST_SIZES" '
+        function flush() {
+            if (name == "") return
+            seen[name] = 1
+            ms = median == "" ? "" : sprintf("%.3f ms", median)
+            ips = median == "" ? "" : sprintf("%.1f", 1000 / median)
+            printf "| selftest %s %s | %s | %s %.2e / bound %.2e = %.2g%s | %s |\n", p, name,
+                bad ? "FAILED" : "ok", worst, werr, wbound, wratio, ms == "" ? "" : "; " ms, ips
+            name = ""
+        }
+        /^xcit_[a-z0-9_]+: reference/ { flush(); name = substr($1, 1, length($1) - 1); bad = 0; wratio = -1; median = "" }
+        name != "" && /max\|err\|/ {
+            err = $3 + 0; bound = $0; sub(/.*bound /, "", bound); sub(/\).*/, "", bound); bound += 0
+            ratio = bound > 0 ? err / bound : 1e30
+            if ($NF != "ok") { bad = 1; ratio = ratio < 1 ? 1e30 : ratio }
+            if (ratio > wratio) { wratio = ratio; worst = $1; werr = err; wbound = bound }
+        }
+        name != "" && /median run/ { median = $4 + 0 }
+        /^selftest: (all|[0-9]+ output)/ { finished = 1 }
+        NF > 0 { last = $0 }
+        END {
+            flush()
+            why = rc == "" ? "no log" : rc == 124 ? "after " limit " s" : finished ? "not in the log" : "rc=" rc (last == "" ? "" : ": " last)
+            gsub(/\|/, "/", why)
+            n = split(models, ms_, ","); k = split(sizes, ss_, ",")
+            for (i = 1; i <= n; i++) for (j = 1; j <= k; j++) {
+                c = ms_[i] "_" ss_[j]
+                if (!(c in seen)) printf "| selftest %s %s | %s | %s | |\n", p, c, rc == 124 ? "TIMEOUT" : "not run", why
+            }
+        }' "$log" 2>/dev/null || true
+}
+
+bench_row() { # MODEL SIZE BATCH PRECISION TIMEOUT DIR
+    local base="$6/bench/$(bench_name "$1" "$2" "$3" "$4")" case="bench $1 $2 b$3 $4"
+    local rc; rc=$(cat "$base.rc" 2>/dev/null || echo "")
+    local line; line=$(grep -h '"median_ms"' "$base.json" 2>/dev/null | tail -n 1)
+    if [ -z "$rc" ]; then
+        echo "| $case | $(grep -qx "$case" "$6/skipped" 2>/dev/null && echo "SKIPPED | time budget spent" || echo "not run |") | |"
+    elif [ "$rc" = 0 ] && [ -n "$line" ]; then
+        echo "$line" | awk -v c="$case" '{
+            m = $0; sub(/.*"median_ms": */, "", m); sub(/[,}].*/, "", m)
+            b = $0; sub(/.*"batch": */, "", b); sub(/[,}].*/, "", b)
+            printf "| %s | ok | %.3f ms | %.1f |\n", c, m, b * 1000 / m }'
+    elif [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+        echo "| $case | TIMEOUT | after $5 s | |"
+    else
+        local why; why=$(grep -v '^\s*$' "$base.err" 2>/dev/null | grep -v '^WARNING' | tail -n 1 | cut -c1-160 | tr '|' '/')
+        echo "| $case | FAILED | rc=$rc: ${why:-no message} | |"
+    fi
+}
+
+summarize() { # LOG_DIR -> the table on stdout; returns 1 if any row is not ok
+    local dir=$1 t
+    {
+        echo "| case | status | error / bound (selftest), message, or median ms | img/s |"
+        echo "|---|---|---|---:|"
+        local found=0
+        for t in "$dir"/ctest/*.log; do
+            [ -f "$t" ] || continue
+            found=1
+            local n rc last; n=$(basename "$t" .log); rc=$(cat "$dir/ctest/$n.rc" 2>/dev/null || echo "?")
+            last=$(grep -v '^\s*$' "$t" | tail -n 1 | cut -c1-120 | tr '|' '/')
+            case "$rc" in
+                0) echo "| C $n | ok | $last | |" ;;
+                124|137) echo "| C $n | TIMEOUT | after $CTEST_TIMEOUT s | |" ;;
+                *) echo "| C $n | FAILED | rc=$rc: $last | |" ;;
+            esac
+        done
+        [ $found = 1 ] || echo "| C GPU tests | not run | $(cat "$dir/ctest.none" 2>/dev/null || echo "no logs") | |"
+        for p in $PRECISIONS; do
+            selftest_rows "$p" "$dir/selftest/$p.log" "$(cat "$dir/selftest/$p.rc" 2>/dev/null || echo "")"
+        done
+        for c in "${BENCH_CASES[@]}"; do
+            # shellcheck disable=SC2086
+            bench_row $c "$dir"
+        done
+        if [ -f "$dir/peers.jsonl" ]; then
+            awk '/"median_ms"/ {
+                    m = $0; sub(/.*"median_ms": */, "", m); sub(/[,}].*/, "", m)
+                    i = $0; sub(/.*"img_per_s": */, "", i); sub(/[,}].*/, "", i)
+                    s = $0; sub(/.*"size": "/, "", s); sub(/".*/, "", s)
+                    b = $0; sub(/.*"batch": */, "", b); sub(/[,}].*/, "", b)
+                    o = $0; sub(/.*"mode": "/, "", o); sub(/".*/, "", o)
+                    n = $0; sub(/.*"model": "/, "", n); sub(/".*/, "", n)
+                    printf "| timm %s %s b%s %s | ok | %.3f ms | %.1f |\n", n, s, b, o, m, i }' "$dir/peers.jsonl"
+        fi
+    } > "$dir/summary.md"
+    cat "$dir/summary.md"
+    ! grep -q '^| [^|]* | \(FAILED\|TIMEOUT\|not run\|SKIPPED\) |' "$dir/summary.md"
+}
+
+# ---- options --------------------------------------------------------------------------------
+
+jar="$ROOT/java/target/xcit.jar" app="" classpath="" packed="" tests="$ROOT/bindings/target/native-build" logs="" budget=280
+dry=0 peers=0 only_summary=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --jar) jar=$2; shift 2 ;;
+        --app) app=$2; shift 2 ;;
+        --classpath) classpath=$2; shift 2 ;;
+        --packed) packed=$2; shift 2 ;;
+        --tests) tests=$2; shift 2 ;;
+        --logs) logs=$2; shift 2 ;;
+        --budget) budget=$2; shift 2 ;;
+        --peers) peers=1; shift ;;
+        --dry-run) dry=1; shift ;;
+        --summarize) only_summary=$2; shift 2 ;;
+        -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown option '$1' (try --help)" ;;
+    esac
+done
+if [ -n "$only_summary" ]; then
+    [ -d "$only_summary" ] || die "--summarize: no such folder: $only_summary"
+    summarize "$only_summary"
+    exit $?
+fi
+logs=${logs:-${OUT:+$OUT/gpu-check}}
+logs=${logs:-$ROOT/target/gpu-check}
+
+# ---- Java and the application ---------------------------------------------------------------
+
+java_release() { "$1/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = \([0-9]*\).*/\1/p' | head -n 1; }
+if [ -n "$packed" ]; then
+    # The layout of ../shared/gpu/pack.sh: jrt.tar.xz (a jlink'd runtime), app.tar.xz (the jar unpacked), tests/.
+    [ -f "$packed/jrt.tar.xz" ] && [ -f "$packed/app.tar.xz" ] || die "--packed $packed: no jrt.tar.xz and app.tar.xz there (run ../shared/gpu/pack.sh first)"
+    unpacked=$(mktemp -d /tmp/xcit-gpu-check.XXXXXX)
+    trap 'rm -rf "$unpacked"' EXIT
+    if [ $dry = 0 ]; then
+        tar -C "$unpacked" -xJf "$packed/jrt.tar.xz" && tar -C "$unpacked" -xJf "$packed/app.tar.xz" || die "unpacking $packed failed"
+    fi
+    export JAVA_HOME="$unpacked/jrt"
+    app="$unpacked/app" tests="$packed/tests"
+elif [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/java" ] && [ "$(java_release "$JAVA_HOME")" -ge 25 ] 2>/dev/null; then
+    :
+else
+    # shellcheck source=env.sh
+    source "$ROOT/scripts/env.sh"
+    find_jdk || exit 1
+fi
+if [ -n "$classpath" ]; then
+    cp_arg="$classpath" natives=""
+elif [ -n "$app" ]; then
+    [ $dry = 1 ] || [ -d "$app/org/xcit4j" ] || die "--app $app: not an unpacked xcit.jar (no org/xcit4j in it)"
+    cp_arg="$app" natives="$app/org/xcit4j/natives/linux-x86_64:$app/org/bytedeco/dnnl/linux-x86_64"
+else
+    [ $dry = 1 ] || [ -f "$jar" ] || die "$jar not found: build first (./run-tests, or ./mvnw -DskipTests package)"
+    cp_arg="$jar" natives=""
+fi
+XCIT=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -Xss4m -XX:+UseSerialGC -cp "$cp_arg" org.xcit4j.cli.Main)
+
+# cuBLASLt (optional for xcit4j, which then uses its own GEMM) often comes with a Python venv's NVIDIA wheels.
+extra=$( { find /usr/local/cuda*/lib* /opt -name 'libcublasLt.so.1[0-9]*' 2>/dev/null
+           command -v python3 >/dev/null && python3 -c 'import site, sys; print("\n".join(site.getsitepackages()))' 2>/dev/null \
+               | xargs -r -I{} find {}/nvidia -name 'libcublasLt.so.1[0-9]*' 2>/dev/null; } \
+         | xargs -r -n1 dirname | sort -u | tr '\n' ':')
+export LD_LIBRARY_PATH="${natives:+$natives:}${extra}/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+# Runs COMMAND under TIMEOUT seconds: stdout and stderr to BASE.log, or (SPLIT=1) stdout to BASE.json
+# and stderr to BASE.err; the exit code (124: timed out) to BASE.rc. --dry-run prints it instead.
+run() { # TIMEOUT BASE SPLIT COMMAND...
+    local limit=$1 base=$2 split=$3; shift 3
+    if [ $dry = 1 ]; then
+        local a shown=()
+        for a in "$@"; do [[ $a == *[[:space:]]* ]] && shown+=("'$a'") || shown+=("$a"); done
+        echo "timeout $limit ${shown[*]}"
+        return 0
+    fi
+    if [ "$split" = 1 ]; then
+        timeout --kill-after=10 "$limit" "$@" > "$base.json" 2> "$base.err"
+    else
+        timeout --kill-after=10 "$limit" "$@" > "$base.log" 2>&1
+    fi
+    echo $? > "$base.rc"
+}
+
+if [ $dry = 1 ]; then
+    echo "# JAVA_HOME=$JAVA_HOME"
+    echo "# LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+    echo "# logs: $logs"
+fi
+
+# ---- 0. a device, or stop at once ---------------------------------------------------------
+if [ $dry = 0 ]; then
+    info=$("${XCIT[@]}" info 2>&1)
+    cuda=$(echo "$info" | sed -n 's/^cuda: //p' | head -n 1)
+    [ -n "$cuda" ] || die "no CUDA device: 'xcit info' printed no cuda line; its last line: $(echo "$info" | tail -n 1)"
+    case "$cuda" in "not available"*) die "no CUDA device: ${cuda#not available: }" ;; esac
+    rm -rf "$logs" && mkdir -p "$logs/ctest" "$logs/selftest" "$logs/bench" || die "cannot write $logs"
+    echo "$info" > "$logs/info.log"
+    say "device: $cuda"
+    command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader >> "$logs/info.log" 2>&1
+fi
+start=$SECONDS
+over_budget() { [ $((SECONDS - start)) -ge "$budget" ]; }
+
+# ---- 1. C GPU tests -------------------------------------------------------------------------
+ctests=$(find "$tests" -maxdepth 1 -type f \( -name 'test_gpu_*' -o -name 'test_cuda_*' \) -perm -u+x 2>/dev/null | sort)
+if [ -z "$ctests" ]; then
+    none="none in $tests (built only where nvcc is on the PATH)"
+    if [ $dry = 1 ]; then echo "# C GPU tests: $none"; else echo "$none" > "$logs/ctest.none"; fi
+else
+    say "C GPU tests ($tests)"
+    for t in $ctests; do run $CTEST_TIMEOUT "$logs/ctest/$(basename "$t")" 0 "$t"; done
+fi
+
+# ---- 2. selftest in every precision -------------------------------------------------------
+for p in $PRECISIONS; do
+    say "selftest $p"
+    run $SELFTEST_TIMEOUT "$logs/selftest/$p" 0 "${XCIT[@]}" selftest --device cuda --precision "$p" \
+        --models "$SELFTEST_MODELS" --sizes "$SELFTEST_SIZES" --runs 20
+done
+
+# ---- 3. bench ---------------------------------------------------------------------------------
+for c in "${BENCH_CASES[@]}"; do
+    set -- $c
+    if [ $dry = 0 ] && over_budget; then echo "bench $1 $2 b$3 $4" >> "$logs/skipped"; continue; fi
+    say "bench $1 $2 batch $3 $4"
+    runs=20; [ "${2%%x*}" -ge 4096 ] && runs=5
+    run "$5" "$logs/bench/$(bench_name "$1" "$2" "$3" "$4")" 1 "${XCIT[@]}" bench --model "$1" --size "$2" --batch "$3" \
+        --precision "$4" --device cuda --runs $runs --warmup 2
+done
+
+# ---- 4. timm on the same GPU (optional) ------------------------------------------------------
+if [ $peers = 1 ]; then
+    for c in "${BENCH_CASES[@]}"; do
+        set -- $c
+        over_budget && break
+        # fp32, or bf16 autocast; one JSON line per case
+        if [ $dry = 1 ]; then echo "timeout $5 python3 $ROOT/scripts/gpu_timm.py $1 $2 $3 $4"; continue; fi
+        timeout "$5" python3 "$ROOT/scripts/gpu_timm.py" "$1" "$2" "$3" "$4" >> "$logs/peers.jsonl" 2>> "$logs/peers.err"
+    done
+fi
+
+[ $dry = 1 ] && exit 0
+say "done in $((SECONDS - start)) s; logs in $logs"
+summarize "$logs"
