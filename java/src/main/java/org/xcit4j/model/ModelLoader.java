@@ -1,7 +1,6 @@
 package org.xcit4j.model;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -72,14 +71,12 @@ final class ModelLoader {
         };
     }
 
-    /** Picks the reader by content: torch.save writes a zip ("PK"), safetensors starts with a header length. */
+    /**
+     * Picks the reader by content: torch.save writes a zip ("PK"; the legacy format a pickled
+     * magic number, which the torch reader refuses by name), safetensors starts with a header length.
+     */
     static StateDict read(Path path, Arena arena) throws IOException {
         if (!Files.isRegularFile(path)) throw new java.nio.file.NoSuchFileException(path.toString(), null, "no such checkpoint file");
-        byte[] magic = new byte[2];
-        try (InputStream in = Files.newInputStream(path)) {
-            int n = in.readNBytes(magic, 0, 2);
-            if (n == 2 && magic[0] == 'P' && magic[1] == 'K') return TorchCheckpoint.read(path, arena);
-        }
-        return SafeTensors.read(path, arena);
+        return TorchCheckpoint.recognizes(path) ? TorchCheckpoint.read(path, arena) : SafeTensors.read(path, arena);
     }
 }
