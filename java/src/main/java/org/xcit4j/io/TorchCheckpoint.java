@@ -186,6 +186,7 @@ public final class TorchCheckpoint {
                     + storedBytes.get(worst) + " bytes viewed as " + w[0] + " bytes of float32 by " + w[1] + " tensor"
                     + (w[1] == 1 ? "" : "s") + "); refusing to expand it");
         }
+        MemoryCheck.require(file, need, "reading its tensors as float32");
     }
 
     /** torch names the archive folder after the file it saved to; like torch, take the first entry's folder. */
