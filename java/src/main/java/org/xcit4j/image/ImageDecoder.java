@@ -59,15 +59,38 @@ public final class ImageDecoder {
 
     /** Decodes {@code file} to upright 8-bit RGB. */
     public RgbImage decode(Path file) throws ImageLoadException {
+        return withReader(file, (reader, in) -> {
+            Decoded d = read(file, reader, in);
+            RgbImage rgb = d.rgb();
+            return d.jpeg() ? ExifOrientation.apply(rgb, JpegMarkers.exifOrientation(file)) : rgb;
+        });
+    }
+
+    /**
+     * Width and height as the file's header states them (before any EXIF rotation), nothing
+     * decoded: lets a caller refuse an image its own processing cannot take before paying for
+     * decoding it.
+     */
+    public int[] size(Path file) throws ImageLoadException {
+        return withReader(file, (reader, in) -> {
+            reader.setInput(in, true, true);
+            return new int[] {reader.getWidth(0), reader.getHeight(0)};
+        });
+    }
+
+    private interface ReaderTask<T> {
+        T run(ImageReader reader, ImageInputStream in) throws IOException;
+    }
+
+    /** Opens {@code file} with the reader its content calls for and runs {@code task}; every failure names the file. */
+    private static <T> T withReader(Path file, ReaderTask<T> task) throws ImageLoadException {
         if (!Files.exists(file)) throw new ImageLoadException(file, "no such file");
         if (!Files.isRegularFile(file)) throw new ImageLoadException(file, "not a regular file");
         try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
             if (in == null) throw new ImageLoadException(file, "cannot be opened");
             ImageReader reader = readerFor(file, in);
             try {
-                Decoded d = read(file, reader, in);
-                RgbImage rgb = d.rgb();
-                return d.jpeg() ? ExifOrientation.apply(rgb, JpegMarkers.exifOrientation(file)) : rgb;
+                return task.run(reader, in);
             } finally {
                 reader.dispose();
             }

@@ -4,19 +4,15 @@ import static org.xcit4j.io.IoTestSupport.concat;
 import static org.xcit4j.io.IoTestSupport.npy;
 import static org.xcit4j.io.IoTestSupport.write;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.zip.CRC32;
-import java.util.zip.DeflaterOutputStream;
 import org.xcit4j.TestData;
 import org.xcit4j.image.ImageLoadException;
 import org.xcit4j.image.ImageTooLargeException;
@@ -57,12 +53,12 @@ final class HostileInputs {
 
     static List<Case> imageFiles(Path dir) throws IOException {
         List<Case> c = new ArrayList<>();
-        c.add(Case.of("PNG header declaring 100,000 x 100,000", IMAGE, write(dir.resolve("bomb.png"), png(100_000, 100_000, 0, new byte[0])),
+        c.add(Case.of("PNG header declaring 100,000 x 100,000", IMAGE, write(dir.resolve("bomb.png"), HostilePng.gray(100_000, 100_000, new byte[0])),
                 ImageTooLargeException.class, "over the limit"));
         byte[] noise = new byte[256 * 257];
         new java.util.Random(14).nextBytes(noise);
         for (int y = 0; y < 256; y++) noise[y * 257] = 0; // filter type None
-        byte[] small = png(256, 256, 0, noise);
+        byte[] small = HostilePng.gray(256, 256, noise);
         c.add(Case.of("PNG truncated inside its data", IMAGE, write(dir.resolve("cut.png"), Arrays.copyOf(small, small.length / 2)),
                 ImageLoadException.class));
         ByteBuffer bmp = ByteBuffer.allocate(54).order(ByteOrder.LITTLE_ENDIAN);
@@ -76,38 +72,9 @@ final class HostileInputs {
                 ImageTooLargeException.class, "over the limit"));
         // 80 million pixels in one row (under the pixel limit): resized to a short side of 224 it
         // would be 17.9 billion pixels wide.
-        c.add(Case.of("PNG of 80,000,000 x 1", IMAGE, write(dir.resolve("row.png"), png(80_000_000, 1, 0, null)),
+        c.add(Case.of("PNG of 80,000,000 x 1", IMAGE, write(dir.resolve("row.png"), HostilePng.grayZeros(80_000_000, 1)),
                 ImageLoadException.class, "needs about", "memory"));
         return c;
-    }
-
-    /**
-     * An 8-bit gray PNG with the given IHDR size; {@code raw} is the filtered scanline data
-     * (null: all zero rows, streamed into the compressor).
-     */
-    static byte[] png(int width, int height, int filter, byte[] raw) throws IOException {
-        ByteArrayOutputStream idat = new ByteArrayOutputStream();
-        try (DeflaterOutputStream z = new DeflaterOutputStream(idat)) {
-            if (raw != null) {
-                z.write(raw);
-            } else {
-                byte[] row = new byte[1 << 20];
-                long total = (long) height * (width + 1L);
-                for (long done = 0; done < total; done += row.length) z.write(row, 0, (int) Math.min(row.length, total - done));
-            }
-        }
-        ByteBuffer ihdr = ByteBuffer.allocate(13).putInt(width).putInt(height).put((byte) 8).put((byte) 0)
-                .put((byte) 0).put((byte) filter).put((byte) 0);
-        byte[] signature = {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-        return concat(signature, chunk("IHDR", ihdr.array()), chunk("IDAT", idat.toByteArray()), chunk("IEND", new byte[0]));
-    }
-
-    private static byte[] chunk(String type, byte[] data) {
-        byte[] t = type.getBytes(StandardCharsets.US_ASCII);
-        CRC32 crc = new CRC32();
-        crc.update(t);
-        crc.update(data);
-        return concat(ByteBuffer.allocate(4).putInt(data.length).array(), t, data, ByteBuffer.allocate(4).putInt((int) crc.getValue()).array());
     }
 
     /** Rewrites the height and width of the first SOFn marker. */
