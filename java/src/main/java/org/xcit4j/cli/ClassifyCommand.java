@@ -121,9 +121,18 @@ final class ClassifyCommand implements Callable<Integer> {
         return 0;
     }
 
+    /**
+     * The logits of an image are not finite when the weights (see the load warning) or the
+     * image's values are not: such "predictions" are failures, never numbers (JSON has no NaN).
+     */
+    private static boolean finite(Classifier.Result r) {
+        return r.top().stream().allMatch(p -> Double.isFinite(p.probability()));
+    }
+
     /** Prints one result; false when it is a failure. */
     private boolean print(Classifier.Result r, PrintWriter out, PrintWriter err) {
-        String error = !r.ok() ? r.reason() + hint(r) : null;
+        String error = !r.ok() ? r.reason() + hint(r)
+                : finite(r) ? null : "the model's logits for it are NaN or infinite (non-finite weights or input)";
         if (json) {
             JsonObject o = new JsonObject();
             o.addProperty("file", r.file().toString());

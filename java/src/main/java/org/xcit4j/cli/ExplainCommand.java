@@ -91,6 +91,7 @@ final class ExplainCommand implements Callable<Integer> {
             preprocessing.toTensor(resized, x, 0);
             try (Session session = net.session(backend, 1, resized.height(), resized.width(), execution.options())) {
                 net.notes().forEach(n -> err.println("xcit: note: " + n));
+                net.warnings().forEach(w -> err.println("xcit: warning: " + w));
                 Tensor maps = session.run(x).clsAttention();
                 float[] mean = Heatmap.meanOverHeads(maps);
                 BufferedImage heat = Heatmap.overlay(original.toBufferedImage(), mean, session.gridHeight(), session.gridWidth(), strength);

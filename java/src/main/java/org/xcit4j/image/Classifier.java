@@ -79,6 +79,7 @@ public final class Classifier implements AutoCloseable {
         LoadOptions load = LoadOptions.DEFAULT.withModel(options.model().orElse(null))
                 .withTokensNorm(options.tokensNorm().orElse(null));
         Xcit model = Xcit.load(weights, load);
+        model.warnings().forEach(w -> options.notes().accept("warning: " + w));
         Map<String, String> metadata = model.metadata();
         Session session = null;
         try {

@@ -10,6 +10,7 @@ import java.util.Optional;
 import org.xcit4j.io.SafeTensors;
 import org.xcit4j.io.StateDict;
 import org.xcit4j.io.TorchCheckpoint;
+import org.xcit4j.tensor.NonFinite;
 import org.xcit4j.tensor.Tensor;
 
 /**
@@ -49,10 +50,22 @@ final class ModelLoader {
             arena.close();
             throw e;
         }
+        List<String> warnings = nonFinite(tensors);
         Xcit model = Xcit.fromTensors(config, source, tensors, arena); // owns the arena from here, also on failure
         model.setNotes(notes);
+        model.setWarnings(warnings);
         model.setMetadata(metadata);
         return model;
+    }
+
+    /** One warning per tensor with NaN or infinite values (a diverged training run, a corrupted file). */
+    private static List<String> nonFinite(Map<String, Tensor> tensors) {
+        List<String> out = new java.util.ArrayList<>();
+        tensors.forEach((key, t) -> {
+            NonFinite n = NonFinite.of(t);
+            if (n.any()) out.add("tensor '" + key + "' " + n.describe() + ": the model's outputs will not be finite");
+        });
+        return out;
     }
 
     /**

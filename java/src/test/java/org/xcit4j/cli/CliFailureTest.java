@@ -149,4 +149,37 @@ class CliFailureTest {
                 "--size 2147483647x2147483647", "(1, 3, 2147483647, 2147483647)", "memory available");
     }
 
+    @Test
+    void nonFiniteWeightsWarnByNameAndNonFiniteLogitsAreErrorsNeverNaNInJson() throws Exception {
+        Path weights = withNaN(tmp.resolve("nan.safetensors"), "head.weight");
+        Result r = xcit("classify", IMAGE.toString(), REPO.resolve("examples/fashion/ankle-boot_28.png").toString(),
+                "--weights", weights.toString(), "--device", "java", "--json");
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().contains("warning: tensor 'head.weight' holds 1 NaN"), r.err());
+        for (String line : r.out().strip().split("\n")) {
+            JsonReader strict = new JsonReader(new StringReader(line));
+            strict.setStrictness(Strictness.STRICT);
+            JsonObject o = JsonParser.parseReader(strict).getAsJsonObject();
+            assertTrue(o.get("error").getAsString().contains("NaN or infinite"), line);
+        }
+
+        Path x = tmp.resolve("x.npy"), y = tmp.resolve("y.npy");
+        try (var arena = java.lang.foreign.Arena.ofConfined()) {
+            org.xcit4j.io.Npy.write(x, org.xcit4j.tensor.Tensor.allocate(arena, 1, 3, 32, 32));
+        }
+        Result f = xcit("forward", "--weights", weights.toString(), "--input", x.toString(), "--output", y.toString(),
+                "--device", "java");
+        assertEquals(0, f.code(), f.err());
+        assertTrue(f.err().contains("warning: output 'logits' holds 1 NaN and 0 infinite values of 10"), f.err());
+    }
+
+    /** The demo model with the first value of {@code key} set to NaN. */
+    private static Path withNaN(Path out, String key) throws IOException {
+        byte[] b = Files.readAllBytes(Path.of(WEIGHTS));
+        int n = (int) ByteBuffer.wrap(b, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+        JsonObject header = JsonParser.parseString(new String(b, 8, n, StandardCharsets.UTF_8)).getAsJsonObject();
+        long begin = header.getAsJsonObject(key).getAsJsonArray("data_offsets").get(0).getAsLong();
+        ByteBuffer.wrap(b, (int) (8 + n + begin), 4).order(ByteOrder.LITTLE_ENDIAN).putFloat(Float.NaN);
+        return Files.write(out, b);
+    }
 }
