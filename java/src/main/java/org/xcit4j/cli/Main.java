@@ -22,7 +22,7 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
-        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+        System.exit(run(args, Stdout.writer(), new PrintWriter(System.err, true)));
     }
 
     /** Runs the CLI and returns the exit code: 0 ok, 1 failure, 2 bad usage. */
@@ -57,6 +57,8 @@ public final class Main implements Runnable {
         // PrintWriter keeps write errors to itself: results that could not be written (a full
         // disk, '> /dev/full', a closed pipe) must not end in exit status 0.
         if (out.checkError()) {
+            // A closed pipe (| head) ends the run like the SIGPIPE a C tool would die of: quietly, 128 + 13.
+            if (Stdout.readerGone()) return 141;
             err.println("xcit: cannot write to standard output (disk full?): results were lost");
             return code == 0 ? 1 : code;
         }
