@@ -1,8 +1,9 @@
 package org.xcit4j.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.xcit4j.cli.CliTest.assertOneLineError;
+import static org.xcit4j.cli.CliTest.xcit;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
@@ -40,23 +41,6 @@ class CliFailureTest {
     @TempDir
     Path tmp;
 
-    record Result(int code, String out, String err) {
-    }
-
-    static Result xcit(String... args) {
-        StringWriter out = new StringWriter(), err = new StringWriter();
-        int code = Main.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
-        return new Result(code, out.toString(), err.toString());
-    }
-
-    static void assertOneLine(Result r, int code, String... fragments) {
-        assertEquals(code, r.code(), r.err());
-        String err = r.err().strip();
-        assertFalse(err.contains("\n"), "expected one line on stderr, got:\n" + err);
-        assertFalse(err.contains("\tat "), "no stack trace without --verbose:\n" + err);
-        for (String f : fragments) assertTrue(err.contains(f), "stderr lacks '" + f + "': " + err);
-    }
-
     /** Throws what it is given, as a command would fail deep inside. */
     @Command(name = "boom")
     static final class Boom implements Callable<Integer> {
@@ -72,22 +56,22 @@ class CliFailureTest {
         }
     }
 
-    private static Result boom(Error e, String... extra) {
+    private static CliTest.Result boom(Error e, String... extra) {
         StringWriter out = new StringWriter(), err = new StringWriter();
         CommandLine cli = new CommandLine(new Main()).addSubcommand("boom", new Boom(e));
         String[] args = new String[1 + extra.length];
         args[0] = "boom";
         System.arraycopy(extra, 0, args, 1, extra.length);
         int code = Main.run(cli, args, new PrintWriter(out, true), new PrintWriter(err, true));
-        return new Result(code, out.toString(), err.toString());
+        return new CliTest.Result(code, out.toString(), err.toString());
     }
 
     @Test
     void errorsPicocliDoesNotHandleAreOneLineToo() {
-        assertOneLine(boom(new OutOfMemoryError("Java heap space")), 1, "out of memory (Java heap space)", "XCIT_JAVA_OPTS", "xcit boom");
-        assertOneLine(boom(new InternalError("a fault occurred in an unsafe memory access operation")), 1,
+        assertOneLineError(boom(new OutOfMemoryError("Java heap space")), 1, "out of memory (Java heap space)", "XCIT_JAVA_OPTS", "xcit boom");
+        assertOneLineError(boom(new InternalError("a fault occurred in an unsafe memory access operation")), 1,
                 "was truncated or changed while in use");
-        Result verbose = boom(new StackOverflowError(), "--verbose");
+        CliTest.Result verbose = boom(new StackOverflowError(), "--verbose");
         assertEquals(1, verbose.code());
         assertTrue(verbose.err().startsWith("xcit: stack overflow") && verbose.err().contains("\tat "), verbose.err());
     }
@@ -111,7 +95,7 @@ class CliFailureTest {
         // ImageIO.write(File) prints its stack trace on System.err itself; watch that too.
         PrintStream saved = System.err;
         ByteArrayOutputStream stray = new ByteArrayOutputStream();
-        Result r;
+        CliTest.Result r;
         try {
             System.setErr(new PrintStream(stray, true, StandardCharsets.UTF_8));
             r = xcit("explain", IMAGE.toString(), "--weights", WEIGHTS, "--size", "32", "--device", "java",
@@ -119,7 +103,7 @@ class CliFailureTest {
         } finally {
             System.setErr(saved);
         }
-        assertOneLine(r, 1, "/nonexistent/x.png");
+        assertOneLineError(r, 1, "/nonexistent/x.png");
         assertEquals("", stray.toString(StandardCharsets.UTF_8), "nothing may bypass the command's error stream");
     }
 
@@ -127,7 +111,7 @@ class CliFailureTest {
     void explainOfAnImageTooLongToResizeIsOneLine() throws IOException {
         // 80,000,000 x 1 (under the pixel limit): at a short side of 224 it would be 17.9e9 wide.
         Path row = Files.write(tmp.resolve("row.png"), org.xcit4j.hostile.HostilePng.grayZeros(80_000_000, 1));
-        assertOneLine(xcit("explain", row.toString(), "--weights", WEIGHTS, "--device", "java", "--output",
+        assertOneLineError(xcit("explain", row.toString(), "--weights", WEIGHTS, "--device", "java", "--output",
                 tmp.resolve("heat.png").toString()), 1, "row.png");
     }
 
@@ -136,7 +120,7 @@ class CliFailureTest {
         Path dir = Files.createDirectories(tmp.resolve("images"));
         Files.copy(IMAGE, dir.resolve("boot.png"));
         Files.createSymbolicLink(dir.resolve("again"), dir);
-        Result r = xcit("classify", dir.toString(), "--weights", WEIGHTS, "--device", "java", "--quiet");
+        CliTest.Result r = xcit("classify", dir.toString(), "--weights", WEIGHTS, "--device", "java", "--quiet");
         assertEquals(1, r.code(), r.err());
         assertTrue(r.out().startsWith(dir.resolve("boot.png") + ": ankle boot"), r.out());
         assertTrue(r.err().contains(dir.resolve("again") + ": symbolic link loop"), r.err());
@@ -145,14 +129,14 @@ class CliFailureTest {
 
     @Test
     void aSizeBeyondLongIsNamedNotOverflowed() {
-        assertOneLine(xcit("bench", "--model", "xcit_nano_12_p16", "--size", "2147483647x2147483647"), 2,
+        assertOneLineError(xcit("bench", "--model", "xcit_nano_12_p16", "--size", "2147483647x2147483647"), 2,
                 "--size 2147483647x2147483647", "(1, 3, 2147483647, 2147483647)", "memory available");
     }
 
     @Test
     void nonFiniteWeightsWarnByNameAndNonFiniteLogitsAreErrorsNeverNaNInJson() throws Exception {
         Path weights = withNaN(tmp.resolve("nan.safetensors"), "head.weight");
-        Result r = xcit("classify", IMAGE.toString(), REPO.resolve("examples/fashion/ankle-boot_28.png").toString(),
+        CliTest.Result r = xcit("classify", IMAGE.toString(), REPO.resolve("examples/fashion/ankle-boot_28.png").toString(),
                 "--weights", weights.toString(), "--device", "java", "--json");
         assertEquals(1, r.code(), r.err());
         assertTrue(r.err().contains("warning: tensor 'head.weight' holds 1 NaN"), r.err());
@@ -167,7 +151,7 @@ class CliFailureTest {
         try (var arena = java.lang.foreign.Arena.ofConfined()) {
             org.xcit4j.io.Npy.write(x, org.xcit4j.tensor.Tensor.allocate(arena, 1, 3, 32, 32));
         }
-        Result f = xcit("forward", "--weights", weights.toString(), "--input", x.toString(), "--output", y.toString(),
+        CliTest.Result f = xcit("forward", "--weights", weights.toString(), "--input", x.toString(), "--output", y.toString(),
                 "--device", "java");
         assertEquals(0, f.code(), f.err());
         assertTrue(f.err().contains("warning: output 'logits' holds 1 NaN and 0 infinite values of 10"), f.err());
