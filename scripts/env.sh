@@ -38,3 +38,15 @@ mvn_build() {
     # JDK 25 warns about sun.misc.Unsafe use inside Maven itself (Guice); allow it quietly.
     (cd "$XCIT_ROOT" && MAVEN_OPTS="--sun-misc-unsafe-memory-access=allow ${MAVEN_OPTS:-}" ./mvnw -B -ntp "$@")
 }
+
+# Replaces this shell with the CLI's JVM: the options in scripts/xcit.jvm-options, then
+# $XCIT_JAVA_OPTS, then the arguments (-jar JAR ARGS, or -cp CP MAIN ARGS). HotSpot writes the
+# banner of a fatal error (SIGBUS when a mapped weights file is truncated under a run, say) to
+# file descriptor 1 whatever -XX:+DisplayVMOutputToStderr says (its error stream is fixed
+# before options are read), so results and crash output cannot share a descriptor: the JVM's
+# fd 1 becomes stderr, and the CLI writes its results to fd 3, the caller's stdout
+# (-Dxcit.stdout.fd=3, read by org.xcit4j.cli.Stdout).
+xcit_java() {
+    # shellcheck disable=SC2086 # XCIT_JAVA_OPTS holds several options
+    exec "$JAVA_HOME/bin/java" @"$XCIT_ROOT/scripts/xcit.jvm-options" -Dxcit.stdout.fd=3 ${XCIT_JAVA_OPTS:-} "$@" 3>&1 1>&2
+}

@@ -1,5 +1,6 @@
 package org.xcit4j.bindings;
 
+import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
@@ -34,7 +35,7 @@ public final class CudaLibraries {
     public static final int MIN_RUNTIME_VERSION = 12000;
     private static final int[] MAJORS = {13, 12};
 
-    private record Outcome(SymbolLookup lookup, Path path, int version, NativeLibraryException failure) {}
+    record Outcome(SymbolLookup lookup, Path path, int version, NativeLibraryException failure) {}
 
     private static final Map<String, Outcome> OUTCOMES = new ConcurrentHashMap<>();
 
@@ -67,14 +68,14 @@ public final class CudaLibraries {
     private static Outcome outcome(String name) {
         if (NativeLibraries.cudaEmulated()) return OUTCOMES.computeIfAbsent(name, CudaLibraries::emulated);
         return switch (name) {
-            case CUDART -> OUTCOMES.computeIfAbsent(name, n -> attempt(n, MAJORS));
+            case CUDART -> OUTCOMES.computeIfAbsent(name, n -> attempt(n, MAJORS, System.getenv("CUDA_HOME")));
             case CUBLASLT -> OUTCOMES.computeIfAbsent(name, n -> {
                 Outcome rt = outcome(CUDART);
                 if (rt.failure() != null) {
                     return failed("libcublasLt not loaded: it needs the CUDA runtime, which is missing ("
                             + rt.failure().getMessage() + ")");
                 }
-                return attempt(n, new int[] {rt.version() / 1000});
+                return attempt(n, new int[] {rt.version() / 1000}, System.getenv("CUDA_HOME"));
             });
             default -> throw new IllegalArgumentException("unknown CUDA library '" + name + "'");
         };
@@ -99,19 +100,34 @@ public final class CudaLibraries {
         return new Outcome(null, null, 0, new NativeLibraryException(message));
     }
 
-    private static Outcome attempt(String name, int[] majors) {
+    /**
+     * Tries each candidate. One found by path is loaded only from a directory no other user
+     * can change (ours or root's, not group/other writable: a CUDA_HOME someone else can
+     * write would let them put code into this process), through the descriptor checked.
+     */
+    static Outcome attempt(String name, int[] majors, String cudaHome) {
         List<String> tried = new ArrayList<>();
         for (int major : majors) {
             String soname = "lib" + name + ".so." + major;
-            for (Path candidate : candidates(soname)) {
-                tried.add(candidate.toString());
+            for (Path candidate : candidates(soname, cudaHome)) {
                 SymbolLookup lookup;
-                try {
-                    lookup = candidate.getParent() == null
-                            ? SymbolLookup.libraryLookup(soname, Arena.global())
-                            : SymbolLookup.libraryLookup(candidate, Arena.global());
-                } catch (IllegalArgumentException e) {
-                    continue;
+                if (candidate.getParent() == null) {
+                    tried.add(candidate.toString());
+                    try {
+                        lookup = SymbolLookup.libraryLookup(soname, Arena.global());
+                    } catch (IllegalArgumentException e) {
+                        continue;
+                    }
+                } else {
+                    try (PrivateFiles.OpenFile f = PrivateFiles.openTrusted(candidate)) {
+                        tried.add(candidate.toString());
+                        lookup = f.load();
+                    } catch (IOException e) {
+                        tried.add(candidate + " (refused: " + e.getMessage() + ")");
+                        continue;
+                    } catch (IllegalArgumentException e) {
+                        continue;
+                    }
                 }
                 return checked(name, candidate, lookup);
             }
@@ -122,10 +138,9 @@ public final class CudaLibraries {
     }
 
     /** The soname itself (the dynamic linker's search), then the usual installation directories. */
-    private static List<Path> candidates(String soname) {
+    private static List<Path> candidates(String soname, String home) {
         List<Path> paths = new ArrayList<>();
         paths.add(Path.of(soname));
-        String home = System.getenv("CUDA_HOME");
         if (home != null && !home.isBlank()) paths.add(Path.of(home, "lib64", soname));
         paths.add(Path.of("/usr/local/cuda/lib64", soname));
         paths.removeIf(p -> p.getParent() != null && !Files.isRegularFile(p));

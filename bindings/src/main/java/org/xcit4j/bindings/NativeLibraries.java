@@ -13,21 +13,11 @@ import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
-import java.nio.file.AccessDeniedException;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermission;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.nio.file.attribute.UserPrincipal;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import org.xcit4j.bindings.xcit.xcit_h;
@@ -43,6 +33,11 @@ import org.xcit4j.bindings.xcit.xcit_h;
  * directory means two builds never overwrite each other's file while loaded, and writing
  * to a temporary file that is then atomically renamed means concurrent JVMs see either
  * no file or a complete one.
+ *
+ * <p>That cache sits in a shared directory where another user may have prepared it, so
+ * every load checks it (see {@link #extract}) and falls back to a private copy when it
+ * fails; every library is hashed and loaded through the same file descriptor
+ * ({@link PrivateFiles}), so no one can swap the file between the check and dlopen.
  *
  * <p>Each library is loaded at most once per JVM (into {@link Arena#global()}: never
  * unloaded); a failure is remembered too, and each later call throws a fresh
@@ -169,25 +164,30 @@ public final class NativeLibraries {
         return loadFrom(name, name, overrideDir, cacheRoot);
     }
 
-    /** Library {@code name} from the file lib{@code file}.so (the emulated device stands in for xcit_cuda). */
+    /** Library {@code name} from the file lib{@code fileStem}.so (the emulated device stands in for xcit_cuda). */
     static Library loadFrom(String name, String fileStem, Path overrideDir, Path cacheRoot) {
         String file = "lib" + fileStem + ".so";
-        Path path;
-        String source;
         if (overrideDir != null) {
-            path = overrideDir.resolve(file);
-            source = "-D" + NATIVE_DIR_PROPERTY + "=" + overrideDir;
+            Path path = overrideDir.resolve(file);
+            String source = "-D" + NATIVE_DIR_PROPERTY + "=" + overrideDir;
             if (!Files.isRegularFile(path)) {
                 throw new NativeLibraryException(file + " not found in " + overrideDir + " (named by " + source
                         + "; unset it to use the copy inside the xcit4j-bindings jar)");
             }
-        } else {
-            String resource = "/org/xcit4j/natives/" + platform() + "/" + file;
-            path = extract(name, resource, cacheRoot);
-            source = "classpath resource " + resource;
+            // A directory the user named must still be one no other user can change.
+            try (PrivateFiles.OpenFile f = PrivateFiles.openTrusted(path)) {
+                SymbolLookup lookup = open(f);
+                return new Library(name, path, source, checkAbi(name, path, lookup), lookup);
+            } catch (IOException e) {
+                throw new NativeLibraryException("refusing to load " + path + " (named by " + source + "): " + e.getMessage(), e);
+            }
         }
-        SymbolLookup lookup = open(path);
-        return new Library(name, path, source, checkAbi(name, path, lookup), lookup);
+        String resource = "/org/xcit4j/natives/" + platform() + "/" + file;
+        try (Extracted e = extract(name, resource, cacheRoot)) {
+            SymbolLookup lookup = open(e.file());
+            Path path = e.file().path;
+            return new Library(name, path, "classpath resource " + resource + e.note(), checkAbi(name, path, lookup), lookup);
+        }
     }
 
     private static volatile boolean openMpPreloaded;
@@ -197,7 +197,9 @@ public final class NativeLibraries {
         if (openMpPreloaded || NativeLibraries.class.getResource(DNNL_RESOURCES + "libgomp.so.1") == null) return;
         try {
             platform();
-            open(extract(DNNL, DNNL_RESOURCES + "libgomp.so.1", cacheRoot));
+            try (Extracted e = extract(DNNL, DNNL_RESOURCES + "libgomp.so.1", cacheRoot)) {
+                open(e.file());
+            }
             openMpPreloaded = true;
         } catch (NativeLibraryException e) {
             // the system libgomp will do; loading oneDNN later reports its own problems
@@ -216,8 +218,14 @@ public final class NativeLibraries {
                     + " is absent; the org.bytedeco:dnnl jar (classifier linux-x86_64) must be on the class path");
         }
         preloadBundledOpenMp(cacheRoot);
-        Path path = extract(DNNL, resource, cacheRoot);
-        SymbolLookup lookup = open(path);
+        Path path;
+        SymbolLookup lookup;
+        String note;
+        try (Extracted e = extract(DNNL, resource, cacheRoot)) {
+            path = e.file().path;
+            lookup = open(e.file());
+            note = e.note();
+        }
         MemorySegment fn = lookup.find("dnnl_version").orElseThrow(() -> new NativeLibraryException(
                 path + " has no symbol dnnl_version: not oneDNN"));
         int major;
@@ -231,7 +239,7 @@ public final class NativeLibraries {
         if (major != DNNL_MAJOR) {
             throw new NativeLibraryException(path + " is oneDNN " + major + ".x; the bindings need " + DNNL_MAJOR + ".x");
         }
-        return new Library(DNNL, path, "classpath resource " + resource, major, lookup);
+        return new Library(DNNL, path, "classpath resource " + resource + note, major, lookup);
     }
 
     /** The jar's platform folder; other platforms must build native/ and use the property. */
@@ -251,65 +259,94 @@ public final class NativeLibraries {
         return Path.of(System.getProperty("java.io.tmpdir"), "xcit4j-" + user);
     }
 
-    /** Copies the resource to cacheRoot/sha256/file unless an identical copy is there already. */
-    static Path extract(String name, String resource, Path cacheRoot) {
-        // Streamed, never held whole: libdnnl.so.3 is ~90 MB, and a byte[] of it would stay
-        // in the process's resident memory as heap the JVM does not give back.
+    /** A library file opened for loading, and a note on where it came from ("" for the shared cache). */
+    record Extracted(PrivateFiles.OpenFile file, String note) implements AutoCloseable {
+        @Override
+        public void close() {
+            file.close();
+        }
+    }
+
+    /**
+     * Opens the resource's copy in {@code cacheRoot/<sha-256>/}, writing it there first unless
+     * an identical copy is present. The cache is checked on every load, not only when writing:
+     * the root and the content directory must be ours and writable by nobody else (a
+     * directory another user prepared could have its file swapped), and the copy must be ours,
+     * not group/other writable, and hash right through the descriptor that is then loaded.
+     * When the shared cache fails any of this, a fresh private directory (mkdir 0700, random
+     * name) gets the copy instead, and is removed once the copy is open.
+     */
+    static Extracted extract(String name, String resource, Path cacheRoot) {
         String sha;
         try (InputStream in = open(name, resource)) {
-            sha = sha256(in, null);
+            sha = PrivateFiles.sha256(in, null);
         } catch (IOException e) {
             throw new NativeLibraryException("cannot read classpath resource " + resource + ": " + e, e);
         }
-        Path target = cacheRoot.resolve(sha).resolve(resource.substring(resource.lastIndexOf('/') + 1));
+        String fileName = resource.substring(resource.lastIndexOf('/') + 1);
         try {
+            PrivateFiles.ensurePrivateDirectory(cacheRoot);
+            Path dir = cacheRoot.resolve(sha);
+            PrivateFiles.ensurePrivateDirectory(dir);
+            Path target = dir.resolve(fileName);
             // Re-hashing an existing copy (~1 ms per MB) rejects a truncated or altered file.
-            if (Files.isRegularFile(target, LinkOption.NOFOLLOW_LINKS)) {
-                try (InputStream existing = Files.newInputStream(target, LinkOption.NOFOLLOW_LINKS)) {
-                    if (sha256(existing, null).equals(sha)) return target;
-                }
-            }
-            createPrivateDirectory(cacheRoot);
-            Files.createDirectories(target.getParent());
-            Path tmp = Files.createTempFile(target.getParent(), target.getFileName() + ".", ".tmp");
-            try {
-                String written;
-                try (InputStream in = open(name, resource); var out = Files.newOutputStream(tmp)) {
-                    written = sha256(in, out);
-                }
-                if (!written.equals(sha)) throw new IOException("resource changed while being extracted");
-                // rename(2): atomic, replaces a stale copy; a JVM that mapped it keeps its inode.
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-            } finally {
-                Files.deleteIfExists(tmp);
-            }
-            return target;
-        } catch (IOException e) {
-            throw new NativeLibraryException("cannot extract " + resource + " to " + target + ": " + e
-                    + " (set -Djava.io.tmpdir to a writable directory, or -D" + NATIVE_DIR_PROPERTY + ")", e);
+            PrivateFiles.OpenFile f = PrivateFiles.openVerified(target, sha);
+            if (f == null) f = write(name, resource, sha, target);
+            return new Extracted(f, "");
+        } catch (IOException shared) {
+            return privateCopy(name, resource, sha, fileName, cacheRoot, shared);
         }
+    }
+
+    private static Extracted privateCopy(String name, String resource, String sha, String fileName, Path cacheRoot,
+                                         IOException why) {
+        Path parent = cacheRoot.toAbsolutePath().getParent();
+        Path dir = null;
+        try {
+            dir = PrivateFiles.createFreshPrivateDirectory(parent, "xcit4j-private-");
+            PrivateFiles.OpenFile f = write(name, resource, sha, dir.resolve(fileName));
+            return new Extracted(f, " (private copy, removed once loaded: the shared cache " + cacheRoot
+                    + " is not used: " + why.getMessage() + ")");
+        } catch (IOException e) {
+            throw new NativeLibraryException("cannot extract " + resource + ": the shared cache " + cacheRoot
+                    + " is not usable (" + why.getMessage() + ") and a private directory in " + parent + " failed too: " + e
+                    + " (set -Djava.io.tmpdir to a directory of yours, or -D" + NATIVE_DIR_PROPERTY + ")", e);
+        } finally {
+            // The open descriptor keeps the file alive for loading; nothing is left in the directory.
+            if (dir != null) {
+                try {
+                    Files.deleteIfExists(dir.resolve(fileName));
+                    Files.deleteIfExists(dir);
+                } catch (IOException ignored) {
+                    // a leftover private directory is harmless
+                }
+            }
+        }
+    }
+
+    /** Writes the resource to {@code target} atomically (temporary file, rename) and opens the result. */
+    private static PrivateFiles.OpenFile write(String name, String resource, String sha, Path target) throws IOException {
+        Path tmp = Files.createTempFile(target.getParent(), target.getFileName() + ".", ".tmp");
+        try {
+            String written;
+            try (InputStream in = open(name, resource); var out = Files.newOutputStream(tmp)) {
+                written = PrivateFiles.sha256(in, out);
+            }
+            if (!written.equals(sha)) throw new IOException("resource changed while being extracted");
+            // rename(2): atomic, replaces a stale copy; a JVM that mapped it keeps its inode.
+            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+        PrivateFiles.OpenFile f = PrivateFiles.openVerified(target, sha);
+        if (f == null) throw new IOException(target + " changed between being written and being opened");
+        return f;
     }
 
     private static InputStream open(String name, String resource) throws IOException {
         InputStream in = NativeLibraries.class.getResourceAsStream(resource);
         if (in == null) throw new NativeLibraryException(absentMessage(name, resource));
         return in;
-    }
-
-    /** SHA-256 of everything in {@code in}, copying it to {@code out} when that is not null. */
-    private static String sha256(InputStream in, java.io.OutputStream out) throws IOException {
-        MessageDigest digest;
-        try {
-            digest = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("every JDK has SHA-256", e);
-        }
-        byte[] buffer = new byte[1 << 16];
-        for (int n; (n = in.read(buffer)) > 0; ) {
-            digest.update(buffer, 0, n);
-            if (out != null) out.write(buffer, 0, n);
-        }
-        return HexFormat.of().formatHex(digest.digest());
     }
 
     private static String absentMessage(String name, String resource) {
@@ -322,45 +359,14 @@ public final class NativeLibraries {
                 + "; or point -D" + NATIVE_DIR_PROPERTY + " at a directory holding lib" + name + ".so";
     }
 
-    /**
-     * The cache lives in a shared temporary directory, so it must be ours alone: a directory
-     * someone else owns or can write to could swap the library between our hash check and
-     * dlopen. Owner is compared with a probe file's, which works for users without a name.
-     */
-    private static void createPrivateDirectory(Path dir) throws IOException {
+    /** dlopen through the descriptor: the bytes loaded are the bytes checked. */
+    private static SymbolLookup open(PrivateFiles.OpenFile f) {
         try {
-            Files.createDirectories(dir,
-                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-        } catch (FileAlreadyExistsException e) {
-            // a file or symlink in its place: reported below
-        }
-        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
-            throw new IOException(dir + " exists but is not a directory (or is a symbolic link)");
-        }
-        Path probe = Files.createTempFile("xcit4j-owner-", ".probe");
-        UserPrincipal me;
-        try {
-            me = Files.getOwner(probe);
-        } finally {
-            Files.delete(probe);
-        }
-        UserPrincipal owner = Files.getOwner(dir, LinkOption.NOFOLLOW_LINKS);
-        Set<PosixFilePermission> perms = Files.getPosixFilePermissions(dir, LinkOption.NOFOLLOW_LINKS);
-        if (!owner.equals(me) || perms.contains(PosixFilePermission.GROUP_WRITE)
-                || perms.contains(PosixFilePermission.OTHERS_WRITE)) {
-            throw new AccessDeniedException(dir.toString(), null,
-                    "owned by " + owner.getName() + " with " + PosixFilePermissions.toString(perms)
-                            + "; expected owner " + me.getName() + ", not group/other writable");
-        }
-    }
-
-    private static SymbolLookup open(Path path) {
-        try {
-            return SymbolLookup.libraryLookup(path, Arena.global());
+            return f.load();
         } catch (IllegalArgumentException e) {
-            String reason = dlerror(path);
-            throw new NativeLibraryException("cannot load " + path + ": "
-                    + (reason != null ? reason : e.getMessage()), e);
+            String reason = dlerror(f.procPath());
+            throw new NativeLibraryException("cannot load " + f.path + ": "
+                    + (reason != null ? reason.replace(f.procPath(), f.path.toString()) : e.getMessage()), e);
         }
     }
 
@@ -369,7 +375,7 @@ public final class NativeLibraries {
      * mount, undefined symbol), which libraryLookup's exception omits: dlopen the file
      * again through libc and read dlerror(). Null if that cannot be had.
      */
-    private static String dlerror(Path path) {
+    private static String dlerror(String path) {
         Linker linker = Linker.nativeLinker();
         SymbolLookup libc = linker.defaultLookup();
         var dlopen = libc.find("dlopen");
@@ -382,7 +388,7 @@ public final class NativeLibraries {
         var cString = ADDRESS.withTargetLayout(MemoryLayout.sequenceLayout(Long.MAX_VALUE, JAVA_BYTE));
         try (Arena arena = Arena.ofConfined()) {
             MethodHandle open = linker.downcallHandle(dlopen.get(), FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_INT));
-            MemorySegment handle = (MemorySegment) open.invokeExact(arena.allocateFrom(path.toString()), rtldNow);
+            MemorySegment handle = (MemorySegment) open.invokeExact(arena.allocateFrom(path), rtldNow);
             if (!handle.equals(MemorySegment.NULL)) {
                 MethodHandle close = linker.downcallHandle(dlclose.get(), FunctionDescriptor.of(JAVA_INT, ADDRESS));
                 int ignored = (int) close.invokeExact(handle);

@@ -91,10 +91,12 @@ final class BenchCommand implements Callable<Integer> {
         Device dev = Device.parse(device);
         Precision precision = execution.precision(dev, spec);
         Shape inputShape = Shape.of(batch, 3, hw[0], hw[1]);
-        long inputBytes = inputShape.numel() * Float.BYTES, available = MemoryBudget.available();
+        // In double: 2147483647x2147483647 has more bytes than a long counts.
+        double inputBytes = (double) batch * 3 * hw[0] * hw[1] * Float.BYTES;
+        long available = MemoryBudget.available();
         if (inputBytes > available) {
-            throw usage("--size: the input " + inputShape + " needs " + (inputBytes >> 20) + " MiB, more than the "
-                    + (available >> 20) + " MiB of memory available");
+            throw usage(String.format(Locale.ROOT, "--size %s: the input %s needs %.0f MiB, more than the %d MiB of memory available",
+                    size, inputShape, inputBytes / (1 << 20), available >> 20));
         }
         try (Xcit net = loadModel();
              Backend backend = openBackend(dev, precision);

@@ -89,14 +89,15 @@ final class ClassifyCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         if (top < 1) throw new IllegalArgumentException("--top must be at least 1, got " + top);
         if (batch < 1) throw new IllegalArgumentException("--batch must be at least 1, got " + batch);
-        List<Path> files = ImageFiles.expand(images);
-        if (files.isEmpty()) {
+        List<Classifier.Result> unwalkable = new java.util.ArrayList<>();
+        List<Path> files = ImageFiles.expand(images, e -> unwalkable.add(new Classifier.Result(e.file(), List.of(), e)));
+        if (files.isEmpty() && unwalkable.isEmpty()) {
             throw new IllegalArgumentException("no images found in " + images.stream().map(Path::toString).collect(Collectors.joining(", "))
                     + " (looked for " + String.join(", ", ImageFiles.EXTENSIONS.stream().sorted().toList()) + ")");
         }
         Device dev = Device.parse(device);
         ClassifierOptions options = ClassifierOptions.DEFAULT.withDevice(dev).withPrecision(precision.on(dev, spec))
-                .withBatch(Math.min(batch, files.size())).withSize(size).withModel(model).withTokensNorm(tokensNorm)
+                .withBatch(Math.max(1, Math.min(batch, files.size()))).withSize(size).withModel(model).withTokensNorm(tokensNorm)
                 .withLabelsFile(labels).withMaxPixels(maxPixels)
                 .withNotes(note -> { if (!quiet) err.println("xcit: " + note); });
         Progress.Mode mode = Progress.Mode.auto(quiet);
@@ -107,28 +108,40 @@ final class ClassifyCommand implements Callable<Integer> {
         try (Classifier classifier = Classifier.open(weights, options)) {
             if (big) err.printf(Locale.ROOT, "xcit: loaded in %.1f s%n", (System.nanoTime() - t0) / 1e9);
             int[] failures = {0};
+            for (Classifier.Result r : unwalkable) failures[0] += print(r, out, err) ? 0 : 1;
             try (Progress progress = Progress.start(files.size() > 1 ? mode : Progress.Mode.QUIET, "classify", files.size(), err)) {
                 classifier.classifyAll(files, top, r -> {
-                    if (!r.ok()) failures[0]++;
-                    print(r, out, err);
+                    failures[0] += print(r, out, err) ? 0 : 1;
                     progress.step();
                 });
             }
             failed = failures[0];
         }
         out.flush();
+        int total = files.size() + unwalkable.size();
         if (failed > 0) {
-            err.println("xcit: " + failed + " of " + files.size() + " image" + (files.size() == 1 ? "" : "s") + " failed");
+            err.println("xcit: " + failed + " of " + total + " image" + (total == 1 ? "" : "s") + " failed");
             return 1;
         }
         return 0;
     }
 
-    private void print(Classifier.Result r, PrintWriter out, PrintWriter err) {
+    /**
+     * The logits of an image are not finite when the weights (see the load warning) or the
+     * image's values are not: such "predictions" are failures, never numbers (JSON has no NaN).
+     */
+    private static boolean finite(Classifier.Result r) {
+        return r.top().stream().allMatch(p -> Double.isFinite(p.probability()));
+    }
+
+    /** Prints one result; false when it is a failure. */
+    private boolean print(Classifier.Result r, PrintWriter out, PrintWriter err) {
+        String error = !r.ok() ? r.reason() + hint(r)
+                : finite(r) ? null : "the model's logits for it are NaN or infinite (non-finite weights or input)";
         if (json) {
             JsonObject o = new JsonObject();
             o.addProperty("file", r.file().toString());
-            if (r.ok()) {
+            if (error == null) {
                 JsonArray a = new JsonArray();
                 for (Prediction p : r.top()) {
                     JsonObject e = new JsonObject();
@@ -139,17 +152,18 @@ final class ClassifyCommand implements Callable<Integer> {
                 }
                 o.add("top", a);
             } else {
-                o.addProperty("error", r.reason() + hint(r));
+                o.addProperty("error", error);
             }
             out.println(JSON.toJson(o));
-        } else if (r.ok()) {
+        } else if (error == null) {
             out.println(r.file() + ": " + r.top().stream()
                     .map(p -> String.format(Locale.ROOT, "%s %.3f", p.label(), p.probability()))
                     .collect(Collectors.joining(" | ")));
         } else {
-            err.println("xcit: " + r.file() + ": " + r.reason() + hint(r));
+            err.println("xcit: " + r.file() + ": " + error);
         }
         out.flush();
+        return error == null;
     }
 
     private static String hint(Classifier.Result r) {

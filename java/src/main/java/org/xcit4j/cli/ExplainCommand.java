@@ -1,8 +1,12 @@
 package org.xcit4j.cli;
 
 import java.awt.image.BufferedImage;
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.lang.foreign.Arena;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import javax.imageio.ImageIO;
@@ -71,11 +75,16 @@ final class ExplainCommand implements Callable<Integer> {
         if (!output.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".png")) {
             throw new IllegalArgumentException("--output must be a .png file, got " + output);
         }
+        // Fail before the work, not after it: ImageIO would only find out when writing.
+        Path parent = output.toAbsolutePath().getParent();
+        if (!Files.isDirectory(parent)) throw new IllegalArgumentException("--output " + output + ": no such directory " + parent);
         PrintWriter err = spec.commandLine().getErr();
         Device dev = Device.parse(device);
         Precision precision = execution.precision(dev, spec);
-        RgbImage original = new ImageDecoder().decode(image);
+        ImageDecoder decoder = new ImageDecoder();
         Preprocessing preprocessing = Preprocessing.timm(size);
+        requireResizable(preprocessing, decoder.size(image)); // from the header: before paying for decoding
+        RgbImage original = decoder.decode(image);
         RgbImage resized = preprocessing.resizeShortSide(original);
         try (Arena arena = Arena.ofConfined();
              Xcit net = Xcit.load(weights, LoadOptions.DEFAULT.withModel(model).withTokensNorm(tokensNorm));
@@ -84,12 +93,44 @@ final class ExplainCommand implements Callable<Integer> {
             preprocessing.toTensor(resized, x, 0);
             try (Session session = net.session(backend, 1, resized.height(), resized.width(), execution.options())) {
                 net.notes().forEach(n -> err.println("xcit: note: " + n));
+                net.warnings().forEach(w -> err.println("xcit: warning: " + w));
                 Tensor maps = session.run(x).clsAttention();
                 float[] mean = Heatmap.meanOverHeads(maps);
                 BufferedImage heat = Heatmap.overlay(original.toBufferedImage(), mean, session.gridHeight(), session.gridWidth(), strength);
-                if (!ImageIO.write(heat, "png", output.toFile())) throw new IllegalStateException("no PNG writer in this Java runtime");
+                write(heat);
             }
         }
         return 0;
+    }
+
+    /**
+     * The whole image is resized (no crop), so its resized size is what gets allocated: it
+     * must stay within the decoder's pixel limit (an 80,000,000 x 1 image at 224 would be
+     * 17.9 billion pixels wide).
+     */
+    private void requireResizable(Preprocessing preprocessing, int[] original) {
+        if (original[0] < 1 || original[1] < 1) return; // an empty image: decoding refuses it by name
+        int[] wh;
+        try {
+            wh = preprocessing.resizedSize(original[0], original[1]);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(image + ": " + e.getMessage() + " (lower --size)", e);
+        }
+        long pixels = (long) wh[0] * wh[1];
+        if (pixels > ImageDecoder.DEFAULT_MAX_PIXELS) {
+            throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "%s: a %d x %d image resized to a short side"
+                    + " of %d is %d x %d = %,d pixels, over the limit of %,d (lower --size)", image, original[0],
+                    original[1], size, wh[0], wh[1], pixels, ImageDecoder.DEFAULT_MAX_PIXELS));
+        }
+    }
+
+    /** Through our own stream: ImageIO.write(File) prints a stack trace and reports no file name when it cannot open it. */
+    private void write(BufferedImage heat) throws IOException {
+        try (OutputStream os = new BufferedOutputStream(Files.newOutputStream(output))) {
+            if (!ImageIO.write(heat, "png", os)) throw new IllegalStateException("no PNG writer in this Java runtime");
+        } catch (IOException e) {
+            throw new IOException("cannot write " + output + ": " + (e.getMessage() == null ? e.getClass().getSimpleName()
+                    : e.getClass().getSimpleName() + " " + e.getMessage()), e);
+        }
     }
 }

@@ -16,6 +16,7 @@ import org.xcit4j.model.DenseSession;
 import org.xcit4j.model.LoadOptions;
 import org.xcit4j.model.Session;
 import org.xcit4j.model.Xcit;
+import org.xcit4j.tensor.NonFinite;
 import org.xcit4j.tensor.Shape;
 import org.xcit4j.tensor.Tensor;
 import picocli.CommandLine.Command;
@@ -113,8 +114,11 @@ final class ForwardCommand implements Callable<Integer> {
                     DenseOptions dense = outIndices == null ? DenseOptions.DEFAULT : new DenseOptions(outIndices);
                     try (DenseSession session = net.denseSession(backend, b, h, w, dense, execution.options())) {
                         net.notes().forEach(n -> err.println("xcit: note: " + n));
+                        net.warnings().forEach(n -> err.println("xcit: warning: " + n));
                         session.missing().forEach(m -> err.println("xcit: note: not written: " + m));
-                        Npz.write(output, session.run(x).present());
+                        var maps = session.run(x).present();
+                        maps.forEach((name, t) -> warnIfNotFinite(err, name, t));
+                        Npz.write(output, maps);
                     }
                     return 0;
                 }
@@ -123,17 +127,26 @@ final class ForwardCommand implements Callable<Integer> {
                 }
                 try (Session session = net.session(backend, b, h, w, execution.options())) {
                     net.notes().forEach(n -> err.println("xcit: note: " + n));
+                    net.warnings().forEach(n -> err.println("xcit: warning: " + n));
                     Session.Outputs out = session.run(x);
-                    Npy.write(output, switch (what) {
+                    Tensor y = switch (what) {
                         case logits -> out.logits();
                         case features -> out.features();
                         case tokens -> out.tokens();
                         case cls_attn -> out.clsAttention();
                         case dense -> throw new AssertionError();
-                    });
+                    };
+                    warnIfNotFinite(err, what.name().replace('_', '-'), y);
+                    Npy.write(output, y);
                 }
             }
         }
         return 0;
+    }
+
+    /** The output is still written (it is what the model computed), with a line naming what is not finite. */
+    private static void warnIfNotFinite(PrintWriter err, String name, Tensor t) {
+        NonFinite n = NonFinite.of(t);
+        if (n.any()) err.println("xcit: warning: output '" + name + "' " + n.describe() + " (non-finite weights or input?)");
     }
 }

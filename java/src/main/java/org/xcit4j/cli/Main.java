@@ -22,12 +22,16 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
-        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+        System.exit(run(args, Stdout.writer(), new PrintWriter(System.err, true)));
     }
 
     /** Runs the CLI and returns the exit code: 0 ok, 1 failure, 2 bad usage. */
     public static int run(String[] args, PrintWriter out, PrintWriter err) {
-        CommandLine cli = new CommandLine(new Main());
+        return run(new CommandLine(new Main()), args, out, err);
+    }
+
+    /** {@link #run(String[], PrintWriter, PrintWriter)} on a given command tree (tests add commands to it). */
+    static int run(CommandLine cli, String[] args, PrintWriter out, PrintWriter err) {
         cli.setOut(out).setErr(err);
         cli.setParameterExceptionHandler((e, a) -> {
             err.println("xcit: " + e.getMessage());
@@ -39,7 +43,26 @@ public final class Main implements Runnable {
             if (isVerbose(commandLine)) e.printStackTrace(err);
             return 1;
         });
-        return cli.execute(args);
+        int code;
+        try {
+            code = cli.execute(args);
+        } catch (Error e) {
+            // picocli hands only Exceptions to the handler above: out of memory, a stack overflow
+            // or a fault in mapped memory arrive here, and must still be one line.
+            String command = String.join(" ", args);
+            err.println("xcit: " + oneLine(e) + " (in: xcit " + (command.length() > 300 ? command.substring(0, 300) + "..." : command) + ")");
+            if (java.util.Arrays.asList(args).contains("--verbose")) e.printStackTrace(err);
+            code = 1;
+        }
+        // PrintWriter keeps write errors to itself: results that could not be written (a full
+        // disk, '> /dev/full', a closed pipe) must not end in exit status 0.
+        if (out.checkError()) {
+            // A closed pipe (| head) ends the run like the SIGPIPE a C tool would die of: quietly, 128 + 13.
+            if (Stdout.readerGone()) return 141;
+            err.println("xcit: cannot write to standard output (disk full?): results were lost");
+            return code == 0 ? 1 : code;
+        }
+        return code;
     }
 
     private static boolean isVerbose(CommandLine cl) {
@@ -56,6 +79,10 @@ public final class Main implements Runnable {
         if (m == null || m.isBlank()) m = e.getClass().getSimpleName();
         if (e instanceof java.nio.file.NoSuchFileException) m = "no such file: " + m;
         if (e instanceof OutOfMemoryError) m = "out of memory (" + m + "); raise -Xmx through XCIT_JAVA_OPTS";
+        if (e instanceof StackOverflowError) m = "stack overflow (input nested too deeply?); raise -Xss through XCIT_JAVA_OPTS";
+        if (e instanceof InternalError && m.contains("unsafe memory access")) {
+            m += " (a memory-mapped file, such as the weights, was truncated or changed while in use)";
+        }
         return m.replace('\n', ' ');
     }
 }

@@ -79,6 +79,7 @@ public final class Classifier implements AutoCloseable {
         LoadOptions load = LoadOptions.DEFAULT.withModel(options.model().orElse(null))
                 .withTokensNorm(options.tokensNorm().orElse(null));
         Xcit model = Xcit.load(weights, load);
+        model.warnings().forEach(w -> options.notes().accept("warning: " + w));
         Map<String, String> metadata = model.metadata();
         Session session = null;
         try {
@@ -150,7 +151,7 @@ public final class Classifier implements AutoCloseable {
         for (int i = 0; i < files.size(); i++) {
             Path f = files.get(i);
             try {
-                preprocessing.apply(decoder.decode(f), input, filled);
+                preprocess(f, filled);
                 slotOf.add(filled++);
                 pending.add(null);
             } catch (ImageLoadException e) {
@@ -176,6 +177,21 @@ public final class Classifier implements AutoCloseable {
             }
         }
         return all;
+    }
+
+    /**
+     * Decodes {@code file} into batch slot {@code slot}. An image timm's resize cannot take (so
+     * long and thin that the resized side overflows) fails like a bad file, from its header,
+     * before it is decoded.
+     */
+    private void preprocess(Path file, int slot) throws ImageLoadException {
+        int[] size = decoder.size(file);
+        try {
+            if (size[0] > 0 && size[1] > 0) preprocessing.resizedSize(size[0], size[1]);
+        } catch (IllegalArgumentException e) {
+            throw new ImageLoadException(file, e.getMessage(), e);
+        }
+        preprocessing.apply(decoder.decode(file), input, slot);
     }
 
     private static float[] logitsRow(Tensor logits, int row) {

@@ -14,6 +14,7 @@ import javax.imageio.ImageReader;
 import javax.imageio.ImageTypeSpecifier;
 import javax.imageio.event.IIOReadWarningListener;
 import javax.imageio.stream.ImageInputStream;
+import org.xcit4j.tensor.HostMemory;
 
 /**
  * Decodes an image file to 8-bit RGB as timm's loader sees it: PIL's {@code Image.open},
@@ -58,15 +59,38 @@ public final class ImageDecoder {
 
     /** Decodes {@code file} to upright 8-bit RGB. */
     public RgbImage decode(Path file) throws ImageLoadException {
+        return withReader(file, (reader, in) -> {
+            Decoded d = read(file, reader, in);
+            RgbImage rgb = d.rgb();
+            return d.jpeg() ? ExifOrientation.apply(rgb, JpegMarkers.exifOrientation(file)) : rgb;
+        });
+    }
+
+    /**
+     * Width and height as the file's header states them (before any EXIF rotation), nothing
+     * decoded: lets a caller refuse an image its own processing cannot take before paying for
+     * decoding it.
+     */
+    public int[] size(Path file) throws ImageLoadException {
+        return withReader(file, (reader, in) -> {
+            reader.setInput(in, true, true);
+            return new int[] {reader.getWidth(0), reader.getHeight(0)};
+        });
+    }
+
+    private interface ReaderTask<T> {
+        T run(ImageReader reader, ImageInputStream in) throws IOException;
+    }
+
+    /** Opens {@code file} with the reader its content calls for and runs {@code task}; every failure names the file. */
+    private static <T> T withReader(Path file, ReaderTask<T> task) throws ImageLoadException {
         if (!Files.exists(file)) throw new ImageLoadException(file, "no such file");
         if (!Files.isRegularFile(file)) throw new ImageLoadException(file, "not a regular file");
         try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
             if (in == null) throw new ImageLoadException(file, "cannot be opened");
             ImageReader reader = readerFor(file, in);
             try {
-                Decoded d = read(file, reader, in);
-                RgbImage rgb = d.rgb();
-                return d.jpeg() ? ExifOrientation.apply(rgb, JpegMarkers.exifOrientation(file)) : rgb;
+                return task.run(reader, in);
             } finally {
                 reader.dispose();
             }
@@ -89,6 +113,7 @@ public final class ImageDecoder {
         int w = reader.getWidth(0), h = reader.getHeight(0);
         if (w < 1 || h < 1) throw new ImageLoadException(file, "header declares an empty image (" + w + " x " + h + ")");
         if ((long) w * h > maxPixels) throw new ImageTooLargeException(file, w, h, maxPixels);
+        requireMemory(file, reader, w, h);
         Truncation truncation = new Truncation();
         reader.addIIOReadWarningListener(truncation);
         String format = reader.getFormatName().toLowerCase(Locale.ROOT);
@@ -113,6 +138,41 @@ public final class ImageDecoder {
             rgb = PilRgb.convert(image);
         }
         return new Decoded(rgb, jpeg);
+    }
+
+    /**
+     * Refuses an image whose decoding would not fit, before decoding: the pixel limit bounds
+     * the pixel count, but not the memory there is (a container, a small -Xmx). Decoding holds
+     * at once the decoded image (its pixel size), the 8-bit RGB copy (3 bytes a pixel) and,
+     * for one row, the decoder's two row buffers and the conversion's int per sample; all on
+     * the Java heap, which must also find that memory in the system.
+     */
+    private static void requireMemory(Path file, ImageReader reader, int w, int h) throws IOException {
+        int bytes = 4, bands = 4;
+        Iterator<ImageTypeSpecifier> types = reader.getImageTypes(0);
+        if (types != null && types.hasNext()) {
+            ImageTypeSpecifier t = types.next();
+            bytes = Math.max(1, (t.getColorModel().getPixelSize() + 7) / 8);
+            bands = Math.max(1, t.getNumBands());
+        }
+        long need = (long) w * h * (bytes + 3) + (long) w * (4L * bands + 2L * bytes);
+        long available = available();
+        if (need > available) {
+            // The heap's used figure counts garbage left by earlier images; count only what is live.
+            System.gc();
+            available = available();
+        }
+        if (need > available) {
+            throw new ImageLoadException(file, String.format(Locale.ROOT, "decoding this %d x %d image needs about %,d MiB of"
+                    + " memory, more than the %,d MiB available (Java heap and system memory): raise -Xmx through"
+                    + " XCIT_JAVA_OPTS or lower --max-pixels", w, h, need >> 20, available >> 20));
+        }
+    }
+
+    private static long available() {
+        Runtime rt = Runtime.getRuntime();
+        long heap = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
+        return Math.min(heap, HostMemory.available());
     }
 
     private static boolean isCmyk(ImageReader reader) throws IOException {

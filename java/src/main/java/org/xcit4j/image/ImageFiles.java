@@ -2,14 +2,18 @@ package org.xcit4j.image;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.FileSystemLoopException;
 import java.nio.file.FileVisitOption;
+import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
-import java.util.stream.Stream;
+import java.util.function.Consumer;
 
 /**
  * Expands command-line arguments into image files: a directory stands for every image in it
@@ -23,16 +27,43 @@ public final class ImageFiles {
     private ImageFiles() {
     }
 
-    /** The files {@code args} name, in argument order, each directory's images sorted. */
+    /** The files {@code args} name, in argument order, each directory's images sorted; any entry that cannot be walked fails. */
     public static List<Path> expand(List<Path> args) throws IOException {
+        try {
+            return expand(args, e -> {
+                throw new UncheckedIOException(e);
+            });
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        }
+    }
+
+    /**
+     * Like {@link #expand(List)}, but an entry of a directory that cannot be walked (a symbolic
+     * link loop, a directory that cannot be read) goes to {@code failures}, and the walk goes
+     * on: one bad entry must not hide the other images of a batch.
+     */
+    public static List<Path> expand(List<Path> args, Consumer<ImageLoadException> failures) throws IOException {
         List<Path> out = new ArrayList<>();
         for (Path a : args) {
             if (Files.isDirectory(a)) {
-                try (Stream<Path> s = Files.walk(a, FileVisitOption.FOLLOW_LINKS)) {
-                    s.filter(Files::isRegularFile).filter(ImageFiles::hasImageExtension).sorted().forEach(out::add);
-                } catch (UncheckedIOException e) {
-                    throw e.getCause();
-                }
+                List<Path> found = new ArrayList<>();
+                Files.walkFileTree(a, Set.of(FileVisitOption.FOLLOW_LINKS), Integer.MAX_VALUE, new SimpleFileVisitor<>() {
+                    @Override
+                    public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) {
+                        if (attrs.isRegularFile() && hasImageExtension(file)) found.add(file);
+                        return FileVisitResult.CONTINUE;
+                    }
+
+                    @Override
+                    public FileVisitResult visitFileFailed(Path file, IOException e) {
+                        failures.accept(new ImageLoadException(file, e instanceof FileSystemLoopException
+                                ? "symbolic link loop: it leads back to a directory being walked; skipped"
+                                : "cannot be walked (" + e.getClass().getSimpleName() + "); skipped", e));
+                        return FileVisitResult.CONTINUE;
+                    }
+                });
+                found.stream().sorted().forEach(out::add);
             } else {
                 out.add(a);
             }

@@ -41,8 +41,12 @@ public record Preprocessing(int size, float[] mean, float[] std) {
      */
     public int[] resizedSize(int width, int height) {
         int shortSide = Math.min(width, height), longSide = Math.max(width, height);
-        int newLong = (int) ((double) ((long) size * longSide) / shortSide);
-        return width <= height ? new int[] {size, newLong} : new int[] {newLong, size};
+        long newLong = (long) ((double) ((long) size * longSide) / shortSide);
+        if (newLong > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("a " + width + " x " + height + " image resized to a short side of " + size
+                    + " would be " + newLong + " pixels long, more than an image can hold");
+        }
+        return width <= height ? new int[] {size, (int) newLong} : new int[] {(int) newLong, size};
     }
 
     /**

@@ -109,6 +109,7 @@ public final class Npy {
     static Tensor read(InputStream in, long totalBytes, Path file, String entry, Arena arena) throws IOException {
         Header h = readHeader(in, file, entry);
         checkLength(file, entry, h, totalBytes - h.dataOffset());
+        MemoryCheck.require(file, h.dataBytes(), prefix(entry) + "the array " + h.shape());
         Tensor t = Tensor.allocate(arena, h.shape());
         try {
             Elements.read(in, DType.F32, t.numel(), t.segment(), 0);

@@ -64,6 +64,9 @@ public final class SafeTensors {
             readFully(file, ch, ByteBuffer.wrap(json), 8);
             long bufferSize = size - 8 - n;
             SafeTensorsHeader header = SafeTensorsHeader.parse(file, json, bufferSize);
+            long converted = 0;
+            for (SafeTensorsHeader.Info info : header.tensors()) if (!viewable(info, 8 + n)) converted += info.numel() * Float.BYTES;
+            MemoryCheck.require(file, converted, "converting its tensors to float32");
 
             // Tensors that need converting are copied through a mapping in a private arena,
             // released as soon as the copies are made. F32 payloads that are already native

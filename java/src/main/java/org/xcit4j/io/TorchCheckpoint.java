@@ -32,6 +32,19 @@ import org.xcit4j.tensor.Tensor;
 public final class TorchCheckpoint {
     /** A state dict pickle is ~100 bytes per tensor; this is generous and still bounded. */
     static final long MAX_PICKLE_BYTES = 256L << 20;
+    /**
+     * torch.save stores every entry uncompressed, so an archive decompresses to about its own
+     * size; more than this times its size (beyond {@link Zips.Budget#EXPANSION_ALLOWANCE}) is
+     * a zip bomb, refused before anything is inflated.
+     */
+    static final long MAX_EXPANSION = 16;
+    /**
+     * Float32 tensors may take at most this times the bytes their storages hold (plus
+     * {@link #VIEW_ALLOWANCE}): float16/bfloat16 weights double, float32 ones stay equal. What
+     * goes beyond is tensors viewing one storage many times, or bytes viewed as floats.
+     */
+    static final long MAX_VIEW_EXPANSION = 2;
+    static final long VIEW_ALLOWANCE = 64L << 20;
 
     private TorchCheckpoint() {}
 
@@ -47,15 +60,45 @@ public final class TorchCheckpoint {
         }
     }
 
+    /** torch.save's magic number 0x1950a86a20f9469cfc6c, pickled first by the legacy (non-zip) format, as LONG1 bytes. */
+    private static final byte[] LEGACY_MAGIC = {(byte) 0x8a, 10, 0x6c, (byte) 0xfc, (byte) 0x9c, 0x46, (byte) 0xf9, 0x20, 0x6a,
+        (byte) 0xa8, 0x50, 0x19};
+
+    /**
+     * Whether {@code file} starts like a PyTorch checkpoint: a zip, or the legacy format (its
+     * pickled magic number, or a tar), so a caller can route it here rather than to a reader
+     * that would misread it. Checks only what no safetensors file can start with.
+     */
+    public static boolean recognizes(Path file) throws CheckpointException {
+        byte[] head;
+        try (InputStream in = Files.newInputStream(file)) {
+            head = in.readNBytes(512);
+        } catch (IOException e) {
+            throw CheckpointException.wrap(file, e);
+        }
+        return isZip(head) || isLegacy(head);
+    }
+
+    private static boolean isZip(byte[] head) {
+        return head.length >= 4 && head[0] == 'P' && head[1] == 'K' && (head[2] == 3 || head[2] == 5);
+    }
+
+    private static boolean isLegacy(byte[] head) {
+        if (head.length >= 262 && new String(head, 257, 5, StandardCharsets.US_ASCII).equals("ustar")) return true;
+        if (head.length < 2 || (head[0] & 0xff) != 0x80 || head[1] < 2 || head[1] > 5) return false;
+        int at = head.length > 2 && (head[2] & 0xff) == 0x95 ? 11 : 2; // protocol 4+ may open with a FRAME
+        return head.length >= at + LEGACY_MAGIC.length && Arrays.equals(head, at, at + LEGACY_MAGIC.length, LEGACY_MAGIC, 0, LEGACY_MAGIC.length);
+    }
+
     private static void checkMagic(Path file) throws IOException {
         byte[] head;
         try (InputStream in = Files.newInputStream(file)) {
             head = in.readNBytes(512);
         }
-        if (head.length >= 4 && head[0] == 'P' && head[1] == 'K' && (head[2] == 3 || head[2] == 5)) return;
+        if (isZip(head)) return;
+        // Any pickle here (not only one with the magic number) is refused by name: it is never unpickled.
         boolean pickle = head.length >= 2 && (head[0] & 0xff) == 0x80 && head[1] >= 2 && head[1] <= 5;
-        boolean tar = head.length >= 262 && new String(head, 257, 5, StandardCharsets.US_ASCII).equals("ustar");
-        if (pickle || tar) {
+        if (pickle || isLegacy(head)) {
             throw new CheckpointException(file, "legacy (torch < 1.6, non-zip) checkpoint format is not supported; "
                     + "re-save it with torch >= 1.6 (torch.save(torch.load(f), f2)) or convert it to safetensors");
         }
@@ -71,6 +114,8 @@ public final class TorchCheckpoint {
         if (pkl == null) {
             throw new CheckpointException(file, "no '" + pklName + "' entry: not a torch.save checkpoint");
         }
+        Zips.Budget budget = new Zips.Budget(file, MAX_EXPANSION);
+        budget.take(pkl);
         byte[] pickle = Zips.readSmall(file, zip, pkl, MAX_PICKLE_BYTES);
         TorchPickle resolver = new TorchPickle(key -> {
             ZipEntry e = zip.getEntry(prefix + "/data/" + key);
@@ -82,9 +127,7 @@ public final class TorchCheckpoint {
         // Check every tensor before reading any storage, so a bad file allocates nothing.
         List<String> keys = new ArrayList<>();
         List<TensorRef> refs = new ArrayList<>();
-        Map<String, Long> storageElements = new LinkedHashMap<>();
-        long tensorElements = 0;
-        Zips.Budget budget = new Zips.Budget(file);
+        Map<String, Long> storedBytes = new LinkedHashMap<>();
         for (Map.Entry<?, ?> e : sd.entrySet()) {
             if (!(e.getKey() instanceof String key)) {
                 throw new CheckpointException(file, "state dict key " + Unpickler.typeName(e.getKey()) + " is not a string");
@@ -94,24 +137,56 @@ public final class TorchCheckpoint {
                         + Unpickler.typeName(e.getValue()) + ", not a tensor");
             }
             checkGeometry(file, key, ref);
-            if (storageElements.putIfAbsent(ref.storage().key(), ref.storage().numel()) == null) {
-                budget.take(zip.getEntry(prefix + "/data/" + ref.storage().key()));
+            if (!storedBytes.containsKey(ref.storage().key())) {
+                storedBytes.put(ref.storage().key(), budget.take(zip.getEntry(prefix + "/data/" + ref.storage().key())));
             }
-            tensorElements = saturatingAdd(tensorElements, numel(ref));
             keys.add(key);
             refs.add(ref);
         }
-        // Each entry gets its own memory (no aliasing), so many entries viewing one storage would
-        // multiply it; tied weights duplicate a little, a hostile file would duplicate without end.
-        long stored = storageElements.values().stream().mapToLong(Long::longValue).sum();
-        if (tensorElements > 4 * stored + (1 << 20)) {
-            throw new CheckpointException(file, "the state dict views its " + stored + " stored elements as "
-                    + tensorElements + " elements; refusing to expand shared storages that far");
-        }
+        checkExpansion(file, refs, storedBytes);
         Tensor[] tensors = readTensors(file, zip, prefix, refs, arena);
         StateDict out = new StateDict(file);
         for (int i = 0; i < keys.size(); i++) out.put(keys.get(i), tensors[i], refs.get(i).storage().type());
         return out;
+    }
+
+    /**
+     * Each state dict entry gets its own float32 memory (no aliasing), plus scratch for a
+     * storage that is not exactly one tensor (decoded whole first, one at a time; see
+     * {@link #readTensors}). Refuses, before allocating, a state dict that would take more
+     * than {@link #MAX_VIEW_EXPANSION} times the bytes its storages hold.
+     */
+    private static void checkExpansion(Path file, List<TensorRef> refs, Map<String, Long> storedBytes) throws CheckpointException {
+        Map<String, long[]> perStorage = new LinkedHashMap<>(); // key -> {float32 bytes of its views, views}
+        for (TensorRef r : refs) {
+            long[] v = perStorage.computeIfAbsent(r.storage().key(), k -> new long[2]);
+            // No overflow: a view lies inside its storage (checkGeometry), whose size Zips.Budget bounds by the archive's.
+            v[0] = saturatingAdd(v[0], numel(r) * Float.BYTES);
+            v[1]++;
+        }
+        long need = 0, scratch = 0, stored = 0;
+        String worst = null;
+        for (TensorRef r : refs) {
+            StorageRef s = r.storage();
+            long[] v = perStorage.get(s.key());
+            if (numel(r) > 0 && (v[1] > 1 || r.offset() != 0 || numel(r) != s.numel())) scratch = Math.max(scratch, s.numel() * Float.BYTES);
+        }
+        for (Map.Entry<String, long[]> e : perStorage.entrySet()) {
+            need = saturatingAdd(need, e.getValue()[0]);
+            stored += storedBytes.get(e.getKey());
+            if (worst == null || e.getValue()[0] - storedBytes.get(e.getKey()) > perStorage.get(worst)[0] - storedBytes.get(worst)) {
+                worst = e.getKey();
+            }
+        }
+        need = saturatingAdd(need, scratch);
+        if (need > MAX_VIEW_EXPANSION * stored + VIEW_ALLOWANCE) {
+            long[] w = perStorage.get(worst);
+            throw new CheckpointException(file, "the state dict would take " + need + " bytes as float32 tensors, more than "
+                    + MAX_VIEW_EXPANSION + " times the " + stored + " bytes its storages hold (storage 'data/" + worst + "': "
+                    + storedBytes.get(worst) + " bytes viewed as " + w[0] + " bytes of float32 by " + w[1] + " tensor"
+                    + (w[1] == 1 ? "" : "s") + "); refusing to expand it");
+        }
+        MemoryCheck.require(file, need, "reading its tensors as float32");
     }
 
     /** torch names the archive folder after the file it saved to; like torch, take the first entry's folder. */

@@ -6,7 +6,6 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.ToLongFunction;
 import org.xcit4j.io.Unpickler.PickleError;
-import org.xcit4j.io.Unpickler.Tuple;
 import org.xcit4j.tensor.DType;
 
 /**
@@ -131,7 +130,7 @@ final class TorchPickle implements Unpickler.Resolver {
     }
 
     @Override
-    public Object reduce(Object callable, Tuple args) throws PickleError {
+    public Object reduce(Object callable, PickleTuple args) throws PickleError {
         if (callable instanceof Foreign f) return f;
         if (!(callable instanceof Global g)) {
             throw PickleError.unsafe("refusing to call a " + Unpickler.typeName(callable) + " (only allow-listed constructors)");
@@ -168,7 +167,7 @@ final class TorchPickle implements Unpickler.Resolver {
     }
 
     @Override
-    public Object newObject(Object cls, Tuple args) throws PickleError {
+    public Object newObject(Object cls, PickleTuple args) throws PickleError {
         if (cls == Global.NAMESPACE && args.size() == 0) return new Namespace(new LinkedHashMap<>());
         if (cls == Global.ORDERED_DICT && args.size() == 0) return new LinkedHashMap<Object, Object>();
         if (cls instanceof Foreign f) return f;
@@ -200,7 +199,7 @@ final class TorchPickle implements Unpickler.Resolver {
     @Override
     public Object persistentLoad(Object pid) throws PickleError {
         // torch.save writes ('storage', storage_type, key, location, numel).
-        if (!(pid instanceof Tuple t) || t.size() != 5 || !"storage".equals(t.get(0))) {
+        if (!(pid instanceof PickleTuple t) || t.size() != 5 || !"storage".equals(t.get(0))) {
             throw PickleError.invalid("persistent id must be ('storage', type, key, location, numel), got "
                     + Unpickler.typeName(pid));
         }
@@ -243,13 +242,13 @@ final class TorchPickle implements Unpickler.Resolver {
      * Only {@code OrderedDict()}: pickle fills it with SETITEMS. Copying an argument list would let
      * a few bytes (one memoised list reused) allocate without bound.
      */
-    private static Map<Object, Object> orderedDict(Tuple args) throws PickleError {
+    private static Map<Object, Object> orderedDict(PickleTuple args) throws PickleError {
         if (args.size() != 0) throw PickleError.invalid("OrderedDict is only supported without arguments");
         return new LinkedHashMap<>();
     }
 
     /** {@code _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])}. */
-    private static TensorRef rebuildTensor(Tuple args) throws PickleError {
+    private static TensorRef rebuildTensor(PickleTuple args) throws PickleError {
         if (args.size() != 6 && args.size() != 7) {
             throw PickleError.invalid("_rebuild_tensor_v2 expects 6 or 7 arguments, got " + args.size());
         }
@@ -268,7 +267,7 @@ final class TorchPickle implements Unpickler.Resolver {
     }
 
     private static long[] longs(Object o, String what) throws PickleError {
-        if (!(o instanceof Tuple t)) throw PickleError.invalid("_rebuild_tensor_v2 " + what + " must be a tuple");
+        if (!(o instanceof PickleTuple t)) throw PickleError.invalid("_rebuild_tensor_v2 " + what + " must be a tuple");
         if (t.size() > MAX_RANK) throw PickleError.invalid("_rebuild_tensor_v2 " + what + " has " + t.size() + " dims, above " + MAX_RANK);
         long[] out = new long[t.size()];
         for (int i = 0; i < out.length; i++) {

@@ -6,9 +6,11 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * A restricted pickle virtual machine for protocols 2 to 5. It builds plain values (None,
@@ -19,25 +21,10 @@ import java.util.Map;
  * sizes beyond fixed caps, so a hostile file can only make it allocate bounded memory.
  *
  * <p>Value mapping: None is {@code null}, ints are {@link Long} (or {@link BigInteger} past 64
- * bits), floats {@link Double}, str {@link String}, bytes {@code byte[]}, tuples {@link Tuple},
+ * bits), floats {@link Double}, str {@link String}, bytes {@code byte[]}, tuples {@link PickleTuple},
  * lists {@link ArrayList}, dicts {@link LinkedHashMap} in insertion order.
  */
 final class Unpickler {
-    /** A Python tuple: immutable, equal by content (so it can key a dict). */
-    record Tuple(List<Object> items) {
-        Tuple {
-            items = Collections.unmodifiableList(new ArrayList<>(items));
-        }
-
-        int size() {
-            return items.size();
-        }
-
-        Object get(int i) {
-            return items.get(i);
-        }
-    }
-
     /**
      * A resolver's placeholder for an object it does not construct: items appended or set on
      * it are dropped (after the usual size checks on the way in), never stored.
@@ -53,10 +40,10 @@ final class Unpickler {
         Object global(String module, String name) throws PickleError;
 
         /** REDUCE: {@code callable(*args)}, where callable came from {@link #global}. */
-        Object reduce(Object callable, Tuple args) throws PickleError;
+        Object reduce(Object callable, PickleTuple args) throws PickleError;
 
         /** NEWOBJ: {@code cls.__new__(cls, *args)}. */
-        Object newObject(Object cls, Tuple args) throws PickleError;
+        Object newObject(Object cls, PickleTuple args) throws PickleError;
 
         /** BUILD: applies {@code state} to {@code target} (its {@code __setstate__}). */
         void build(Object target, Object state) throws PickleError;
@@ -90,6 +77,19 @@ final class Unpickler {
     static final int MAX_CONTAINER = 1 << 24;
     private static final int MAX_GLOBAL_NAME = 1024;
     private static final int MAX_KEY_DEPTH = 32;
+    /**
+     * Values a tuple dict key may hold, shared parts counted at each use: hashing and comparing
+     * keys costs that much. torch writes str (and int) keys; a tuple key beyond this is memo
+     * fan-out (4^24 paths in 300 bytes) whose hash or equality would never finish.
+     */
+    static final int MAX_KEY_NODES = 1 << 10;
+    /**
+     * Entries a dict may hold when its keys cannot all be ordered (tuple keys, or keys of mixed
+     * types): Java's HashMap keeps colliding keys it cannot order in a list, so a pickle of
+     * crafted colliding keys would cost quadratic time. Keys of one ordered type (str, int,
+     * float) are kept in a tree and need no limit.
+     */
+    static final int MAX_UNORDERED_KEYS = 1 << 10;
 
     private static final String[] OPCODE_NAMES = opcodeNames();
 
@@ -102,6 +102,8 @@ final class Unpickler {
     private List<Object> stack = new ArrayList<>();
     private final List<List<Object>> metastack = new ArrayList<>();
     private final Map<Long, Object> memo = new HashMap<>();
+    /** Dicts holding a key that cannot be kept in HashMap's ordered bins (see {@link #MAX_UNORDERED_KEYS}). */
+    private final Set<Object> unorderedDicts = Collections.newSetFromMap(new IdentityHashMap<>());
 
     /**
      * @param file  the file, for messages
@@ -143,7 +145,7 @@ final class Unpickler {
             }
             case '}' -> push(new LinkedHashMap<>()); // EMPTY_DICT
             case ']' -> push(new ArrayList<>()); // EMPTY_LIST
-            case ')' -> push(new Tuple(List.of())); // EMPTY_TUPLE
+            case ')' -> push(new PickleTuple(List.of())); // EMPTY_TUPLE
             case '(' -> { // MARK
                 if (metastack.size() >= MAX_CONTAINER) throw PickleError.invalid("too many nested MARKs");
                 metastack.add(stack);
@@ -169,11 +171,11 @@ final class Unpickler {
                 int n = op - 0x84;
                 if (stack.size() < n) throw PickleError.invalid(OPCODE_NAMES[op] + " needs " + n + " items on the stack");
                 List<Object> top = stack.subList(stack.size() - n, stack.size());
-                Tuple t = new Tuple(top);
+                PickleTuple t = new PickleTuple(top);
                 top.clear();
                 push(t);
             }
-            case 't' -> push(new Tuple(popMark())); // TUPLE
+            case 't' -> push(new PickleTuple(popMark())); // TUPLE
             case 'l' -> push(new ArrayList<>(popMark())); // LIST
             case 'a' -> { // APPEND
                 Object v = pop();
@@ -220,12 +222,12 @@ final class Unpickler {
                 push(resolver.global(m, n));
             }
             case 'R' -> { // REDUCE
-                Tuple args = tupleArg(pop(), "REDUCE");
+                PickleTuple args = tupleArg(pop(), "REDUCE");
                 Object callable = pop();
                 push(resolver.reduce(callable, args));
             }
             case 0x81 -> { // NEWOBJ
-                Tuple args = tupleArg(pop(), "NEWOBJ");
+                PickleTuple args = tupleArg(pop(), "NEWOBJ");
                 Object cls = pop();
                 push(resolver.newObject(cls, args));
             }
@@ -251,7 +253,7 @@ final class Unpickler {
     }
 
     @SuppressWarnings("unchecked")
-    private static void setItems(Object target, List<Object> kv) throws PickleError {
+    private void setItems(Object target, List<Object> kv) throws PickleError {
         if (target instanceof Inert) return;
         if (!(target instanceof LinkedHashMap<?, ?> raw)) {
             throw PickleError.invalid("SETITEM on a " + typeName(target) + ", expected a dict");
@@ -261,25 +263,40 @@ final class Unpickler {
         if ((long) d.size() + kv.size() / 2 > MAX_CONTAINER) throw PickleError.invalid("dict larger than " + MAX_CONTAINER);
         for (int i = 0; i < kv.size(); i += 2) {
             Object k = kv.get(i);
-            checkHashable(k, 0);
+            checkKey(k, d);
             d.put(k, kv.get(i + 1));
         }
     }
 
     /**
-     * Python refuses unhashable keys; here it also matters because hashing recurses: a key that
-     * is a list (mutable, maybe cyclic) or a very deep tuple would overflow the Java stack.
+     * Python refuses unhashable keys; here the checks also bound the work of hashing and
+     * comparing keys (see {@link #MAX_KEY_NODES}, {@link #MAX_UNORDERED_KEYS}), in constant
+     * time per key from what {@link PickleTuple} measured when it was built.
      */
-    private static void checkHashable(Object k, int depth) throws PickleError {
+    private void checkKey(Object k, Map<Object, Object> d) throws PickleError {
         if (k instanceof List || k instanceof Map) throw PickleError.invalid("unhashable dict key of type " + typeName(k));
-        if (k instanceof Tuple t) {
-            if (depth >= MAX_KEY_DEPTH) throw PickleError.invalid("dict key nested deeper than " + MAX_KEY_DEPTH);
-            for (Object o : t.items()) checkHashable(o, depth + 1);
+        if (k instanceof PickleTuple t) {
+            if (t.unhashable() != null) throw PickleError.invalid("unhashable dict key of type " + t.unhashable() + " (inside a tuple)");
+            if (t.depth() > MAX_KEY_DEPTH) throw PickleError.invalid("dict key nested deeper than " + MAX_KEY_DEPTH);
+            if (t.nodes() > MAX_KEY_NODES) {
+                throw PickleError.invalid("dict key is a tuple of more than " + MAX_KEY_NODES + " values counting shared parts"
+                        + " (memo references reused as a fan-out; checkpoints key dicts by str or int)");
+            }
+        }
+        boolean ordered = k instanceof Comparable<?> && (d.isEmpty() || k.getClass() == classOfFirstKey(d));
+        if (!ordered) unorderedDicts.add(d);
+        if (d.size() >= MAX_UNORDERED_KEYS && unorderedDicts.contains(d) && !d.containsKey(k)) {
+            throw PickleError.invalid("dict with more than " + MAX_UNORDERED_KEYS + " keys that are tuples or of mixed types");
         }
     }
 
-    private static Tuple tupleArg(Object o, String op) throws PickleError {
-        if (o instanceof Tuple t) return t;
+    private static Class<?> classOfFirstKey(Map<Object, Object> d) {
+        Object first = d.keySet().iterator().next();
+        return first == null ? null : first.getClass();
+    }
+
+    private static PickleTuple tupleArg(Object o, String op) throws PickleError {
+        if (o instanceof PickleTuple t) return t;
         throw PickleError.invalid(op + " arguments must be a tuple, got " + typeName(o));
     }
 
@@ -392,7 +409,7 @@ final class Unpickler {
             case Double d -> "float";
             case Boolean b -> "bool";
             case byte[] b -> "bytes";
-            case Tuple t -> "tuple";
+            case PickleTuple t -> "tuple";
             case List<?> l -> "list";
             case Map<?, ?> m -> "dict";
             case Inert i -> i.describe();

@@ -31,16 +31,29 @@ final class Zips {
      * The entries a reader decompresses, checked together: a crafted zip can point many
      * directory entries at the same bytes, so each entry being plausible alone is not enough.
      * Their compressed sizes must fit in the archive, which bounds what a reader allocates to a
-     * constant times the file size.
+     * constant times the file size; a budget with an expansion limit also bounds what they
+     * decompress to, for formats whose writers do not compress (a zip bomb then stands out).
      */
     static final class Budget {
+        /** Decompressed bytes every archive may reach whatever its size: small files stay unaffected. */
+        static final long EXPANSION_ALLOWANCE = 64L << 20;
+
         private final Path file;
         private final long archiveBytes;
+        private final long maxExpansion;
         private long compressed;
+        private long uncompressed;
 
+        /** Entries must fit the archive; what they decompress to is bounded only per entry (deflate's own ratio). */
         Budget(Path file) throws IOException {
+            this(file, Long.MAX_VALUE);
+        }
+
+        /** Also: all entries together decompress to at most {@code maxExpansion} times the archive, plus the allowance. */
+        Budget(Path file, long maxExpansion) throws IOException {
             this.file = file;
             this.archiveBytes = Files.size(file);
+            this.maxExpansion = maxExpansion;
         }
 
         /** The checked uncompressed size of {@code e}, charged to this archive's budget. */
@@ -50,6 +63,12 @@ final class Zips {
             if (compressed > archiveBytes) {
                 throw new CheckpointException(file, "zip entries up to '" + e.getName() + "' claim " + compressed
                         + " compressed bytes in a " + archiveBytes + "-byte archive (overlapping or corrupt entries)");
+            }
+            uncompressed += size;
+            if (maxExpansion != Long.MAX_VALUE && uncompressed > maxExpansion * archiveBytes + EXPANSION_ALLOWANCE) {
+                throw new CheckpointException(file, "zip entries up to '" + e.getName() + "' decompress to " + uncompressed
+                        + " bytes from a " + archiveBytes + "-byte archive, more than " + maxExpansion + " times its size"
+                        + " (a zip bomb? this format's writer stores its entries uncompressed)");
             }
             return size;
         }

@@ -33,9 +33,14 @@ public final class CheckpointArchitecture {
                     + " (C, 64, 1, 1) or no 'cls_token' of shape (1, 1, C); keys start with "
                     + tensors.keySet().stream().limit(3).toList() + ")");
         }
-        int c = projection.shape().size(0);
-        int depth = 1 + maxIndex(tensors, BLOCK);
-        int clsLayers = 1 + maxIndex(tensors, CLS_BLOCK);
+        long c = projection.shape().dim(0);
+        if (c <= 0 || c > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(source + ": 'pos_embed.token_projection.weight' has shape " + projection.shape()
+                    + ": its first size is the embed dim C, which must be a positive int");
+        }
+        String deepest = deepestKey(tensors, BLOCK), deepestCls = deepestKey(tensors, CLS_BLOCK);
+        int depth = 1 + index(deepest, BLOCK);
+        int clsLayers = 1 + index(deepestCls, CLS_BLOCK);
         int stages = (int) tensors.keySet().stream().filter(k -> STAGE.matcher(k).matches()).count();
         Tensor temperature = tensors.get("blocks.0.attn.temperature");
         Tensor fc1 = tensors.get("blocks.0.mlp.fc1.weight");
@@ -47,12 +52,18 @@ public final class CheckpointArchitecture {
                     + " patch-embedding stages ('patch_embed.proj.<i>.0.weight'), expected 4 (patch 16) or 3 (patch 8)");
         }
         Tensor head = tensors.get("head.weight");
-        int classes = head == null ? 0 : head.shape().size(0);
         // A backbone without cls_token (a detection/segmentation backbone) has no class-attention
         // stage, so tokens_norm means nothing for it.
         boolean backboneOnly = cls == null;
-        XcitConfig shape = new XcitConfig(stages == 4 ? 16 : 8, c, depth, temperature.shape().size(0), classes,
-                true, backboneOnly ? 0 : clsLayers, fc1.shape().size(0) / c);
+        XcitConfig shape;
+        try {
+            int classes = head == null ? 0 : head.shape().size(0);
+            shape = new XcitConfig(stages == 4 ? 16 : 8, (int) c, depth, temperature.shape().size(0), classes,
+                    true, backboneOnly ? 0 : clsLayers, fc1.shape().size(0) / (int) c);
+        } catch (IllegalArgumentException | ArithmeticException e) {
+            throw new IllegalArgumentException(source + ": inconsistent architecture: " + e.getMessage(), e);
+        }
+        checkBackedByTheFile(source, tensors, shape, backboneOnly ? null : deepestCls, deepest);
         Optional<ModelZoo.Architecture> zoo = ModelZoo.architectureOf(shape);
         if (tokensNorm.isPresent()) return shape.withTokensNorm(tokensNorm.get());
         if (zoo.isPresent()) return shape.withTokensNorm(zoo.get().tokensNorm());
@@ -73,12 +84,45 @@ public final class CheckpointArchitecture {
                 + ", depth " + a.depth() + ", " + a.numHeads() + " heads");
     }
 
-    private static int maxIndex(Map<String, Tensor> tensors, Pattern p) {
-        int max = -1;
+    /**
+     * The model is built from the inferred sizes, with zeros where a tensor is missing or
+     * mis-shaped (to report every problem at once), so the sizes must first be checked
+     * against what the file really holds: one zero-size key 'blocks.9999.attn.temperature'
+     * would otherwise allocate 10,000 blocks. Every XCA and class-attention block holds at
+     * least (4 + 2 mlp_ratio) C^2 weights (qkv or q/k/v, proj, fc1, fc2), the head classes x C;
+     * the file must hold at least half of that in values, which still lets a few missing keys be
+     * reported by name.
+     */
+    private static void checkBackedByTheFile(String source, Map<String, Tensor> tensors, XcitConfig config,
+                                             String deepestCls, String deepest) {
+        long present = 0;
+        for (Tensor t : tensors.values()) present += t.numel();
+        long blocks = (long) config.depth() + config.clsAttnLayers();
+        long c = config.embedDim();
+        double floor = (double) blocks * c * c * (4 + 2.0 * config.mlpRatio()) + (double) config.numClasses() * c;
+        if (floor > 2.0 * present + (1 << 20)) {
+            throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "%s: depth %d (from '%s')%s, C=%d and"
+                    + " %d classes need at least %.0f weights, but the checkpoint holds only %d values: not a consistent"
+                    + " checkpoint (keys of blocks that are not there?)", source, config.depth(), deepest,
+                    deepestCls == null ? "" : ", " + config.clsAttnLayers() + " class-attention blocks (from '" + deepestCls + "')",
+                    c, config.numClasses(), floor, present));
+        }
+    }
+
+    /** The key with the highest block index for {@code p} (group 1), or null; indices above 6 digits are not blocks. */
+    private static String deepestKey(Map<String, Tensor> tensors, Pattern p) {
+        String best = null;
         for (String k : tensors.keySet()) {
             Matcher m = p.matcher(k);
-            if (m.matches() && m.group(1).length() <= 6) max = Math.max(max, Integer.parseInt(m.group(1)));
+            if (m.matches() && m.group(1).length() <= 6 && (best == null || index(k, p) > index(best, p))) best = k;
         }
-        return max;
+        return best;
+    }
+
+    private static int index(String key, Pattern p) {
+        if (key == null) return -1;
+        Matcher m = p.matcher(key);
+        if (!m.matches()) throw new IllegalStateException(key);
+        return Integer.parseInt(m.group(1));
     }
 }

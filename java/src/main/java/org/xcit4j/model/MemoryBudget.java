@@ -1,19 +1,12 @@
 package org.xcit4j.model;
 
-import java.io.IOException;
-import java.lang.management.ManagementFactory;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import org.xcit4j.tensor.HostMemory;
 
 /** How much memory the system can still give: for {@link SessionOptions.Execution#AUTO} and the CLI's checks. */
 public final class MemoryBudget {
     private MemoryBudget() {
     }
 
-    /**
-     * Linux's MemAvailable (free memory plus reclaimable caches: what a new allocation can
-     * get without swapping), else the JVM's view of free physical memory.
-     */
     /**
      * Refuses a planned allocation of {@code bytes} that the system cannot give: zero-filling it
      * would otherwise page it all in and end in the kernel's OOM killer instead of an error.
@@ -26,18 +19,11 @@ public final class MemoryBudget {
         }
     }
 
+    /**
+     * What a new allocation can get: Linux's MemAvailable, bounded by the room left under the
+     * cgroup memory limits the process runs in ({@link HostMemory}).
+     */
     public static long available() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
-                if (line.startsWith("MemAvailable:")) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            // not Linux or not readable: fall through
-        }
-        var os = ManagementFactory.getOperatingSystemMXBean();
-        if (os instanceof com.sun.management.OperatingSystemMXBean sun) return sun.getFreeMemorySize();
-        return Long.MAX_VALUE;
+        return HostMemory.available();
     }
 }

@@ -1,7 +1,6 @@
 package org.xcit4j.model;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -11,6 +10,7 @@ import java.util.Optional;
 import org.xcit4j.io.SafeTensors;
 import org.xcit4j.io.StateDict;
 import org.xcit4j.io.TorchCheckpoint;
+import org.xcit4j.tensor.NonFinite;
 import org.xcit4j.tensor.Tensor;
 
 /**
@@ -50,10 +50,22 @@ final class ModelLoader {
             arena.close();
             throw e;
         }
+        List<String> warnings = nonFinite(tensors);
         Xcit model = Xcit.fromTensors(config, source, tensors, arena); // owns the arena from here, also on failure
         model.setNotes(notes);
+        model.setWarnings(warnings);
         model.setMetadata(metadata);
         return model;
+    }
+
+    /** One warning per tensor with NaN or infinite values (a diverged training run, a corrupted file). */
+    private static List<String> nonFinite(Map<String, Tensor> tensors) {
+        List<String> out = new java.util.ArrayList<>();
+        tensors.forEach((key, t) -> {
+            NonFinite n = NonFinite.of(t);
+            if (n.any()) out.add("tensor '" + key + "' " + n.describe() + ": the model's outputs will not be finite");
+        });
+        return out;
     }
 
     /**
@@ -72,14 +84,12 @@ final class ModelLoader {
         };
     }
 
-    /** Picks the reader by content: torch.save writes a zip ("PK"), safetensors starts with a header length. */
+    /**
+     * Picks the reader by content: torch.save writes a zip ("PK"; the legacy format a pickled
+     * magic number, which the torch reader refuses by name), safetensors starts with a header length.
+     */
     static StateDict read(Path path, Arena arena) throws IOException {
         if (!Files.isRegularFile(path)) throw new java.nio.file.NoSuchFileException(path.toString(), null, "no such checkpoint file");
-        byte[] magic = new byte[2];
-        try (InputStream in = Files.newInputStream(path)) {
-            int n = in.readNBytes(magic, 0, 2);
-            if (n == 2 && magic[0] == 'P' && magic[1] == 'K') return TorchCheckpoint.read(path, arena);
-        }
-        return SafeTensors.read(path, arena);
+        return TorchCheckpoint.recognizes(path) ? TorchCheckpoint.read(path, arena) : SafeTensors.read(path, arena);
     }
 }

@@ -33,6 +33,7 @@ public final class Xcit implements AutoCloseable {
     private final Linear head;
     private final Fpn fpn;
     private List<String> notes = List.of();
+    private List<String> warnings = List.of();
     private Map<String, String> metadata = Map.of();
     private boolean closed;
 
@@ -135,6 +136,18 @@ public final class Xcit implements AutoCloseable {
 
     void setMetadata(Map<String, String> metadata) {
         this.metadata = Map.copyOf(metadata);
+    }
+
+    /**
+     * What in the checkpoint will spoil results, one line each: tensors holding NaN or
+     * infinite values, named (outputs computed from them are not finite either).
+     */
+    public List<String> warnings() {
+        return warnings;
+    }
+
+    void setWarnings(List<String> warnings) {
+        this.warnings = List.copyOf(warnings);
     }
 
     void setNotes(List<String> notes) {

@@ -31,7 +31,7 @@ class CliTest {
         return new Result(code, out.toString(), err.toString());
     }
 
-    private static void assertOneLineError(Result r, int code, String... fragments) {
+    static void assertOneLineError(Result r, int code, String... fragments) {
         assertEquals(code, r.code(), r.err());
         String err = r.err().strip();
         assertFalse(err.contains("\n"), "expected one line on stderr, got:\n" + err);

@@ -18,11 +18,11 @@ import java.util.zip.ZipOutputStream;
 import org.junit.jupiter.api.function.Executable;
 
 /** Byte-level builders for crafted files and a message assertion shared by the io tests. */
-final class IoTestSupport {
+public final class IoTestSupport {
     private IoTestSupport() {}
 
     /** A committed fixture under src/test/resources/io. */
-    static Path resource(String name) {
+    public static Path resource(String name) {
         try {
             var url = IoTestSupport.class.getResource("/io/" + name);
             if (url == null) throw new AssertionError("test resource io/" + name + " is missing");
@@ -36,7 +36,7 @@ final class IoTestSupport {
      * Runs {@code read}, expects a {@code type} whose one-line message starts with the file and
      * contains every fragment, and returns it.
      */
-    static <T extends CheckpointException> T assertRefused(Class<T> type, Path file, Executable read, String... fragments) {
+    public static <T extends CheckpointException> T assertRefused(Class<T> type, Path file, Executable read, String... fragments) {
         T e = assertThrows(type, read);
         String m = e.getMessage();
         assertTrue(m.startsWith(file + ": "), () -> "message should start with the file name: " + m);
@@ -45,47 +45,47 @@ final class IoTestSupport {
         return e;
     }
 
-    static <T extends CheckpointException> T assertRefused(Path file, Executable read, String... fragments) {
+    public static <T extends CheckpointException> T assertRefused(Path file, Executable read, String... fragments) {
         @SuppressWarnings("unchecked")
         Class<T> type = (Class<T>) CheckpointException.class;
         return assertRefused(type, file, read, fragments);
     }
 
     /** A safetensors file: 8-byte little-endian header length, the header, the data. */
-    static byte[] safetensors(String header, byte[] data) {
+    public static byte[] safetensors(String header, byte[] data) {
         byte[] h = header.getBytes(StandardCharsets.UTF_8);
         return concat(le64(h.length), h, data);
     }
 
-    static byte[] le64(long v) {
+    public static byte[] le64(long v) {
         return ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(v).array();
     }
 
-    static byte[] le16(int... values) {
+    public static byte[] le16(int... values) {
         ByteBuffer b = ByteBuffer.allocate(2 * values.length).order(ByteOrder.LITTLE_ENDIAN);
         for (int v : values) b.putShort((short) v);
         return b.array();
     }
 
-    static byte[] leFloats(float... values) {
+    public static byte[] leFloats(float... values) {
         ByteBuffer b = ByteBuffer.allocate(4 * values.length).order(ByteOrder.LITTLE_ENDIAN);
         for (float v : values) b.putFloat(v);
         return b.array();
     }
 
-    static byte[] concat(byte[]... parts) {
+    public static byte[] concat(byte[]... parts) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         for (byte[] p : parts) out.writeBytes(p);
         return out.toByteArray();
     }
 
-    static Path write(Path file, byte[] bytes) throws IOException {
+    public static Path write(Path file, byte[] bytes) throws IOException {
         Files.write(file, bytes);
         return file;
     }
 
     /** A zip with the given entries in order, deflated (torch stores; readers must not care). */
-    static Path zip(Path file, Map<String, byte[]> entries) throws IOException {
+    public static Path zip(Path file, Map<String, byte[]> entries) throws IOException {
         try (OutputStream f = Files.newOutputStream(file); ZipOutputStream z = new ZipOutputStream(f)) {
             for (Map.Entry<String, byte[]> e : entries.entrySet()) {
                 z.putNextEntry(new ZipEntry(e.getKey()));
@@ -97,7 +97,7 @@ final class IoTestSupport {
     }
 
     /** A .npy file with an arbitrary header dict (padded like numpy) and raw data. */
-    static byte[] npy(String dict, byte[] data) {
+    public static byte[] npy(String dict, byte[] data) {
         String header = dict;
         while ((10 + header.length() + 1) % 64 != 0) header += " ";
         header += "\n";

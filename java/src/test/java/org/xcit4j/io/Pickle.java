@@ -4,81 +4,86 @@ import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 
 /** Writes pickle opcodes by hand, so tests need no Python to craft hostile or minimal pickles. */
-final class Pickle {
+public final class Pickle {
     private final ByteArrayOutputStream out = new ByteArrayOutputStream();
 
-    static Pickle proto(int protocol) {
+    public static Pickle proto(int protocol) {
         Pickle p = new Pickle();
         return p.op(0x80).op(protocol);
     }
 
-    Pickle op(int... bytes) {
+    public Pickle op(int... bytes) {
         for (int b : bytes) out.write(b);
         return this;
     }
 
-    int offset() {
+    public int offset() {
         return out.size();
     }
 
     /** GLOBAL: module and name as newline-terminated lines. */
-    Pickle global(String module, String name) {
+    public Pickle global(String module, String name) {
         op('c');
         out.writeBytes((module + "\n" + name + "\n").getBytes(StandardCharsets.US_ASCII));
         return this;
     }
 
     /** STACK_GLOBAL from two SHORT_BINUNICODE strings. */
-    Pickle stackGlobal(String module, String name) {
+    public Pickle stackGlobal(String module, String name) {
         return str(module).str(name).op(0x93);
     }
 
     /** SHORT_BINUNICODE. */
-    Pickle str(String s) {
+    public Pickle str(String s) {
         byte[] b = s.getBytes(StandardCharsets.UTF_8);
         op(0x8c, b.length);
         out.writeBytes(b);
         return this;
     }
 
-    /** BININT1 for 0..255, else BININT. */
-    Pickle integer(long v) {
+    /** BININT1 for 0..255, BININT for other 32-bit values, else LONG1 (8 bytes, two's complement). */
+    public Pickle integer(long v) {
         if (v >= 0 && v < 256) return op('K', (int) v);
+        if (v != (int) v) {
+            op(0x8a, 8);
+            for (int i = 0; i < 8; i++) out.write((int) (v >>> (8 * i)));
+            return this;
+        }
         op('J');
         for (int i = 0; i < 4; i++) out.write((int) (v >>> (8 * i)));
         return this;
     }
 
-    Pickle mark() {
+    public Pickle mark() {
         return op('(');
     }
 
-    Pickle tuple() {
+    public Pickle tuple() {
         return op('t');
     }
 
-    Pickle emptyDict() {
+    public Pickle emptyDict() {
         return op('}');
     }
 
-    Pickle emptyTuple() {
+    public Pickle emptyTuple() {
         return op(')');
     }
 
-    Pickle setitem() {
+    public Pickle setitem() {
         return op('s');
     }
 
-    Pickle reduce() {
+    public Pickle reduce() {
         return op('R');
     }
 
-    Pickle stop() {
+    public Pickle stop() {
         return op('.');
     }
 
     /** A tuple of ints built with MARK ... TUPLE. */
-    Pickle ints(long... values) {
+    public Pickle ints(long... values) {
         mark();
         for (long v : values) integer(v);
         return tuple();
@@ -88,7 +93,7 @@ final class Pickle {
      * {@code torch._utils._rebuild_tensor_v2(storage, offset, size, stride, False, OrderedDict())}
      * with the storage as torch's persistent id ('storage', torch.<type>, key, 'cpu', numel).
      */
-    Pickle tensor(String storageType, String key, long numel, long offset, long[] size, long[] stride) {
+    public Pickle tensor(String storageType, String key, long numel, long offset, long[] size, long[] stride) {
         global("torch._utils", "_rebuild_tensor_v2").mark();
         mark().str("storage").global("torch", storageType).str(key).str("cpu").integer(numel).tuple().op('Q');
         integer(offset).ints(size).ints(stride).op(0x89);
@@ -96,7 +101,28 @@ final class Pickle {
         return tuple().reduce();
     }
 
-    byte[] bytes() {
+    /**
+     * A dict whose key is a tuple of 4 references to the tuple below, {@code levels} deep
+     * (4^levels paths in levels * 12 bytes of pickle, the memo fan-out of issue 14), once per
+     * tree; {@code trees} such keys built from separate leaves, so that comparing them for
+     * equality would walk every path too. Each tree's tuples are also kept in a list value.
+     */
+    public static Pickle fanOutKeys(int levels, int trees) {
+        Pickle p = proto(2).op('}');
+        int memo = 0;
+        for (int t = 0; t < trees; t++) {
+            p.str("junk" + t).mark().str("leaf").op('q', memo);
+            for (int l = 1; l <= levels; l++) {
+                p.mark().op('h', memo, 'h', memo, 'h', memo, 'h', memo).tuple().op('q', ++memo);
+            }
+            memo++;
+            p.op('l').setitem(); // dict["junk<t>"] = [leaf, t1, ..., tN]: values are never hashed
+            p.op('h', memo - 1).str("v").setitem();
+        }
+        return p.stop();
+    }
+
+    public byte[] bytes() {
         return out.toByteArray();
     }
 }

@@ -1,14 +1,17 @@
 package org.xcit4j.io;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.math.BigInteger;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -16,7 +19,6 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.xcit4j.io.Unpickler.Tuple;
 
 /** The pickle VM on hand-written opcode streams; the torch allow-list is the resolver. */
 class UnpicklerTest {
@@ -44,7 +46,7 @@ class UnpicklerTest {
         assertEquals(List.of("ints", "float", "flags", "bytes", "long", "old", "nested", "again"), List.copyOf(d.keySet()));
         assertEquals(List.of(7L, -2L, 0x1234L, -1L, BigInteger.ONE.shiftLeft(64), 0L), d.get("ints"));
         assertEquals(1.5, d.get("float"));
-        Tuple flags = (Tuple) d.get("flags");
+        PickleTuple flags = (PickleTuple) d.get("flags");
         assertNull(flags.get(0));
         assertEquals(List.of(true, false), flags.items().subList(1, 3));
         assertArrayEquals("hi".getBytes(), (byte[]) d.get("bytes"));
@@ -52,8 +54,8 @@ class UnpicklerTest {
         assertEquals("ok", d.get("old"));
         // ((1,), [root]): the tuple is memoised (MEMOIZE) and fetched again under "again"; the list
         // holds the root dict itself (BINGET 0), as a self-referencing pickle would.
-        Tuple nested = (Tuple) d.get("nested");
-        assertEquals(new Tuple(List.of(1L)), nested.get(0));
+        PickleTuple nested = (PickleTuple) d.get("nested");
+        assertEquals(new PickleTuple(List.of(1L)), nested.get(0));
         @SuppressWarnings("unchecked")
         List<Object> selfRef = (List<Object>) nested.get(1);
         assertSame(root, selfRef.getFirst());
@@ -135,6 +137,42 @@ class UnpicklerTest {
         List<?> l = (List<?>) load(p.stop().bytes());
         assertEquals(100_001, l.size());
         assertEquals(new ArrayList<>(List.of("x", "x")), new ArrayList<>(l.subList(0, 2)));
+    }
+
+    @Test
+    void memoFanOutKeysAreRefusedWithoutWalkingTheirPaths() {
+        // 4^24 paths: hashing or comparing them path by path would take days (it did: issue 14).
+        assertTimeoutPreemptively(Duration.ofSeconds(30), () -> {
+            assertMessage(Pickle.fanOutKeys(24, 1), "dict key is a tuple of more than 1024 values counting shared parts");
+            assertMessage(Pickle.fanOutKeys(24, 2), "dict key is a tuple of more than 1024 values counting shared parts");
+        });
+        // Fan-out that stays small is an ordinary key: 4^4 = 256 leaves.
+        Map<?, ?> small = (Map<?, ?>) assertDoesNotThrow(() -> load(Pickle.fanOutKeys(4, 2).bytes()));
+        assertEquals(3, small.size(), "two equal tuple keys are one entry, beside the two lists");
+    }
+
+    @Test
+    void dictsOfKeysHashMapCannotOrderAreBounded() throws CheckpointException {
+        // Java's HashMap keeps colliding keys of one comparable type in a tree, but tuples and
+        // mixed types in a list: crafted collisions would cost quadratic time, so such dicts stay small.
+        Pickle strings = Pickle.proto(2).op('}');
+        for (int i = 0; i < 5000; i++) strings.str("k" + i).integer(i).setitem();
+        assertEquals(5000, ((Map<?, ?>) load(strings.stop().bytes())).size());
+        Pickle mixed = Pickle.proto(2).op('}').integer(1).integer(1).setitem();
+        for (int i = 0; i < Unpickler.MAX_UNORDERED_KEYS; i++) mixed.str("k" + i).integer(i).setitem();
+        assertMessage(mixed, "dict with more than 1024 keys that are tuples or of mixed types");
+        Pickle tuples = Pickle.proto(2).op('}');
+        for (int i = 0; i <= Unpickler.MAX_UNORDERED_KEYS; i++) tuples.str("k" + i).op(0x85).integer(i).setitem();
+        assertMessage(tuples, "dict with more than 1024 keys that are tuples or of mixed types");
+    }
+
+    @Test
+    void aSelfContainingListInsideATupleValueIsNotHashed() throws CheckpointException {
+        // [L] with L appended to itself, inside a tuple that is a dict value: building the tuple
+        // must not hash its items (List.hashCode of a cycle never returns).
+        byte[] p = Pickle.proto(2).op('}').str("t").op(']', 'q', 1, 'h', 1, 'a').op(0x85).setitem().stop().bytes();
+        Map<?, ?> d = (Map<?, ?>) load(p);
+        assertTrue(d.get("t") instanceof PickleTuple);
     }
 
     private static void assertMessage(Pickle p, String fragment) {
