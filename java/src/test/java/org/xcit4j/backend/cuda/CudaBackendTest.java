@@ -120,14 +120,7 @@ class CudaBackendTest {
      */
     @Test
     void halfPrecisionWeightsReachTheDeviceBeforeTheyAreConverted() {
-        XcitConfig cfg = XcitConfig.of(16, 64, 2, 2, 10, true);
-        try (Xcit model = Xcit.random(cfg, 5); Arena arena = Arena.ofConfined();
-             JavaBackend java = new JavaBackend(); CudaBackend cuda = CudaBackend.open(Precision.BF16, false, note -> { })) {
-            Tensor input = randomInput(arena, 1, 32, 32, 6);
-            try (Session ref = model.session(java, 1, 32, 32); Session dev = model.session(cuda, 1, 32, 32)) {
-                Approx.assertCloseToMax("bf16 logits", ref.run(input).logits(), dev.run(input).logits(), tolerance(Precision.BF16));
-            }
-        }
+        logitsMatchTheJavaReference(Precision.BF16, false, XcitConfig.of(16, 64, 2, 2, 10, true), 1, 32, 32);
     }
 
     /**
@@ -138,14 +131,17 @@ class CudaBackendTest {
      */
     @Test
     void cublasLtIsToldTheRealAlignmentOfEveryOperand() {
-        XcitConfig cfg = XcitConfig.of(16, 48, 2, 2, 10, true);
-        try (Xcit model = Xcit.random(cfg, 9); Arena arena = Arena.ofConfined();
-             JavaBackend java = new JavaBackend(); CudaBackend cuda = CudaBackend.open(Precision.FP16, true, note -> { })) {
-            if (Cuda.probe().emulated()) assertTrue(cuda.usesCublasLt(), "the emulated device has cuBLASLt");
-            assumeTrue(cuda.usesCublasLt(), "cuBLASLt is not available");
-            Tensor input = randomInput(arena, 2, 32, 48, 8);
-            try (Session ref = model.session(java, 2, 32, 48); Session dev = model.session(cuda, 2, 32, 48)) {
-                Approx.assertCloseToMax("fp16 logits", ref.run(input).logits(), dev.run(input).logits(), tolerance(Precision.FP16));
+        logitsMatchTheJavaReference(Precision.FP16, true, XcitConfig.of(16, 48, 2, 2, 10, true), 2, 32, 48);
+    }
+
+    private static void logitsMatchTheJavaReference(Precision p, boolean cublasLt, XcitConfig cfg, int b, int h, int w) {
+        try (Xcit model = Xcit.random(cfg, 5); Arena arena = Arena.ofConfined();
+             JavaBackend java = new JavaBackend(); CudaBackend cuda = CudaBackend.open(p, cublasLt, note -> { })) {
+            if (cublasLt && Cuda.probe().emulated()) assertTrue(cuda.usesCublasLt(), "the emulated device has cuBLASLt");
+            assumeTrue(cuda.usesCublasLt() == cublasLt, "cuBLASLt is not available");
+            Tensor input = randomInput(arena, b, h, w, 6);
+            try (Session ref = model.session(java, b, h, w); Session dev = model.session(cuda, b, h, w)) {
+                Approx.assertCloseToMax(p + " logits", ref.run(input).logits(), dev.run(input).logits(), tolerance(p));
             }
         }
     }
