@@ -28,7 +28,7 @@ __device__ float score(const T* q, const T* k, int d, int lane, float scale) {
   return xcit::warp_sum(s) * scale;
 }
 
-template <class T>
+template <class T, bool Folded>
 __global__ void __launch_bounds__(kThreads)
     class_attention_kernel(T* out, T* weights, const T* q, const T* kv, int64_t batch,
                            int64_t rows, int64_t c, int64_t heads, int d) {
@@ -37,9 +37,10 @@ __global__ void __launch_bounds__(kThreads)
   // int only within the block (warp < 8, lane < 32, d <= 64); rows t and offsets int64.
   const int warp = threadIdx.x / xcit::kWarp, lane = threadIdx.x % xcit::kWarp;
   const float scale = rsqrtf(static_cast<float>(d));
-  xcit::for_each_block(heads, batch, 1, [&](int64_t head, int64_t b, int64_t) {
+  xcit::for_each_block<Folded>(heads, batch, 1, [&](int64_t head, int64_t b, int64_t) {
     const T* qh = q + b * c + head * d;
     const T* kvb = kv + b * rows * 2 * c + head * d;
+    T* wh = weights != nullptr ? weights + (b * heads + head) * rows : nullptr;
 
     // Pass 1: per-warp online max / sum of exp.
     float m = -INFINITY, l = 0.0f;
@@ -66,9 +67,7 @@ __global__ void __launch_bounds__(kThreads)
     for (int64_t t = warp; t < rows; t += kWarps) {
       const T* row = kvb + t * 2 * c;
       const float p = __expf(score(qh, row, d, lane, scale) - gm) * inv;
-      if (weights != nullptr && lane == 0) {
-        weights[(b * heads + head) * rows + t] = xcit::from_float<T>(p);
-      }
+      if (wh != nullptr && lane == 0) wh[t] = xcit::from_float<T>(p);
       if (lane < d) acc0 = fmaf(p, xcit::to_float(row[c + lane]), acc0);
       if (lane + 32 < d) acc1 = fmaf(p, xcit::to_float(row[c + lane + 32]), acc1);
     }
@@ -111,12 +110,14 @@ xcit_status class_attention_entry(const char* op, xcit_ctx* ctx, S* out, S* weig
                      static_cast<long long>(channels / heads), kMaxHeadDim);
   }
   if (batch == 0) return XCIT_OK;
+  const xcit::LaunchGrid g = xcit::launch_grid(heads, batch);
   return xcit_cuda_launched(
       ctx, op,
-      xcit_launch(class_attention_kernel<T>, xcit::folded_grid(heads, batch), dim3(kThreads), 0,
-                  xcit_cuda_stream(ctx), reinterpret_cast<T*>(out), reinterpret_cast<T*>(weights),
-                  reinterpret_cast<const T*>(q), reinterpret_cast<const T*>(kv), batch, rows,
-                  channels, heads, static_cast<int>(channels / heads)));
+      xcit_launch(g.folded ? class_attention_kernel<T, true> : class_attention_kernel<T, false>,
+                  g.dims, dim3(kThreads), 0, xcit_cuda_stream(ctx), reinterpret_cast<T*>(out),
+                  reinterpret_cast<T*>(weights), reinterpret_cast<const T*>(q),
+                  reinterpret_cast<const T*>(kv), batch, rows, channels, heads,
+                  static_cast<int>(channels / heads)));
 }
 
 }  // namespace

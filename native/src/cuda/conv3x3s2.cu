@@ -72,12 +72,9 @@ xcit_status conv_entry(const char* op, xcit_ctx* ctx, S* out, const S* in, const
   const WeightRows<T> b{reinterpret_cast<const T*>(weight), in_channels * 9};
   const PixelStore<T> store{reinterpret_cast<T*>(out), reinterpret_cast<const T*>(bias),
                             out_channels};
-  return xcit_cuda_launched(
-      ctx, op,
-      xcit_launch(xcit::gemm_tile_kernel<Window<T>, WeightRows<T>, PixelStore<T>>,
-                  xcit::gemm_grid(pixels, out_channels, 1), dim3(xcit::kGemmThreads), 0,
-                  xcit_cuda_stream(ctx), a, b, store, pixels, out_channels, in_channels * 9,
-                  int64_t{1}));
+  return xcit_cuda_launched(ctx, op,
+                            xcit::gemm_launch(xcit_cuda_stream(ctx), a, b, store, pixels,
+                                              out_channels, in_channels * 9, 1));
 }
 
 }  // namespace

@@ -64,12 +64,9 @@ xcit_status convt_entry(const char* op, xcit_ctx* ctx, S* out, const S* in, cons
   const TapColumns<T> b{reinterpret_cast<const T*>(weight), out_channels * 4};
   const BlockStore<T> store{reinterpret_cast<T*>(out), reinterpret_cast<const T*>(bias), height,
                             width, out_channels};
-  return xcit_cuda_launched(
-      ctx, op,
-      xcit_launch(xcit::gemm_tile_kernel<Pixels<T>, TapColumns<T>, BlockStore<T>>,
-                  xcit::gemm_grid(pixels, out_channels * 4, 1), dim3(xcit::kGemmThreads), 0,
-                  xcit_cuda_stream(ctx), a, b, store, pixels, out_channels * 4, in_channels,
-                  int64_t{1}));
+  return xcit_cuda_launched(ctx, op,
+                            xcit::gemm_launch(xcit_cuda_stream(ctx), a, b, store, pixels,
+                                              out_channels * 4, in_channels, 1));
 }
 
 }  // namespace

@@ -17,7 +17,8 @@ constexpr int64_t kMaxElementwiseBlocks = 4096;
 // n >= 1 elements; also within limits.x (under the emulator a test may lower it).
 inline dim3 elementwise_grid(int64_t n, const GridLimits& limits = grid_limits()) {
   const int64_t blocks = ceil_div(n, kElementwiseThreads);
-  return folded_grid(blocks < kMaxElementwiseBlocks ? blocks : kMaxElementwiseBlocks, 1, 1, limits);
+  return launch_grid(blocks < kMaxElementwiseBlocks ? blocks : kMaxElementwiseBlocks, 1, 1, limits)
+      .dims;
 }
 
 // First index and stride of the calling thread in a grid-stride loop.

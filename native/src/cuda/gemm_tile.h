@@ -13,8 +13,9 @@
 //   a(z, m, k) -> float   element A[m, k] of batch z; called only for m < M, k < K
 //   b(z, n, k) -> float   element B[n, k]; called only for n < N, k < K
 //   store(z, m, n, acc)   called once per m < M, n < N with the fp32 dot product
-// Logical grid: (ceil(N/64), ceil(M/64), batches) tiles, launched as gemm_grid() folds
-// it (grid.h), so M, N and the batch count are bounded only by memory; block: 256.
+// Logical grid: (ceil(N/64), ceil(M/64), batches) tiles, folded into a device's grid
+// where it exceeds it (grid.h), so M, N and the batch count are bounded only by memory;
+// block: 256. gemm_launch() is the one launch of every op on this file.
 #ifndef XCIT_CUDA_GEMM_TILE_H
 #define XCIT_CUDA_GEMM_TILE_H
 
@@ -26,7 +27,7 @@ constexpr int kGemmTile = 64;
 constexpr int kGemmStep = 16;
 constexpr int kGemmThreads = 256;
 
-template <class ALoad, class BLoad, class Store>
+template <bool Folded, class ALoad, class BLoad, class Store>
 __global__ void __launch_bounds__(kGemmThreads)
     gemm_tile_kernel(ALoad a, BLoad b, Store store, int64_t m_size, int64_t n_size,
                      int64_t k_size, int64_t batches) {
@@ -38,7 +39,7 @@ __global__ void __launch_bounds__(kGemmThreads)
   // element offset the functors form are int64.
   const int tid = threadIdx.x;
   const int tx = tid % 16, ty = tid / 16;
-  for_each_block(ceil_div(n_size, kGemmTile), ceil_div(m_size, kGemmTile), batches,
+  for_each_block<Folded>(ceil_div(n_size, kGemmTile), ceil_div(m_size, kGemmTile), batches,
                  [&](int64_t tile_n, int64_t tile_m, int64_t z) {
     const int64_t m0 = tile_m * kGemmTile, n0 = tile_n * kGemmTile;
     float acc[4][4] = {};
@@ -75,11 +76,21 @@ __global__ void __launch_bounds__(kGemmThreads)
   });
 }
 
-// The launch grid for an M x N product over `batches` z-slices (each >= 1): the logical
-// tile grid, folded to the limits. Any size fits.
-inline dim3 gemm_grid(int64_t m, int64_t n, int64_t batches,
-                      const GridLimits& limits = grid_limits()) {
-  return folded_grid(ceil_div(n, kGemmTile), ceil_div(m, kGemmTile), batches, limits);
+// The launch for an M x N product over `batches` z-slices (each >= 1): the logical tile
+// grid, folded to the limits. Any size fits.
+inline LaunchGrid gemm_grid(int64_t m, int64_t n, int64_t batches,
+                            const GridLimits& limits = grid_limits()) {
+  return launch_grid(ceil_div(n, kGemmTile), ceil_div(m, kGemmTile), batches, limits);
+}
+
+// Launches C (M x N, per batch) = A B^T through the functors (m, n, k, batches >= 1).
+template <class ALoad, class BLoad, class Store>
+cudaError_t gemm_launch(cudaStream_t stream, const ALoad& a, const BLoad& b, const Store& store,
+                        int64_t m, int64_t n, int64_t k, int64_t batches) {
+  const LaunchGrid g = gemm_grid(m, n, batches);
+  return xcit_launch(g.folded ? gemm_tile_kernel<true, ALoad, BLoad, Store>
+                              : gemm_tile_kernel<false, ALoad, BLoad, Store>,
+                     g.dims, dim3(kGemmThreads), 0, stream, a, b, store, m, n, k, batches);
 }
 
 }  // namespace xcit

@@ -20,12 +20,12 @@ constexpr int kMaxThreads = 256;
 // E[x^2] - E[x]^2 cancellation) and the affine step. Each thread re-reads only elements
 // it wrote itself, so the residual pass needs no barrier; the reductions end with a
 // barrier before any write to out, which makes out == x (plain LayerNorm in place) safe.
-template <class T, bool Residual>
+template <class T, bool Residual, bool Folded>
 __global__ void __launch_bounds__(kMaxThreads)
     layernorm_kernel(T* out, T* x, const T* y, const T* scale, const T* gamma, const T* beta,
                      int64_t rows, int64_t cols, float eps) {
   __shared__ float scratch[xcit::kWarp + 1];
-  xcit::for_each_block(rows, 1, 1, [&](int64_t r, int64_t, int64_t) {
+  xcit::for_each_block<Folded>(rows, 1, 1, [&](int64_t r, int64_t, int64_t) {
     const int64_t offset = r * cols;
     T* row = x + offset;
     T* dst = out + offset;
@@ -63,8 +63,11 @@ cudaError_t layernorm_launch(cudaStream_t stream, T* out, T* x, const T* y, cons
   const int64_t warps = xcit::ceil_div(cols, xcit::kWarp);
   const int threads = static_cast<int>(warps * xcit::kWarp < kMaxThreads ? warps * xcit::kWarp
                                                                          : kMaxThreads);
-  return xcit_launch(layernorm_kernel<T, Residual>, xcit::folded_grid(rows), dim3(threads), 0,
-                     stream, out, x, y, scale, gamma, beta, rows, cols, eps);
+  const xcit::LaunchGrid g = xcit::launch_grid(rows);
+  return xcit_launch(g.folded ? layernorm_kernel<T, Residual, true>
+                              : layernorm_kernel<T, Residual, false>,
+                     g.dims, dim3(threads), 0, stream, out, x, y, scale, gamma, beta, rows, cols,
+                     eps);
 }
 
 template <class T, bool Residual>

@@ -58,11 +58,9 @@ xcit_status linear_entry(const char* op, xcit_ctx* ctx, S* out, const S* in, con
   const LinearStore<T> store{reinterpret_cast<T*>(out), reinterpret_cast<const T*>(bias),
                              rows * out_features, out_features, batched ? out_features : 0,
                              (flags & XCIT_CUDA_LINEAR_GELU) != 0};
-  return xcit_cuda_launched(
-      ctx, op,
-      xcit_launch(xcit::gemm_tile_kernel<DenseRows<T>, DenseRows<T>, LinearStore<T>>,
-                  xcit::gemm_grid(rows, out_features, batch), dim3(xcit::kGemmThreads), 0,
-                  xcit_cuda_stream(ctx), a, b, store, rows, out_features, in_features, batch));
+  return xcit_cuda_launched(ctx, op,
+                            xcit::gemm_launch(xcit_cuda_stream(ctx), a, b, store, rows,
+                                              out_features, in_features, batch));
 }
 
 }  // namespace

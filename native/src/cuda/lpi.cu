@@ -29,7 +29,7 @@ struct Grid {
   int64_t tiles, chunks, batch;  // the logical grid
 };
 
-template <class T>
+template <class T, bool Folded>
 __global__ void __launch_bounds__(kThreads)
     lpi_kernel(T* out, const T* in, const T* weight1, const T* bias1, const T* bn_scale,
                const T* bn_shift, const T* weight2, const T* bias2, Grid g) {
@@ -38,7 +38,8 @@ __global__ void __launch_bounds__(kThreads)
   // int only within the tile (p < 144, lane < 32, row < 8); pixel, channel and element
   // indices are int64.
   const int lane = threadIdx.x % kChannels, row = threadIdx.x / kChannels;
-  xcit::for_each_block(g.tiles, g.chunks, g.batch, [&](int64_t tile, int64_t chunk, int64_t b) {
+  xcit::for_each_block<Folded>(g.tiles, g.chunks, g.batch,
+                               [&](int64_t tile, int64_t chunk, int64_t b) {
     const int64_t y0 = (tile / g.tiles_x) * kTile, x0 = (tile % g.tiles_x) * kTile;
     const int64_t ch = chunk * kChannels + lane;
     const bool live = ch < g.c;  // the last chunk may be partial (C not a multiple of 32)
@@ -116,13 +117,15 @@ xcit_status lpi_entry(const char* op, xcit_ctx* ctx, S* out, const S* in, const 
   const int64_t chunks = xcit::ceil_div(channels, kChannels);
   if (batch * tiles * chunks == 0) return XCIT_OK;
   const Grid g{grid_h, grid_w, channels, xcit::ceil_div(grid_w, kTile), tiles, chunks, batch};
+  const xcit::LaunchGrid launch = xcit::launch_grid(tiles, chunks, batch);
   return xcit_cuda_launched(
       ctx, op,
-      xcit_launch(lpi_kernel<T>, xcit::folded_grid(tiles, chunks, batch), dim3(kThreads), 0,
-                  xcit_cuda_stream(ctx), reinterpret_cast<T*>(out), reinterpret_cast<const T*>(in),
-                  reinterpret_cast<const T*>(weight1), reinterpret_cast<const T*>(bias1),
-                  reinterpret_cast<const T*>(bn_scale), reinterpret_cast<const T*>(bn_shift),
-                  reinterpret_cast<const T*>(weight2), reinterpret_cast<const T*>(bias2), g));
+      xcit_launch(launch.folded ? lpi_kernel<T, true> : lpi_kernel<T, false>, launch.dims,
+                  dim3(kThreads), 0, xcit_cuda_stream(ctx), reinterpret_cast<T*>(out),
+                  reinterpret_cast<const T*>(in), reinterpret_cast<const T*>(weight1),
+                  reinterpret_cast<const T*>(bias1), reinterpret_cast<const T*>(bn_scale),
+                  reinterpret_cast<const T*>(bn_shift), reinterpret_cast<const T*>(weight2),
+                  reinterpret_cast<const T*>(bias2), g));
 }
 
 }  // namespace

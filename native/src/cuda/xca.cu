@@ -37,7 +37,7 @@ inline int64_t splits_for(int64_t tokens) {
 }
 
 // qkv (B, N, 3C): q of head h is features [h*d, h*d + d), k adds C, v adds 2C.
-template <class T>
+template <class T, bool Folded>
 __global__ void __launch_bounds__(kThreads)
     xca_gram_kernel(float* workspace, const T* qkv, int64_t batch, int64_t tokens, int64_t c,
                     int64_t heads, int d, int64_t splits, int64_t per_split) {
@@ -46,7 +46,7 @@ __global__ void __launch_bounds__(kThreads)
   // int only within the block (e < kTokenChunk * d <= 2048, i, j < d <= 64); tokens and
   // element offsets are int64.
   const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
-  xcit::for_each_block(splits, heads, batch, [&](int64_t split, int64_t head, int64_t b) {
+  xcit::for_each_block<Folded>(splits, heads, batch, [&](int64_t split, int64_t head, int64_t b) {
     const int64_t begin = split * per_split;
     const int64_t end = begin + per_split < tokens ? begin + per_split : tokens;
     const T* base = qkv + b * tokens * 3 * c + head * d;
@@ -87,7 +87,7 @@ __global__ void __launch_bounds__(kThreads)
   });
 }
 
-template <class T>
+template <class T, bool Folded>
 __global__ void __launch_bounds__(kThreads)
     xca_apply_kernel(T* out, const float* workspace, const T* qkv, const T* temperature,
                      int64_t batch, int64_t tokens, int64_t c, int64_t heads, int d, int splits) {
@@ -98,8 +98,8 @@ __global__ void __launch_bounds__(kThreads)
   // element offsets are int64.
   const int tid = threadIdx.x;
   const int64_t stride = slot_floats(d);
-  xcit::for_each_block(xcit::ceil_div(tokens, kApplyTokens), heads, batch,
-                       [&](int64_t tile, int64_t head, int64_t b) {
+  xcit::for_each_block<Folded>(xcit::ceil_div(tokens, kApplyTokens), heads, batch,
+                               [&](int64_t tile, int64_t head, int64_t b) {
     const float* slots = workspace + (b * heads + head) * splits * stride;
 
     // 1. Sum the split slots in order 0, 1, ..., splits - 1 (deterministic).
@@ -172,15 +172,17 @@ xcit_status xca_entry(const char* op, xcit_ctx* ctx, S* out, void* workspace, co
   const cudaStream_t stream = xcit_cuda_stream(ctx);
   float* ws = static_cast<float*>(workspace);
   const T* q = reinterpret_cast<const T*>(qkv);
-  cudaError_t err = xcit_launch(xca_gram_kernel<T>, xcit::folded_grid(splits, heads, batch),
-                                dim3(kThreads), 0, stream, ws, q, batch, tokens, channels, heads,
-                                d, splits, per_split);
-  const int64_t tiles = xcit::ceil_div(tokens, kApplyTokens);
+  const xcit::LaunchGrid gram = xcit::launch_grid(splits, heads, batch);
+  cudaError_t err = xcit_launch(gram.folded ? xca_gram_kernel<T, true> : xca_gram_kernel<T, false>,
+                                gram.dims, dim3(kThreads), 0, stream, ws, q, batch, tokens,
+                                channels, heads, d, splits, per_split);
+  const xcit::LaunchGrid apply =
+      xcit::launch_grid(xcit::ceil_div(tokens, kApplyTokens), heads, batch);
   if (err == cudaSuccess) {
-    err = xcit_launch(xca_apply_kernel<T>, xcit::folded_grid(tiles, heads, batch), dim3(kThreads),
-                      0, stream, reinterpret_cast<T*>(out), static_cast<const float*>(ws), q,
-                      reinterpret_cast<const T*>(temperature), batch, tokens, channels, heads, d,
-                      static_cast<int>(splits));
+    err = xcit_launch(apply.folded ? xca_apply_kernel<T, true> : xca_apply_kernel<T, false>,
+                      apply.dims, dim3(kThreads), 0, stream, reinterpret_cast<T*>(out),
+                      static_cast<const float*>(ws), q, reinterpret_cast<const T*>(temperature),
+                      batch, tokens, channels, heads, d, static_cast<int>(splits));
   }
   return xcit_cuda_launched(ctx, op, err);
 }

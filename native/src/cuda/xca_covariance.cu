@@ -91,9 +91,7 @@ xcit_status covariance_entry(const char* op, xcit_ctx* ctx, float* cov, float* s
   const T* data = reinterpret_cast<const T*>(u);
   float* ws = static_cast<float*>(workspace);
   const cudaStream_t stream = xcit_cuda_stream(ctx);
-  cudaError_t err = xcit_launch(
-      xcit::gemm_tile_kernel<TokenColumns<T>, TokenColumns<T>, SlotStore>,
-      xcit::gemm_grid(channels, channels + 1, batch * splits), dim3(xcit::kGemmThreads), 0,
+  cudaError_t err = xcit::gemm_launch(
       stream, TokenColumns<T>{data, s, false}, TokenColumns<T>{data, s, true},
       SlotStore{ws, channels * (channels + 1), channels + 1}, channels, channels + 1,
       s.per_split, batch * splits);

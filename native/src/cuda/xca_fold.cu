@@ -25,7 +25,7 @@ constexpr int kThreads = 256;
 constexpr int kColumns = 16;
 constexpr int kRowsPerBlock = kThreads / xcit::kWarp;  // fold_project: a warp per row
 
-template <class T>
+template <class T, bool Folded>
 __global__ void __launch_bounds__(kThreads)
     fold_attention_kernel(float* attention, const float* cov, const float* sum,
                           const T* qkv_weight, const T* qkv_bias, const T* temperature,
@@ -41,7 +41,7 @@ __global__ void __launch_bounds__(kThreads)
   // and columns of C and every element offset are int64.
   const int tid = threadIdx.x;
   const int tx = tid % 16, ty = tid / 16;
-  xcit::for_each_block(heads, batch, 1, [&](int64_t head, int64_t b, int64_t) {
+  xcit::for_each_block<Folded>(heads, batch, 1, [&](int64_t head, int64_t b, int64_t) {
     const float* s = cov + b * c * c;
     const float* m = sum + b * c;
     const T* w_q = qkv_weight + head * d * c;
@@ -111,14 +111,14 @@ __global__ void __launch_bounds__(kThreads)
   });
 }
 
-template <class T>
+template <class T, bool Folded>
 __global__ void __launch_bounds__(kThreads)
     fold_project_kernel(T* fold, T* fold_bias, const float* attention, const T* qkv_bias,
                         const T* proj_weight, const T* proj_bias, int64_t batch, int64_t c,
                         int d) {
   const int warp = threadIdx.x / xcit::kWarp, lane = threadIdx.x % xcit::kWarp;
-  xcit::for_each_block(xcit::ceil_div(c, kRowsPerBlock), batch, 1,
-                       [&](int64_t row_group, int64_t b, int64_t) {
+  xcit::for_each_block<Folded>(xcit::ceil_div(c, kRowsPerBlock), batch, 1,
+                               [&](int64_t row_group, int64_t b, int64_t) {
     const int64_t r = row_group * kRowsPerBlock + warp;
     // Whole warps leave together (only for_each_block's barrier between logical blocks
     // follows, which they reach).
@@ -170,15 +170,17 @@ xcit_status fold_entry(const char* op, xcit_ctx* ctx, S* fold, S* fold_bias, flo
   if (batch == 0) return XCIT_OK;
   const int d = static_cast<int>(channels / heads);
   const cudaStream_t stream = xcit_cuda_stream(ctx);
+  const xcit::LaunchGrid att = xcit::launch_grid(heads, batch);
   cudaError_t err = xcit_launch(
-      fold_attention_kernel<T>, xcit::folded_grid(heads, batch), dim3(kThreads), 0, stream,
-      attention, cov, sum, reinterpret_cast<const T*>(qkv_weight),
+      att.folded ? fold_attention_kernel<T, true> : fold_attention_kernel<T, false>, att.dims,
+      dim3(kThreads), 0, stream, attention, cov, sum, reinterpret_cast<const T*>(qkv_weight),
       reinterpret_cast<const T*>(qkv_bias), reinterpret_cast<const T*>(temperature), batch,
       tokens, channels, heads, d);
+  const xcit::LaunchGrid project =
+      xcit::launch_grid(xcit::ceil_div(channels, kRowsPerBlock), batch);
   if (err == cudaSuccess) {
-    err = xcit_launch(fold_project_kernel<T>,
-                      xcit::folded_grid(xcit::ceil_div(channels, kRowsPerBlock), batch),
-                      dim3(kThreads), 0, stream, reinterpret_cast<T*>(fold),
+    err = xcit_launch(project.folded ? fold_project_kernel<T, true> : fold_project_kernel<T, false>,
+                      project.dims, dim3(kThreads), 0, stream, reinterpret_cast<T*>(fold),
                       reinterpret_cast<T*>(fold_bias), static_cast<const float*>(attention),
                       reinterpret_cast<const T*>(qkv_bias),
                       reinterpret_cast<const T*>(proj_weight),

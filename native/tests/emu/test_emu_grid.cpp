@@ -1,8 +1,8 @@
 // Launches of any size (src/cuda/grid.h) under the emulator:
 // - the launch grids for the sizes issue 12 names (xcit_small_12_p16 at 4096^2 and
 //   8192^2, xcit_small_12_p8 at 4096^2) and far beyond, from the functions the launchers
-//   call (folded_grid, gemm_grid, elementwise_grid), against a device's limits: every
-//   dimension within them, every logical block owned by one launched block;
+//   call (launch_grid, gemm_grid, elementwise_grid), against a device's limits: every
+//   dimension within them, folded exactly where the logical grid exceeds them;
 // - for_each_block walking more blocks than a device launches: 65,537 one-warp logical
 //   blocks in y and in z under a device's limits (each visited exactly once), and a 3-D
 //   walk under lowered limits whose blocks share memory across the folded iterations;
@@ -27,12 +27,14 @@ namespace {
 constexpr int64_t kTwo31 = int64_t{1} << 31;
 
 // The launch for a logical grid is valid on a device and covers it: each dimension in
-// [1, limit], the logical count where it fits, else the limit (for_each_block then walks
-// the rest). Returns the logical blocks of the busiest launched block.
-int64_t check_launch(const std::string& what, dim3 grid, int64_t x, int64_t y, int64_t z) {
+// [1, limit], the logical count where it fits, else the limit and `folded` (the kernel
+// then walks the rest). Returns the logical blocks of the busiest launched block.
+int64_t check_launch(const std::string& what, const xcit::LaunchGrid& launch, int64_t x, int64_t y,
+                     int64_t z) {
   ++g_cases;
   const xcit::GridLimits lim = xcit::kDeviceGridLimits;
-  const int64_t got[3] = {grid.x, grid.y, grid.z}, want[3] = {x, y, z}, max[3] = {lim.x, lim.y, lim.z};
+  const int64_t got[3] = {launch.dims.x, launch.dims.y, launch.dims.z}, want[3] = {x, y, z},
+                max[3] = {lim.x, lim.y, lim.z};
   int64_t fold = 1;
   for (int d = 0; d < 3; ++d) {
     EXPECT(got[d] >= 1 && got[d] <= max[d] && got[d] <= want[d] &&
@@ -42,6 +44,8 @@ int64_t check_launch(const std::string& what, dim3 grid, int64_t x, int64_t y, i
            static_cast<long long>(max[d]));
     fold *= xcit::ceil_div(want[d], got[d] > 0 ? got[d] : 1);
   }
+  EXPECT(launch.folded == (fold > 1), "%s: folded = %d but %lld logical blocks per launched one",
+         what.c_str(), launch.folded, static_cast<long long>(fold));
   return fold;
 }
 
@@ -74,17 +78,17 @@ void check_model(const char* name, int64_t side, int64_t patch, int64_t c, int64
                  xcit::ceil_div(o, xcit::kGemmTile), xcit::ceil_div(n, xcit::kGemmTile), 1);
   }
   // LayerNorm: one logical block per row (N + 1 in the class-attention stage).
-  check_launch(at + "layernorm", xcit::folded_grid(n + 1, 1, 1, dev), n + 1, 1, 1);
+  check_launch(at + "layernorm", xcit::launch_grid(n + 1, 1, 1, dev), n + 1, 1, 1);
   // XCA: gram (splits <= 32, heads, batch), apply (64-token tiles, heads, batch).
-  check_launch(at + "xca gram", xcit::folded_grid(32, heads, 1, dev), 32, heads, 1);
-  check_launch(at + "xca apply", xcit::folded_grid(xcit::ceil_div(n, 64), heads, 1, dev),
+  check_launch(at + "xca gram", xcit::launch_grid(32, heads, 1, dev), 32, heads, 1);
+  check_launch(at + "xca apply", xcit::launch_grid(xcit::ceil_div(n, 64), heads, 1, dev),
                xcit::ceil_div(n, 64), heads, 1);
   // LPI: (8x8 tiles, 32-channel chunks, batch).
   const int64_t tiles = xcit::ceil_div(grid, 8) * xcit::ceil_div(grid, 8);
-  check_launch(at + "lpi", xcit::folded_grid(tiles, xcit::ceil_div(c, 32), 1, dev), tiles,
+  check_launch(at + "lpi", xcit::launch_grid(tiles, xcit::ceil_div(c, 32), 1, dev), tiles,
                xcit::ceil_div(c, 32), 1);
   // Class attention (heads, batch); the covariance GEMM (C x C+1 over batch*8 slices).
-  check_launch(at + "class_attention", xcit::folded_grid(heads, 1, 1, dev), heads, 1, 1);
+  check_launch(at + "class_attention", xcit::launch_grid(heads, 1, 1, dev), heads, 1, 1);
   check_launch(at + "xca_covariance", xcit::gemm_grid(c, c + 1, 8, dev), xcit::ceil_div(c + 1, 64),
                xcit::ceil_div(c, 64), 8);
   // Dense outputs: ConvT 2x2 (rows = input pixels, columns 4C) up to stride 4, whose
@@ -114,7 +118,7 @@ void check_huge_grids() {
   check_launch("gemm 2^40 x 2^40 x 2^20", xcit::gemm_grid(big, big, int64_t{1} << 20, dev),
                big / 64, big / 64, int64_t{1} << 20);
   check_launch("folded 2^40 x 2^20 x 2^20",
-               xcit::folded_grid(big, int64_t{1} << 20, int64_t{1} << 20, dev), big,
+               xcit::launch_grid(big, int64_t{1} << 20, int64_t{1} << 20, dev), big,
                int64_t{1} << 20, int64_t{1} << 20);
   const dim3 e = xcit::elementwise_grid(big, dev);
   EXPECT(e.x == xcit::kMaxElementwiseBlocks && e.y == 1 && e.z == 1, "elementwise 2^40: %u", e.x);
@@ -128,7 +132,7 @@ void check_huge_grids() {
 // the next logical block before the others had read it.
 __global__ void walk_kernel(int* visits, int* mismatches, int64_t nx, int64_t ny, int64_t nz) {
   __shared__ int64_t published[1];
-  xcit::for_each_block(nx, ny, nz, [&](int64_t x, int64_t y, int64_t z) {
+  xcit::for_each_block<true>(nx, ny, nz, [&](int64_t x, int64_t y, int64_t z) {
     const int64_t id = (z * ny + y) * nx + x;
     if (threadIdx.x == 0) {
       published[0] = id;
@@ -145,7 +149,7 @@ void walk(const char* what, int64_t nx, int64_t ny, int64_t nz, dim3 limits) {
   EXPECT(xcit_emu::set_grid_limits(limits), "%s: limits", what);
   std::vector<int> visits(static_cast<size_t>(nx * ny * nz), 0);
   int mismatches = 0;
-  const dim3 grid = xcit::folded_grid(nx, ny, nz);
+  const dim3 grid = xcit::launch_grid(nx, ny, nz).dims;
   EXPECT(xcit_launch(walk_kernel, grid, dim3(32), 0, nullptr, visits.data(), &mismatches, nx, ny,
                      nz) == cudaSuccess,
          "%s: launch (%u, %u, %u): %s", what, grid.x, grid.y, grid.z, xcit_emu::last_failure());
