@@ -124,10 +124,9 @@ void check_huge_grids() {
   EXPECT(e.x == xcit::kMaxElementwiseBlocks && e.y == 1 && e.z == 1, "elementwise 2^40: %u", e.x);
 }
 
-// Each thread of logical block (x, y, z) of an nx * ny * nz grid adds 1 to
-// visits[(z * ny + y) * nx + x] (lane 0 of one warp) and, in lowered-limit runs, checks
-// through shared memory that it sees its own block's value: thread 0 publishes the
-// logical index, every thread reads it after a barrier. Without the barrier between
+// Thread 0 of logical block (x, y, z) of an nx * ny * nz grid adds 1 to
+// visits[(z * ny + y) * nx + x] and publishes the logical index in shared memory; every
+// thread checks after a barrier that it reads its own block's index. Without the barrier between
 // folded iterations, thread 0 (resumed first by the emulator) would overwrite it for
 // the next logical block before the others had read it.
 __global__ void walk_kernel(int* visits, int* mismatches, int64_t nx, int64_t ny, int64_t nz) {
