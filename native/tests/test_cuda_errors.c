@@ -1,8 +1,6 @@
 /* libxcit_cuda.so without a GPU: argument errors, and CUDA failures (no driver, no
  * device) turned into XCIT_ERR_CUDA with the runtime's text, never a crash. On a GPU
  * machine the no-device checks are skipped and only the argument checks run. */
-#include <limits.h>
-
 #include "test_util.h"
 #include "xcit/xcit_cuda.h"
 
@@ -27,9 +25,6 @@ int main(void) {
          XCIT_ERR_INVALID_ARGUMENT, "gamma is NULL");
   expect(ctx, xcit_cuda_layernorm_f32(ctx, fake, fake, fake, fake, 2, 0, 1e-6f),
          XCIT_ERR_INVALID_ARGUMENT, "cols = 0");
-  expect(ctx, xcit_cuda_layernorm_f32(ctx, fake, fake, fake, fake, (int64_t)INT_MAX + 1, 1,
-                                      1e-6f),
-         XCIT_ERR_UNSUPPORTED, "rows");
   CHECK(xcit_cuda_layernorm_f32(ctx, fake, fake, fake, fake, 0, 8, 1e-6f) == XCIT_OK,
         "rows = 0 must be a no-op");
   CHECK(xcit_cuda_device_count(NULL, NULL) == XCIT_ERR_INVALID_ARGUMENT, "NULL ctx");

@@ -14,9 +14,11 @@
  *   tokens or channels accumulates in fp32. The math is Backend.java's (the Java
  *   reference) with one rounding to the storage type per output element.
  * - rows/sizes >= 0 (an empty tensor is a no-op); NULL ctx or required pointer, negative
- *   or overflowing sizes: XCIT_ERR_INVALID_ARGUMENT with the argument named in ctx;
- *   shapes a kernel's grid cannot hold: XCIT_ERR_UNSUPPORTED; a failed launch (also "no
- *   device"): XCIT_ERR_CUDA with the runtime's text.
+ *   or overflowing sizes: XCIT_ERR_INVALID_ARGUMENT with the argument named in ctx; a
+ *   head dimension above 64 (xca, xca_fold, class_attention): XCIT_ERR_UNSUPPORTED; a
+ *   failed launch (also "no device"): XCIT_ERR_CUDA with the runtime's text. No other
+ *   size limit: work larger than a device's launch grid folds into it, and offsets are
+ *   64-bit, so whatever fits in device memory runs.
  * - No op allocates; scratch comes in as a "workspace" argument sized by the op's
  *   *_workspace_size query.
  */

@@ -20,7 +20,7 @@ template <class T>
 struct Window {
   const T* in;
   Geometry g;
-  __device__ float operator()(unsigned, int64_t p, int64_t k) const {
+  __device__ float operator()(int64_t, int64_t p, int64_t k) const {
     const int64_t ci = k / 9, tap = k % 9;
     const int64_t ox = p % g.ow, oy = (p / g.ow) % g.oh, b = p / (g.ow * g.oh);
     const int64_t iy = 2 * oy - 1 + tap / 3, ix = 2 * ox - 1 + tap % 3;
@@ -33,7 +33,7 @@ template <class T>
 struct WeightRows {
   const T* weight;
   int64_t k;
-  __device__ float operator()(unsigned, int64_t o, int64_t kk) const {
+  __device__ float operator()(int64_t, int64_t o, int64_t kk) const {
     return xcit::to_float(weight[o * k + kk]);
   }
 };
@@ -43,7 +43,7 @@ struct PixelStore {
   T* out;
   const T* bias;
   int64_t cout;
-  __device__ void operator()(unsigned, int64_t p, int64_t o, float acc) const {
+  __device__ void operator()(int64_t, int64_t p, int64_t o, float acc) const {
     out[p * cout + o] = xcit::from_float<T>(acc + xcit::to_float(bias[o]));
   }
 };
@@ -68,20 +68,13 @@ xcit_status conv_entry(const char* op, xcit_ctx* ctx, S* out, const S* in, const
   const Geometry g{height, width, in_channels, (height + 1) / 2, (width + 1) / 2};
   const int64_t pixels = batch * g.oh * g.ow;
   if (pixels == 0 || out_channels == 0) return XCIT_OK;
-  dim3 grid;
-  if (!xcit::gemm_grid(pixels, out_channels, 1, &grid)) {
-    return xcit_fail(ctx, XCIT_ERR_UNSUPPORTED, "%s: %lld output pixels exceed the grid", op,
-                     static_cast<long long>(pixels));
-  }
   const Window<T> a{reinterpret_cast<const T*>(in), g};
   const WeightRows<T> b{reinterpret_cast<const T*>(weight), in_channels * 9};
   const PixelStore<T> store{reinterpret_cast<T*>(out), reinterpret_cast<const T*>(bias),
                             out_channels};
-  return xcit_cuda_launched(
-      ctx, op,
-      xcit_launch(xcit::gemm_tile_kernel<Window<T>, WeightRows<T>, PixelStore<T>>, grid,
-                  dim3(xcit::kGemmThreads), 0, xcit_cuda_stream(ctx), a, b, store, pixels,
-                  out_channels, in_channels * 9));
+  return xcit_cuda_launched(ctx, op,
+                            xcit::gemm_launch(xcit_cuda_stream(ctx), a, b, store, pixels,
+                                              out_channels, in_channels * 9, 1));
 }
 
 }  // namespace

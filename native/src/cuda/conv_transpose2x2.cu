@@ -13,7 +13,7 @@ template <class T>
 struct Pixels {
   const T* in;
   int64_t cin;
-  __device__ float operator()(unsigned, int64_t p, int64_t c) const {
+  __device__ float operator()(int64_t, int64_t p, int64_t c) const {
     return xcit::to_float(in[p * cin + c]);
   }
 };
@@ -23,7 +23,7 @@ template <class T>
 struct TapColumns {
   const T* weight;
   int64_t n4;
-  __device__ float operator()(unsigned, int64_t n, int64_t c) const {
+  __device__ float operator()(int64_t, int64_t n, int64_t c) const {
     return xcit::to_float(weight[c * n4 + n]);
   }
 };
@@ -33,7 +33,7 @@ struct BlockStore {
   T* out;
   const T* bias;
   int64_t h, w, cout;
-  __device__ void operator()(unsigned, int64_t p, int64_t n, float acc) const {
+  __device__ void operator()(int64_t, int64_t p, int64_t n, float acc) const {
     const int64_t o = n / 4, i = (n / 2) % 2, j = n % 2;
     const int64_t x = p % w, y = (p / w) % h, b = p / (w * h);
     const int64_t at = ((b * 2 * h + 2 * y + i) * 2 * w + 2 * x + j) * cout + o;
@@ -60,20 +60,13 @@ xcit_status convt_entry(const char* op, xcit_ctx* ctx, S* out, const S* in, cons
   }
   const int64_t pixels = batch * height * width;
   if (pixels == 0 || out_channels == 0) return XCIT_OK;
-  dim3 grid;
-  if (!xcit::gemm_grid(pixels, out_channels * 4, 1, &grid)) {
-    return xcit_fail(ctx, XCIT_ERR_UNSUPPORTED, "%s: %lld input pixels exceed the grid", op,
-                     static_cast<long long>(pixels));
-  }
   const Pixels<T> a{reinterpret_cast<const T*>(in), in_channels};
   const TapColumns<T> b{reinterpret_cast<const T*>(weight), out_channels * 4};
   const BlockStore<T> store{reinterpret_cast<T*>(out), reinterpret_cast<const T*>(bias), height,
                             width, out_channels};
-  return xcit_cuda_launched(
-      ctx, op,
-      xcit_launch(xcit::gemm_tile_kernel<Pixels<T>, TapColumns<T>, BlockStore<T>>, grid,
-                  dim3(xcit::kGemmThreads), 0, xcit_cuda_stream(ctx), a, b, store, pixels,
-                  out_channels * 4, in_channels));
+  return xcit_cuda_launched(ctx, op,
+                            xcit::gemm_launch(xcit_cuda_stream(ctx), a, b, store, pixels,
+                                              out_channels * 4, in_channels, 1));
 }
 
 }  // namespace

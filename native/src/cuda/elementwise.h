@@ -1,10 +1,11 @@
 // Launch geometry and argument checks shared by the element-wise ops (add_scaled,
-// add_broadcast, bias_gelu, channel_affine, convert, row copies): grid-stride loops over
-// int64 element counts, so any size fits one launch.
+// add_broadcast, bias_gelu, channel_affine, convert, row copies, max_pool, nchw_to_nhwc,
+// the covariance reduction): grid-stride loops over int64 element counts, so any size
+// fits one launch of at most kMaxElementwiseBlocks blocks in x.
 #ifndef XCIT_CUDA_ELEMENTWISE_H
 #define XCIT_CUDA_ELEMENTWISE_H
 
-#include "cuda/compat.h"
+#include "cuda/grid.h"
 
 namespace xcit {
 
@@ -13,9 +14,11 @@ constexpr int kElementwiseThreads = 256;
 // only adds scheduling work, since every thread strides over the remainder.
 constexpr int64_t kMaxElementwiseBlocks = 4096;
 
-inline dim3 elementwise_grid(int64_t n) {
+// n >= 1 elements; also within limits.x (under the emulator a test may lower it).
+inline dim3 elementwise_grid(int64_t n, const GridLimits& limits = grid_limits()) {
   const int64_t blocks = ceil_div(n, kElementwiseThreads);
-  return dim3(static_cast<unsigned>(blocks < kMaxElementwiseBlocks ? blocks : kMaxElementwiseBlocks));
+  return launch_grid(blocks < kMaxElementwiseBlocks ? blocks : kMaxElementwiseBlocks, 1, 1, limits)
+      .dims;
 }
 
 // First index and stride of the calling thread in a grid-stride loop.

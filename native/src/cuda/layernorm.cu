@@ -2,9 +2,8 @@
 // precedes every LayerNorm inside an XCA block (x += gamma * y; u = LN(x)), for fp32,
 // fp16 and bf16 storage (xcit_cuda.h). kernel -> launch -> exported entries; the CPU
 // reference is src/cpu/layernorm.c. Statistics are fp32 whatever the storage type.
-#include <climits>
-
 #include "cuda/cuda_check.h"
+#include "cuda/grid.h"
 #include "cuda/reduce.h"
 #include "xcit/xcit_cuda.h"
 
@@ -14,47 +13,49 @@ namespace {
 // small enough for many resident blocks; narrower rows use fewer warps (see launch).
 constexpr int kMaxThreads = 256;
 
-// One block per row of `cols` elements. With Residual, first x[c] = T(x[c] + scale[c] *
-// y[c]) (scale NULL means 1): the rounded T value is what the LayerNorm then reads, so
-// the result equals add_scaled followed by layernorm exactly. Then the mean, the mean
-// squared deviation from it (two passes: no E[x^2] - E[x]^2 cancellation) and the
-// affine step. Each thread re-reads only elements it wrote itself, so the residual pass
-// needs no barrier; the reductions end with a barrier before any write to out, which
-// makes out == x (plain LayerNorm in place) safe.
-template <class T, bool Residual>
+// One logical block per row of `cols` elements (rows fold into gridDim.x, grid.h). With
+// Residual, first x[c] = T(x[c] + scale[c] * y[c]) (scale NULL means 1): the rounded T
+// value is what the LayerNorm then reads, so the result equals add_scaled followed by
+// layernorm exactly. Then the mean, the mean squared deviation from it (two passes: no
+// E[x^2] - E[x]^2 cancellation) and the affine step. Each thread re-reads only elements
+// it wrote itself, so the residual pass needs no barrier; the reductions end with a
+// barrier before any write to out, which makes out == x (plain LayerNorm in place) safe.
+template <class T, bool Residual, bool Folded>
 __global__ void __launch_bounds__(kMaxThreads)
     layernorm_kernel(T* out, T* x, const T* y, const T* scale, const T* gamma, const T* beta,
-                     int64_t cols, float eps) {
+                     int64_t rows, int64_t cols, float eps) {
   __shared__ float scratch[xcit::kWarp + 1];
-  const int64_t offset = static_cast<int64_t>(blockIdx.x) * cols;
-  T* row = x + offset;
-  T* dst = out + offset;
+  xcit::for_each_block<Folded>(rows, 1, 1, [&](int64_t r, int64_t, int64_t) {
+    const int64_t offset = r * cols;
+    T* row = x + offset;
+    T* dst = out + offset;
 
-  float sum = 0.0f;
-  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
-    if (Residual) {
-      const float s = scale != nullptr ? xcit::to_float(scale[c]) : 1.0f;
-      row[c] = xcit::from_float<T>(xcit::to_float(row[c]) + s * xcit::to_float(y[offset + c]));
+    float sum = 0.0f;
+    for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
+      if (Residual) {
+        const float s = scale != nullptr ? xcit::to_float(scale[c]) : 1.0f;
+        row[c] = xcit::from_float<T>(xcit::to_float(row[c]) + s * xcit::to_float(y[offset + c]));
+      }
+      sum += xcit::to_float(row[c]);
     }
-    sum += xcit::to_float(row[c]);
-  }
-  const float mean = xcit::block_sum(sum, scratch) / static_cast<float>(cols);
+    const float mean = xcit::block_sum(sum, scratch) / static_cast<float>(cols);
 
-  float squares = 0.0f;
-  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
-    const float d = xcit::to_float(row[c]) - mean;
-    squares += d * d;
-  }
-  const float rstd =
-      rsqrtf(xcit::block_sum(squares, scratch) / static_cast<float>(cols) + eps);
+    float squares = 0.0f;
+    for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
+      const float d = xcit::to_float(row[c]) - mean;
+      squares += d * d;
+    }
+    const float rstd =
+        rsqrtf(xcit::block_sum(squares, scratch) / static_cast<float>(cols) + eps);
 
-  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
-    const float v = (xcit::to_float(row[c]) - mean) * rstd;
-    dst[c] = xcit::from_float<T>(v * xcit::to_float(gamma[c]) + xcit::to_float(beta[c]));
-  }
+    for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
+      const float v = (xcit::to_float(row[c]) - mean) * rstd;
+      dst[c] = xcit::from_float<T>(v * xcit::to_float(gamma[c]) + xcit::to_float(beta[c]));
+    }
+  });
 }
 
-// rows in [1, INT_MAX], cols >= 1: as many whole warps as the row needs, up to kMaxThreads.
+// rows >= 1, cols >= 1: as many whole warps as the row needs, up to kMaxThreads.
 template <class T, bool Residual>
 cudaError_t layernorm_launch(cudaStream_t stream, T* out, T* x, const T* y, const T* scale,
                              const T* gamma, const T* beta, int64_t rows, int64_t cols,
@@ -62,8 +63,11 @@ cudaError_t layernorm_launch(cudaStream_t stream, T* out, T* x, const T* y, cons
   const int64_t warps = xcit::ceil_div(cols, xcit::kWarp);
   const int threads = static_cast<int>(warps * xcit::kWarp < kMaxThreads ? warps * xcit::kWarp
                                                                          : kMaxThreads);
-  return xcit_launch(layernorm_kernel<T, Residual>, dim3(static_cast<unsigned>(rows)),
-                     dim3(threads), 0, stream, out, x, y, scale, gamma, beta, cols, eps);
+  const xcit::LaunchGrid g = xcit::launch_grid(rows);
+  return xcit_launch(g.folded ? layernorm_kernel<T, Residual, true>
+                              : layernorm_kernel<T, Residual, false>,
+                     g.dims, dim3(threads), 0, stream, out, x, y, scale, gamma, beta, rows, cols,
+                     eps);
 }
 
 template <class T, bool Residual>
@@ -84,10 +88,6 @@ xcit_status layernorm_entry(const char* op, xcit_ctx* ctx, T* out, T* x, const T
   if (Residual && out == x) {
     return xcit_fail(ctx, XCIT_ERR_INVALID_ARGUMENT,
                      "%s: out aliases x (x keeps the residual stream)", op);
-  }
-  if (rows > INT_MAX) {  // gridDim.x limit; a 2-D grid is not worth it for XCiT
-    return xcit_fail(ctx, XCIT_ERR_UNSUPPORTED, "%s: rows = %lld exceeds %d (one block per row)",
-                     op, static_cast<long long>(rows), INT_MAX);
   }
   if (rows == 0) return XCIT_OK;
   return xcit_cuda_launched(ctx, op,

@@ -12,7 +12,7 @@ template <class T>
 struct DenseRows {
   const T* data;
   int64_t batch_stride, k;
-  __device__ float operator()(unsigned z, int64_t m, int64_t kk) const {
+  __device__ float operator()(int64_t z, int64_t m, int64_t kk) const {
     return xcit::to_float(data[z * batch_stride + m * k + kk]);
   }
 };
@@ -25,7 +25,7 @@ struct LinearStore {
   const T* bias;
   int64_t out_stride, o, bias_stride;
   bool gelu, accumulate;
-  __device__ void operator()(unsigned z, int64_t m, int64_t n, float acc) const {
+  __device__ void operator()(int64_t z, int64_t m, int64_t n, float acc) const {
     float v = acc + (bias != nullptr ? xcit::to_float(bias[z * bias_stride + n]) : 0.0f);
     if (gelu) v = xcit::gelu(v);
     T& dst = out[z * out_stride + m * o + n];
@@ -55,13 +55,6 @@ xcit_status linear_entry(const char* op, xcit_ctx* ctx, S* out, const S* in, con
   }
   if (batch == 0 || rows == 0 || out_features == 0) return XCIT_OK;
   const bool batched = (flags & XCIT_CUDA_LINEAR_BATCHED_WEIGHTS) != 0;
-  dim3 grid;
-  if (!xcit::gemm_grid(rows, out_features, batch, &grid)) {
-    return xcit_fail(ctx, XCIT_ERR_UNSUPPORTED,
-                     "%s: batch %lld x rows %lld exceeds the grid (65535 tiles of 64 rows, "
-                     "65535 batch items)",
-                     op, static_cast<long long>(batch), static_cast<long long>(rows));
-  }
   const DenseRows<T> a{reinterpret_cast<const T*>(in), rows * in_features, in_features};
   const DenseRows<T> b{reinterpret_cast<const T*>(weight),
                        batched ? out_features * in_features : 0, in_features};
@@ -69,11 +62,9 @@ xcit_status linear_entry(const char* op, xcit_ctx* ctx, S* out, const S* in, con
                              rows * out_features, out_features, batched ? out_features : 0,
                              (flags & XCIT_CUDA_LINEAR_GELU) != 0,
                              (flags & XCIT_CUDA_LINEAR_ACCUMULATE) != 0};
-  return xcit_cuda_launched(
-      ctx, op,
-      xcit_launch(xcit::gemm_tile_kernel<DenseRows<T>, DenseRows<T>, LinearStore<T>>, grid,
-                  dim3(xcit::kGemmThreads), 0, xcit_cuda_stream(ctx), a, b, store, rows,
-                  out_features, in_features));
+  return xcit_cuda_launched(ctx, op,
+                            xcit::gemm_launch(xcit_cuda_stream(ctx), a, b, store, rows,
+                                              out_features, in_features, batch));
 }
 
 }  // namespace

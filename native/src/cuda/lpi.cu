@@ -1,16 +1,18 @@
 // Local patch interaction (Backend.lpi, xcit_cuda.h), fused, for fp32/fp16/bf16:
 // depthwise conv3x3 -> GELU -> BatchNorm affine -> depthwise conv3x3, channel-last.
 //
-// One block per (8 x 8 output pixels, 32 channels, image). The block stages the input
-// tile with a 2-pixel halo (12 x 12) and computes the intermediate with a 1-pixel halo
-// (10 x 10) in shared memory, so the intermediate never goes to global memory and the
-// input is read once (plus the halo). Intermediate pixels outside the image are 0: the
-// spec's zero padding applies to the BatchNorm's output, which is why the BatchNorm
-// cannot be folded into conv2 (wrong at the borders). Depthwise: no reduction over
-// channels, so every output is one fp32 sum of 9 products; nothing to make deterministic.
-// A thread owns one channel of the chunk (32 lanes = 32 consecutive channels: coalesced
-// channel-last loads) and walks pixels in steps of 8 rows.
+// One logical block per (8 x 8 output pixels, 32 channels, image), folded into the launch
+// limits (grid.h). The block stages the input tile with a 2-pixel halo (12 x 12) and
+// computes the intermediate with a 1-pixel halo (10 x 10) in shared memory, so the
+// intermediate never goes to global memory and the input is read once (plus the halo).
+// Intermediate pixels outside the image are 0: the spec's zero padding applies to the
+// BatchNorm's output, which is why the BatchNorm cannot be folded into conv2 (wrong at
+// the borders). Depthwise: no reduction over channels, so every output is one fp32 sum
+// of 9 products; nothing to make deterministic. A thread owns one channel of the chunk
+// (32 lanes = 32 consecutive channels: coalesced channel-last loads) and walks pixels in
+// steps of 8 rows.
 #include "cuda/cuda_check.h"
+#include "cuda/grid.h"
 #include "xcit/xcit_cuda.h"
 
 namespace {
@@ -24,65 +26,71 @@ constexpr int kMid = kTile + 2;              // intermediate tile side (halo 1)
 
 struct Grid {
   int64_t h, w, c, tiles_x;
+  int64_t tiles, chunks, batch;  // the logical grid
 };
 
-template <class T>
+template <class T, bool Folded>
 __global__ void __launch_bounds__(kThreads)
     lpi_kernel(T* out, const T* in, const T* weight1, const T* bias1, const T* bn_scale,
                const T* bn_shift, const T* weight2, const T* bias2, Grid g) {
   __shared__ float xs[kIn * kIn][kChannels];
   __shared__ float mid[kMid * kMid][kChannels];
+  // int only within the tile (p < 144, lane < 32, row < 8); pixel, channel and element
+  // indices are int64.
   const int lane = threadIdx.x % kChannels, row = threadIdx.x / kChannels;
-  const int64_t y0 = (blockIdx.x / g.tiles_x) * kTile, x0 = (blockIdx.x % g.tiles_x) * kTile;
-  const int64_t ch = static_cast<int64_t>(blockIdx.y) * kChannels + lane;
-  const bool live = ch < g.c;  // the last chunk may be partial (C not a multiple of 32)
-  const int64_t image = static_cast<int64_t>(blockIdx.z) * g.h * g.w * g.c;
+  xcit::for_each_block<Folded>(g.tiles, g.chunks, g.batch,
+                               [&](int64_t tile, int64_t chunk, int64_t b) {
+    const int64_t y0 = (tile / g.tiles_x) * kTile, x0 = (tile % g.tiles_x) * kTile;
+    const int64_t ch = chunk * kChannels + lane;
+    const bool live = ch < g.c;  // the last chunk may be partial (C not a multiple of 32)
+    const int64_t image = b * g.h * g.w * g.c;
 
-  // 1. Input tile with halo 2; zero outside the image (conv1's padding).
-  for (int p = row; p < kIn * kIn; p += kRows) {
-    const int64_t y = y0 - 2 + p / kIn, x = x0 - 2 + p % kIn;
-    const bool inside = live && y >= 0 && y < g.h && x >= 0 && x < g.w;
-    xs[p][lane] = inside ? xcit::to_float(in[image + (y * g.w + x) * g.c + ch]) : 0.0f;
-  }
-  float w1[9], w2[9];
-  for (int k = 0; k < 9; ++k) {
-    w1[k] = live ? xcit::to_float(weight1[ch * 9 + k]) : 0.0f;
-    w2[k] = live ? xcit::to_float(weight2[ch * 9 + k]) : 0.0f;
-  }
-  const float b1 = live ? xcit::to_float(bias1[ch]) : 0.0f;
-  const float b2 = live ? xcit::to_float(bias2[ch]) : 0.0f;
-  const float scale = live ? xcit::to_float(bn_scale[ch]) : 0.0f;
-  const float shift = live ? xcit::to_float(bn_shift[ch]) : 0.0f;
-  __syncthreads();
+    // 1. Input tile with halo 2; zero outside the image (conv1's padding).
+    for (int p = row; p < kIn * kIn; p += kRows) {
+      const int64_t y = y0 - 2 + p / kIn, x = x0 - 2 + p % kIn;
+      const bool inside = live && y >= 0 && y < g.h && x >= 0 && x < g.w;
+      xs[p][lane] = inside ? xcit::to_float(in[image + (y * g.w + x) * g.c + ch]) : 0.0f;
+    }
+    float w1[9], w2[9];
+    for (int k = 0; k < 9; ++k) {
+      w1[k] = live ? xcit::to_float(weight1[ch * 9 + k]) : 0.0f;
+      w2[k] = live ? xcit::to_float(weight2[ch * 9 + k]) : 0.0f;
+    }
+    const float b1 = live ? xcit::to_float(bias1[ch]) : 0.0f;
+    const float b2 = live ? xcit::to_float(bias2[ch]) : 0.0f;
+    const float scale = live ? xcit::to_float(bn_scale[ch]) : 0.0f;
+    const float shift = live ? xcit::to_float(bn_shift[ch]) : 0.0f;
+    __syncthreads();
 
-  // 2. Intermediate with halo 1: BN(GELU(conv1)) inside the image, 0 outside.
-  for (int p = row; p < kMid * kMid; p += kRows) {
-    const int my = p / kMid, mx = p % kMid;
-    const int64_t y = y0 - 1 + my, x = x0 - 1 + mx;
-    float v = 0.0f;
-    if (y >= 0 && y < g.h && x >= 0 && x < g.w) {
-      float acc = b1;
-      for (int ky = 0; ky < 3; ++ky) {
-        for (int kx = 0; kx < 3; ++kx) acc = fmaf(xs[(my + ky) * kIn + mx + kx][lane], w1[ky * 3 + kx], acc);
+    // 2. Intermediate with halo 1: BN(GELU(conv1)) inside the image, 0 outside.
+    for (int p = row; p < kMid * kMid; p += kRows) {
+      const int my = p / kMid, mx = p % kMid;
+      const int64_t y = y0 - 1 + my, x = x0 - 1 + mx;
+      float v = 0.0f;
+      if (y >= 0 && y < g.h && x >= 0 && x < g.w) {
+        float acc = b1;
+        for (int ky = 0; ky < 3; ++ky) {
+          for (int kx = 0; kx < 3; ++kx) acc = fmaf(xs[(my + ky) * kIn + mx + kx][lane], w1[ky * 3 + kx], acc);
+        }
+        v = fmaf(xcit::gelu(acc), scale, shift);
       }
-      v = fmaf(xcit::gelu(acc), scale, shift);
+      mid[p][lane] = v;
     }
-    mid[p][lane] = v;
-  }
-  __syncthreads();
+    __syncthreads();
 
-  // 3. conv2 over the intermediate; store the pixels that exist.
-  if (!live) return;
-  for (int p = row; p < kTile * kTile; p += kRows) {
-    const int oy = p / kTile, ox = p % kTile;
-    const int64_t y = y0 + oy, x = x0 + ox;
-    if (y >= g.h || x >= g.w) continue;
-    float acc = b2;
-    for (int ky = 0; ky < 3; ++ky) {
-      for (int kx = 0; kx < 3; ++kx) acc = fmaf(mid[(oy + ky) * kMid + ox + kx][lane], w2[ky * 3 + kx], acc);
+    // 3. conv2 over the intermediate; store the pixels that exist.
+    if (!live) return;  // ends this logical block only (grid.h)
+    for (int p = row; p < kTile * kTile; p += kRows) {
+      const int oy = p / kTile, ox = p % kTile;
+      const int64_t y = y0 + oy, x = x0 + ox;
+      if (y >= g.h || x >= g.w) continue;
+      float acc = b2;
+      for (int ky = 0; ky < 3; ++ky) {
+        for (int kx = 0; kx < 3; ++kx) acc = fmaf(mid[(oy + ky) * kMid + ox + kx][lane], w2[ky * 3 + kx], acc);
+      }
+      out[image + (y * g.w + x) * g.c + ch] = xcit::from_float<T>(acc);
     }
-    out[image + (y * g.w + x) * g.c + ch] = xcit::from_float<T>(acc);
-  }
+  });
 }
 
 template <class T, class S>
@@ -108,17 +116,11 @@ xcit_status lpi_entry(const char* op, xcit_ctx* ctx, S* out, const S* in, const 
   const int64_t tiles = xcit::ceil_div(grid_h, kTile) * xcit::ceil_div(grid_w, kTile);
   const int64_t chunks = xcit::ceil_div(channels, kChannels);
   if (batch * tiles * chunks == 0) return XCIT_OK;
-  if (tiles > 0x7fffffff || chunks > 65535 || batch > 65535) {
-    return xcit_fail(ctx, XCIT_ERR_UNSUPPORTED, "%s: grid %lld x %lld x %lld exceeds the launch grid",
-                     op, static_cast<long long>(batch), static_cast<long long>(grid_h),
-                     static_cast<long long>(grid_w));
-  }
-  const Grid g{grid_h, grid_w, channels, xcit::ceil_div(grid_w, kTile)};
+  const Grid g{grid_h, grid_w, channels, xcit::ceil_div(grid_w, kTile), tiles, chunks, batch};
+  const xcit::LaunchGrid launch = xcit::launch_grid(tiles, chunks, batch);
   return xcit_cuda_launched(
       ctx, op,
-      xcit_launch(lpi_kernel<T>,
-                  dim3(static_cast<unsigned>(tiles), static_cast<unsigned>(chunks),
-                       static_cast<unsigned>(batch)),
+      xcit_launch(launch.folded ? lpi_kernel<T, true> : lpi_kernel<T, false>, launch.dims,
                   dim3(kThreads), 0, xcit_cuda_stream(ctx), reinterpret_cast<T*>(out),
                   reinterpret_cast<const T*>(in), reinterpret_cast<const T*>(weight1),
                   reinterpret_cast<const T*>(bias1), reinterpret_cast<const T*>(bn_scale),

@@ -364,6 +364,23 @@ inline int summary(const char* name) {
   return g_failures == 0 ? 0 : 1;
 }
 
+// Runs pass() as is and, in the emulator build (test_emu_<op>), once more with every grid
+// dimension limited to one block: each launcher then launches a single block that walks
+// its whole logical grid (src/cuda/grid.h), so the folding that huge shapes need on a
+// device runs here on small shapes against the same references (a kernel that used
+// blockIdx or gridDim for a logical index, or a launch over the limits, fails).
+template <class F>
+void with_folded_grids(F pass) {
+  pass();
+#ifndef XCIT_TEST_ON_DEVICE
+  std::printf("again with every grid dimension limited to one block\n");
+  const dim3 device = xcit_emu::grid_limits();
+  xcit_emu::set_grid_limits(dim3(1, 1, 1));
+  pass();
+  xcit_emu::set_grid_limits(device);
+#endif
+}
+
 // Runs f<float>, f<half>, f<bf16>.
 template <template <class> class F, class... A>
 void for_each_type(A... a) {

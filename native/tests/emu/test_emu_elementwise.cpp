@@ -240,12 +240,14 @@ void check_errors() {
 int main() {
   require_device("test_elementwise");
   check_soft_types();
-  check_convert();
   const int64_t pointwise[][2] = {{1, 1}, {7, 33}, {197, 100}, {3, 384}};
-  for (const auto& s : pointwise) for_each_type<Pointwise>(s[0], s[1]);
-  Pointwise<float>::run(1100, 1000);  // > 4096 blocks x 256 threads: the grid-stride loop
   const int64_t layouts[][3] = {{1, 1, 1}, {2, 7, 3}, {3, 9, 33}, {1, 14, 64}};
-  for (const auto& s : layouts) for_each_type<Layout>(s[0], s[1], s[2]);
+  with_folded_grids([&] {
+    check_convert();
+    for (const auto& s : pointwise) for_each_type<Pointwise>(s[0], s[1]);
+    for (const auto& s : layouts) for_each_type<Layout>(s[0], s[1], s[2]);
+  });
+  Pointwise<float>::run(1100, 1000);  // > 4096 blocks x 256 threads: the grid-stride loop
   check_errors();
   return summary("test_emu_elementwise");
 }

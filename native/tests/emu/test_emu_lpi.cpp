@@ -57,7 +57,9 @@ int main() {
   require_device("test_lpi");
   const int64_t shapes[][4] = {{1, 1, 1, 1}, {1, 7, 9, 5}, {2, 8, 8, 32}, {1, 14, 14, 48},
                                {2, 13, 5, 70}};
-  for (const auto& s : shapes) for_each_type<Case>(s[0], s[1], s[2], s[3]);
+  with_folded_grids([&] {
+    for (const auto& s : shapes) for_each_type<Case>(s[0], s[1], s[2], s[3]);
+  });
   check_errors();
   return summary("test_emu_lpi");
 }

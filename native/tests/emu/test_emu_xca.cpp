@@ -175,11 +175,13 @@ int main() {
   // (B, N, C, heads): d = 32, 48, 64; N = 1, 7 (one partial chunk), 70 (two uneven
   // splits), 197 (4 splits, 4 apply tiles, the last partial).
   const int64_t direct[][4] = {{1, 1, 32, 1}, {2, 7, 96, 2}, {1, 70, 48, 1}, {2, 197, 128, 2}};
-  for (const auto& s : direct) for_each_type<Direct>(s[0], s[1], s[2], s[3]);
   // Folded: C not a multiple of the 64-wide GEMM tile or the 16-column fold step (96),
   // N from 7 to 600 (two covariance slices).
   const int64_t folded[][4] = {{1, 7, 32, 1}, {2, 50, 96, 2}, {1, 600, 64, 2}};
-  for (const auto& s : folded) for_each_type<Folded>(s[0], s[1], s[2], s[3]);
+  with_folded_grids([&] {
+    for (const auto& s : direct) for_each_type<Direct>(s[0], s[1], s[2], s[3]);
+    for (const auto& s : folded) for_each_type<Folded>(s[0], s[1], s[2], s[3]);
+  });
   check_errors();
   return summary("test_emu_xca");
 }

@@ -122,6 +122,7 @@ struct State {
   cudaError_t last_error = cudaSuccess;
   uint64_t launches = 0;
   uint64_t arrivals = 0;
+  dim3 grid_limits{0x7fffffffu, 65535, 65535};
 };
 
 State& state() {
@@ -260,13 +261,25 @@ void fail(const char* what) {
   std::abort();
 }
 
+dim3 grid_limits() { return state().grid_limits; }
+
+bool set_grid_limits(dim3 limits) {
+  if (limits.x == 0 || limits.y == 0 || limits.z == 0 || limits.x > 0x7fffffffu ||
+      limits.y > 65535 || limits.z > 65535) {
+    return false;
+  }
+  state().grid_limits = limits;
+  return true;
+}
+
 cudaError_t check_launch(dim3 grid, dim3 block, size_t dynamic_smem) {
   State& s = state();
   s.failed = false;
   s.failure.clear();
   const uint64_t threads = static_cast<uint64_t>(block.x) * block.y * block.z;
   if (threads == 0 || threads > kMaxThreadsPerBlock || block.z > 64 || grid.x == 0 ||
-      grid.y == 0 || grid.z == 0 || grid.x > 0x7fffffffu || grid.y > 65535 || grid.z > 65535) {
+      grid.y == 0 || grid.z == 0 || grid.x > s.grid_limits.x || grid.y > s.grid_limits.y ||
+      grid.z > s.grid_limits.z) {
     record_failure("invalid launch configuration: grid (" + std::to_string(grid.x) + "," +
                    std::to_string(grid.y) + "," + std::to_string(grid.z) + ") block (" +
                    std::to_string(block.x) + "," + std::to_string(block.y) + "," +

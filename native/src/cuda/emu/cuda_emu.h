@@ -82,6 +82,11 @@ void* dynamic_shared();
 // for shfl_down beyond the width). `mask` must name every lane of the warp.
 void warp_exchange(const void* mine, void* out, size_t bytes, int src, unsigned mask);
 int lane_id();
+// The grid dimensions launch() accepts: a device's (x up to 2^31 - 1, y and z up to
+// 65535) unless a test lowers them, to make the launchers fold small shapes (cuda/grid.h
+// sizes every launch by these). Raising them above a device's is refused (false).
+dim3 grid_limits();
+bool set_grid_limits(dim3 limits);
 // Runs body once per thread of every block. Returns cudaSuccess or the error (also kept
 // for cudaGetLastError); details of a failure go to last_failure() and stderr.
 cudaError_t launch(dim3 grid, dim3 block, size_t dynamic_smem, const std::function<void()>& body);

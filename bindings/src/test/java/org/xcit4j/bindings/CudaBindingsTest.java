@@ -42,9 +42,10 @@ class CudaBindingsTest {
             int status = xcit_cuda_h.xcit_cuda_layernorm_f32(c.ctx, fake, MemorySegment.NULL, fake, fake, 1, 8, 1e-6f);
             assertEquals(xcit_h.XCIT_ERR_INVALID_ARGUMENT(), status, c.lastError());
             assertEquals("xcit_cuda_layernorm_f32: in is NULL", c.lastError());
-            status = xcit_cuda_h.xcit_cuda_layernorm_f32(c.ctx, fake, fake, fake, fake, 1L << 31, 1, 1e-6f);
+            // Sizes have no grid limit (launches fold, src/cuda/grid.h); head dims above 64 do.
+            status = xcit_cuda_h.xcit_cuda_class_attention_f32(c.ctx, fake, MemorySegment.NULL, fake, fake, 1, 1, 130, 2);
             assertEquals(xcit_h.XCIT_ERR_UNSUPPORTED(), status, c.lastError());
-            assertTrue(c.lastError().contains("rows"), c.lastError());
+            assertTrue(c.lastError().contains("head dim 65"), c.lastError());
         }
     }
 
