@@ -37,9 +37,9 @@ final class DeviceBackends implements AutoCloseable {
      * {@code device} resolved to what runs (AUTO: opened once, as {@link Backends#open} does, with
      * its note), without opening anything for concrete devices.
      */
-    static Device resolve(Device device, Precision precision, Consumer<String> notes) {
+    static Device resolve(Device device, Precision precision, int threads, Consumer<String> notes) {
         if (device != Device.AUTO) return device;
-        try (Backend probe = Backends.open(Device.AUTO, 1, precision, notes)) {
+        try (Backend probe = Backends.open(Device.AUTO, threads, precision, notes)) {
             return switch (probe) {
                 case CudaBackend _ -> Device.CUDA;
                 case CpuBackend _ -> Device.CPU;

@@ -62,7 +62,9 @@ public final class Predictor implements AutoCloseable {
                     + "a Predictor runs classification sessions");
         }
         int cores = Runtime.getRuntime().availableProcessors();
-        Device device = DeviceBackends.resolve(options.device(), options.precision(), options.notes());
+        // AUTO's note names the thread count a host device will get.
+        int hostThreads = Math.max(1, cores / (options.concurrency() > 0 ? options.concurrency() : defaultConcurrency(Device.CPU, cores)));
+        Device device = DeviceBackends.resolve(options.device(), options.precision(), hostThreads, options.notes());
         this.concurrency = options.concurrency() > 0 ? options.concurrency() : defaultConcurrency(device, cores);
         boolean host = device != Device.CUDA;
         if (host && concurrency > cores) {
