@@ -8,7 +8,6 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.SplittableRandom;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -18,6 +17,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.xcit4j.Inputs;
 import org.xcit4j.TestData;
 import org.xcit4j.backend.Device;
 import org.xcit4j.backend.Precision;
@@ -48,9 +48,7 @@ class PredictorLoadTest {
         inputs = new Tensor[SHAPES.length];
         for (int k = 0; k < SHAPES.length; k++) {
             int[] s = SHAPES[k];
-            inputs[k] = Tensor.allocate(arena, s[0], 3, s[1], s[2]);
-            SplittableRandom r = new SplittableRandom(k);
-            for (long i = 0; i < inputs[k].numel(); i++) inputs[k].set(i, (float) r.nextGaussian());
+            inputs[k] = Inputs.gaussian(arena, k, s[0], 3, s[1], s[2]);
         }
     }
 

@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
-import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
+import org.xcit4j.Inputs;
 import org.xcit4j.NativeMemory;
 import org.xcit4j.TestData;
 import org.xcit4j.backend.Device;
@@ -32,9 +32,7 @@ class PredictorSoakTest {
         try (Xcit model = Xcit.load(TestData.root().resolve("models/xcit_fashion_micro.safetensors")); Arena arena = Arena.ofConfined()) {
             Tensor[] x = new Tensor[sides.length];
             for (int k = 0; k < sides.length; k++) {
-                x[k] = Tensor.allocate(arena, 1, 3, sides[k], sides[k]);
-                SplittableRandom r = new SplittableRandom(k);
-                for (long i = 0; i < x[k].numel(); i++) x[k].set(i, (float) r.nextGaussian());
+                x[k] = Inputs.gaussian(arena, k, 1, 3, sides[k], sides[k]);
             }
             long all;
             float[][] want = new float[sides.length][];

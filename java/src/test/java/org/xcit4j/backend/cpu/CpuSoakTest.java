@@ -6,10 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
-import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.xcit4j.Inputs;
 import org.xcit4j.NativeMemory;
 import org.xcit4j.TestData;
 import org.xcit4j.model.Session;
@@ -45,10 +45,7 @@ class CpuSoakTest {
     }
 
     static Tensor input(Arena arena, int side, long seed) {
-        Tensor x = Tensor.allocate(arena, 1, 3, side, side);
-        SplittableRandom r = new SplittableRandom(seed);
-        for (long i = 0; i < x.numel(); i++) x.set(i, (float) r.nextGaussian());
-        return x;
+        return Inputs.gaussian(arena, seed, 1, 3, side, side);
     }
 
     @Test

@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.Arena;
-import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
+import org.xcit4j.Inputs;
 import org.xcit4j.backend.Precision;
 import org.xcit4j.model.Session;
 import org.xcit4j.model.Xcit;
@@ -20,13 +20,6 @@ import org.xcit4j.tensor.Tensor;
  */
 class CpuWeightsTest {
     static final XcitConfig CFG = XcitConfig.of(16, 48, 2, 4, 5, true);
-
-    static Tensor input(Arena arena, int side, long seed) {
-        Tensor x = Tensor.allocate(arena, 1, 3, side, side);
-        SplittableRandom r = new SplittableRandom(seed);
-        for (long i = 0; i < x.numel(); i++) x.set(i, (float) r.nextGaussian());
-        return x;
-    }
 
     @Test
     void backendsSharingWeightsPackEachOnceAndAgreeBitForBit() {
@@ -59,7 +52,7 @@ class CpuWeightsTest {
     void closingTheWeightsFirstKeepsThemForTheBackendsStillUsingThem() {
         try (Xcit model = Xcit.random(CFG, 7); Arena arena = Arena.ofConfined()) {
             CpuWeights weights = new CpuWeights();
-            Tensor x = input(arena, 64, 3);
+            Tensor x = Inputs.gaussian(arena, 3, 1, 3, 64, 64);
             try (CpuBackend a = new CpuBackend(1, Precision.FP32, weights); Session s = model.session(a, 1, 64, 64)) {
                 float[] before = s.run(x).logits().toArray();
                 weights.close();
