@@ -63,30 +63,35 @@ public final class NativeMemory {
     }
 
     /**
-     * Resident memory over a soak: a baseline after the warm-up, checkpoints during the soak.
-     * Its growth is the least of the last three checkpoints minus the baseline: a leak raises
-     * every checkpoint, while the JVM's transient allocations (a C2 compilation's arena, some
-     * 40 MB here now and then) raise one at a time and do not count.
+     * Resident memory over a soak: a baseline after the warm-up, then checkpoints. Its growth
+     * is the least of the last three readings minus the least of the first three (baseline
+     * included): a leak raises every reading in proportion to the work between them, while
+     * the JVM's own transient or one-off allocations (a C2 compilation's arena, some 40 MB
+     * here now and then; a step of 10-20 MB early in a soak that then stays flat) move one
+     * reading or the first ones only.
      */
     public static final class Trend {
-        private final long baseline = settledResidentBytes();
-        private final List<Long> checkpoints = new ArrayList<>();
+        private final List<Long> readings = new ArrayList<>(List.of(settledResidentBytes()));
 
         public void checkpoint() {
-            checkpoints.add(settledResidentBytes());
+            readings.add(settledResidentBytes());
         }
 
         public long growth() {
-            if (checkpoints.size() < 3) throw new IllegalStateException("take at least three checkpoints");
+            if (readings.size() < 6) throw new IllegalStateException("take at least five checkpoints");
+            return least(readings.size() - 3) - least(0);
+        }
+
+        private long least(int from) {
             long least = Long.MAX_VALUE;
-            for (int i = checkpoints.size() - 3; i < checkpoints.size(); i++) least = Math.min(least, checkpoints.get(i));
-            return least - baseline;
+            for (int i = from; i < from + 3; i++) least = Math.min(least, readings.get(i));
+            return least;
         }
 
         @Override
         public String toString() {
-            StringBuilder b = new StringBuilder(String.format("RSS %.1f MB, then", baseline / 1e6));
-            for (long c : checkpoints) b.append(String.format(" %.1f", c / 1e6));
+            StringBuilder b = new StringBuilder("RSS");
+            for (long c : readings) b.append(String.format(" %.1f", c / 1e6));
             return b.append(String.format(" MB: growth %+.1f MB", growth() / 1e6)).toString();
         }
     }

@@ -28,7 +28,7 @@ class PredictorSoakTest {
     @Test
     void alternatingShapesWithEvictionsStayFlat() throws IOException {
         int[] sides = {168, 176, 32};
-        int warmup = 900, soak = 1200, checkpoint = 300;
+        int warmup = 600, soak = 2400, checkpoint = 300;
         try (Xcit model = Xcit.load(TestData.root().resolve("models/xcit_fashion_micro.safetensors")); Arena arena = Arena.ofConfined()) {
             Tensor[] x = new Tensor[sides.length];
             for (int k = 0; k < sides.length; k++) {

@@ -45,7 +45,7 @@ public final class CpuBackend extends CpuKernels {
     private final AtomicReference<Thread> busy = new AtomicReference<>();
     /** Overrides the measured crossover when >= 0 (tests force one path or the other). */
     long covarianceMinTokens = -1;
-    private boolean closed;
+    private volatile boolean closed;
 
     /** All cores, float32. */
     public CpuBackend() {
@@ -155,9 +155,13 @@ public final class CpuBackend extends CpuKernels {
         }
     }
 
-    /** The session is closing: what it made here (plans, covariance buffers, primitives only it used) goes. */
+    /**
+     * The session is closing: what it made here (plans, covariance buffers, primitives only it
+     * used) goes. After the backend's close there is nothing left to free.
+     */
     @Override
     public void release(Forward forward) {
+        if (closed) return;
         enter("release a session");
         try {
             SessionState state = sessions.remove(forward);

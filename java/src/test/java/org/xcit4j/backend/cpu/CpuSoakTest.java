@@ -64,7 +64,7 @@ class CpuSoakTest {
             for (int i = 1; i <= soak; i++) {
                 a.run(xa);
                 b.run(xb);
-                if (i % 500 == 0) rss.checkpoint();
+                if (i % 250 == 0) rss.checkpoint();
             }
             System.out.printf("CpuSoakTest alternating: objects %d -> %d over %d alternations; %s%n", objects, cpu.preparedObjects(),
                     soak, rss);
@@ -87,7 +87,7 @@ class CpuSoakTest {
                 if (i == warmup) {
                     objects = cpu.preparedObjects();
                     rss = new NativeMemory.Trend();
-                } else if (i > warmup && (i - warmup) % 25 == 0) {
+                } else if (i > warmup && (i - warmup) % 20 == 0) {
                     rss.checkpoint();
                 }
                 for (int k = 0; k < SIDES.length; k++) {
