@@ -7,6 +7,9 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
 import org.xcit4j.backend.Device;
 import org.xcit4j.image.Classifier;
@@ -15,6 +18,8 @@ import org.xcit4j.image.Prediction;
 import org.xcit4j.image.Preprocessing;
 import org.xcit4j.model.Session;
 import org.xcit4j.model.Xcit;
+import org.xcit4j.serve.Predictor;
+import org.xcit4j.serve.PredictorOptions;
 import org.xcit4j.tensor.Tensor;
 
 /**
@@ -58,5 +63,27 @@ class ReadmeExampleTest {
         int best = 0;
         for (int i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
         assertEquals(9, best); // ankle boot
+    }
+
+    @Test
+    void serveFromManyThreads() throws Exception {
+        float[][] logits;
+        // --- README: serve ---
+        try (Predictor predictor = Predictor.open(of("models/xcit_fashion_micro.safetensors"), PredictorOptions.DEFAULT);
+             ExecutorService requests = Executors.newFixedThreadPool(8)) {   // a server's request threads
+            Future<float[][]> answer = requests.submit(() -> {
+                try (Arena arena = Arena.ofConfined()) {
+                    Tensor input = Tensor.allocate(arena, 1, 3, 48, 40);          // any (B, 3, H, W), from any thread
+                    Preprocessing.timm(48, 40).apply(new ImageDecoder().decode(of("examples/fashion/bag_18.png")), input, 0);
+                    return predictor.logits(input);                              // (B, classes): one row per image
+                }
+            });
+            logits = answer.get();
+        }
+        // --- end ---
+        assertEquals(1, logits.length);
+        int best = 0;
+        for (int i = 1; i < logits[0].length; i++) if (logits[0][i] > logits[0][best]) best = i;
+        assertEquals(8, best); // bag
     }
 }

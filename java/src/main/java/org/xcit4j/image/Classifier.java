@@ -14,13 +14,16 @@ import java.util.function.Consumer;
 import org.xcit4j.model.LoadOptions;
 import org.xcit4j.model.Session;
 import org.xcit4j.model.Xcit;
+import org.xcit4j.serve.Predictor;
+import org.xcit4j.serve.PredictorOptions;
 import org.xcit4j.tensor.Shape;
 import org.xcit4j.tensor.Tensor;
 
 /**
  * Image classification with one model: decode ({@link ImageDecoder}), timm's preprocessing
- * ({@link Preprocessing}) into a reused input batch, forward, softmax, top-K with class names
- * ({@link Labels}). Owns its input buffer, and the model and session when it opened them.
+ * ({@link Preprocessing}, square or not) into an input batch, forward on a {@link Predictor},
+ * softmax, top-K with class names ({@link Labels}). Owns the predictor and model when
+ * {@link #open} made them.
  *
  * <pre>{@code
  * try (Classifier c = Classifier.open(Path.of("models/xcit_fashion_micro.safetensors"))) {
@@ -28,7 +31,12 @@ import org.xcit4j.tensor.Tensor;
  * }
  * }</pre>
  *
- * Not thread-safe: one classifier runs one batch at a time.
+ * Thread-safe: every call preprocesses into its own input (shared memory: the Java reference
+ * backend parallelises only over memory any thread may read) and runs on the predictor, which
+ * plans a session per input shape, so a last batch of fewer files than {@link #batchSize()}
+ * runs at its own size. {@link #open} makes a predictor for one caller at a time (one forward
+ * with all cores); to classify from many threads, give {@link #of} a predictor with more
+ * concurrency.
  */
 public final class Classifier implements AutoCloseable {
 
@@ -44,26 +52,22 @@ public final class Classifier implements AutoCloseable {
         }
     }
 
-    private final Xcit model; // null when the caller owns model and session
-    private final Session session;
+    private final Xcit model; // null when the caller owns model and predictor
+    private final Predictor predictor;
     private final Labels labels;
     private final Preprocessing preprocessing;
     private final ImageDecoder decoder;
-    private final Arena arena = Arena.ofShared();
-    private final Tensor input; // (B, 3, S, S)
-    private boolean closed;
+    private final int batch;
+    private volatile boolean closed;
 
-    private Classifier(Xcit ownedModel, Session session, Labels labels, ImageDecoder decoder) {
-        Shape s = session.inputShape();
-        if (s.dim(2) != s.dim(3)) {
-            throw new IllegalArgumentException("classification needs a square input; the session's is " + s);
-        }
+    private Classifier(Xcit ownedModel, Predictor predictor, Labels labels, ImageDecoder decoder, int batch, int height, int width) {
+        if (batch < 1) throw new IllegalArgumentException("batch size must be at least 1, got " + batch);
         this.model = ownedModel;
-        this.session = session;
+        this.predictor = predictor;
         this.labels = labels;
         this.decoder = decoder;
-        this.preprocessing = Preprocessing.timm(s.size(2));
-        this.input = Tensor.allocate(arena, s);
+        this.batch = batch;
+        this.preprocessing = Preprocessing.timm(height, width);
     }
 
     /** Loads {@code weights} with default {@link ClassifierOptions} (auto device, batch 1). */
@@ -72,8 +76,9 @@ public final class Classifier implements AutoCloseable {
     }
 
     /**
-     * Loads {@code weights} and opens a session of {@code options.batch()} images at the input
-     * size {@link ClassifierOptions#resolveSize} picks; labels as {@link ClassifierOptions#labelsFor}.
+     * Loads {@code weights} and classifies in batches of {@code options.batch()} images at the
+     * input size {@link ClassifierOptions#resolveSize} picks; labels as
+     * {@link ClassifierOptions#labelsFor}. One forward at a time, with all cores.
      */
     public static Classifier open(Path weights, ClassifierOptions options) throws IOException {
         LoadOptions load = LoadOptions.DEFAULT.withModel(options.model().orElse(null))
@@ -81,37 +86,39 @@ public final class Classifier implements AutoCloseable {
         Xcit model = Xcit.load(weights, load);
         model.warnings().forEach(w -> options.notes().accept("warning: " + w));
         Map<String, String> metadata = model.metadata();
-        Session session = null;
+        Predictor predictor = null;
         try {
             int size = options.resolveSize(weights.toString(), metadata);
             if (model.config().numClasses() == 0) {
                 throw new IllegalArgumentException(weights + ": the checkpoint has no classifier head, so it cannot classify");
             }
             Labels labels = options.labelsFor(weights.toString(), metadata, model.config().numClasses());
-            session = model.session(options.device(), options.precision(), options.batch(), size, size, options.notes());
-            return new Classifier(model, session, labels, new ImageDecoder(options.maxPixels()));
+            predictor = Predictor.of(model, PredictorOptions.DEFAULT.withDevice(options.device()).withPrecision(options.precision())
+                    .withConcurrency(1).withNotes(options.notes()));
+            return new Classifier(model, predictor, labels, new ImageDecoder(options.maxPixels()), options.batch(), size, size);
         } catch (IOException | RuntimeException e) {
-            if (session != null) session.close();
+            if (predictor != null) predictor.close();
             model.close();
             throw e;
         }
     }
 
     /**
-     * A classifier over a session the caller keeps owning (closing the classifier frees only
-     * its input buffer).
+     * A classifier over a predictor the caller keeps owning (closing the classifier closes
+     * nothing), for inputs of {@code height} x {@code width} in batches of {@code batch}.
      */
-    public static Classifier of(Session session, Labels labels, ImageDecoder decoder) {
-        return new Classifier(null, session, Objects.requireNonNull(labels), Objects.requireNonNull(decoder));
+    public static Classifier of(Predictor predictor, Labels labels, ImageDecoder decoder, int batch, int height, int width) {
+        return new Classifier(null, Objects.requireNonNull(predictor), Objects.requireNonNull(labels), Objects.requireNonNull(decoder),
+                batch, height, width);
     }
 
-    /**
-     * One image through {@code session} (its first batch slot), for callers that hold a
-     * session and want one answer; allocates a temporary input buffer.
-     */
+    /** One image through {@code session} (its first batch slot), for callers that hold a session and want one answer. */
     public static List<Prediction> classify(Session session, Labels labels, RgbImage image, int topK) {
-        try (Classifier c = of(session, labels, new ImageDecoder())) {
-            return c.classify(image, topK);
+        Shape s = session.inputShape();
+        try (Arena arena = Arena.ofShared()) {
+            Tensor input = Tensor.allocate(arena, s);
+            Preprocessing.timm(s.size(2), s.size(3)).apply(image, input, 0);
+            return Prediction.topK(logitsRow(session.forward(input).logits(), 0), labels, topK);
         }
     }
 
@@ -132,48 +139,54 @@ public final class Classifier implements AutoCloseable {
 
     public List<Prediction> classify(RgbImage image, int topK) {
         ensureOpen();
-        preprocessing.apply(image, input, 0);
-        return Prediction.topK(logitsRow(session.forward(input).logits(), 0), labels, topK);
+        try (Arena arena = Arena.ofShared()) {
+            Tensor input = Tensor.allocate(arena, 1, 3, preprocessing.height(), preprocessing.width());
+            preprocessing.apply(image, input, 0);
+            return predictor.run(input, out -> Prediction.topK(logitsRow(out.logits(), 0), labels, topK));
+        }
     }
 
     /**
-     * Classifies {@code files} in batches of the session's batch size. A file that fails to
-     * decode gets a {@link Result} with its error and does not stop the others. Results come in
-     * input order, each handed to {@code onResult} as soon as its batch is done.
+     * Classifies {@code files} in batches of {@link #batchSize()}; the last batch, and a batch
+     * with files that failed to decode, run at the size of the images they have. A file that
+     * fails to decode gets a {@link Result} with its error and does not stop the others.
+     * Results come in input order, each handed to {@code onResult} as soon as its batch is done.
      */
     public List<Result> classifyAll(List<Path> files, int topK, Consumer<Result> onResult) {
         ensureOpen();
-        int batch = input.shape().size(0);
         List<Result> all = new ArrayList<>(files.size());
         List<Result> pending = new ArrayList<>();
         List<Integer> slotOf = new ArrayList<>(); // pending index -> batch slot, or -1 for a failure
         int filled = 0;
-        for (int i = 0; i < files.size(); i++) {
-            Path f = files.get(i);
-            try {
-                preprocess(f, filled);
-                slotOf.add(filled++);
-                pending.add(null);
-            } catch (ImageLoadException e) {
-                slotOf.add(-1);
-                pending.add(new Result(f, List.of(), e));
-            }
-            if (filled == batch || i == files.size() - 1) {
-                // Unused slots keep the previous batch's images: batch items are independent in
-                // XCiT (eval-mode BatchNorm, per-token LayerNorm), so they cannot affect these.
-                Tensor logits = filled > 0 ? session.forward(input).logits() : null;
-                int start = i + 1 - pending.size();
-                for (int p = 0; p < pending.size(); p++) {
-                    Result r = pending.get(p);
-                    if (r == null) {
-                        r = new Result(files.get(start + p), Prediction.topK(logitsRow(logits, slotOf.get(p)), labels, topK), null);
-                    }
-                    all.add(r);
-                    onResult.accept(r);
+        try (Arena arena = Arena.ofShared()) {
+            Tensor input = Tensor.allocate(arena, batch, 3, preprocessing.height(), preprocessing.width());
+            for (int i = 0; i < files.size(); i++) {
+                Path f = files.get(i);
+                try {
+                    preprocess(f, input, filled);
+                    slotOf.add(filled++);
+                    pending.add(null);
+                } catch (ImageLoadException e) {
+                    slotOf.add(-1);
+                    pending.add(new Result(f, List.of(), e));
                 }
-                pending.clear();
-                slotOf.clear();
-                filled = 0;
+                if (filled == batch || i == files.size() - 1) {
+                    List<List<Prediction>> tops = filled == 0 ? List.of() : predictor.run(input.slice(0, filled), out -> {
+                        List<List<Prediction>> rows = new ArrayList<>();
+                        for (int r = 0; r < out.logits().shape().size(0); r++) rows.add(Prediction.topK(logitsRow(out.logits(), r), labels, topK));
+                        return rows;
+                    });
+                    int start = i + 1 - pending.size();
+                    for (int p = 0; p < pending.size(); p++) {
+                        Result r = pending.get(p);
+                        if (r == null) r = new Result(files.get(start + p), tops.get(slotOf.get(p)), null);
+                        all.add(r);
+                        onResult.accept(r);
+                    }
+                    pending.clear();
+                    slotOf.clear();
+                    filled = 0;
+                }
             }
         }
         return all;
@@ -184,10 +197,10 @@ public final class Classifier implements AutoCloseable {
      * long and thin that the resized side overflows) fails like a bad file, from its header,
      * before it is decoded.
      */
-    private void preprocess(Path file, int slot) throws ImageLoadException {
+    private void preprocess(Path file, Tensor input, int slot) throws ImageLoadException {
         int[] size = decoder.size(file);
         try {
-            if (size[0] > 0 && size[1] > 0) preprocessing.resizedSize(size[0], size[1]);
+            if (size[0] > 0 && size[1] > 0) preprocessing.resizeOf(size[0], size[1]);
         } catch (IllegalArgumentException e) {
             throw new ImageLoadException(file, e.getMessage(), e);
         }
@@ -204,32 +217,42 @@ public final class Classifier implements AutoCloseable {
         return labels;
     }
 
-    /** Side of the square model input. */
+    /** Side of the square model input (an IllegalStateException for a non-square one: see {@link #inputHeight()}). */
     public int inputSize() {
         return preprocessing.size();
     }
 
-    public int batchSize() {
-        return input.shape().size(0);
+    public int inputHeight() {
+        return preprocessing.height();
     }
 
-    public Session session() {
-        return session;
+    public int inputWidth() {
+        return preprocessing.width();
+    }
+
+    public int batchSize() {
+        return batch;
+    }
+
+    public Predictor predictor() {
+        return predictor;
     }
 
     private void ensureOpen() {
         if (closed) throw new IllegalStateException("the classifier has been closed");
     }
 
-    /** Frees the input buffer, and the session and model if {@link #open} made them; idempotent. */
+    /** Closes the predictor and model if {@link #open} made them; idempotent. */
     @Override
-    public void close() {
+    public synchronized void close() {
         if (closed) return;
         closed = true;
-        arena.close();
         if (model != null) {
-            session.close();
-            model.close();
+            try {
+                predictor.close();
+            } finally {
+                model.close();
+            }
         }
     }
 }

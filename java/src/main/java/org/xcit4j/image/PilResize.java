@@ -1,15 +1,16 @@
 package org.xcit4j.image;
 
 /**
- * Bicubic resizing with the exact arithmetic of PIL's {@code Image.resize(size, BICUBIC)}
- * (libImaging/Resample.c), so that an image gives the same bytes here as in timm's
- * preprocessing. PIL's algorithm, reproduced step by step:
+ * Bicubic (and bilinear) resizing with the exact arithmetic of PIL's
+ * {@code Image.resize(size, BICUBIC)} (libImaging/Resample.c), so that an image gives the
+ * same bytes here as in timm's preprocessing. PIL's algorithm, reproduced step by step:
  * <ul>
  * <li>separable: a horizontal pass into an 8-bit intermediate, then a vertical pass (for
  * images taller than 100 times their width that shrink vertically, PIL's Python layer runs
  * the vertical pass first: so does this class);</li>
- * <li>antialiasing: when shrinking by a factor s the filter support (2 for bicubic, a = -0.5)
- * is scaled by s, and taps are evaluated at {@code (x - center + 0.5) / s};</li>
+ * <li>antialiasing: when shrinking by a factor s the filter support (2 for bicubic, a = -0.5;
+ * 1 for bilinear, a triangle) is scaled by s, and taps are evaluated at
+ * {@code (x - center + 0.5) / s};</li>
  * <li>per output pixel, the taps are normalised to sum to 1 in double, then turned into
  * 22-bit fixed point ({@code PRECISION_BITS = 32 - 8 - 2}) rounding half away from zero;</li>
  * <li>accumulation in int starting from 2^21 (rounding), then {@code >> 22} and clipped to
@@ -22,22 +23,45 @@ package org.xcit4j.image;
 public final class PilResize {
     /** Bits of the fixed-point taps: 8 bits for the result, 2 for overflow of negative lobes. */
     static final int PRECISION_BITS = 32 - 8 - 2;
-    private static final double SUPPORT = 2.0;
     private static final double A = -0.5;
+
+    /** PIL's resampling filters that timm's eval transforms use, with their support. */
+    public enum Filter {
+        /** PIL BICUBIC: Keys' kernel, a = -0.5 (XCiT's configured interpolation). */
+        BICUBIC(2.0),
+        /** PIL BILINEAR: the triangle (timm's transform for non-square targets, see Preprocessing). */
+        BILINEAR(1.0);
+
+        final double support;
+
+        Filter(double support) {
+            this.support = support;
+        }
+
+        double weight(double x) {
+            return this == BICUBIC ? bicubic(x) : bilinear(x);
+        }
+    }
 
     private PilResize() {
     }
 
-    /** {@code image} resized to outWidth x outHeight. */
+    /** {@code image} resized to outWidth x outHeight (bicubic). */
     public static RgbImage resize(RgbImage image, int outWidth, int outHeight) {
         return resizeCrop(image, outWidth, outHeight, 0, 0, outWidth, outHeight);
     }
 
     /**
      * The region (left, top, cropWidth, cropHeight) of {@code image} resized to
-     * outWidth x outHeight; the region must lie inside the resized image.
+     * outWidth x outHeight (bicubic); the region must lie inside the resized image.
      */
     public static RgbImage resizeCrop(RgbImage image, int outWidth, int outHeight, int left, int top, int cropWidth, int cropHeight) {
+        return resizeCrop(image, outWidth, outHeight, left, top, cropWidth, cropHeight, Filter.BICUBIC);
+    }
+
+    /** As {@link #resizeCrop(RgbImage, int, int, int, int, int, int)} with {@code filter}. */
+    public static RgbImage resizeCrop(RgbImage image, int outWidth, int outHeight, int left, int top, int cropWidth, int cropHeight,
+                                      Filter filter) {
         if (outWidth < 1 || outHeight < 1 || left < 0 || top < 0 || cropWidth < 1 || cropHeight < 1
                 || left + cropWidth > outWidth || top + cropHeight > outHeight) {
             throw new IllegalArgumentException("crop (" + left + ", " + top + ", " + cropWidth + "x" + cropHeight
@@ -46,18 +70,18 @@ public final class PilResize {
         // PIL's Image.resize runs very tall images vertical pass first: a transpose makes that
         // our horizontal-first code (moving bytes is exact).
         if ((long) image.height() > (long) image.width() * 100 && outHeight < image.height()) {
-            return transpose(horizontalFirst(transpose(image), outHeight, outWidth, top, left, cropHeight, cropWidth));
+            return transpose(horizontalFirst(transpose(image), outHeight, outWidth, top, left, cropHeight, cropWidth, filter));
         }
-        return horizontalFirst(image, outWidth, outHeight, left, top, cropWidth, cropHeight);
+        return horizontalFirst(image, outWidth, outHeight, left, top, cropWidth, cropHeight, filter);
     }
 
-    private static RgbImage horizontalFirst(RgbImage in, int outW, int outH, int left, int top, int cw, int ch) {
+    private static RgbImage horizontalFirst(RgbImage in, int outW, int outH, int left, int top, int cw, int ch, Filter filter) {
         boolean needH = outW != in.width(), needV = outH != in.height();
-        Taps v = needV ? Taps.of(in.height(), outH, top, ch) : null;
+        Taps v = needV ? Taps.of(in.height(), outH, top, ch, filter) : null;
         // Source rows the vertical pass reads (all of them for its first to last tap).
         int rowFrom = needV ? v.first() : top, rowTo = needV ? v.end() : top + ch;
         RgbImage mid = needH
-                ? horizontal(in, Taps.of(in.width(), outW, left, cw), rowFrom, rowTo)
+                ? horizontal(in, Taps.of(in.width(), outW, left, cw, filter), rowFrom, rowTo)
                 : copyRegion(in, left, rowFrom, cw, rowTo - rowFrom);
         return needV ? vertical(mid, v, rowFrom) : mid;
     }
@@ -122,10 +146,10 @@ public final class PilResize {
      * position). PIL's precompute_coeffs and normalize_coeffs_8bpc.
      */
     record Taps(int[] min, int[] len, int[] k, int ksize) {
-        static Taps of(int inSize, int outSize, int from, int count) {
+        static Taps of(int inSize, int outSize, int from, int count, Filter filter) {
             double scale = (double) inSize / outSize;
             double filterScale = Math.max(scale, 1.0);
-            double support = SUPPORT * filterScale;
+            double support = filter.support * filterScale;
             int ksize = (int) Math.ceil(support) * 2 + 1;
             int[] min = new int[count], len = new int[count], k = new int[count * ksize];
             double[] w = new double[ksize];
@@ -137,7 +161,7 @@ public final class PilResize {
                 int xmax = Math.min((int) (center + support + 0.5), inSize) - xmin;
                 double sum = 0;
                 for (int x = 0; x < xmax; x++) {
-                    w[x] = bicubic((x + xmin - center + 0.5) * ss);
+                    w[x] = filter.weight((x + xmin - center + 0.5) * ss);
                     sum += w[x];
                 }
                 for (int x = 0; x < xmax; x++) {
@@ -174,6 +198,13 @@ public final class PilResize {
         if (x < 0.0) x = -x;
         if (x < 1.0) return ((A + 2.0) * x - (A + 3.0)) * x * x + 1;
         if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * A;
+        return 0.0;
+    }
+
+    /** PIL's bilinear_filter: the triangle of support 1. */
+    static double bilinear(double x) {
+        if (x < 0.0) x = -x;
+        if (x < 1.0) return 1.0 - x;
         return 0.0;
     }
 

@@ -11,17 +11,24 @@ import org.xcit4j.tensor.Tensor;
  * {@code ToTensor()} (/255) and {@code Normalize(mean, std)}, all in the same float32
  * operations as torchvision, so equal pixels give bit-identical tensors.
  *
- * @param size side of the square model input
- * @param mean per-channel mean subtracted after scaling to [0, 1]
- * @param std  per-channel divisor
+ * <p>A non-square input (height != width) follows timm 1.0's branch for it:
+ * {@code ResizeKeepRatio((height, width))} (the side with the smaller ratio to its target
+ * becomes exactly the target, the other {@code round(side / ratio)}, Python's rounding) then
+ * {@code CenterCrop((height, width))}. That branch builds ResizeKeepRatio without passing the
+ * configured interpolation, so timm resizes non-square targets bilinearly: so does this.
+ *
+ * @param height rows of the model input
+ * @param width  columns of the model input
+ * @param mean   per-channel mean subtracted after scaling to [0, 1]
+ * @param std    per-channel divisor
  */
-public record Preprocessing(int size, float[] mean, float[] std) {
+public record Preprocessing(int height, int width, float[] mean, float[] std) {
     /** ImageNet statistics, timm's IMAGENET_DEFAULT_MEAN/STD (every XCiT uses them). */
     public static final float[] IMAGENET_MEAN = {0.485f, 0.456f, 0.406f};
     public static final float[] IMAGENET_STD = {0.229f, 0.224f, 0.225f};
 
     public Preprocessing {
-        if (size < 1) throw new IllegalArgumentException("input size must be positive, got " + size);
+        if (height < 1 || width < 1) throw new IllegalArgumentException("input size must be positive, got " + height + "x" + width);
         if (mean.length != 3 || std.length != 3) throw new IllegalArgumentException("mean and std need 3 channels");
         mean = mean.clone();
         std = std.clone();
@@ -29,7 +36,23 @@ public record Preprocessing(int size, float[] mean, float[] std) {
 
     /** timm's default for every XCiT checkpoint at input side {@code size} (224 or 384 in the zoo). */
     public static Preprocessing timm(int size) {
-        return new Preprocessing(size, IMAGENET_MEAN, IMAGENET_STD);
+        return timm(size, size);
+    }
+
+    /** timm's eval transform to a {@code height} x {@code width} input (square or not). */
+    public static Preprocessing timm(int height, int width) {
+        return new Preprocessing(height, width, IMAGENET_MEAN, IMAGENET_STD);
+    }
+
+    /** Side of the square model input; an IllegalStateException for a non-square one. */
+    public int size() {
+        if (height != width) throw new IllegalStateException("the input is " + height + "x" + width + ", not square");
+        return height;
+    }
+
+    /** Whether the model input is square (timm's short-side Resize) rather than not (ResizeKeepRatio). */
+    public boolean square() {
+        return height == width;
     }
 
     /**
@@ -40,6 +63,7 @@ public record Preprocessing(int size, float[] mean, float[] std) {
      * @return {width, height}
      */
     public int[] resizedSize(int width, int height) {
+        int size = size();
         int shortSide = Math.min(width, height), longSide = Math.max(width, height);
         long newLong = (long) ((double) ((long) size * longSide) / shortSide);
         if (newLong > Integer.MAX_VALUE) {
@@ -57,22 +81,55 @@ public record Preprocessing(int size, float[] mean, float[] std) {
         return (int) Math.rint((resized - size) / 2.0);
     }
 
-    /** The resized and center-cropped 8-bit image, before normalisation (size x size). */
-    public RgbImage resizeAndCrop(RgbImage image) {
-        int[] wh = resizedSize(image.width(), image.height());
-        // Resize(short side = size) never leaves a side below size, so CenterCrop never pads.
-        return PilResize.resizeCrop(image, wh[0], wh[1], cropOffset(wh[0], size), cropOffset(wh[1], size), size, size);
+    /**
+     * The size timm's {@code ResizeKeepRatio((height, width))} gives a width x height image
+     * (a non-square target): ratio = min(h / height, w / width) in double, each side
+     * {@code round(side / ratio)} with Python's round (half to even, as {@link Math#rint}).
+     *
+     * @return {width, height}
+     */
+    public int[] keepRatioSize(int imageWidth, int imageHeight) {
+        double ratio = Math.min((double) imageHeight / height, (double) imageWidth / width);
+        double w = Math.rint(imageWidth / ratio), h = Math.rint(imageHeight / ratio);
+        if (Math.max(w, h) > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("a " + imageWidth + " x " + imageHeight + " image resized to cover " + width + " x "
+                    + height + " would be " + (long) Math.max(w, h) + " pixels long, more than an image can hold");
+        }
+        return new int[] {(int) w, (int) h};
     }
 
     /**
-     * Writes the normalised (3, size, size) tensor of {@code image} into slot {@code index} of
-     * {@code batch} (B, 3, size, size); nothing is allocated for the output.
+     * {width, height} of a width x height image after the resize step, the short-side Resize
+     * for a square input, ResizeKeepRatio otherwise; an IllegalArgumentException when a side
+     * would not fit an image (the caller can refuse such a file from its header).
+     */
+    public int[] resizeOf(int imageWidth, int imageHeight) {
+        return square() ? resizedSize(imageWidth, imageHeight) : keepRatioSize(imageWidth, imageHeight);
+    }
+
+    /** The resized and center-cropped 8-bit image, before normalisation (width x height). */
+    public RgbImage resizeAndCrop(RgbImage image) {
+        if (square()) {
+            int[] wh = resizedSize(image.width(), image.height());
+            // Resize(short side = size) never leaves a side below size, so CenterCrop never pads.
+            return PilResize.resizeCrop(image, wh[0], wh[1], cropOffset(wh[0], width), cropOffset(wh[1], height), width, height);
+        }
+        int[] wh = keepRatioSize(image.width(), image.height());
+        // The side with the smaller ratio lands on its target (round() absorbs the division's
+        // error), the other on at least its target: CenterCrop never pads.
+        return PilResize.resizeCrop(image, wh[0], wh[1], cropOffset(wh[0], width), cropOffset(wh[1], height), width, height,
+                PilResize.Filter.BILINEAR);
+    }
+
+    /**
+     * Writes the normalised (3, height, width) tensor of {@code image} into slot {@code index}
+     * of {@code batch} (B, 3, height, width); nothing is allocated for the output.
      */
     public void apply(RgbImage image, Tensor batch, int index) {
         Shape s = batch.shape();
-        if (s.rank() != 4 || s.dim(1) != 3 || s.dim(2) != size || s.dim(3) != size) {
-            throw new IllegalArgumentException("preprocessing to " + size + "x" + size + " needs a (B, 3, " + size + ", "
-                    + size + ") tensor, got " + s);
+        if (s.rank() != 4 || s.dim(1) != 3 || s.dim(2) != height || s.dim(3) != width) {
+            throw new IllegalArgumentException("preprocessing to " + height + "x" + width + " (height x width) needs a (B, 3, "
+                    + height + ", " + width + ") tensor, got " + s);
         }
         if (index < 0 || index >= s.dim(0)) throw new IndexOutOfBoundsException("batch index " + index + " of " + s);
         normalize(resizeAndCrop(image), batch, index);
@@ -117,17 +174,18 @@ public record Preprocessing(int size, float[] mean, float[] std) {
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof Preprocessing p && p.size == size && Arrays.equals(p.mean, mean) && Arrays.equals(p.std, std);
+        return o instanceof Preprocessing p && p.height == height && p.width == width && Arrays.equals(p.mean, mean)
+                && Arrays.equals(p.std, std);
     }
 
     @Override
     public int hashCode() {
-        return 31 * (31 * size + Arrays.hashCode(mean)) + Arrays.hashCode(std);
+        return 31 * (31 * (31 * height + width) + Arrays.hashCode(mean)) + Arrays.hashCode(std);
     }
 
     @Override
     public String toString() {
-        return "Preprocessing[size=" + size + ", mean=" + Arrays.toString(mean) + ", std=" + Arrays.toString(std) + "]";
+        return "Preprocessing[" + height + "x" + width + ", mean=" + Arrays.toString(mean) + ", std=" + Arrays.toString(std) + "]";
     }
 
     @Override

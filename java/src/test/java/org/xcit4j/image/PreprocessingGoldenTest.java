@@ -88,4 +88,38 @@ class PreprocessingGoldenTest {
             }
         }
     }
+
+    static Stream<String> nonSquare() throws IOException {
+        List<String> cases = new ArrayList<>();
+        for (JsonElement e : nonSquareManifest().getAsJsonArray("images")) cases.add(e.getAsJsonObject().get("npy").getAsString());
+        return cases.stream();
+    }
+
+    static JsonObject nonSquareManifest() throws IOException {
+        return JsonParser.parseString(Files.readString(dir().resolve("nonsquare/manifest.json"))).getAsJsonObject();
+    }
+
+    /**
+     * Non-square targets (tools/golden/make_nonsquare_goldens.py): timm's ResizeKeepRatio +
+     * CenterCrop branch, bilinear as timm builds it; bit-identical like the square path.
+     */
+    @ParameterizedTest
+    @MethodSource("nonSquare")
+    void nonSquareTargetsMatchTimm(String npy) throws IOException {
+        JsonObject e = null;
+        for (JsonElement c : nonSquareManifest().getAsJsonArray("images")) {
+            if (c.getAsJsonObject().get("npy").getAsString().equals(npy)) e = c.getAsJsonObject();
+        }
+        int h = e.get("height").getAsInt(), w = e.get("width").getAsInt();
+        RgbImage rgb = new ImageDecoder().decode(dir().resolve(e.get("file").getAsString()));
+        try (Arena arena = Arena.ofConfined()) {
+            Tensor expected = Npy.read(dir().resolve("nonsquare").resolve(npy), arena);
+            Tensor got = Tensor.allocate(arena, 1, 3, h, w);
+            Preprocessing.timm(h, w).apply(rgb, got, 0);
+            assertEquals(expected.shape(), got.shape());
+            long differing = 0;
+            for (long i = 0; i < got.numel(); i++) if (got.get(i) != expected.get(i)) differing++;
+            assertEquals(0, differing, npy + ": values that differ from timm's");
+        }
+    }
 }

@@ -16,15 +16,18 @@ final class ConvPlan {
     static final long IM2COL_FLOATS = 1L << 20;
 
     final Tensor in, weight;
+    /** weight in im2col order ({@link #permute}), the GEMM's (Cout, 9 Cin) operand. */
+    final Tensor gemmWeight;
     final int firstRow;
     final long k, chunk;
     final long[] row0, rows;
     final MemorySegment[] src, dst;
 
     /** For in (B, h, w, cin) and out (B, outRows, ceil(w/2), cout), output rows from firstRow. */
-    ConvPlan(Tensor in, Tensor out, Tensor weight, int firstRow, long h, long w, long cin, long cout) {
+    ConvPlan(Tensor in, Tensor out, Tensor weight, Tensor gemmWeight, int firstRow, long h, long w, long cin, long cout) {
         this.in = in;
         this.weight = weight;
+        this.gemmWeight = gemmWeight;
         this.firstRow = firstRow;
         long b = in.shape().dim(0), ow = (w + 1) / 2, pixels = out.shape().dim(1) * ow, first = firstRow * ow;
         this.k = 9 * cin;

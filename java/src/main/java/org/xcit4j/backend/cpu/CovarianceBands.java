@@ -2,7 +2,6 @@ package org.xcit4j.backend.cpu;
 
 import static org.xcit4j.bindings.xcit.xcit_h.*;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import org.xcit4j.backend.NativeContext;
@@ -18,17 +17,15 @@ import org.xcit4j.tensor.Tensor;
  * are checked by the caller.
  */
 final class CovarianceBands {
-    private final Dnnl dnnl;
-    private final Arena arena;
+    private final Dnnl.Scope scope;
     private final ByRows<GramMatrix> covarianceSet = new ByRows<>(), covarianceAdd = new ByRows<>();
     private final ByRows<RuntimeMatMul> applies = new ByRows<>();
     private final Halves stats = new Halves(), folded = new Halves();
     private CovarianceFold fold;
     private MemorySegment bandSums = MemorySegment.NULL;
 
-    CovarianceBands(Dnnl dnnl, Arena arena) {
-        this.dnnl = dnnl;
-        this.arena = arena;
+    CovarianceBands(Dnnl.Scope scope) {
+        this.scope = scope;
     }
 
     /** statsTensor (C + 1, C) (+)= [u^T u ; column sums] of the band u (m, C). */
@@ -38,13 +35,13 @@ final class CovarianceBands {
         if (!accumulate) {
             ctx.check(xcit_cpu_column_sums_f32(h, stats.row, u.segment(), m, c), "xcit_cpu_column_sums_f32");
         } else {
-            if (bandSums.byteSize() < c * Float.BYTES) bandSums = arena.allocate(c * Float.BYTES, 64);
+            if (bandSums.byteSize() < c * Float.BYTES) bandSums = scope.arena().allocate(c * Float.BYTES, 64);
             ctx.check(xcit_cpu_column_sums_f32(h, bandSums, u.segment(), m, c), "xcit_cpu_column_sums_f32");
             ctx.check(xcit_cpu_add_scaled_f32(h, stats.row, bandSums, MemorySegment.NULL, 1, c), "xcit_cpu_add_scaled_f32");
         }
         ByRows<GramMatrix> made = accumulate ? covarianceAdd : covarianceSet;
         GramMatrix gram = made.get(m);
-        if (gram == null) gram = made.put(m, new GramMatrix(dnnl, m, c, accumulate, false));
+        if (gram == null) gram = made.put(m, new GramMatrix(scope, m, c, accumulate, false));
         gram.run(ctx, u.segment(), stats.square, dry);                                                  // S (+)= u^T u
     }
 
@@ -53,7 +50,7 @@ final class CovarianceBands {
               Tensor temperature, int heads, Tensor projWeight, Tensor projBias, Tensor gamma, long c, boolean dry) {
         stats.of(statsTensor, c);
         folded.of(foldedTensor, c);
-        if (fold == null || fold.c != c || fold.heads != heads) fold = new CovarianceFold(dnnl, arena, c, heads);
+        if (fold == null || fold.c != c || fold.heads != heads) fold = new CovarianceFold(scope, c, heads);
         fold.fold(ctx, tokens, stats.square, stats.row, folded.square, folded.row, qkvWeight.segment(), qkvBias.segment(),
                 temperature.segment(), projWeight.segment(), projBias.segment(),
                 gamma == null ? MemorySegment.NULL : gamma.segment(), dry);
@@ -64,7 +61,7 @@ final class CovarianceBands {
         folded.of(foldedTensor, c);
         RuntimeMatMul mm = applies.get(m);
         if (mm == null) {
-            mm = applies.put(m, dnnl.runtimeMatmul(Operand.rowMajor(m, c), Operand.transposed(c, c), true, Operand.rowMajor(m, c),
+            mm = applies.put(m, scope.runtimeMatmul(Operand.rowMajor(m, c), Operand.transposed(c, c), true, Operand.rowMajor(m, c),
                     true, false));
         }
         if (!dry) mm.run(u.segment(), folded.square, folded.row, x.segment());

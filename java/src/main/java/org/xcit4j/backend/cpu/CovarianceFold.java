@@ -2,7 +2,6 @@ package org.xcit4j.backend.cpu;
 
 import static org.xcit4j.bindings.xcit.xcit_h.*;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import org.xcit4j.backend.NativeContext;
 import org.xcit4j.backend.cpu.RuntimeMatMul.Operand;
@@ -20,7 +19,8 @@ final class CovarianceFold {
     private final MemorySegment t, attn, mixed, vb, p;
     private final RuntimeMatMul qk, proj;
 
-    CovarianceFold(Dnnl dnnl, Arena arena, long c, int heads) {
+    CovarianceFold(Dnnl.Scope scope, long c, int heads) {
+        var arena = scope.arena();
         this.c = c;
         this.heads = heads;
         long f = Float.BYTES;
@@ -29,8 +29,8 @@ final class CovarianceFold {
         mixed = arena.allocate(c * c * f, 64);
         vb = arena.allocate(c * f, 64);
         p = arena.allocate(c * c * f, 64);
-        qk = dnnl.runtimeMatmul(Operand.rowMajor(2 * c, c), Operand.rowMajor(c, c), false, Operand.rowMajor(2 * c, c), false, false);
-        proj = dnnl.runtimeMatmul(Operand.rowMajor(c, c), Operand.rowMajor(c, c), false, Operand.rowMajor(c, c), false, false);
+        qk = scope.runtimeMatmul(Operand.rowMajor(2 * c, c), Operand.rowMajor(c, c), false, Operand.rowMajor(2 * c, c), false, false);
+        proj = scope.runtimeMatmul(Operand.rowMajor(c, c), Operand.rowMajor(c, c), false, Operand.rowMajor(c, c), false, false);
     }
 
     /** wfold (C, C), bfold (C) from s (C, C) and colsum (C) of n tokens; {@code dry}: no GEMM executes. */

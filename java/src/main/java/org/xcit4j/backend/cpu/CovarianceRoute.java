@@ -2,7 +2,8 @@ package org.xcit4j.backend.cpu;
 
 import static org.xcit4j.backend.Checks.*;
 
-import java.lang.foreign.Arena;
+import java.util.ArrayList;
+import java.util.List;
 import org.xcit4j.backend.NativeContext;
 import org.xcit4j.tensor.Tensor;
 
@@ -10,21 +11,22 @@ import org.xcit4j.tensor.Tensor;
  * The CPU backend's covariance-folded attention (CovarianceFold's algebra): the whole-image
  * form ({@link CovarianceXca}: u^T u, the fold, one Linear) and the banded form of streamed
  * blocks ({@link CovarianceBands}), with their argument checks. CpuBackend decides, from the
- * token count, when a block takes this route.
+ * token count, when a block takes this route. One per session ({@link SessionState}): its
+ * buffers and primitives live in the session's scope and go when the session is released.
  */
 final class CovarianceRoute {
     private final NativeContext ctx;
     private final Gemms gemms;
-    private final Arena arena;
-    /** The folded attention's buffers and primitives for the (u, x) pair last seen. */
-    private CovarianceXca whole;
+    private final Dnnl.Scope scope;
+    /** The folded attention's buffers and primitives per (u, x) pair (a session passes one). */
+    private final List<CovarianceXca> whole = new ArrayList<>(1);
     /** The covariance route of streamed blocks (made on first use). */
     private CovarianceBands bands;
 
-    CovarianceRoute(NativeContext ctx, Gemms gemms, Arena arena) {
+    CovarianceRoute(NativeContext ctx, Gemms gemms, Dnnl.Scope scope) {
         this.ctx = ctx;
         this.gemms = gemms;
-        this.arena = arena;
+        this.scope = scope;
     }
 
     /** x += gamma * proj(XCA(u)) for u (B, N, C) through the fold (its GEMMs in fp32 in either precision). */
@@ -34,9 +36,12 @@ final class CovarianceRoute {
         checkXcaWeights(c, qkvWeight, qkvBias, temperature, heads, projBias, gamma);
         requireDims(projWeight, "xca proj weight", c, c);
         gemms.ensureOmpThreads();
-        CovarianceXca path = whole;
         boolean bf16 = gemms.bf16();
-        if (path == null || !path.serves(u, x, heads, bf16)) whole = path = new CovarianceXca(gemms.dnnl(), arena, u, x, heads, bf16);
+        CovarianceXca path = null;
+        for (int i = 0; i < whole.size() && path == null; i++) {
+            if (whole.get(i).serves(u, x, heads, bf16)) path = whole.get(i);
+        }
+        if (path == null) whole.add(path = new CovarianceXca(scope, u, x, heads, bf16));
         path.run(ctx, qkvWeight, qkvBias, temperature, projWeight, projBias, gamma, gemms.dryRun);
     }
 
@@ -79,7 +84,7 @@ final class CovarianceRoute {
     }
 
     private CovarianceBands bands() {
-        if (bands == null) bands = new CovarianceBands(gemms.dnnl(), arena);
+        if (bands == null) bands = new CovarianceBands(scope);
         return bands;
     }
 }

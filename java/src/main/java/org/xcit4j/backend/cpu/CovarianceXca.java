@@ -2,7 +2,6 @@ package org.xcit4j.backend.cpu;
 
 import static org.xcit4j.bindings.xcit.xcit_h.*;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import org.xcit4j.backend.NativeContext;
 import org.xcit4j.backend.cpu.RuntimeMatMul.Operand;
@@ -27,7 +26,8 @@ final class CovarianceXca {
     private final boolean bf16;
     private final MemorySegment uHalf, wHalf; // bf16 copies of u_i and W' (bf16 precision only)
 
-    CovarianceXca(Dnnl dnnl, Arena arena, Tensor u, Tensor x, int heads, boolean bf16) {
+    CovarianceXca(Dnnl.Scope scope, Tensor u, Tensor x, int heads, boolean bf16) {
+        var arena = scope.arena();
         this.u = u;
         this.x = x;
         this.n = u.shape().dim(1);
@@ -48,9 +48,9 @@ final class CovarianceXca {
         // In bf16 precision the two per-token GEMMs (S = u^T u and the folded Linear) take bf16
         // inputs and accumulate in float32, like every other GEMM; the O(C^3) products and all
         // the glue stay float32.
-        gram = new GramMatrix(dnnl, n, c, false, bf16);
-        fold = new CovarianceFold(dnnl, arena, c, heads);
-        folded = dnnl.runtimeMatmul(Operand.rowMajor(n, c), Operand.transposed(c, c), true, Operand.rowMajor(n, c), true, bf16);
+        gram = new GramMatrix(scope, n, c, false, bf16);
+        fold = new CovarianceFold(scope, c, heads);
+        folded = scope.runtimeMatmul(Operand.rowMajor(n, c), Operand.transposed(c, c), true, Operand.rowMajor(n, c), true, bf16);
         this.bf16 = bf16;
         uHalf = bf16 ? arena.allocate(n * c * 2, 64) : MemorySegment.NULL;
         wHalf = bf16 ? arena.allocate(c * c * 2, 64) : MemorySegment.NULL;

@@ -2,8 +2,10 @@ package org.xcit4j.backend.cpu;
 
 import static org.xcit4j.bindings.xcit.xcit_h.*;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.IdentityHashMap;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
 import org.xcit4j.backend.DeviceUnavailableException;
 import org.xcit4j.backend.NativeContext;
 import org.xcit4j.backend.Precision;
@@ -13,8 +15,14 @@ import org.xcit4j.tensor.Tensor;
  * The native CPU backend: libxcit's C kernels (AVX-512 / AVX2 / baseline, chosen at run time,
  * OpenMP threads) for every op except the matrix products, which go to oneDNN. Every call
  * is one or a few downcalls on memory the session planned; GEMM primitives are created, and
- * their weights packed, on the first call for a (weight, rows) pair and reused afterwards,
- * so steady-state calls allocate nothing. Not thread-safe: one backend per session at a time.
+ * their weights packed, while a session is prepared, so runs allocate nothing.
+ *
+ * <p>Sessions: a backend serves any number of sessions in turn, one forward at a time (a run
+ * while another thread runs on the same backend is refused with an IllegalStateException).
+ * What a session makes here (im2col plans, the covariance route's buffers and primitives, its
+ * use of GEMM primitives) is its own {@link SessionState}, freed when the session closes.
+ * Packed weights live in a {@link CpuWeights}: the backend's own, or one shared by several
+ * backends (one per thread or per session of a server) so that each weight is packed once.
  *
  * <pre>{@code
  * try (CpuBackend cpu = new CpuBackend(2, Precision.BF16); Session s = model.session(cpu, 1, 224, 224)) { ... }
@@ -24,13 +32,20 @@ public final class CpuBackend extends CpuKernels {
     private final NativeContext ctx;
     private final Precision precision;
     private final int threads;
-    private final Arena arena = Arena.ofShared(); // derived weights and workspaces
+    private final CpuWeights weights;
+    private final boolean ownsWeights;
     private final Gemms gemms;
     private final PatchConv conv;
-    private final CovarianceRoute covariance;
+    private final Map<Forward, SessionState> sessions = new IdentityHashMap<>();
+    /** Ops called outside a session's prepare or run (tests call ops directly): freed at close. */
+    private final SessionState unbound;
+    /** The state of the session preparing or running now, else {@link #unbound}. */
+    private SessionState current;
+    /** The thread inside prepare, run or release, or null. */
+    private final AtomicReference<Thread> busy = new AtomicReference<>();
     /** Overrides the measured crossover when >= 0 (tests force one path or the other). */
     long covarianceMinTokens = -1;
-    private boolean closed;
+    private volatile boolean closed;
 
     /** All cores, float32. */
     public CpuBackend() {
@@ -47,11 +62,21 @@ public final class CpuBackend extends CpuKernels {
      * with avx512_bf16 and is refused with {@link DeviceUnavailableException} elsewhere.
      */
     public CpuBackend(int threads, Precision precision) {
-        this(threads, precision, XCIT_ISA_AUTO());
+        this(threads, precision, null, XCIT_ISA_AUTO());
     }
 
-    /** As above with the kernel set forced (XCIT_ISA_*), for tests of the fallbacks. */
-    CpuBackend(int threads, Precision precision, int isa) {
+    /**
+     * As {@link #CpuBackend(int, Precision)}, with packed weights from (and into) {@code weights},
+     * which the caller keeps owning: backends given the same {@link CpuWeights} pack each
+     * weight of a model once between them. {@code weights} may be closed before this backend;
+     * it is freed when the last backend using it closes.
+     */
+    public CpuBackend(int threads, Precision precision, CpuWeights weights) {
+        this(threads, precision, java.util.Objects.requireNonNull(weights, "weights"), XCIT_ISA_AUTO());
+    }
+
+    /** As above with the kernel set forced (XCIT_ISA_*), for tests of the fallbacks; null weights: its own. */
+    CpuBackend(int threads, Precision precision, CpuWeights shared, int isa) {
         if (threads < 0) throw new IllegalArgumentException("threads must be >= 0 (0 = all cores), got " + threads);
         if (precision == Precision.TF32 || precision == Precision.FP16) {
             throw new DeviceUnavailableException("precision " + precision + " is not available on device 'cpu' (fp32 or bf16); "
@@ -62,21 +87,27 @@ public final class CpuBackend extends CpuKernels {
                     + CpuInfo.detect().relevantFlags() + "); use fp32");
         }
         this.precision = precision;
-        NativeContext c = new NativeContext();
+        this.ownsWeights = shared == null;
+        this.weights = ownsWeights ? new CpuWeights() : shared;
+        weights.attach();
+        NativeContext c = null;
         Gemms g;
         try {
+            c = new NativeContext();
             c.check(xcit_cpu_set_isa(c.handle(), isa), "xcit_cpu_set_isa");
             c.check(xcit_cpu_set_threads(c.handle(), threads), "xcit_cpu_set_threads");
-            g = new Gemms(c, precision, xcit_cpu_threads(c.handle()), arena);
-        } catch (RuntimeException e) {
-            c.close();
+            g = new Gemms(c, weights, precision, xcit_cpu_threads(c.handle()));
+        } catch (RuntimeException | LinkageError e) {
+            if (c != null) c.close();
+            releaseWeights();
             throw e;
         }
         this.ctx = c;
         this.gemms = g;
         this.threads = xcit_cpu_threads(c.handle());
-        this.conv = new PatchConv(c, g, arena);
-        this.covariance = new CovarianceRoute(c, g, arena);
+        this.conv = new PatchConv(c, g, weights);
+        this.unbound = new SessionState(c, g);
+        use(unbound);
     }
 
     /**
@@ -88,27 +119,84 @@ public final class CpuBackend extends CpuKernels {
      */
     @Override
     public void prepare(Forward forward) {
-        forward.setup(this);
-        gemms.dryRun = true;
-        try (UnbackedTensor input = new UnbackedTensor(forward.inputShape())) {
-            forward.forward(this, input.tensor);
+        enter("prepare a session");
+        SessionState state = new SessionState(ctx, gemms);
+        try {
+            SessionState previous = sessions.put(forward, state);
+            if (previous != null) previous.close();
+            use(state);
+            gemms.bindThread();
+            forward.setup(this);
+            gemms.dryRun = true;
+            try (UnbackedTensor input = new UnbackedTensor(forward.inputShape())) {
+                forward.forward(this, input.tensor);
+            } finally {
+                gemms.dryRun = false;
+            }
+        } catch (RuntimeException | Error e) {
+            sessions.remove(forward);
+            state.close();
+            throw e;
         } finally {
-            gemms.dryRun = false;
+            exit();
+        }
+    }
+
+    /** One forward in the session's own state, with this backend's OpenMP team size on the calling thread. */
+    @Override
+    public void run(Forward forward, Tensor input) {
+        enter("run a forward");
+        try {
+            use(sessions.getOrDefault(forward, unbound));
+            gemms.bindThread();
+            forward.forward(this, input);
+        } finally {
+            exit();
         }
     }
 
     /**
-     * The session is closing: its conv plans go (they hold its views); other sessions' plans are
-     * remade on their next call. Packed weights and primitives stay, keyed by the model's weights.
+     * The session is closing: what it made here (plans, covariance buffers, primitives only it
+     * used) goes. After the backend's close there is nothing left to free.
      */
     @Override
     public void release(Forward forward) {
-        conv.forgetPlans();
+        if (closed) return;
+        enter("release a session");
+        try {
+            SessionState state = sessions.remove(forward);
+            if (state != null) state.close();
+        } finally {
+            exit();
+        }
     }
 
-    /** oneDNN primitives and im2col plans made so far (tests: a prepared session's runs make none). */
+    /** Claims the backend for this thread; a second thread is refused (the scratch and context are shared). */
+    private void enter(String what) {
+        if (closed) throw new IllegalStateException("the cpu backend has been closed");
+        Thread other = busy.compareAndExchange(null, Thread.currentThread());
+        if (other != null) {
+            throw new IllegalStateException("cannot " + what + " on this cpu backend: thread '" + other.getName()
+                    + "' is running on it. A CpuBackend runs one forward at a time; give each thread its own backend "
+                    + "(sharing packed weights through CpuWeights), or share one org.xcit4j.serve.Predictor between threads");
+        }
+    }
+
+    private void exit() {
+        use(unbound);
+        busy.set(null);
+    }
+
+    private void use(SessionState state) {
+        current = state;
+        gemms.scope = state.scope;
+    }
+
+    /** oneDNN primitives and im2col plans alive now (tests: a prepared session's runs make none). */
     int preparedObjects() {
-        return gemms.dnnl().primitives() + conv.plans();
+        int plans = unbound.convPlans.size();
+        for (SessionState s : sessions.values()) plans += s.convPlans.size();
+        return gemms.dnnl().primitives() + plans;
     }
 
     /** Why this backend cannot be opened here, or null if it can. */
@@ -195,7 +283,7 @@ public final class CpuBackend extends CpuKernels {
 
     /** Bytes of the weights oneDNN holds packed (package-private: tests). */
     long packedWeightBytes() {
-        return gemms.dnnl().packedWeightBytes();
+        return weights.packedBytes();
     }
 
     /**
@@ -226,7 +314,7 @@ public final class CpuBackend extends CpuKernels {
             super.xcaAddScaled(x, u, qkvWeight, qkvBias, temperature, heads, projWeight, projBias, gamma, qkvBuf, attnBuf, tmp);
             return;
         }
-        covariance.xcaAddScaled(x, u, qkvWeight, qkvBias, temperature, heads, projWeight, projBias, gamma);
+        current.covariance.xcaAddScaled(x, u, qkvWeight, qkvBias, temperature, heads, projWeight, projBias, gamma);
     }
 
     /** The covariance route (from the crossover on) reads neither qkvBuf nor attnBuf. */
@@ -243,18 +331,18 @@ public final class CpuBackend extends CpuKernels {
 
     @Override
     public void xcaCovAccumulate(Tensor stats, Tensor u, boolean accumulate) {
-        covariance.accumulate(stats, u, accumulate);
+        current.covariance.accumulate(stats, u, accumulate);
     }
 
     @Override
     public void xcaCovFold(Tensor folded, Tensor stats, long tokens, Tensor qkvWeight, Tensor qkvBias, Tensor temperature,
                            int heads, Tensor projWeight, Tensor projBias, Tensor gamma) {
-        covariance.fold(folded, stats, tokens, qkvWeight, qkvBias, temperature, heads, projWeight, projBias, gamma);
+        current.covariance.fold(folded, stats, tokens, qkvWeight, qkvBias, temperature, heads, projWeight, projBias, gamma);
     }
 
     @Override
     public void xcaCovApply(Tensor x, Tensor u, Tensor folded) {
-        covariance.apply(x, u, folded);
+        current.covariance.apply(x, u, folded);
     }
 
     /**
@@ -277,7 +365,7 @@ public final class CpuBackend extends CpuKernels {
 
     @Override
     public void conv3x3s2(Tensor out, Tensor in, int firstRow, Tensor weight, Tensor bias, boolean gelu) {
-        conv.channelsLast(out, in, firstRow, weight, bias, gelu);
+        conv.channelsLast(current.convPlans, out, in, firstRow, weight, bias, gelu);
     }
 
     @Override
@@ -285,17 +373,30 @@ public final class CpuBackend extends CpuKernels {
         conv.channelsFirst(out, in, firstRow, weight, bias, gelu);
     }
 
-    /** Frees the native context, oneDNN primitives and packed weights; closing twice is harmless. */
+    /**
+     * Frees the native context, oneDNN primitives, every session's state and (unless shared)
+     * the packed weights; closing twice is harmless. Refused while a forward runs.
+     */
     @Override
     public void close() {
         if (closed) return;
+        enter("close");
         closed = true;
         try {
+            for (SessionState s : sessions.values()) s.close();
+            sessions.clear();
+            unbound.close();
             gemms.close();
         } finally {
+            conv.close();
             ctx.close();
-            arena.close();
-            conv.clear();
+            releaseWeights();
+            busy.set(null);
         }
+    }
+
+    private void releaseWeights() {
+        weights.detach();
+        if (ownsWeights) weights.close();
     }
 }

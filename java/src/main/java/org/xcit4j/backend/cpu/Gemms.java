@@ -3,7 +3,6 @@ package org.xcit4j.backend.cpu;
 import static org.xcit4j.backend.Checks.*;
 import static org.xcit4j.bindings.xcit.xcit_h.*;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import org.xcit4j.backend.NativeContext;
 import org.xcit4j.backend.Precision;
@@ -13,16 +12,18 @@ import org.xcit4j.tensor.Tensor;
  * The CPU backend's matrix products: oneDNN matmul primitives (made, and their weights packed,
  * on the first call for a (weight, rows) pair), the bf16 rounding of their inputs, and the
  * OpenMP team size oneDNN reads from the calling thread. While {@link #dryRun} is set (a
- * session's prepare walk) every product makes what it needs but does not execute.
+ * session's prepare walk) every product makes what it needs but does not execute. Primitives
+ * are asked for in the {@link #scope} of the session running (CpuBackend switches it).
  */
 final class Gemms implements AutoCloseable {
     private final NativeContext ctx;
-    private final Dnnl dnnl = new Dnnl();
+    private final Dnnl dnnl;
     private final Precision precision;
     private final int threads;
-    private final Arena arena;
     /** bf16 copies of GEMM inputs (precision BF16 only), grown rarely and reused. */
-    private MemorySegment staging = MemorySegment.NULL;
+    private final GrowingBuffer staging = new GrowingBuffer();
+    /** Where the primitives asked for now belong: the running session's scope. */
+    Dnnl.Scope scope;
     /** The Java thread whose OpenMP default thread count was last set (oneDNN reads it). */
     private Thread ompThread = Thread.currentThread();
     /**
@@ -32,11 +33,11 @@ final class Gemms implements AutoCloseable {
      */
     boolean dryRun;
 
-    Gemms(NativeContext ctx, Precision precision, int threads, Arena arena) {
+    Gemms(NativeContext ctx, CpuWeights weights, Precision precision, int threads) {
         this.ctx = ctx;
+        this.dnnl = new Dnnl(weights);
         this.precision = precision;
         this.threads = threads;
-        this.arena = arena;
     }
 
     Dnnl dnnl() {
@@ -117,8 +118,7 @@ final class Gemms implements AutoCloseable {
 
     /** The bf16 staging for a GEMM input of {@code elements}, grown rarely and reused. */
     private MemorySegment staging(long elements) {
-        if (staging.byteSize() < elements * 2) staging = arena.allocate(elements * 2, 64);
-        return staging;
+        return staging.atLeast(elements * 2);
     }
 
     /** Runs mm on src (elements floats); in bf16 precision src is first rounded into staging. */
@@ -134,20 +134,29 @@ final class Gemms implements AutoCloseable {
 
     MatMul matmul(Tensor weight, Tensor bias, Tensor gamma, Dnnl.Epilogue epilogue, long m, boolean bf16Out) {
         ensureOmpThreads();
-        return dnnl.matmul(m, weight, bias, gamma, epilogue, bf16(), bf16Out);
+        return scope.matmul(m, weight, bias, gamma, epilogue, bf16(), bf16Out);
     }
 
     /** oneDNN sizes its OpenMP team from the calling thread's default: set it once per thread. */
     void ensureOmpThreads() {
-        Thread current = Thread.currentThread();
-        if (current != ompThread) {
-            ctx.check(xcit_cpu_set_threads(ctx.handle(), threads), "xcit_cpu_set_threads");
-            ompThread = current;
-        }
+        if (Thread.currentThread() != ompThread) bindThread();
+    }
+
+    /**
+     * Sets the calling thread's OpenMP default to this backend's team size, unconditionally:
+     * once per run, since another backend (another team size) may have run on this thread since.
+     */
+    void bindThread() {
+        ctx.check(xcit_cpu_set_threads(ctx.handle(), threads), "xcit_cpu_set_threads");
+        ompThread = Thread.currentThread();
     }
 
     @Override
     public void close() {
-        dnnl.close();
+        try {
+            dnnl.close();
+        } finally {
+            staging.close();
+        }
     }
 }

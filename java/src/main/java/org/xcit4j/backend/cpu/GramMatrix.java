@@ -24,7 +24,7 @@ final class GramMatrix {
     private MemorySegment slicedU, slicedS;
 
     /** u in bfloat16 when {@code bf16} (S is float32 either way); {@code accumulate}: S += u^T u. */
-    GramMatrix(Dnnl dnnl, long m, long c, boolean accumulate, boolean bf16) {
+    GramMatrix(Dnnl.Scope scope, long m, long c, boolean accumulate, boolean bf16) {
         this.m = m;
         this.c = c;
         this.elementBytes = bf16 ? 2 : Float.BYTES;
@@ -37,7 +37,7 @@ final class GramMatrix {
             long first = i * block, rows = Math.min(block, c - first), cols = c - first;
             // u_i^T: u's columns [first, first + rows) seen transposed; the right operand is u's
             // columns [first, c); S's rows [first, first + rows) from its diagonal on.
-            products[i] = dnnl.runtimeMatmul(new Operand(rows, m, 1, c), new Operand(m, cols, c, 1), false,
+            products[i] = scope.runtimeMatmul(new Operand(rows, m, 1, c), new Operand(m, cols, c, 1), false,
                     new Operand(rows, cols, c, 1), accumulate, bf16);
         }
     }

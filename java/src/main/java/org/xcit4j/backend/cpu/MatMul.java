@@ -9,10 +9,11 @@ import org.xcit4j.tensor.Tensor;
 
 /**
  * One oneDNN matmul primitive for a fixed (m, K, O), its bias and the argument array it
- * executes with; its weights are packed by {@link Dnnl#packedWeight}, once per layout, and
- * shared with the primitives of other row counts; src and weights in f32 or bf16, dst f32 (or bf16 when
- * it only feeds another bf16 GEMM). {@link #run} only points the src and dst memory
- * objects at the caller's buffers and executes: three downcalls, no allocation.
+ * executes with; its weights are packed by {@link CpuWeights}, once per layout, and shared
+ * with the primitives of other row counts and other backends; src and weights in f32 or
+ * bf16, dst f32 (or bf16 when it only feeds another bf16 GEMM). {@link #run} only points the
+ * src and dst memory objects at the caller's buffers and executes: three downcalls, no
+ * allocation. Its sessions count as {@link #users}: the last one to be released destroys it.
  */
 final class MatMul {
 
@@ -22,6 +23,9 @@ final class MatMul {
     final boolean bf16, bf16Out;
     private final MemorySegment primitive, srcMem, dstMem, scratchMem, args, stream;
     private final MemorySegment[] owned; // memory objects to destroy
+    private final Arena arena = Arena.ofShared(); // the argument array and the layer-scaled bias
+    /** Sessions ({@link Dnnl.Scope}s) using this primitive. */
+    int users;
     private final long scratchBytes;
     private final String impl;
 
@@ -36,7 +40,6 @@ final class MatMul {
         this.stream = dnnl.stream();
         long o = weight.shape().dim(0), k = weight.shape().dim(1);
         MemorySegment engine = dnnl.engine();
-        Arena keep = dnnl.arena();
         int dt = bf16 ? dnnl_bf16() : dnnl_f32();
         try (Arena tmp = Arena.ofConfined()) {
             MemorySegment srcMd = md(tmp, dt, dnnl_ab(), m, k);
@@ -67,20 +70,20 @@ final class MatMul {
 
                     MemorySegment biasData = bias == null ? MemorySegment.NULL : bias.segment();
                     if (gamma != null && bias != null) {
-                        biasData = keep.allocate(o * Float.BYTES, 64);
+                        biasData = arena.allocate(o * Float.BYTES, 64);
                         for (long r = 0; r < o; r++) biasData.setAtIndex(Tensor.F32, r, bias.get(r) * gamma.get(r));
                     }
-                    MemorySegment packedMem = dnnl.packedWeight(weight, gamma, weiMd);
+                    MemorySegment packedMem = memory(tmp, weiMd, engine, dnnl.weights().packed(weight, gamma, weiMd));
                     MemorySegment biasMem = bias == null ? MemorySegment.NULL : memory(tmp, biasMd, engine, biasData);
                     srcMem = memory(tmp, srcMd, engine, MemorySegment.NULL);
                     dstMem = memory(tmp, dstMd, engine, MemorySegment.NULL);
                     scratchMem = memory(tmp, scratchMd, engine, MemorySegment.NULL);
                     primitive = Dnnl.create(tmp, p -> dnnl_primitive_create(p, pd), "dnnl_primitive_create");
-                    owned = bias == null ? new MemorySegment[] {srcMem, dstMem, scratchMem}
-                            : new MemorySegment[] {biasMem, srcMem, dstMem, scratchMem};
+                    owned = bias == null ? new MemorySegment[] {packedMem, srcMem, dstMem, scratchMem}
+                            : new MemorySegment[] {packedMem, biasMem, srcMem, dstMem, scratchMem};
 
                     int n = bias == null ? 4 : 5;
-                    args = keep.allocate(Dnnl.ARG_BYTES * n, 8);
+                    args = arena.allocate(Dnnl.ARG_BYTES * n, 8);
                     Dnnl.setArg(args, 0, DNNL_ARG_SRC(), srcMem);
                     Dnnl.setArg(args, 1, DNNL_ARG_WEIGHTS(), packedMem);
                     Dnnl.setArg(args, 2, DNNL_ARG_DST(), dstMem);
@@ -125,6 +128,7 @@ final class MatMul {
     void destroy() {
         dnnl_primitive_destroy(primitive);
         for (MemorySegment mem : owned) dnnl_memory_destroy(mem);
+        arena.close();
     }
 
     static MemorySegment md(Arena tmp, int dt, int tag, long rows, long cols) {

@@ -9,22 +9,22 @@ import org.xcit4j.tensor.Tensor;
 /**
  * A linear weight (O, K), times gamma per output row when gamma is not null, reordered once
  * into the layout and type a oneDNN matmul asked for. Primitives of different row counts
- * usually ask for the same layout (the streamed trunk's bands, the last shorter band), so
- * {@link Dnnl#packedWeight} hands them one copy: the weights are held once, not once per
- * primitive.
+ * usually ask for the same layout (the streamed trunk's bands, the last shorter band), and
+ * every backend sharing a {@link CpuWeights} asks for the same ones, so {@link CpuWeights}
+ * hands them all one copy: the weights are held once, not once per primitive or backend.
+ * Each primitive wraps the bytes in its own dnnl_memory_t ({@link MatMul}).
  */
 final class PackedWeight {
     final Tensor weight, gamma;
     /** Owned clone of the layout; compared with dnnl_memory_desc_equal. */
     private final MemorySegment md;
-    /** dnnl_memory_t over the packed bytes (which live in the Dnnl arena). */
-    final MemorySegment memory;
+    /** The packed bytes (in the CpuWeights arena). */
+    final MemorySegment bytes;
 
-    PackedWeight(Dnnl dnnl, Tensor weight, Tensor gamma, MemorySegment layout) {
+    PackedWeight(MemorySegment engine, MemorySegment stream, Arena arena, Tensor weight, Tensor gamma, MemorySegment layout) {
         this.weight = weight;
         this.gamma = gamma;
         long o = weight.shape().dim(0), k = weight.shape().dim(1);
-        MemorySegment engine = dnnl.engine();
         try (Arena tmp = Arena.ofConfined()) {
             // Fold gamma in float (one rounding, as exact as scaling after the product).
             MemorySegment plain = weight.segment();
@@ -38,23 +38,25 @@ final class PackedWeight {
             md = Dnnl.create(tmp, p -> dnnl_memory_desc_clone(p, layout), "dnnl_memory_desc_clone");
             MemorySegment plainMd = MatMul.md(tmp, dnnl_f32(), dnnl_ba(), k, o); // (O, K) row-major = B^T
             MemorySegment plainMem = MatMul.memory(tmp, plainMd, engine, plain);
+            MemorySegment packedMem = MemorySegment.NULL;
             try {
-                MemorySegment packed = dnnl.arena().allocate(dnnl_memory_desc_get_size(md), 64);
-                memory = MatMul.memory(tmp, md, engine, packed);
-                reorder(tmp, engine, plainMd, md, plainMem, memory, dnnl.stream());
+                bytes = arena.allocate(dnnl_memory_desc_get_size(md), 64);
+                packedMem = MatMul.memory(tmp, md, engine, bytes);
+                reorder(tmp, engine, plainMd, md, plainMem, packedMem, stream);
                 // A weight mapped from its checkpoint is now held here: give its pages back
                 // (they are re-read from the file if anything reads them again), so the
                 // process holds each weight once, not twice.
                 if (weight.segment().isMapped()) weight.segment().unload();
             } finally {
+                if (!packedMem.equals(MemorySegment.NULL)) dnnl_memory_destroy(packedMem);
                 dnnl_memory_destroy(plainMem);
                 dnnl_memory_desc_destroy(plainMd);
             }
         }
     }
 
-    long bytes() {
-        return dnnl_memory_desc_get_size(md);
+    long size() {
+        return bytes.byteSize();
     }
 
     /** Whether this is {@code weight} times {@code gamma} in {@code layout}. */
@@ -63,7 +65,6 @@ final class PackedWeight {
     }
 
     void destroy() {
-        dnnl_memory_destroy(memory);
         dnnl_memory_desc_destroy(md);
     }
 

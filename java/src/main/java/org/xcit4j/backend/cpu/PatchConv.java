@@ -3,7 +3,6 @@ package org.xcit4j.backend.cpu;
 import static org.xcit4j.backend.Checks.convRows;
 import static org.xcit4j.bindings.xcit.xcit_h.*;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.IdentityHashMap;
 import org.xcit4j.backend.NativeContext;
@@ -14,29 +13,29 @@ import org.xcit4j.tensor.Tensor;
  * The patch embedding's 3x3 stride-2 convolutions on the CPU. Stage 0 (Cin = 3, K = 27) runs
  * the direct C kernel, GELU applied to each row as it is written; wider stages run im2col in
  * chunks of about 4 MB and a oneDNN GEMM per chunk with GELU as its post-op (measured: see
- * the README's table).
+ * the README's table). The im2col schedules are per session ({@code plans}: the running
+ * session's, from {@link SessionState}); the weights in GEMM order come from {@link CpuWeights}.
  */
-final class PatchConv {
+final class PatchConv implements AutoCloseable {
     private final NativeContext ctx;
     private final Gemms gemms;
-    private final Arena arena;
-    /**
-     * The im2col schedule of each conv output view seen (a session's patch-embedding stages or
-     * bands, views it makes once), by the view's identity; dropped when a session is released.
-     */
-    private final IdentityHashMap<Tensor, ConvPlan> plans = new IdentityHashMap<>();
-    /** Each im2col conv weight in GEMM order (ConvPlan.permute), by weight identity. */
-    private final IdentityHashMap<Tensor, Tensor> permutedWeights = new IdentityHashMap<>();
-    private MemorySegment workspace = MemorySegment.NULL;
+    private final CpuWeights weights;
+    /** im2col columns of one chunk (at most about 4 MB), shared by all sessions: one runs at a time. */
+    private final GrowingBuffer workspace = new GrowingBuffer();
 
-    PatchConv(NativeContext ctx, Gemms gemms, Arena arena) {
+    PatchConv(NativeContext ctx, Gemms gemms, CpuWeights weights) {
         this.ctx = ctx;
         this.gemms = gemms;
-        this.arena = arena;
+        this.weights = weights;
     }
 
-    /** in (B, H, W, Cin) channel-last; see Backend.conv3x3s2. */
-    void channelsLast(Tensor out, Tensor in, int firstRow, Tensor weight, Tensor bias, boolean gelu) {
+    /**
+     * in (B, H, W, Cin) channel-last; see Backend.conv3x3s2. {@code plans}: the im2col schedule
+     * of each conv output view the session has passed (its patch-embedding stages or bands,
+     * views it makes once), by the view's identity.
+     */
+    void channelsLast(IdentityHashMap<Tensor, ConvPlan> plans, Tensor out, Tensor in, int firstRow, Tensor weight, Tensor bias,
+                      boolean gelu) {
         long rows = convRows(out, in, false, firstRow, weight, bias);
         Shape s = in.shape();
         long b = s.dim(0), h = s.dim(1), w = s.dim(2), cin = s.dim(3), cout = weight.shape().dim(0);
@@ -45,24 +44,19 @@ final class PatchConv {
             return;
         }
         // A session hands the same views every run (its stages, or its bands made once), so each
-        // finds its plan again; the permuted weight is shared by all plans of a weight.
+        // finds its plan again; the weight in GEMM order is shared by all plans and backends.
         ConvPlan plan = plans.get(out);
         if (plan == null || !plan.serves(in, weight, firstRow)) {
-            plan = new ConvPlan(in, out, weight, firstRow, h, w, cin, cout);
+            plan = new ConvPlan(in, out, weight, weights.im2colWeight(weight), firstRow, h, w, cin, cout);
             plans.put(out, plan);
         }
-        Tensor permuted = permutedWeights.get(weight);
-        if (permuted == null) {
-            permuted = ConvPlan.permute(arena, weight, cout, cin);
-            permutedWeights.put(weight, permuted);
-        }
         Dnnl.Epilogue epilogue = gelu ? Dnnl.Epilogue.GELU : Dnnl.Epilogue.NONE;
-        MemorySegment cols = workspace(plan.chunk * plan.k * Float.BYTES);
+        MemorySegment cols = workspace.atLeast(plan.chunk * plan.k * Float.BYTES);
         for (int i = 0; i < plan.dst.length; i++) {
             if (plan.rows[i] == 0) continue;
             ctx.check(xcit_cpu_im2col3x3s2_f32(ctx.handle(), cols, plan.src[i], h, w, cin, plan.row0[i], plan.rows[i]),
                     "xcit_cpu_im2col3x3s2_f32");
-            gemms.run(gemms.matmul(permuted, bias, null, epilogue, plan.rows[i], false), cols, plan.rows[i] * plan.k,
+            gemms.run(gemms.matmul(plan.gemmWeight, bias, null, epilogue, plan.rows[i], false), cols, plan.rows[i] * plan.k,
                     plan.dst[i]);
         }
     }
@@ -81,24 +75,8 @@ final class PatchConv {
                 b, h, w, cin, cout, firstRow, rows, flags), "xcit_cpu_conv3x3s2_f32");
     }
 
-    /** Backend-owned scratch of at least {@code bytes} (maybe more), grown rarely and reused. */
-    private MemorySegment workspace(long bytes) {
-        if (workspace.byteSize() < bytes) workspace = arena.allocate(bytes, 64);
-        return workspace;
-    }
-
-    /** im2col plans made so far. */
-    int plans() {
-        return plans.size();
-    }
-
-    /** A session closed: its plans go (they hold its views); other sessions' plans are remade on their next call. */
-    void forgetPlans() {
-        plans.clear();
-    }
-
-    void clear() {
-        plans.clear();
-        permutedWeights.clear();
+    @Override
+    public void close() {
+        workspace.close();
     }
 }

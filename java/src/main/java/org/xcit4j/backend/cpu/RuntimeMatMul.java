@@ -30,7 +30,8 @@ final class RuntimeMatMul {
     private final MemorySegment primitive, stream, srcMem, weiMem, biasMem, dstMem, scratchMem, args;
     private final long scratchBytes;
 
-    RuntimeMatMul(Dnnl dnnl, Operand src, Operand wei, boolean bias, Operand dst, boolean accumulate, boolean bf16) {
+    /** Made by {@link Dnnl.Scope#runtimeMatmul}, its argument array in the scope's arena. */
+    RuntimeMatMul(Dnnl dnnl, Arena arena, Operand src, Operand wei, boolean bias, Operand dst, boolean accumulate, boolean bf16) {
         if (src.cols() != wei.rows() || src.rows() != dst.rows() || wei.cols() != dst.cols()) {
             throw new IllegalArgumentException("matmul shapes do not chain: " + src + " x " + wei + " -> " + dst);
         }
@@ -69,7 +70,7 @@ final class RuntimeMatMul {
             }
         }
         int n = bias ? 5 : 4;
-        args = dnnl.arena().allocate(Dnnl.ARG_BYTES * n, 8);
+        args = arena.allocate(Dnnl.ARG_BYTES * n, 8);
         Dnnl.setArg(args, 0, DNNL_ARG_SRC(), srcMem);
         Dnnl.setArg(args, 1, DNNL_ARG_WEIGHTS(), weiMem);
         Dnnl.setArg(args, 2, DNNL_ARG_DST(), dstMem);

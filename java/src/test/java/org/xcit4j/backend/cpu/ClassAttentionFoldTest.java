@@ -37,7 +37,7 @@ class ClassAttentionFoldTest {
     void open() {
         backends.add(new JavaBackend());
         int best = xcit_h.xcit_cpu_best_isa();
-        for (int isa = best; isa >= xcit_h.XCIT_ISA_GENERIC(); isa--) backends.add(new CpuBackend(2, Precision.FP32, isa));
+        for (int isa = best; isa >= xcit_h.XCIT_ISA_GENERIC(); isa--) backends.add(new CpuBackend(2, Precision.FP32, null, isa));
     }
 
     @AfterAll

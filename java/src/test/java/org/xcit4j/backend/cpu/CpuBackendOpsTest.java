@@ -41,7 +41,7 @@ class CpuBackendOpsTest {
     @BeforeAll
     void open() {
         int best = xcit_h.xcit_cpu_best_isa();
-        for (int isa = best; isa >= xcit_h.XCIT_ISA_GENERIC(); isa--) cpus.add(new CpuBackend(2, Precision.FP32, isa));
+        for (int isa = best; isa >= xcit_h.XCIT_ISA_GENERIC(); isa--) cpus.add(new CpuBackend(2, Precision.FP32, null, isa));
     }
 
     @AfterAll

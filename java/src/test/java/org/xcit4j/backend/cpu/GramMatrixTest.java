@@ -18,13 +18,14 @@ class GramMatrixTest {
     @CsvSource({"1, 48", "37, 100", "500, 384", "129, 200"})
     void equalsTheFullProduct(int m, int c) {
         try (NativeContext ctx = new NativeContext(); Arena arena = Arena.ofConfined()) {
-            Dnnl dnnl = new Dnnl();
+            Dnnl dnnl = new Dnnl(new CpuWeights());
+            Dnnl.Scope scope = dnnl.scope();
             try {
                 MemorySegment u1 = random(arena, (long) m * c, 1), u2 = random(arena, (long) m * c, 2);
                 MemorySegment s = random(arena, (long) c * c, 3); // garbage below the diagonal must not survive
-                new GramMatrix(dnnl, m, c, false, false).run(ctx, u1, s, false);
+                new GramMatrix(scope, m, c, false, false).run(ctx, u1, s, false);
                 assertClose(s, reference(u1, null, m, c), c, "set");
-                new GramMatrix(dnnl, m, c, true, false).run(ctx, u2, s, false);
+                new GramMatrix(scope, m, c, true, false).run(ctx, u2, s, false);
                 assertClose(s, reference(u1, u2, m, c), c, "accumulated");
             } finally {
                 dnnl.close();

@@ -1,0 +1,80 @@
+package org.xcit4j.serve;
+
+import java.util.function.Consumer;
+import org.xcit4j.backend.Backend;
+import org.xcit4j.backend.Backends;
+import org.xcit4j.backend.Device;
+import org.xcit4j.backend.Precision;
+import org.xcit4j.backend.cpu.CpuBackend;
+import org.xcit4j.backend.cpu.CpuWeights;
+import org.xcit4j.backend.cuda.CudaBackend;
+import org.xcit4j.backend.java.JavaBackend;
+
+/**
+ * The backends of a {@link Predictor}'s sessions: one per session, so that sessions running
+ * on different threads share nothing mutable, while what is derived from the weights is held
+ * once per device. On the CPU that is one {@link CpuWeights} (oneDNN-packed weights) for all
+ * sessions, each backend with the predictor's per-request thread count. The Java reference
+ * reads the model's weights directly. On CUDA each backend has its own stream (one stream per
+ * concurrent request); today each also uploads its own copy of the weights: sharing them
+ * needs a device-weights object in backend/cuda like CpuWeights (see the issue notes).
+ */
+final class DeviceBackends implements AutoCloseable {
+    final Device device;
+    final Precision precision;
+    /** OpenMP threads per backend (CPU only). */
+    final int threads;
+    private final CpuWeights cpuWeights;
+
+    private DeviceBackends(Device device, Precision precision, int threads) {
+        this.device = device;
+        this.precision = precision;
+        this.threads = threads;
+        this.cpuWeights = device == Device.CPU ? new CpuWeights() : null;
+    }
+
+    /**
+     * {@code device} resolved to what runs (AUTO: opened once, as {@link Backends#open} does, with
+     * its note), without opening anything for concrete devices.
+     */
+    static Device resolve(Device device, Precision precision, int threads, Consumer<String> notes) {
+        if (device != Device.AUTO) return device;
+        try (Backend probe = Backends.open(Device.AUTO, threads, precision, notes)) {
+            return switch (probe) {
+                case CudaBackend _ -> Device.CUDA;
+                case CpuBackend _ -> Device.CPU;
+                case JavaBackend _ -> Device.JAVA;
+                default -> throw new IllegalStateException("unexpected backend " + probe.name());
+            };
+        }
+    }
+
+    /** For a resolved device; the first backend opened checks that it can open. */
+    static DeviceBackends of(Device device, Precision precision, int threads) {
+        if (device == Device.AUTO) throw new IllegalArgumentException("resolve AUTO first");
+        DeviceBackends d = new DeviceBackends(device, precision, threads);
+        d.open().close(); // fails here, at open, if the device cannot run (no library, no bf16)
+        return d;
+    }
+
+    /** A new backend for one session; the caller closes it after the session. */
+    Backend open() {
+        return switch (device) {
+            case CPU -> new CpuBackend(threads, precision, cpuWeights);
+            case CUDA -> CudaBackend.open(precision, note -> { });
+            case JAVA -> Backends.open(Device.JAVA, threads, precision, note -> { });
+            case AUTO -> throw new IllegalStateException("unresolved device");
+        };
+    }
+
+    /** Bytes of weights packed for this device (CPU), 0 elsewhere. */
+    long packedWeightBytes() {
+        return cpuWeights == null ? 0 : cpuWeights.packedBytes();
+    }
+
+    /** Frees the shared weights (after the last backend using them closes). */
+    @Override
+    public void close() {
+        if (cpuWeights != null) cpuWeights.close();
+    }
+}
