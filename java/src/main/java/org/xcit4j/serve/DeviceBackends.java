@@ -8,6 +8,7 @@ import org.xcit4j.backend.Precision;
 import org.xcit4j.backend.cpu.CpuBackend;
 import org.xcit4j.backend.cpu.CpuWeights;
 import org.xcit4j.backend.cuda.CudaBackend;
+import org.xcit4j.backend.cuda.CudaWeights;
 import org.xcit4j.backend.java.JavaBackend;
 
 /**
@@ -16,8 +17,7 @@ import org.xcit4j.backend.java.JavaBackend;
  * once per device. On the CPU that is one {@link CpuWeights} (oneDNN-packed weights) for all
  * sessions, each backend with the predictor's per-request thread count. The Java reference
  * reads the model's weights directly. On CUDA each backend has its own stream (one stream per
- * concurrent request); today each also uploads its own copy of the weights: sharing them
- * needs a device-weights object in backend/cuda like CpuWeights (see the issue notes).
+ * concurrent request), and all share one {@link CudaWeights} (the weights uploaded once).
  */
 final class DeviceBackends implements AutoCloseable {
     final Device device;
@@ -25,12 +25,14 @@ final class DeviceBackends implements AutoCloseable {
     /** OpenMP threads per backend (CPU only). */
     final int threads;
     private final CpuWeights cpuWeights;
+    private final CudaWeights cudaWeights;
 
     private DeviceBackends(Device device, Precision precision, int threads) {
         this.device = device;
         this.precision = precision;
         this.threads = threads;
         this.cpuWeights = device == Device.CPU ? new CpuWeights() : null;
+        this.cudaWeights = device == Device.CUDA ? new CudaWeights(precision) : null;
     }
 
     /**
@@ -61,20 +63,21 @@ final class DeviceBackends implements AutoCloseable {
     Backend open() {
         return switch (device) {
             case CPU -> new CpuBackend(threads, precision, cpuWeights);
-            case CUDA -> CudaBackend.open(precision, note -> { });
+            case CUDA -> CudaBackend.open(precision, note -> { }, cudaWeights);
             case JAVA -> Backends.open(Device.JAVA, threads, precision, note -> { });
             case AUTO -> throw new IllegalStateException("unresolved device");
         };
     }
 
-    /** Bytes of weights packed for this device (CPU), 0 elsewhere. */
+    /** Bytes of weights packed (CPU) or uploaded (CUDA) for this device, 0 for the Java reference. */
     long packedWeightBytes() {
-        return cpuWeights == null ? 0 : cpuWeights.packedBytes();
+        return cpuWeights != null ? cpuWeights.packedBytes() : cudaWeights != null ? cudaWeights.deviceBytes() : 0;
     }
 
     /** Frees the shared weights (after the last backend using them closes). */
     @Override
     public void close() {
         if (cpuWeights != null) cpuWeights.close();
+        if (cudaWeights != null) cudaWeights.close();
     }
 }

@@ -32,27 +32,42 @@ public final class CudaBackend implements Backend {
     private final NativeContext ctx;
     private final CudaExecution.Device device;
     private final Map<Forward, CudaExecution> executions = new IdentityHashMap<>();
-    private final ScaledWeights scaled = new ScaledWeights();
+    private final CudaWeights weights;
+    private final boolean ownsWeights;
+    private boolean closed;
     private CudaExecution current;
 
-    private CudaBackend(Precision precision, CudaExecution.Device device, NativeContext ctx) {
+    private CudaBackend(Precision precision, CudaExecution.Device device, NativeContext ctx, boolean ownsWeights) {
         this.precision = precision;
         this.device = device;
         this.ctx = ctx;
+        this.weights = device.weights();
+        this.ownsWeights = ownsWeights;
     }
 
     /** Opens the backend, or throws {@link DeviceUnavailableException} saying what is missing. */
     public static CudaBackend open(Precision precision, Consumer<String> notes) {
-        return open(precision, true, notes);
+        return open(precision, true, null, notes);
     }
 
-    /** As above; {@code cublasLt} false takes libxcit_cuda's own GEMM even where cuBLASLt is present (tests). */
-    static CudaBackend open(Precision precision, boolean cublasLt, Consumer<String> notes) {
+    /**
+     * A backend whose sessions use {@code weights}' device copies (uploaded once for all the
+     * backends sharing them: a server's concurrent requests); its precision must be theirs.
+     * The caller keeps owning {@code weights} and closes it after the backends.
+     */
+    public static CudaBackend open(Precision precision, Consumer<String> notes, CudaWeights weights) {
+        return open(precision, true, java.util.Objects.requireNonNull(weights, "weights"), notes);
+    }
+
+    /** {@code cublasLt} false takes libxcit_cuda's own GEMM even where cuBLASLt is present (tests); null weights: its own. */
+    static CudaBackend open(Precision precision, boolean cublasLt, CudaWeights shared, Consumer<String> notes) {
         Cuda.Probe probe = Cuda.probe();
         if (!probe.available()) throw new DeviceUnavailableException("device 'cuda' is not available: " + probe.reason());
+        CudaWeights weights = shared != null ? shared : new CudaWeights(precision);
+        weights.attach(precision);
         NativeContext ctx = new NativeContext();
         try {
-            CudaExecution.Device device = CudaExecution.Device.open(ctx, precision, cublasLt, notes);
+            CudaExecution.Device device = CudaExecution.Device.open(ctx, precision, cublasLt, weights, notes);
             if (probe.emulated()) {
                 notes.accept("cuda: EMULATED device (" + Cuda.EMULATED_SWITCH + "): the CUDA kernels, runtime and cuBLASLt "
                         + "run on the host CPU, slowly; results as a GPU's within the precision's tolerance, timings meaningless");
@@ -60,9 +75,11 @@ public final class CudaBackend implements Backend {
             notes.accept("cuda: " + probe.device() + ", runtime " + Cuda.version(probe.runtimeVersion()) + ", driver "
                     + Cuda.version(probe.driverVersion()) + ", " + precision + ", GEMMs by "
                     + (device.cublas() != null ? "cuBLASLt" : "libxcit_cuda (" + CudaLibraries.describe(CudaLibraries.CUBLASLT) + ")"));
-            return new CudaBackend(precision, device, ctx);
+            return new CudaBackend(precision, device, ctx, shared == null);
         } catch (RuntimeException e) {
             ctx.close();
+            weights.detach();
+            if (shared == null) weights.close();
             throw e;
         }
     }
@@ -168,7 +185,7 @@ public final class CudaBackend implements Backend {
         if (gamma == null) {
             gemm(x, in, weight, bias, false, true);
         } else {
-            ScaledWeights.Linear folded = scaled.of(weight, bias, gamma);
+            ScaledWeights.Linear folded = weights.scaled().of(weight, bias, gamma);
             gemm(x, in, folded.weight(), folded.bias(), false, true);
         }
     }
@@ -319,10 +336,13 @@ public final class CudaBackend implements Backend {
     /** Frees every session's device memory and graph, the stream, cuBLASLt and the ctx; idempotent. */
     @Override
     public void close() {
+        if (closed) return;
+        closed = true;
         for (CudaExecution e : executions.values()) e.close();
         executions.clear();
         device.close();
         ctx.close();
-        scaled.close();
+        weights.detach();
+        if (ownsWeights) weights.close();
     }
 }

@@ -35,8 +35,10 @@ import org.xcit4j.tensor.Tensor;
 public final class CudaExecution implements AutoCloseable {
 
     /** Per backend: the stream every op and copy goes to, cuBLASLt if present. */
-    public record Device(NativeContext ctx, MemorySegment stream, Cublas cublas, Precision precision) implements AutoCloseable {
-        public static Device open(NativeContext ctx, Precision precision, boolean cublasLt, Consumer<String> notes) {
+    public record Device(NativeContext ctx, MemorySegment stream, Cublas cublas, Precision precision, CudaWeights weights)
+            implements AutoCloseable {
+        public static Device open(NativeContext ctx, Precision precision, boolean cublasLt, CudaWeights weights,
+                                  Consumer<String> notes) {
             MemorySegment stream = Cuda.pointerOut(out -> cudaStreamCreateWithFlags(out, cudaStreamNonBlocking()),
                     "cudaStreamCreateWithFlags");
             ctx.check(xcit_cuda_h.xcit_cuda_set_stream(ctx.handle(), stream), "xcit_cuda_set_stream");
@@ -49,7 +51,7 @@ public final class CudaExecution implements AutoCloseable {
                 notes.accept("cuda: " + CudaLibraries.describe(CudaLibraries.CUBLASLT)
                         + "; GEMMs use libxcit_cuda's portable kernel (correct, several times slower)");
             }
-            return new Device(ctx, stream, cublas, precision);
+            return new Device(ctx, stream, cublas, precision, weights);
         }
 
         @Override
@@ -92,7 +94,7 @@ public final class CudaExecution implements AutoCloseable {
             collecting = false;
         }
         MemorySegment ctx = device.ctx().handle();
-        memory.uploadWeights(p, ctx, device.stream());
+        memory.uploadWeights(device.weights(), ctx, device.stream());
         workspace = memory.keep(DeviceBuffer.allocate(Math.max(workspaceNeeded, 256)));
         for (Tensor t : forward.hostInitialised()) memory.upload(t, p, ctx, device.stream());
         for (Tensor t : forward.outputs()) {
