@@ -6,9 +6,11 @@
 # median ms, images/s). Exit code 0 when every row is ok, 1 otherwise (also: no CUDA device).
 #
 # Usage, from the project root:
-#   scripts/gpu-check.sh                  # after ./run-tests (or any build of java/target/xcit.jar)
-#   scripts/gpu-check.sh --packed .gpu    # on a GPU machine without Java: the folder that
-#                                         # ../shared/gpu/pack.sh wrote (JDK runtime, unpacked jar, C tests)
+#   scripts/gpu-check.sh                  # after ./run-tests (or any build of cli/target/xcit.jar)
+#   scripts/gpu-check.sh --pack .gpu      # here, after a build: what a GPU machine without Java needs,
+#                                         # in .gpu (a jlink'd Java runtime and the unpacked jar, both xz'd,
+#                                         # and the C GPU tests); carry .gpu along with the checkout
+#   scripts/gpu-check.sh --packed .gpu    # on that GPU machine: the checks, from the folder --pack wrote
 #   scripts/gpu-check.sh --dry-run        # print the commands, run nothing
 #   scripts/gpu-check.sh --summarize DIR  # the table again from the logs of an earlier run
 # Options:
@@ -143,13 +145,14 @@ summarize() { # LOG_DIR -> the table on stdout; returns 1 if any row is not ok
 
 # ---- options --------------------------------------------------------------------------------
 
-jar="$ROOT/java/target/xcit.jar" app="" classpath="" packed="" tests="$ROOT/bindings/target/native-build" logs="" budget=280
+jar="$ROOT/cli/target/xcit.jar" app="" classpath="" packed="" pack="" tests="$ROOT/bindings/target/native-build" logs="" budget=280
 dry=0 peers=0 only_summary=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --jar) jar=$2; shift 2 ;;
         --app) app=$2; shift 2 ;;
         --classpath) classpath=$2; shift 2 ;;
+        --pack) pack=$2; shift 2 ;;
         --packed) packed=$2; shift 2 ;;
         --tests) tests=$2; shift 2 ;;
         --logs) logs=$2; shift 2 ;;
@@ -166,6 +169,41 @@ if [ -n "$only_summary" ]; then
     summarize "$only_summary"
     exit $?
 fi
+
+# ---- --pack DIR: what a GPU machine without Java needs, made here --------------------------
+
+# DIR/jrt.tar.xz (a jlink'd Java runtime, ~21 MB), DIR/app.tar.xz (the jar unpacked, ~17 MB),
+# DIR/tests/ (the C GPU tests). A machine that receives at most 64 MiB gets the checkout and DIR.
+pack() { # DIR
+    local out=$1 jdk_home
+    [ -f "$jar" ] || die "$jar not found: build first (./run-tests, or ./mvnw -DskipTests package)"
+    # shellcheck source=env.sh
+    source "$ROOT/scripts/env.sh"
+    find_jdk || exit 1
+    jdk_home=$JAVA_HOME
+    [ -x "$jdk_home/bin/jlink" ] || die "$jdk_home has no jlink (a JDK is needed, not a runtime)"
+    rm -rf "$out" && mkdir -p "$out/tests" || die "cannot write $out"
+    tmp=$(mktemp -d) && trap 'rm -rf "$tmp"' EXIT # global: the trap runs after this function
+    # The modules the CLI uses (images: java.desktop; notes: java.logging; JIT and memory: java.management).
+    # An uncompressed jimage compresses far better under xz than jlink's own zip.
+    "$jdk_home/bin/jlink" --add-modules java.base,java.desktop,java.logging,java.management,java.xml,jdk.unsupported,java.naming \
+        --strip-debug --no-header-files --no-man-pages --output "$tmp/jrt" || die "jlink failed"
+    tar -C "$tmp" -cf - jrt | xz -6 -T0 > "$out/jrt.tar.xz" || die "packing the runtime failed"
+    mkdir "$tmp/app" && (cd "$tmp/app" && "$jdk_home/bin/jar" -xf "$jar") || die "unpacking $jar failed"
+    tar -C "$tmp" -cf - app | xz -6 -T0 > "$out/app.tar.xz" || die "packing the application failed"
+    find "$tests" -maxdepth 1 -type f \( -name 'test_gpu_*' -o -name 'test_cuda_*' \) -perm -u+x -exec cp {} "$out/tests/" \;
+    local packed_kb checkout_kb
+    packed_kb=$(du -sk "$out" | cut -f1)
+    checkout_kb=$( (cd "$ROOT" && git ls-files -z 2>/dev/null | xargs -0 du -ck 2>/dev/null | tail -n 1 | cut -f1) || echo 0)
+    echo "gpu-check: packed $out: $((packed_kb / 1024)) MiB ($(ls "$out/tests" | wc -l) C GPU tests); with the checkout" \
+        "($((checkout_kb / 1024)) MiB) $(((packed_kb + checkout_kb) / 1024)) MiB of the 64 MiB a GPU machine receives" >&2
+    [ $((packed_kb + checkout_kb)) -le $((64 * 1024)) ] || echo "gpu-check: warning: over 64 MiB together" >&2
+    echo "gpu-check: on the GPU machine, from the project root: scripts/gpu-check.sh --packed $out" >&2
+}
+if [ -n "$pack" ]; then
+    pack "$pack"
+    exit 0
+fi
 logs=${logs:-${OUT:+$OUT/gpu-check}}
 logs=${logs:-$ROOT/target/gpu-check}
 
@@ -173,8 +211,8 @@ logs=${logs:-$ROOT/target/gpu-check}
 
 java_release() { "$1/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = \([0-9]*\).*/\1/p' | head -n 1; }
 if [ -n "$packed" ]; then
-    # The layout of ../shared/gpu/pack.sh: jrt.tar.xz (a jlink'd runtime), app.tar.xz (the jar unpacked), tests/.
-    [ -f "$packed/jrt.tar.xz" ] && [ -f "$packed/app.tar.xz" ] || die "--packed $packed: no jrt.tar.xz and app.tar.xz there (run ../shared/gpu/pack.sh first)"
+    # The layout --pack writes: jrt.tar.xz (a jlink'd runtime), app.tar.xz (the jar unpacked), tests/.
+    [ -f "$packed/jrt.tar.xz" ] && [ -f "$packed/app.tar.xz" ] || die "--packed $packed: no jrt.tar.xz and app.tar.xz there (run scripts/gpu-check.sh --pack $packed first)"
     unpacked=$(mktemp -d /tmp/xcit-gpu-check.XXXXXX)
     trap 'rm -rf "$unpacked"' EXIT
     if [ $dry = 0 ]; then

@@ -5,11 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.xcit4j.backend.Device;
 import org.xcit4j.image.Classifier;
@@ -85,5 +88,25 @@ class ReadmeExampleTest {
         int best = 0;
         for (int i = 1; i < logits[0].length; i++) if (logits[0][i] > logits[0][best]) best = i;
         assertEquals(8, best); // bag
+    }
+
+    /** The README's Maven snippet names the library as the poms do. */
+    @Test
+    void dependencySnippetMatchesThePoms() throws IOException {
+        Matcher readme = Pattern.compile("<dependency>\\s*<groupId>([^<]+)</groupId>\\s*<artifactId>([^<]+)</artifactId>"
+                + "\\s*<version>([^<]+)</version>\\s*</dependency>").matcher(Files.readString(of("README.md")));
+        assertTrue(readme.find(), "README.md shows no <dependency> snippet");
+        String parent = Files.readString(of("pom.xml"));
+        String library = Files.readString(of("java/pom.xml"));
+        assertEquals(element(parent, "groupId"), readme.group(1));
+        assertEquals(element(library.substring(library.indexOf("</parent>")), "artifactId"), readme.group(2));
+        assertEquals(element(parent, "version"), readme.group(3));
+    }
+
+    /** The first {@code <name>} element's text in {@code xml} (the project's own, before any dependency). */
+    private static String element(String xml, String name) {
+        Matcher m = Pattern.compile("<" + name + ">([^<]+)</" + name + ">").matcher(xml);
+        assertTrue(m.find(), "no <" + name + ">");
+        return m.group(1);
     }
 }

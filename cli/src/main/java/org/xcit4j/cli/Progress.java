@@ -1,4 +1,4 @@
-package org.xcit4j.image;
+package org.xcit4j.cli;
 
 import java.io.Console;
 import java.lang.foreign.FunctionDescriptor;
@@ -18,7 +18,7 @@ import me.tongfei.progressbar.ProgressBarStyle;
  * results go: a redrawn bar on a terminal (me.tongfei:progressbar), a plain line every few
  * seconds otherwise (logs and pipes should not fill with carriage returns), nothing when quiet.
  */
-public interface Progress extends AutoCloseable {
+interface Progress extends AutoCloseable {
 
     /** How progress is shown. */
     enum Mode {

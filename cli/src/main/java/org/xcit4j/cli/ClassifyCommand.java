@@ -18,7 +18,6 @@ import org.xcit4j.image.ImageDecoder;
 import org.xcit4j.image.ImageFiles;
 import org.xcit4j.image.ImageTooLargeException;
 import org.xcit4j.image.Prediction;
-import org.xcit4j.image.Progress;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
