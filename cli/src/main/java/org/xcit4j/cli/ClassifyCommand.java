@@ -135,7 +135,7 @@ final class ClassifyCommand implements Callable<Integer> {
 
     /** Prints one result; false when it is a failure. */
     private boolean print(Classifier.Result r, PrintWriter out, PrintWriter err) {
-        String error = !r.ok() ? r.reason() + hint(r)
+        String error = !r.ok() ? FlagNames.of(r.reason()) + hint(r)
                 : finite(r) ? null : "the model's logits for it are NaN or infinite (non-finite weights or input)";
         if (json) {
             JsonObject o = new JsonObject();

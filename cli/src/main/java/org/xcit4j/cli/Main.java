@@ -73,7 +73,7 @@ public final class Main implements Runnable {
         return false;
     }
 
-    /** A message for humans: the exception's own text, or its type when it has none. */
+    /** A message for humans: the exception's own text (API terms as the CLI's flags), or its type when it has none. */
     static String oneLine(Throwable e) {
         String m = e.getMessage();
         if (m == null || m.isBlank()) m = e.getClass().getSimpleName();
@@ -83,6 +83,6 @@ public final class Main implements Runnable {
         if (e instanceof InternalError && m.contains("unsafe memory access")) {
             m += " (a memory-mapped file, such as the weights, was truncated or changed while in use)";
         }
-        return m.replace('\n', ' ');
+        return FlagNames.of(m).replace('\n', ' ');
     }
 }

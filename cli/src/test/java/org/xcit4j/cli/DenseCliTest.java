@@ -77,7 +77,7 @@ class DenseCliTest {
         oneLineError(xcit("forward", "--weights", w, "--input", x, "--output", tmp.resolve("a.npz").toString(), "--what", "dense",
                 "--out-indices", "0,1,9,2", "--device", "java"), "out index 9");
         oneLineError(xcit("forward", "--weights", w, "--input", x, "--output", tmp.resolve("a.npy").toString(), "--what", "cls-attn", "--device", "java"),
-                "dense outputs only");
+                "dense outputs only (--what dense)"); // the library's message names Xcit.denseSession: the CLI its flag
         assertEquals(2, xcit("forward", "--weights", w, "--input", x, "--output", "a.npy", "--what", "attention").code());
     }
 

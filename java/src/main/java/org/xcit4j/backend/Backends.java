@@ -28,7 +28,7 @@ public final class Backends {
     public static Backend open(Device device, int threads, Precision precision, Consumer<String> notes) {
         if (precision != Precision.FP32 && device == Device.JAVA) {
             throw new DeviceUnavailableException("precision " + precision
-                    + " is not available on device 'java' (the reference is fp32 with double sums); use --device cpu or cuda");
+                    + " is not available on device 'java' (the reference is fp32 with double sums); use Device.CPU or Device.CUDA");
         }
         return switch (device) {
             case JAVA -> new JavaBackend();
@@ -63,7 +63,7 @@ public final class Backends {
         } catch (DeviceUnavailableException e) {
             throw e;
         } catch (RuntimeException | LinkageError e) {
-            throw new DeviceUnavailableException("device 'cpu' is not available: " + e.getMessage() + "; use --device java");
+            throw new DeviceUnavailableException("device 'cpu' is not available: " + e.getMessage() + "; use Device.JAVA");
         }
     }
 
@@ -87,7 +87,7 @@ public final class Backends {
         Cuda.Probe p = Cuda.probe();
         if (p.emulated()) {
             return p.available() ? "no GPU: the emulated device (" + Cuda.EMULATED_SWITCH + ", kernels on the host CPU) "
-                    + "serves --device cuda" : "no GPU; the emulated device is not available: " + p.reason();
+                    + "serves device 'cuda'" : "no GPU; the emulated device is not available: " + p.reason();
         }
         return p.available()
                 ? p.device() + ", CUDA runtime " + Cuda.version(p.runtimeVersion()) + ", driver " + Cuda.version(p.driverVersion())

@@ -22,14 +22,15 @@ import org.xcit4j.model.ModelZoo;
  * @param tokensNorm class-attention norm, for custom architectures without metadata
  * @param labelsFile class names overriding the checkpoint's (see {@link Labels#read})
  * @param maxPixels  decompression-bomb limit of the decoder
- * @param notes      receives device-selection notes
+ * @param notes      receives device-selection notes and checkpoint warnings; by default the
+ *                   {@link System.Logger} named after {@link Classifier} at INFO
  */
 public record ClassifierOptions(Device device, Precision precision, int batch, OptionalInt size, Optional<String> model,
                                 Optional<Boolean> tokensNorm, Optional<Path> labelsFile, long maxPixels,
                                 Consumer<String> notes) {
     public static final ClassifierOptions DEFAULT = new ClassifierOptions(Device.AUTO, Precision.FP32, 1, OptionalInt.empty(),
             Optional.empty(), Optional.empty(), Optional.empty(), ImageDecoder.DEFAULT_MAX_PIXELS,
-            note -> System.err.println("xcit4j: " + note));
+            note -> System.getLogger(Classifier.class.getName()).log(System.Logger.Level.INFO, note));
 
     public ClassifierOptions {
         Objects.requireNonNull(device);
@@ -89,7 +90,7 @@ public record ClassifierOptions(Device device, Precision precision, int batch, O
         if (meta.isPresent()) return meta.getAsInt();
         if (model.isPresent()) return ModelZoo.require(model.get()).inputSize();
         throw new IllegalArgumentException(source + ": the input size is unknown (no '" + CheckpointMetadata.INPUT_SIZE
-                + "' metadata and no zoo model name): give --size (e.g. 224) or --model (e.g. xcit_small_12_p16_224)");
+                + "' metadata and no zoo model name): give ClassifierOptions.withSize (e.g. 224) or ClassifierOptions.withModel (e.g. xcit_small_12_p16_224)");
     }
 
     /** The class names: {@link #labelsFile()} if given, else as {@link Labels#forModel}. */

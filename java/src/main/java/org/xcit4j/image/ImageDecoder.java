@@ -99,7 +99,7 @@ public final class ImageDecoder {
         } catch (IOException | RuntimeException e) {
             throw new ImageLoadException(file, describe(e), e);
         } catch (OutOfMemoryError e) {
-            throw new ImageLoadException(file, "out of memory while decoding (raise -Xmx through XCIT_JAVA_OPTS)", e);
+            throw new ImageLoadException(file, "out of memory while decoding (raise the Java heap: -Xmx)", e);
         }
     }
 
@@ -164,8 +164,8 @@ public final class ImageDecoder {
         }
         if (need > available) {
             throw new ImageLoadException(file, String.format(Locale.ROOT, "decoding this %d x %d image needs about %,d MiB of"
-                    + " memory, more than the %,d MiB available (Java heap and system memory): raise -Xmx through"
-                    + " XCIT_JAVA_OPTS or lower --max-pixels", w, h, need >> 20, available >> 20));
+                    + " memory, more than the %,d MiB available (Java heap and system memory): raise the Java heap"
+                    + " (-Xmx) or lower the pixel limit (ImageDecoder.maxPixels)", w, h, need >> 20, available >> 20));
         }
     }
 

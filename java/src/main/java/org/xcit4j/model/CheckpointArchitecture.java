@@ -70,7 +70,7 @@ public final class CheckpointArchitecture {
         if (backboneOnly) return shape.withTokensNorm(false);
         throw new IllegalArgumentException(source + ": patch " + shape.patchSize() + ", C=" + c + ", depth " + depth + ", "
                 + shape.numHeads() + " heads is not a zoo architecture, so tokens_norm is unknown"
-                + " (checkpoints do not store it): say it explicitly (CLI: --tokens-norm true|false)");
+                + " (checkpoints do not store it): say it explicitly (LoadOptions.withTokensNorm)");
     }
 
     /** Checks an inferred configuration against a zoo model name; throws naming every difference. */
@@ -80,7 +80,7 @@ public final class CheckpointArchitecture {
         throw new IllegalArgumentException(source + ": checkpoint is patch " + inferred.patchSize() + ", C=" + inferred.embedDim()
                 + ", depth " + inferred.depth() + ", " + inferred.numHeads() + " heads"
                 + ModelZoo.architectureOf(inferred).map(z -> " (" + z.arch() + ")").orElse("")
-                + ", but --model " + expected.name() + " is patch " + a.patchSize() + ", C=" + a.embedDim()
+                + ", but model " + expected.name() + " (LoadOptions.withModel) is patch " + a.patchSize() + ", C=" + a.embedDim()
                 + ", depth " + a.depth() + ", " + a.numHeads() + " heads");
     }
 

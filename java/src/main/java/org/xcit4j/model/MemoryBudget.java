@@ -15,7 +15,7 @@ public final class MemoryBudget {
         long available = available();
         if (bytes > available) {
             throw new IllegalArgumentException(what + " needs " + (bytes >> 20) + " MiB, more than the " + (available >> 20)
-                    + " MiB of memory available; use a smaller input or streamed execution (--stream on)");
+                    + " MiB of memory available; use a smaller input or streamed execution (SessionOptions.Execution.STREAMED)");
         }
     }
 

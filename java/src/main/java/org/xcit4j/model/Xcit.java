@@ -203,9 +203,9 @@ public final class Xcit implements AutoCloseable {
         }
     }
 
-    /** Like {@link #session(Device, int, int, int, Consumer)}, printing notes to stderr. */
+    /** Like {@link #session(Device, int, int, int, Consumer)}, with notes to the {@link System.Logger} of this class at INFO. */
     public Session session(Device device, int batch, int height, int width) {
-        return session(device, batch, height, width, note -> System.err.println("xcit4j: " + note));
+        return session(device, batch, height, width, note -> System.getLogger(Xcit.class.getName()).log(System.Logger.Level.INFO, note));
     }
 
     PatchEmbed patchEmbed() {
@@ -244,7 +244,7 @@ public final class Xcit implements AutoCloseable {
         ensureOpen();
         if (!hasClassifier()) {
             throw new IllegalStateException("this checkpoint is a dense (detection/segmentation) backbone without a "
-                    + "class-attention stage: it gives dense outputs only (CLI: --what dense)");
+                    + "class-attention stage: it gives dense outputs only (Xcit.denseSession)");
         }
     }
 

@@ -19,12 +19,13 @@ import org.xcit4j.model.SessionOptions;
  *                    and idle; least recently used idle sessions are closed to stay below it. 0 means
  *                    a quarter of the memory available when the predictor opens
  * @param session     how each session executes (full or streamed plans)
- * @param notes       receives what {@link Device#AUTO} picked and why
+ * @param notes       receives what {@link Device#AUTO} picked and why; by default the {@link System.Logger}
+ *                    named after {@link Predictor} at INFO
  */
 public record PredictorOptions(Device device, Precision precision, int concurrency, long memoryLimit, SessionOptions session,
                                Consumer<String> notes) {
     public static final PredictorOptions DEFAULT = new PredictorOptions(Device.AUTO, Precision.FP32, 0, 0, SessionOptions.DEFAULT,
-            note -> System.err.println("xcit4j: " + note));
+            note -> System.getLogger(Predictor.class.getName()).log(System.Logger.Level.INFO, note));
 
     public PredictorOptions {
         Objects.requireNonNull(device, "device");

@@ -86,7 +86,7 @@ public final class MemoryPlan {
                 block = arena.allocate(Math.max(placed.total, ALIGN), ALIGN);
             } catch (OutOfMemoryError e) {
                 throw new IllegalStateException("cannot allocate " + (placed.total >> 20) + " MiB of activation memory for this "
-                        + "input (" + e.getMessage() + "); use a smaller input or streamed execution (--stream on)", e);
+                        + "input (" + e.getMessage() + "); use a smaller input or streamed execution (SessionOptions.Execution.STREAMED)", e);
             }
             Map<String, Tensor> tensors = new LinkedHashMap<>();
             for (Request r : requests) {

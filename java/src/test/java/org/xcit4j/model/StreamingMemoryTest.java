@@ -94,7 +94,7 @@ class StreamingMemoryTest {
     void plansBeyondAvailableMemoryAreRefused() {
         IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
                 () -> MemoryBudget.require(Long.MAX_VALUE / 2, "the activation plan"));
-        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("--stream on"), e.getMessage());
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("SessionOptions.Execution.STREAMED"), e.getMessage());
         MemoryBudget.require(1 << 20, "one MiB");
     }
 }
