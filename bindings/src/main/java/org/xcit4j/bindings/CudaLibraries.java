@@ -25,6 +25,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>Loaded once per JVM; a failure is remembered and every later call throws a fresh
  * {@link NativeLibraryException} naming the library, where it was looked for and why it
  * was refused (absent, too old). Thread-safe.
+ *
+ * <p>Public for the library's CUDA backend ({@code org.xcit4j.backend.cuda}); not API.
  */
 public final class CudaLibraries {
     /** libcudart: the CUDA runtime, {@code cudart_h}. */
@@ -41,24 +43,46 @@ public final class CudaLibraries {
 
     private CudaLibraries() {}
 
-    /** The symbols of {@code name} ({@link #CUDART} or {@link #CUBLASLT}); throws why it cannot load. */
+    /**
+     * The symbols of {@code name} ({@link #CUDART} or {@link #CUBLASLT}); throws why it cannot load.
+     *
+     * @param name {@link #CUDART} or {@link #CUBLASLT}
+     * @return its symbols
+     */
     public static SymbolLookup require(String name) {
         Outcome o = outcome(name);
         if (o.failure() != null) throw new NativeLibraryException(o.failure().getMessage(), o.failure());
         return o.lookup();
     }
 
+    /**
+     * Whether a library loads.
+     * 
+     *
+     * @param name {@link #CUDART} or {@link #CUBLASLT}
+     * @return true if it loads
+     */
     public static boolean isAvailable(String name) {
         return outcome(name).failure() == null;
     }
 
-    /** The library's own version number (cudaRuntimeGetVersion, e.g. 13000; cublasLtGetVersion, e.g. 130001). */
+    /**
+     * The library's own version number (cudaRuntimeGetVersion, e.g. 13000; cublasLtGetVersion, e.g. 130001).
+     *
+     * @param name {@link #CUDART} or {@link #CUBLASLT}
+     * @return the version
+     */
     public static int version(String name) {
         require(name);
         return outcome(name).version();
     }
 
-    /** One line: the file loaded and its version, or why not. */
+    /**
+     * One line: the file loaded and its version, or why not.
+     *
+     * @param name {@link #CUDART} or {@link #CUBLASLT}
+     * @return the line
+     */
     public static String describe(String name) {
         Outcome o = outcome(name);
         return o.failure() != null ? "lib" + name + ": not available: " + o.failure().getMessage()

@@ -42,6 +42,9 @@ import org.xcit4j.bindings.xcit.xcit_h;
  * <p>Each library is loaded at most once per JVM (into {@link Arena#global()}: never
  * unloaded); a failure is remembered too, and each later call throws a fresh
  * {@link NativeLibraryException} with the same message. Thread-safe.
+ *
+ * <p>The bindings module is the library's native layer: public for the library's packages
+ * ({@code org.xcit4j.backend.*}), not API.
  */
 public final class NativeLibraries {
     /** libxcit.so: status, context, CPU ops (native/include/xcit/xcit.h). */
@@ -75,6 +78,10 @@ public final class NativeLibraries {
      *
      * @param path the file the dynamic linker opened
      * @param source where it came from: the system property or the classpath resource
+     *
+     * @param name the library's name, one of {@link #NAMES}
+     * @param abiVersion the ABI version it reported (0 for oneDNN)
+     * @param lookup its symbols
      */
     public record Library(String name, Path path, String source, int abiVersion, SymbolLookup lookup) {}
 
@@ -84,7 +91,13 @@ public final class NativeLibraries {
 
     private NativeLibraries() {}
 
-    /** Loads {@code name} (once) or throws why it cannot; {@code name} is one of {@link #NAMES}. */
+    /**
+     * Loads {@code name} (once) or throws why it cannot; {@code name} is one of {@link #NAMES}.
+     *
+     * @param name one of {@link #NAMES}
+     * @return the library
+     * @throws NativeLibraryException saying why it cannot be loaded
+     */
     public static Library load(String name) {
         if (!NAMES.contains(name)) {
             throw new IllegalArgumentException("unknown native library '" + name + "'; known: " + NAMES);
@@ -96,12 +109,22 @@ public final class NativeLibraries {
         return outcome.library();
     }
 
-    /** The symbols of {@code name}, for the generated bindings; throws like {@link #load}. */
+    /**
+     * The symbols of {@code name}, for the generated bindings; throws like {@link #load}.
+     *
+     * @param name one of {@link #NAMES}
+     * @return its symbols
+     */
     public static SymbolLookup require(String name) {
         return load(name).lookup();
     }
 
-    /** Whether {@code name} loads; the reason it does not is in {@link #describe(String)}. */
+    /**
+     * Whether {@code name} loads; the reason it does not is in {@link #describe(String)}.
+     *
+     * @param name one of {@link #NAMES}
+     * @return true if it loads
+     */
     public static boolean isAvailable(String name) {
         try {
             load(name);
@@ -111,7 +134,12 @@ public final class NativeLibraries {
         }
     }
 
-    /** One line for {@code xcit info}: the path loaded and from where, or why not. */
+    /**
+     * One line for {@code xcit info}: the path loaded and from where, or why not.
+     *
+     * @param name one of {@link #NAMES}
+     * @return the line
+     */
     public static String describe(String name) {
         try {
             Library lib = load(name);
@@ -121,7 +149,11 @@ public final class NativeLibraries {
         }
     }
 
-    /** Whether this JVM runs CUDA on the emulated device ({@link #CUDA_EMULATED_PROPERTY}). */
+    /**
+     * Whether this JVM runs CUDA on the emulated device ({@link #CUDA_EMULATED_PROPERTY}).
+     *
+     * @return true under -Dxcit.cuda.emulated=true
+     */
     public static boolean cudaEmulated() {
         return Emulation.ENABLED;
     }
@@ -131,7 +163,11 @@ public final class NativeLibraries {
         static final boolean ENABLED = Boolean.getBoolean(CUDA_EMULATED_PROPERTY);
     }
 
-    /** {@link #describe(String)} for every library in {@link #NAMES}. */
+    /**
+     * {@link #describe(String)} for every library in {@link #NAMES}.
+     *
+     * @return one line per library
+     */
     public static List<String> describe() {
         return NAMES.stream().map(NativeLibraries::describe).toList();
     }

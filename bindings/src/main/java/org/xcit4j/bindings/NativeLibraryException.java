@@ -12,10 +12,23 @@ package org.xcit4j.bindings;
 public final class NativeLibraryException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
+    /**
+     * An exception with a message for the user.
+     * 
+     *
+     * @param message which library, and why
+     */
     public NativeLibraryException(String message) {
         super(message);
     }
 
+    /**
+     * An exception with a message for the user and its cause.
+     * 
+     *
+     * @param message which library, and why
+     * @param cause the underlying failure
+     */
     public NativeLibraryException(String message, Throwable cause) {
         super(message, cause);
     }

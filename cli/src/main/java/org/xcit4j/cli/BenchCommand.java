@@ -118,7 +118,7 @@ final class BenchCommand implements Callable<Integer> {
             r.put("device", backend.name());
             if (backend instanceof CudaBackend cuda) {
                 // Kernel launches of one forward (the captured graph's kernel nodes): fusion regressions show here.
-                r.put("launches", cuda.execution(session.forward()).kernelLaunches());
+                r.put("launches", cuda.kernelLaunches(session.forward()));
                 if (Cuda.probe().emulated()) r.put("emulated_device", true);
             }
             r.put("threads", usedThreads);

@@ -16,16 +16,32 @@ public final class Main implements Runnable {
     @Option(names = "--verbose", description = "Print stack traces on errors.", scope = CommandLine.ScopeType.INHERIT)
     boolean verbose;
 
+    /** The top-level command, for picocli. */
+    public Main() {
+    }
+
     @Override
     public void run() {
         throw new CommandLine.ParameterException(new CommandLine(this), "missing command: try 'xcit --help'");
     }
 
+    /**
+     * Runs the CLI on the process's streams and exits with its code.
+     *
+     * @param args the command line
+     */
     public static void main(String[] args) {
         System.exit(run(args, Stdout.writer(), new PrintWriter(System.err, true)));
     }
 
-    /** Runs the CLI and returns the exit code: 0 ok, 1 failure, 2 bad usage. */
+    /**
+     * Runs the CLI and returns the exit code: 0 ok, 1 failure, 2 bad usage.
+     *
+     * @param args the command line
+     * @param out  receives the results
+     * @param err  receives notes, progress and errors
+     * @return the exit code
+     */
     public static int run(String[] args, PrintWriter out, PrintWriter err) {
         return run(new CommandLine(new Main()), args, out, err);
     }

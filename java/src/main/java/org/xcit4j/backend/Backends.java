@@ -14,7 +14,14 @@ public final class Backends {
     private Backends() {
     }
 
-    /** Opens {@code device} in fp32 with all cores; {@code notes} receives one line saying what auto picked. */
+    /**
+     * Opens {@code device} in fp32 with all cores; {@code notes} receives one line saying what auto picked.
+     *
+     * @param device the device, AUTO to pick
+     * @param notes receives what AUTO picked and why
+     * @return the backend, which the caller closes
+     * @throws DeviceUnavailableException if the device cannot run here
+     */
     public static Backend open(Device device, Consumer<String> notes) {
         return open(device, 0, Precision.FP32, notes);
     }
@@ -24,6 +31,13 @@ public final class Backends {
      * OpenMP team, ignored by the others) and a precision. A precision the device cannot do
      * is refused with a {@link DeviceUnavailableException}, also under auto: a silent
      * fallback to fp32 would make timings and accuracy lie.
+     *
+     * @param device the device, AUTO to pick
+     * @param threads OpenMP threads of the CPU backend; 0 for all cores
+     * @param precision the arithmetic
+     * @param notes receives what AUTO picked and why
+     * @return the backend, which the caller closes
+     * @throws DeviceUnavailableException if the device cannot run here or not in that precision
      */
     public static Backend open(Device device, int threads, Precision precision, Consumer<String> notes) {
         if (precision != Precision.FP32 && device == Device.JAVA) {
@@ -67,7 +81,11 @@ public final class Backends {
         }
     }
 
-    /** Why the native CPU backend cannot be used, or null when it can. */
+    /**
+     * Why the native CPU backend cannot be used, or null when it can.
+     *
+     * @return the reason, or null
+     */
     public static String cpuUnavailableReason() {
         return CpuBackend.unavailableReason();
     }
@@ -75,6 +93,8 @@ public final class Backends {
     /**
      * Why the CUDA backend cannot be used, or null if it can: the first missing piece of
      * driver, CUDA runtime, libxcit_cuda, driver version and device (see {@link Cuda#probe()}).
+     *
+     * @return the reason, or null
      */
     public static String cudaUnavailableReason() {
         Cuda.Probe p = Cuda.probe();
@@ -82,7 +102,11 @@ public final class Backends {
         return p.available() ? null : p.reason();
     }
 
-    /** One line for {@code xcit info}: the device CUDA would use, or why it cannot; the emulated device is never a GPU. */
+    /**
+     * One line for {@code xcit info}: the device CUDA would use, or why it cannot; the emulated device is never a GPU.
+     *
+     * @return the line
+     */
     public static String cudaStatus() {
         Cuda.Probe p = Cuda.probe();
         if (p.emulated()) {

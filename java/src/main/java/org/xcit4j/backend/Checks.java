@@ -12,16 +12,49 @@ public final class Checks {
     }
 
     // Checks without allocating (Shape.of would, on every call): steady state must allocate nothing.
+    /**
+     * Requires shape (d0, d1).
+     * 
+     *
+     * @param t the tensor
+     * @param what names it in the message
+     * @param d0 dimension 0
+     * @param d1 dimension 1
+     * @throws IllegalArgumentException if the shape differs
+     */
     public static void requireDims(Tensor t, String what, long d0, long d1) {
         Shape s = t.shape();
         if (s.rank() != 2 || s.dim(0) != d0 || s.dim(1) != d1) throw shapeError(t, what, Shape.of(d0, d1));
     }
 
+    /**
+     * Requires shape (d0, d1, d2).
+     * 
+     *
+     * @param t the tensor
+     * @param what names it in the message
+     * @param d0 dimension 0
+     * @param d1 dimension 1
+     * @param d2 dimension 2
+     * @throws IllegalArgumentException if the shape differs
+     */
     public static void requireDims(Tensor t, String what, long d0, long d1, long d2) {
         Shape s = t.shape();
         if (s.rank() != 3 || s.dim(0) != d0 || s.dim(1) != d1 || s.dim(2) != d2) throw shapeError(t, what, Shape.of(d0, d1, d2));
     }
 
+    /**
+     * Requires shape (d0, d1, d2, d3).
+     * 
+     *
+     * @param t the tensor
+     * @param what names it in the message
+     * @param d0 dimension 0
+     * @param d1 dimension 1
+     * @param d2 dimension 2
+     * @param d3 dimension 3
+     * @throws IllegalArgumentException if the shape differs
+     */
     public static void requireDims(Tensor t, String what, long d0, long d1, long d2, long d3) {
         Shape s = t.shape();
         if (s.rank() != 4 || s.dim(0) != d0 || s.dim(1) != d1 || s.dim(2) != d2 || s.dim(3) != d3) {
@@ -29,6 +62,15 @@ public final class Checks {
         }
     }
 
+    /**
+     * The exception for a tensor of the wrong shape.
+     * 
+     *
+     * @param t the tensor
+     * @param what names it in the message
+     * @param expected the shape it should have
+     * @return the exception, to throw
+     */
     public static IllegalArgumentException shapeError(Tensor t, String what, Shape expected) {
         return new IllegalArgumentException(what + ": shape " + t.shape() + ", expected " + expected);
     }
@@ -36,7 +78,16 @@ public final class Checks {
     /**
      * Checks a {@code conv3x3s2} call (Backend's contract) and returns R, the output rows it
      * computes: in (B, H, W, Cin), or (B, Cin, H, W) if {@code channelsFirst}; weight (Cout,
-     * Cin, 3, 3), bias (Cout), out (B, R, ceil(W/2), Cout) with 0 <= firstRow, firstRow + R <= ceil(H/2).
+     * Cin, 3, 3), bias (Cout), out (B, R, ceil(W/2), Cout) with 0 &lt;= firstRow, firstRow + R &lt;= ceil(H/2).
+     *
+     * @param out the output band
+     * @param in the input
+     * @param channelsFirst whether in is (B, Cin, H, W)
+     * @param firstRow the band's first output row
+     * @param weight (Cout, Cin, 3, 3)
+     * @param bias (Cout)
+     * @return R, the band's rows
+     * @throws IllegalArgumentException naming the operand that does not fit
      */
     public static long convRows(Tensor out, Tensor in, boolean channelsFirst, int firstRow, Tensor weight, Tensor bias) {
         Shape s = in.shape(), o = out.shape();
@@ -58,6 +109,15 @@ public final class Checks {
         return rows;
     }
 
+    /**
+     * Requires {@code numel} elements.
+     * 
+     *
+     * @param t the tensor
+     * @param numel the element count
+     * @param what names it in the message
+     * @throws IllegalArgumentException if the count differs
+     */
     public static void requireNumel(Tensor t, long numel, String what) {
         if (t.numel() != numel) throw new IllegalArgumentException(what + ": shape " + t.shape() + ", expected " + numel + " elements");
     }

@@ -4,6 +4,12 @@ package org.xcit4j.backend;
 public final class DeviceUnavailableException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
+    /**
+     * An exception saying what is missing.
+     * 
+     *
+     * @param message what is missing, one line
+     */
     public DeviceUnavailableException(String message) {
         super(message);
     }

@@ -9,6 +9,8 @@ import org.xcit4j.bindings.xcit.xcit_h;
 /**
  * Owns one native {@code xcit_ctx} (error text, later thread pool and workspace) and turns
  * status codes into exceptions. Not thread-safe: one context per session.
+ *
+ * <p>Public only because the native backends live in their own packages; not API.
  */
 public final class NativeContext implements AutoCloseable {
     private MemorySegment ctx;
@@ -26,13 +28,24 @@ public final class NativeContext implements AutoCloseable {
         }
     }
 
-    /** The raw context pointer, for downcalls. */
+    /**
+     * The raw context pointer, for downcalls.
+     *
+     * @return the xcit_ctx pointer
+     * @throws IllegalStateException if the context is closed
+     */
     public MemorySegment handle() {
         if (ctx == null) throw new IllegalStateException("the native context has been closed");
         return ctx;
     }
 
-    /** Throws if {@code status} is not XCIT_OK, with the op name and the context's error text. */
+    /**
+     * Throws if {@code status} is not XCIT_OK, with the op name and the context's error text.
+     *
+     * @param status an xcit_status
+     * @param op names the op in the message
+     * @throws NativeException if the status is an error
+     */
     public void check(int status, String op) {
         if (status == xcit_h.XCIT_OK()) return;
         String text = xcit_h.xcit_ctx_last_error(handle()).getString(0);

@@ -10,7 +10,14 @@ import java.util.Locale;
  * reduction over tokens (LayerNorm statistics, XCA Gram and norms, softmax) stays fp32.
  */
 public enum Precision {
-    FP32("f32", 4), TF32("f32", 4), FP16("f16", 2), BF16("bf16", 2);
+    /** IEEE float32 storage and arithmetic. */
+    FP32("f32", 4),
+    /** float32 storage; GEMM inputs rounded to TF32 on tensor cores (CUDA). */
+    TF32("f32", 4),
+    /** Weights and activations in IEEE float16 (CUDA). */
+    FP16("f16", 2),
+    /** Weights and activations (CPU: GEMM inputs) in bfloat16. */
+    BF16("bf16", 2);
 
     private final String suffix;
     private final int storageBytes;
@@ -20,16 +27,32 @@ public enum Precision {
         this.storageBytes = storageBytes;
     }
 
-    /** The dtype suffix of native entry points for this storage: f32, f16, bf16. */
+    /**
+     * The dtype suffix of native entry points for this storage: f32, f16, bf16.
+     *
+     * @return the suffix
+     */
     public String suffix() {
         return suffix;
     }
 
-    /** Bytes per stored element. */
+    /**
+     * Bytes per stored element.
+     *
+     * @return 2 or 4
+     */
     public int storageBytes() {
         return storageBytes;
     }
 
+    /**
+     * The precision of a name, in any case: fp32 (f32, float32), tf32, fp16 (f16, float16,
+     * half) or bf16 (bfloat16).
+     *
+     * @param name the name
+     * @return the precision
+     * @throws IllegalArgumentException naming the valid names if there is no such precision
+     */
     public static Precision parse(String name) {
         return switch (name.trim().toLowerCase(Locale.ROOT)) {
             case "fp32", "f32", "float32" -> FP32;

@@ -7,7 +7,7 @@ import java.util.OptionalInt;
  * Reading the classifier-relevant entries of a checkpoint's metadata ({@link
  * org.xcit4j.model.Xcit#metadata()}): the input side the model was trained at.
  */
-public final class CheckpointMetadata {
+final class CheckpointMetadata {
     /** Metadata key with the input side the model was trained at, e.g. "32" or "224". */
     public static final String INPUT_SIZE = "input_size";
 

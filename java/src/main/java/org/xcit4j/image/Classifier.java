@@ -40,13 +40,29 @@ import org.xcit4j.tensor.Tensor;
  */
 public final class Classifier implements AutoCloseable {
 
-    /** The outcome for one file: predictions, or why it failed ({@code error} null on success). */
+    /**
+     * The outcome for one file: predictions, or why it failed ({@code error} null on success).
+     *
+     * @param file the image file
+     * @param top its top classes, most probable first; empty on failure
+     * @param error why it failed, or null
+     */
     public record Result(Path file, List<Prediction> top, ImageLoadException error) {
+        /**
+         * Whether the file was classified.
+         * 
+         *
+         * @return true when {@code error} is null
+         */
         public boolean ok() {
             return error == null;
         }
 
-        /** The failure in one line without the file name, or null. */
+        /**
+         * The failure in one line without the file name, or null.
+         *
+         * @return the reason, or null on success
+         */
         public String reason() {
             return error == null ? null : error.reason();
         }
@@ -70,7 +86,13 @@ public final class Classifier implements AutoCloseable {
         this.preprocessing = Preprocessing.timm(height, width);
     }
 
-    /** Loads {@code weights} with default {@link ClassifierOptions} (auto device, batch 1). */
+    /**
+     * Loads {@code weights} with default {@link ClassifierOptions} (auto device, batch 1).
+     *
+     * @param weights a .safetensors or .pth checkpoint
+     * @return the classifier, owning its model
+     * @throws IOException if the checkpoint or a labels file cannot be read
+     */
     public static Classifier open(Path weights) throws IOException {
         return open(weights, ClassifierOptions.DEFAULT);
     }
@@ -79,6 +101,11 @@ public final class Classifier implements AutoCloseable {
      * Loads {@code weights} and classifies in batches of {@code options.batch()} images at the
      * input size {@link ClassifierOptions#resolveSize} picks; labels as
      * {@link ClassifierOptions#labelsFor}. One forward at a time, with all cores.
+     *
+     * @param weights a .safetensors or .pth checkpoint
+     * @param options device, precision, batch, size, labels, ...
+     * @return the classifier, owning its model
+     * @throws IOException if the checkpoint or a labels file cannot be read
      */
     public static Classifier open(Path weights, ClassifierOptions options) throws IOException {
         LoadOptions load = LoadOptions.DEFAULT.withModel(options.model().orElse(null))
@@ -106,13 +133,29 @@ public final class Classifier implements AutoCloseable {
     /**
      * A classifier over a predictor the caller keeps owning (closing the classifier closes
      * nothing), for inputs of {@code height} x {@code width} in batches of {@code batch}.
+     *
+     * @param predictor runs the model; the caller closes it
+     * @param labels the class names
+     * @param decoder decodes files (its pixel limit applies)
+     * @param batch images per forward in {@link #classifyAll}
+     * @param height the model input's height
+     * @param width the model input's width
+     * @return the classifier
      */
     public static Classifier of(Predictor predictor, Labels labels, ImageDecoder decoder, int batch, int height, int width) {
         return new Classifier(null, Objects.requireNonNull(predictor), Objects.requireNonNull(labels), Objects.requireNonNull(decoder),
                 batch, height, width);
     }
 
-    /** One image through {@code session} (its first batch slot), for callers that hold a session and want one answer. */
+    /**
+     * One image through {@code session} (its first batch slot), for callers that hold a session and want one answer.
+     *
+     * @param session a classification session; its first batch slot is used
+     * @param labels the class names
+     * @param image the decoded image
+     * @param topK how many classes, most probable first
+     * @return the top classes, most probable first
+     */
     public static List<Prediction> classify(Session session, Labels labels, RgbImage image, int topK) {
         Shape s = session.inputShape();
         try (Arena arena = Arena.ofShared()) {
@@ -122,21 +165,51 @@ public final class Classifier implements AutoCloseable {
         }
     }
 
-    /** Like {@link #classify(Session, Labels, RgbImage, int)}, decoding {@code file} first. */
+    /**
+     * Like {@link #classify(Session, Labels, RgbImage, int)}, decoding {@code file} first.
+     *
+     * @param session a classification session; its first batch slot is used
+     * @param labels the class names
+     * @param file the image file
+     * @param topK how many classes, most probable first
+     * @return the top classes, most probable first
+     * @throws ImageLoadException if the file cannot be decoded
+     */
     public static List<Prediction> classify(Session session, Labels labels, Path file, int topK) throws ImageLoadException {
         return classify(session, labels, new ImageDecoder().decode(file), topK);
     }
 
-    /** The top {@code topK} classes of the image in {@code file}. */
+    /**
+     * The top {@code topK} classes of the image in {@code file}.
+     *
+     * @param file the image file
+     * @param topK how many classes, most probable first
+     * @return the top classes, most probable first
+     * @throws ImageLoadException if the file cannot be decoded
+     */
     public List<Prediction> classify(Path file, int topK) throws ImageLoadException {
         return classify(decoder.decode(file), topK);
     }
 
-    /** The top classes of a decoded image, converted as PIL's {@code convert('RGB')} would. */
+    /**
+     * The top classes of a decoded image, converted as PIL's {@code convert('RGB')} would.
+     *
+     * @param image the image
+     * @param topK how many classes, most probable first
+     * @return the top classes, most probable first
+     */
     public List<Prediction> classify(BufferedImage image, int topK) {
         return classify(RgbImage.of(image), topK);
     }
 
+    /**
+     * The top classes of an image already converted to RGB.
+     * 
+     *
+     * @param image the image
+     * @param topK how many classes, most probable first
+     * @return the top classes, most probable first
+     */
     public List<Prediction> classify(RgbImage image, int topK) {
         ensureOpen();
         try (Arena arena = Arena.ofShared()) {
@@ -151,6 +224,11 @@ public final class Classifier implements AutoCloseable {
      * with files that failed to decode, run at the size of the images they have. A file that
      * fails to decode gets a {@link Result} with its error and does not stop the others.
      * Results come in input order, each handed to {@code onResult} as soon as its batch is done.
+     *
+     * @param files the image files
+     * @param topK how many classes, most probable first
+     * @param onResult called with each result in input order
+     * @return every result, in input order
      */
     public List<Result> classifyAll(List<Path> files, int topK, Consumer<Result> onResult) {
         ensureOpen();
@@ -213,27 +291,61 @@ public final class Classifier implements AutoCloseable {
         return s.toArray(ValueLayout.JAVA_FLOAT);
     }
 
+    /**
+     * The class names.
+     * 
+     *
+     * @return the labels
+     */
     public Labels labels() {
         return labels;
     }
 
-    /** Side of the square model input (an IllegalStateException for a non-square one: see {@link #inputHeight()}). */
+    /**
+     * Side of the square model input (an IllegalStateException for a non-square one: see {@link #inputHeight()}).
+     *
+     * @return the input side
+     */
     public int inputSize() {
         return preprocessing.size();
     }
 
+    /**
+     * The height of the model input.
+     * 
+     *
+     * @return the height in pixels
+     */
     public int inputHeight() {
         return preprocessing.height();
     }
 
+    /**
+     * The width of the model input.
+     * 
+     *
+     * @return the width in pixels
+     */
     public int inputWidth() {
         return preprocessing.width();
     }
 
+    /**
+     * Images per forward in {@link #classifyAll}.
+     * 
+     *
+     * @return the batch size
+     */
     public int batchSize() {
         return batch;
     }
 
+    /**
+     * The predictor that runs the model.
+     * 
+     *
+     * @return the predictor
+     */
     public Predictor predictor() {
         return predictor;
     }

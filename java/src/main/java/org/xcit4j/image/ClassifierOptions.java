@@ -32,6 +32,13 @@ public record ClassifierOptions(Device device, Precision precision, int batch, O
             Optional.empty(), Optional.empty(), Optional.empty(), ImageDecoder.DEFAULT_MAX_PIXELS,
             note -> System.getLogger(Classifier.class.getName()).log(System.Logger.Level.INFO, note));
 
+    /**
+     * Checks the options.
+     * 
+     *
+     * @throws NullPointerException if device or precision is null
+     * @throws IllegalArgumentException if batch, size or maxPixels is not positive
+     */
     public ClassifierOptions {
         Objects.requireNonNull(device);
         Objects.requireNonNull(precision);
@@ -40,41 +47,102 @@ public record ClassifierOptions(Device device, Precision precision, int batch, O
         if (maxPixels < 1) throw new IllegalArgumentException("the pixel limit must be positive, got " + maxPixels);
     }
 
+    /**
+     * A copy with another device.
+     * 
+     *
+     * @param d where the session runs
+     * @return the new options
+     */
     public ClassifierOptions withDevice(Device d) {
         return new ClassifierOptions(d, precision, batch, size, model, tokensNorm, labelsFile, maxPixels, notes);
     }
 
+    /**
+     * A copy with another precision.
+     * 
+     *
+     * @param p the arithmetic
+     * @return the new options
+     */
     public ClassifierOptions withPrecision(Precision p) {
         return new ClassifierOptions(device, p, batch, size, model, tokensNorm, labelsFile, maxPixels, notes);
     }
 
+    /**
+     * A copy with another batch size.
+     * 
+     *
+     * @param b images per forward, at least 1
+     * @return the new options
+     */
     public ClassifierOptions withBatch(int b) {
         return new ClassifierOptions(device, precision, b, size, model, tokensNorm, labelsFile, maxPixels, notes);
     }
 
-    /** {@code null} means: from the checkpoint. */
+    /**
+     * {@code null} means: from the checkpoint.
+     *
+     * @param s the input side, or null for the checkpoint's
+     * @return the new options
+     */
     public ClassifierOptions withSize(Integer s) {
         return new ClassifierOptions(device, precision, batch, s == null ? OptionalInt.empty() : OptionalInt.of(s), model,
                 tokensNorm, labelsFile, maxPixels, notes);
     }
 
+    /**
+     * A copy with another zoo model name.
+     * 
+     *
+     * @param name a zoo name, or null for none
+     * @return the new options
+     */
     public ClassifierOptions withModel(String name) {
         return new ClassifierOptions(device, precision, batch, size, Optional.ofNullable(name), tokensNorm, labelsFile, maxPixels,
                 notes);
     }
 
+    /**
+     * A copy with another tokens_norm.
+     * 
+     *
+     * @param t the class-attention norm, or null to infer it
+     * @return the new options
+     */
     public ClassifierOptions withTokensNorm(Boolean t) {
         return new ClassifierOptions(device, precision, batch, size, model, Optional.ofNullable(t), labelsFile, maxPixels, notes);
     }
 
+    /**
+     * A copy with another labels file.
+     * 
+     *
+     * @param p a labels file, or null for the checkpoint's names
+     * @return the new options
+     */
     public ClassifierOptions withLabelsFile(Path p) {
         return new ClassifierOptions(device, precision, batch, size, model, tokensNorm, Optional.ofNullable(p), maxPixels, notes);
     }
 
+    /**
+     * A copy with another pixel limit.
+     * 
+     *
+     * @param m the decoder's pixel limit, positive
+     * @return the new options
+     */
     public ClassifierOptions withMaxPixels(long m) {
         return new ClassifierOptions(device, precision, batch, size, model, tokensNorm, labelsFile, m, notes);
     }
 
+    /**
+     * A copy with another notes receiver.
+     * 
+     *
+     * @param n receives the notes instead of the System.Logger
+     * @return the new options
+     */
     public ClassifierOptions withNotes(Consumer<String> n) {
         return new ClassifierOptions(device, precision, batch, size, model, tokensNorm, labelsFile, maxPixels,
                 Objects.requireNonNull(n));
@@ -83,6 +151,11 @@ public record ClassifierOptions(Device device, Precision precision, int batch, O
     /**
      * The input side: the explicit size, else the checkpoint metadata's {@code input_size},
      * else the zoo entry of {@link #model()} (224 or 384), else an error asking for one.
+     *
+     * @param source names the checkpoint in messages
+     * @param metadata the checkpoint's metadata
+     * @return the input side
+     * @throws IllegalArgumentException if nothing gives a size
      */
     public int resolveSize(String source, Map<String, String> metadata) {
         if (size.isPresent()) return size.getAsInt();
@@ -93,7 +166,16 @@ public record ClassifierOptions(Device device, Precision precision, int batch, O
                 + "' metadata and no zoo model name): give ClassifierOptions.withSize (e.g. 224) or ClassifierOptions.withModel (e.g. xcit_small_12_p16_224)");
     }
 
-    /** The class names: {@link #labelsFile()} if given, else as {@link Labels#forModel}. */
+    /**
+     * The class names: {@link #labelsFile()} if given, else as {@link Labels#forModel}.
+     *
+     * @param source names the checkpoint in messages
+     * @param metadata the checkpoint's metadata
+     * @param numClasses the model's classes
+     * @return one name per class
+     * @throws IOException if the labels file cannot be read
+     * @throws IllegalArgumentException if the names do not match the classes
+     */
     public Labels labelsFor(String source, Map<String, String> metadata, int numClasses) throws IOException {
         if (labelsFile.isPresent()) return Labels.read(labelsFile.get()).requireSize(numClasses, labelsFile.get().toString());
         return Labels.forModel(source, metadata, numClasses);

@@ -6,7 +6,7 @@ package org.xcit4j.image;
  * 6 rotate 90 clockwise, 7 transverse, 8 rotate 90 counter-clockwise. Cameras store portrait
  * photos sideways with this tag; without it a classifier sees them rotated.
  */
-public final class ExifOrientation {
+final class ExifOrientation {
     /** The value meaning "as stored". */
     public static final int NORMAL = 1;
 

@@ -47,17 +47,33 @@ public final class ImageDecoder {
         this(DEFAULT_MAX_PIXELS);
     }
 
-    /** A decoder that refuses images with more than {@code maxPixels} pixels. */
+    /**
+     * A decoder that refuses images with more than {@code maxPixels} pixels.
+     *
+     * @param maxPixels the pixel limit, positive
+     */
     public ImageDecoder(long maxPixels) {
         if (maxPixels < 1) throw new IllegalArgumentException("the pixel limit must be positive, got " + maxPixels);
         this.maxPixels = maxPixels;
     }
 
+    /**
+     * The pixel limit.
+     * 
+     *
+     * @return the most pixels an image may declare
+     */
     public long maxPixels() {
         return maxPixels;
     }
 
-    /** Decodes {@code file} to upright 8-bit RGB. */
+    /**
+     * Decodes {@code file} to upright 8-bit RGB.
+     *
+     * @param file the image file
+     * @return the image
+     * @throws ImageLoadException if the file is missing, not an image, damaged, or over the limits
+     */
     public RgbImage decode(Path file) throws ImageLoadException {
         return withReader(file, (reader, in) -> {
             Decoded d = read(file, reader, in);
@@ -70,6 +86,10 @@ public final class ImageDecoder {
      * Width and height as the file's header states them (before any EXIF rotation), nothing
      * decoded: lets a caller refuse an image its own processing cannot take before paying for
      * decoding it.
+     *
+     * @param file the image file
+     * @return {width, height}
+     * @throws ImageLoadException if the file is missing or not an image
      */
     public int[] size(Path file) throws ImageLoadException {
         return withReader(file, (reader, in) -> {

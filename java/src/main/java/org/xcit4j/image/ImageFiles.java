@@ -27,7 +27,13 @@ public final class ImageFiles {
     private ImageFiles() {
     }
 
-    /** The files {@code args} name, in argument order, each directory's images sorted; any entry that cannot be walked fails. */
+    /**
+     * The files {@code args} name, in argument order, each directory's images sorted; any entry that cannot be walked fails.
+     *
+     * @param args files and directories
+     * @return the files
+     * @throws IOException if a directory cannot be walked
+     */
     public static List<Path> expand(List<Path> args) throws IOException {
         try {
             return expand(args, e -> {
@@ -42,6 +48,11 @@ public final class ImageFiles {
      * Like {@link #expand(List)}, but an entry of a directory that cannot be walked (a symbolic
      * link loop, a directory that cannot be read) goes to {@code failures}, and the walk goes
      * on: one bad entry must not hide the other images of a batch.
+     *
+     * @param args files and directories
+     * @param failures receives each entry that cannot be walked
+     * @return the files
+     * @throws IOException if a directory cannot be walked at all
      */
     public static List<Path> expand(List<Path> args, Consumer<ImageLoadException> failures) throws IOException {
         List<Path> out = new ArrayList<>();
@@ -71,7 +82,12 @@ public final class ImageFiles {
         return out;
     }
 
-    /** Whether the file name ends in one of {@link #EXTENSIONS}, in any case. */
+    /**
+     * Whether the file name ends in one of {@link #EXTENSIONS}, in any case.
+     *
+     * @param p a path
+     * @return whether it names an image format
+     */
     public static boolean hasImageExtension(Path p) {
         String n = p.getFileName().toString();
         int dot = n.lastIndexOf('.');

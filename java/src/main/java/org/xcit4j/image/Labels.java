@@ -34,19 +34,35 @@ public final class Labels {
         this.names = List.copyOf(names);
     }
 
+    /**
+     * The given names, in class-index order.
+     * 
+     *
+     * @param names one name per class, at least one
+     * @return the labels
+     */
     public static Labels of(List<String> names) {
         if (names.isEmpty()) throw new IllegalArgumentException("no class names");
         return new Labels(names);
     }
 
-    /** "class 0" .. "class n-1", for heads whose names are unknown. */
+    /**
+     * "class 0" .. "class n-1", for heads whose names are unknown.
+     *
+     * @param n the number of classes
+     * @return the labels
+     */
     public static Labels numbered(int n) {
         List<String> names = new ArrayList<>(n);
         for (int i = 0; i < n; i++) names.add("class " + i);
         return new Labels(names);
     }
 
-    /** The 1000 ImageNet-1k class names bundled with xcit4j, in timm's index order. */
+    /**
+     * The 1000 ImageNet-1k class names bundled with xcit4j, in timm's index order.
+     *
+     * @return the labels
+     */
     public static Labels imageNet1k() {
         try (InputStream in = Labels.class.getResourceAsStream(IMAGENET_RESOURCE)) {
             if (in == null) throw new IllegalStateException("resource " + IMAGENET_RESOURCE + " is missing from the jar");
@@ -61,6 +77,11 @@ public final class Labels {
     /**
      * Reads a labels file: a JSON array of strings, or else one name per line (blank lines
      * and a trailing newline ignored at the end only, so indices stay line numbers).
+     *
+     * @param file a labels file
+     * @return the labels
+     * @throws IOException if the file cannot be read or is empty
+     * @throws IllegalArgumentException if its JSON is not an array of strings
      */
     public static Labels read(Path file) throws IOException {
         String text = Files.readString(file, StandardCharsets.UTF_8);
@@ -71,7 +92,13 @@ public final class Labels {
         return new Labels(lines);
     }
 
-    /** The names in the checkpoint metadata ({@value #METADATA_KEY}), if present. */
+    /**
+     * The names in the checkpoint metadata ({@value #METADATA_KEY}), if present.
+     *
+     * @param source names the checkpoint in messages
+     * @param metadata the checkpoint's metadata
+     * @return the labels, or empty without that key
+     */
     public static Optional<Labels> fromMetadata(String source, Map<String, String> metadata) {
         String json = metadata.get(METADATA_KEY);
         return json == null ? Optional.empty() : Optional.of(parseJson(source + " metadata '" + METADATA_KEY + "'", json));
@@ -80,6 +107,11 @@ public final class Labels {
     /**
      * The names for a model: the checkpoint metadata's, else ImageNet-1k for 1000 classes,
      * else numbered. Metadata with the wrong count is an error, not silently ignored.
+     *
+     * @param source names the checkpoint in messages
+     * @param metadata the checkpoint's metadata
+     * @param numClasses the model's classes
+     * @return one name per class
      */
     public static Labels forModel(String source, Map<String, String> metadata, int numClasses) {
         Optional<Labels> meta = fromMetadata(source, metadata);
@@ -87,7 +119,14 @@ public final class Labels {
         return numClasses == 1000 ? imageNet1k() : numbered(numClasses);
     }
 
-    /** This list, after checking it has one name per class; {@code what} names it in the error. */
+    /**
+     * This list, after checking it has one name per class; {@code what} names it in the error.
+     *
+     * @param numClasses the model's classes
+     * @param what names the list in the error
+     * @return this list
+     * @throws IllegalArgumentException if the counts differ
+     */
     public Labels requireSize(int numClasses, String what) {
         if (names.size() != numClasses) {
             throw new IllegalArgumentException(what + " has " + names.size() + " class names but the model has "
@@ -115,14 +154,33 @@ public final class Labels {
         }
     }
 
+    /**
+     * The name of one class.
+     * 
+     *
+     * @param index the class index
+     * @return its name
+     */
     public String name(int index) {
         return names.get(index);
     }
 
+    /**
+     * The number of classes.
+     * 
+     *
+     * @return the count
+     */
     public int size() {
         return names.size();
     }
 
+    /**
+     * Every name, in class-index order.
+     * 
+     *
+     * @return an unmodifiable list
+     */
     public List<String> names() {
         return names;
     }

@@ -20,7 +20,7 @@ package org.xcit4j.image;
  * crop are computed: each output pixel depends only on its own taps, so this gives the same
  * bytes as resizing fully and cropping afterwards.
  */
-public final class PilResize {
+final class PilResize {
     /** Bits of the fixed-point taps: 8 bits for the result, 2 for overflow of negative lobes. */
     static final int PRECISION_BITS = 32 - 8 - 2;
     private static final double A = -0.5;

@@ -17,6 +17,11 @@ public record Prediction(String label, int index, double probability) {
      * The {@code k} most probable classes of one row of logits, most probable first (ties by
      * lower index). The softmax runs in double after subtracting the largest logit, so large
      * logits neither overflow nor lose the small probabilities.
+     *
+     * @param logits one image's logits
+     * @param labels one name per logit
+     * @param k how many classes, at least 1
+     * @return at most k predictions, most probable first
      */
     public static List<Prediction> topK(float[] logits, Labels labels, int k) {
         if (k < 1) throw new IllegalArgumentException("top-K needs K >= 1, got " + k);

@@ -27,6 +27,12 @@ public record Preprocessing(int height, int width, float[] mean, float[] std) {
     public static final float[] IMAGENET_MEAN = {0.485f, 0.456f, 0.406f};
     public static final float[] IMAGENET_STD = {0.229f, 0.224f, 0.225f};
 
+    /**
+     * Checks the sizes and copies the statistics.
+     * 
+     *
+     * @throws IllegalArgumentException if a side is not positive or a statistic has not 3 channels
+     */
     public Preprocessing {
         if (height < 1 || width < 1) throw new IllegalArgumentException("input size must be positive, got " + height + "x" + width);
         if (mean.length != 3 || std.length != 3) throw new IllegalArgumentException("mean and std need 3 channels");
@@ -34,23 +40,42 @@ public record Preprocessing(int height, int width, float[] mean, float[] std) {
         std = std.clone();
     }
 
-    /** timm's default for every XCiT checkpoint at input side {@code size} (224 or 384 in the zoo). */
+    /**
+     * timm's default for every XCiT checkpoint at input side {@code size} (224 or 384 in the zoo).
+     *
+     * @param size the square input's side
+     * @return the transform
+     */
     public static Preprocessing timm(int size) {
         return timm(size, size);
     }
 
-    /** timm's eval transform to a {@code height} x {@code width} input (square or not). */
+    /**
+     * timm's eval transform to a {@code height} x {@code width} input (square or not).
+     *
+     * @param height the input's height
+     * @param width the input's width
+     * @return the transform
+     */
     public static Preprocessing timm(int height, int width) {
         return new Preprocessing(height, width, IMAGENET_MEAN, IMAGENET_STD);
     }
 
-    /** Side of the square model input; an IllegalStateException for a non-square one. */
+    /**
+     * Side of the square model input; an IllegalStateException for a non-square one.
+     *
+     * @return the side
+     */
     public int size() {
         if (height != width) throw new IllegalStateException("the input is " + height + "x" + width + ", not square");
         return height;
     }
 
-    /** Whether the model input is square (timm's short-side Resize) rather than not (ResizeKeepRatio). */
+    /**
+     * Whether the model input is square (timm's short-side Resize) rather than not (ResizeKeepRatio).
+     *
+     * @return whether height equals width
+     */
     public boolean square() {
         return height == width;
     }
@@ -61,6 +86,9 @@ public record Preprocessing(int height, int width, float[] mean, float[] std) {
      * true division, then truncation).
      *
      * @return {width, height}
+     *
+     * @param width the image's width
+     * @param height the image's height
      */
     public int[] resizedSize(int width, int height) {
         int size = size();
@@ -87,6 +115,9 @@ public record Preprocessing(int height, int width, float[] mean, float[] std) {
      * {@code round(side / ratio)} with Python's round (half to even, as {@link Math#rint}).
      *
      * @return {width, height}
+     *
+     * @param imageWidth the image's width
+     * @param imageHeight the image's height
      */
     public int[] keepRatioSize(int imageWidth, int imageHeight) {
         double ratio = Math.min((double) imageHeight / height, (double) imageWidth / width);
@@ -102,12 +133,21 @@ public record Preprocessing(int height, int width, float[] mean, float[] std) {
      * {width, height} of a width x height image after the resize step, the short-side Resize
      * for a square input, ResizeKeepRatio otherwise; an IllegalArgumentException when a side
      * would not fit an image (the caller can refuse such a file from its header).
+     *
+     * @param imageWidth the image's width
+     * @param imageHeight the image's height
+     * @return {width, height} after resizing
      */
     public int[] resizeOf(int imageWidth, int imageHeight) {
         return square() ? resizedSize(imageWidth, imageHeight) : keepRatioSize(imageWidth, imageHeight);
     }
 
-    /** The resized and center-cropped 8-bit image, before normalisation (width x height). */
+    /**
+     * The resized and center-cropped 8-bit image, before normalisation (width x height).
+     *
+     * @param image the decoded image
+     * @return the model-sized image
+     */
     public RgbImage resizeAndCrop(RgbImage image) {
         if (square()) {
             int[] wh = resizedSize(image.width(), image.height());
@@ -124,6 +164,10 @@ public record Preprocessing(int height, int width, float[] mean, float[] std) {
     /**
      * Writes the normalised (3, height, width) tensor of {@code image} into slot {@code index}
      * of {@code batch} (B, 3, height, width); nothing is allocated for the output.
+     *
+     * @param image the decoded image
+     * @param batch (B, 3, height, width)
+     * @param index the batch slot written
      */
     public void apply(RgbImage image, Tensor batch, int index) {
         Shape s = batch.shape();
@@ -135,7 +179,12 @@ public record Preprocessing(int height, int width, float[] mean, float[] std) {
         normalize(resizeAndCrop(image), batch, index);
     }
 
-    /** timm's Resize alone (short side to {@link #size()}, aspect kept, no crop): for whole-image maps. */
+    /**
+     * timm's Resize alone (short side to {@link #size()}, aspect kept, no crop): for whole-image maps.
+     *
+     * @param image the decoded image
+     * @return the resized image
+     */
     public RgbImage resizeShortSide(RgbImage image) {
         int[] wh = resizedSize(image.width(), image.height());
         return PilResize.resize(image, wh[0], wh[1]);
@@ -144,6 +193,10 @@ public record Preprocessing(int height, int width, float[] mean, float[] std) {
     /**
      * ToTensor and Normalize of {@code image} (any size) into slot {@code index} of
      * {@code batch} (B, 3, image height, image width).
+     *
+     * @param image the image, at the tensor's size
+     * @param batch (B, 3, image height, image width)
+     * @param index the batch slot written
      */
     public void toTensor(RgbImage image, Tensor batch, int index) {
         Shape s = batch.shape();
@@ -188,11 +241,23 @@ public record Preprocessing(int height, int width, float[] mean, float[] std) {
         return "Preprocessing[" + height + "x" + width + ", mean=" + Arrays.toString(mean) + ", std=" + Arrays.toString(std) + "]";
     }
 
+    /**
+     * The per-channel mean.
+     * 
+     *
+     * @return a copy of it
+     */
     @Override
     public float[] mean() {
         return mean.clone();
     }
 
+    /**
+     * The per-channel divisor.
+     * 
+     *
+     * @return a copy of it
+     */
     @Override
     public float[] std() {
         return std.clone();

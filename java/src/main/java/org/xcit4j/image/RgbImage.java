@@ -13,6 +13,12 @@ import java.awt.image.BufferedImage;
  */
 public record RgbImage(int width, int height, byte[] pixels) {
 
+    /**
+     * Checks the size against the pixels.
+     * 
+     *
+     * @throws IllegalArgumentException if a side is not positive or the pixels do not fit
+     */
     public RgbImage {
         if (width < 1 || height < 1) throw new IllegalArgumentException("image size " + width + "x" + height + " must be positive");
         if (pixels.length != (long) width * height * 3) {
@@ -20,22 +26,44 @@ public record RgbImage(int width, int height, byte[] pixels) {
         }
     }
 
-    /** A black image. */
+    /**
+     * A black image.
+     *
+     * @param width pixels per row
+     * @param height rows
+     * @return the image
+     */
     public static RgbImage blank(int width, int height) {
         return new RgbImage(width, height, new byte[Math.multiplyExact(Math.multiplyExact(width, height), 3)]);
     }
 
-    /** Converts a decoded image the way PIL's {@code convert('RGB')} would (see {@link PilRgb}). */
+    /**
+     * Converts a decoded image the way PIL's {@code convert('RGB')} would (see {@link PilRgb}).
+     *
+     * @param image any decoded image
+     * @return its RGB pixels
+     */
     public static RgbImage of(BufferedImage image) {
         return PilRgb.convert(image);
     }
 
-    /** Channel {@code c} (0 R, 1 G, 2 B) of pixel (x, y), 0..255. */
+    /**
+     * Channel {@code c} (0 R, 1 G, 2 B) of pixel (x, y), 0..255.
+     *
+     * @param x the column
+     * @param y the row
+     * @param c the channel
+     * @return the value
+     */
     public int get(int x, int y, int c) {
         return pixels[(y * width + x) * 3 + c] & 0xff;
     }
 
-    /** This image as a {@link BufferedImage#TYPE_INT_RGB}, for display or saving. */
+    /**
+     * This image as a {@link BufferedImage#TYPE_INT_RGB}, for display or saving.
+     *
+     * @return a new image
+     */
     public BufferedImage toBufferedImage() {
         BufferedImage out = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
         int[] row = new int[width];

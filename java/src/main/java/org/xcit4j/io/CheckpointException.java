@@ -16,12 +16,30 @@ public class CheckpointException extends IOException {
     private static final int MAX_PROBLEM = 2000;
 
     private final transient Path file;
+    /**
+     * The message without the file name.
+     */
     private final String problem;
 
+    /**
+     * An exception for {@code file}.
+     * 
+     *
+     * @param file the file that could not be read
+     * @param problem what is wrong, naming the key, offset or global involved
+     */
     public CheckpointException(Path file, String problem) {
         this(file, problem, null);
     }
 
+    /**
+     * An exception for {@code file} caused by {@code cause}.
+     * 
+     *
+     * @param file the file that could not be read
+     * @param problem what is wrong, naming the key, offset or global involved
+     * @param cause the underlying failure
+     */
     public CheckpointException(Path file, String problem, Throwable cause) {
         super(file + ": " + oneLine(Objects.requireNonNull(problem)), cause);
         this.file = file;
@@ -46,12 +64,20 @@ public class CheckpointException extends IOException {
         return b.toString();
     }
 
-    /** The file that could not be read. */
+    /**
+     * The file that could not be read.
+     *
+     * @return the file
+     */
     public Path file() {
         return file;
     }
 
-    /** The message without the file name. */
+    /**
+     * The message without the file name.
+     *
+     * @return the problem
+     */
     public String problem() {
         return problem;
     }

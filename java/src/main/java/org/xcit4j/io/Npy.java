@@ -42,7 +42,14 @@ public final class Npy {
 
     private Npy() {}
 
-    /** Reads a float32 array into {@code arena}. */
+    /**
+     * Reads a float32 array into {@code arena}.
+     *
+     * @param file a .npy file
+     * @param arena owns the tensor
+     * @return the array
+     * @throws CheckpointException naming the file and the first problem found
+     */
     public static Tensor read(Path file, Arena arena) throws CheckpointException {
         try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 16)) {
             return read(in, Files.size(file), file, "", arena);
@@ -54,6 +61,10 @@ public final class Npy {
     /**
      * The shape from the header alone, after the same checks as {@link #read} (dtype, order,
      * exact data length): lets a caller check rank and size before allocating.
+     *
+     * @param file a .npy file
+     * @return its shape
+     * @throws CheckpointException naming the file and the first problem found
      */
     public static Shape readShape(Path file) throws CheckpointException {
         try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 4096)) {
@@ -65,7 +76,13 @@ public final class Npy {
         }
     }
 
-    /** Writes {@code tensor} as a version 1.0 .npy file, dtype '<f4', C order. */
+    /**
+     * Writes {@code tensor} as a version 1.0 .npy file, dtype '&lt;f4', C order.
+     *
+     * @param file the file written
+     * @param tensor the array
+     * @throws IOException if the file cannot be written
+     */
     public static void write(Path file, Tensor tensor) throws IOException {
         try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(file), 1 << 16)) {
             write(out, tensor);

@@ -26,7 +26,14 @@ import org.xcit4j.tensor.Tensor;
 public final class Npz {
     private Npz() {}
 
-    /** Reads every member, keyed by its name without ".npy", in archive order. */
+    /**
+     * Reads every member, keyed by its name without ".npy", in archive order.
+     *
+     * @param file a .npz file
+     * @param arena owns the tensors
+     * @return the arrays by name, read-only
+     * @throws CheckpointException naming the file and the first problem found
+     */
     public static Map<String, Tensor> read(Path file, Arena arena) throws CheckpointException {
         try (ZipFile zip = Zips.open(file)) {
             Map<String, Tensor> out = new LinkedHashMap<>();
@@ -51,7 +58,13 @@ public final class Npz {
         }
     }
 
-    /** Writes {@code arrays} as stored (uncompressed) {@code <name>.npy} members, like {@code np.savez}. */
+    /**
+     * Writes {@code arrays} as stored (uncompressed) {@code <name>.npy} members, like {@code np.savez}.
+     *
+     * @param file the file written
+     * @param arrays the arrays by name
+     * @throws IOException if the file cannot be written
+     */
     public static void write(Path file, Map<String, Tensor> arrays) throws IOException {
         try (ZipOutputStream zip = new ZipOutputStream(new BufferedOutputStream(Files.newOutputStream(file), 1 << 16))) {
             for (Map.Entry<String, Tensor> a : arrays.entrySet()) {

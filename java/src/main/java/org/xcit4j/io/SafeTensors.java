@@ -42,6 +42,10 @@ public final class SafeTensors {
      * {@code arena} memory.
      *
      * @throws CheckpointException naming the file and the first problem found
+     *
+     * @param file a .safetensors file
+     * @param arena owns the tensors (and the mapping)
+     * @return the tensors and metadata
      */
     public static StateDict read(Path file, Arena arena) throws CheckpointException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ); Arena mapping = Arena.ofConfined()) {
@@ -100,7 +104,13 @@ public final class SafeTensors {
                 && (dataStart + info.begin()) % Float.BYTES == 0 && info.numel() > 0;
     }
 
-    /** Writes {@code tensors} as F32 in map order, with no metadata. */
+    /**
+     * Writes {@code tensors} as F32 in map order, with no metadata.
+     *
+     * @param file the file written
+     * @param tensors the tensors by name
+     * @throws IOException if the file cannot be written
+     */
     public static void write(Path file, Map<String, Tensor> tensors) throws IOException {
         write(file, tensors, Map.of());
     }
@@ -108,6 +118,11 @@ public final class SafeTensors {
     /**
      * Writes {@code tensors} as F32, payloads packed in map order, with string
      * {@code metadata} under {@code __metadata__} when it is non-empty.
+     *
+     * @param file the file written
+     * @param tensors the tensors by name
+     * @param metadata string metadata, possibly empty
+     * @throws IOException if the file cannot be written
      */
     public static void write(Path file, Map<String, Tensor> tensors, Map<String, String> metadata) throws IOException {
         byte[] header = headerJson(tensors, metadata).getBytes(StandardCharsets.UTF_8);

@@ -23,17 +23,35 @@ public final class StateDict {
     private final LinkedHashMap<String, Entry> entries = new LinkedHashMap<>();
     private final Map<String, String> metadata;
 
-    /** An empty dict for tensors read from {@code source}, with the file's string metadata. */
+    /**
+     * An empty dict for tensors read from {@code source}, with the file's string metadata.
+     *
+     * @param source the file, for messages
+     * @param metadata the file's string metadata
+     */
     public StateDict(Path source, Map<String, String> metadata) {
         this.source = source;
         this.metadata = Collections.unmodifiableMap(new LinkedHashMap<>(metadata));
     }
 
+    /**
+     * An empty dict for tensors read from {@code source}, without metadata.
+     * 
+     *
+     * @param source the file, for messages
+     */
     public StateDict(Path source) {
         this(source, Map.of());
     }
 
-    /** Adds a tensor; a key may appear once, as in every format this package reads. */
+    /**
+     * Adds a tensor; a key may appear once, as in every format this package reads.
+     *
+     * @param key the tensor's name
+     * @param tensor the tensor, float32
+     * @param storedType the element type in the file
+     * @throws IllegalArgumentException if the key is there already
+     */
     public void put(String key, Tensor tensor, DType storedType) {
         if (entries.containsKey(key)) {
             throw new IllegalArgumentException(source + ": duplicate tensor '" + key + "'");
@@ -41,40 +59,81 @@ public final class StateDict {
         entries.put(key, new Entry(tensor, storedType));
     }
 
-    /** The file the tensors came from, for messages. */
+    /**
+     * The file the tensors came from, for messages.
+     *
+     * @return the file
+     */
     public Path source() {
         return source;
     }
 
-    /** String metadata of the file (safetensors {@code __metadata__}); empty for other formats. */
+    /**
+     * String metadata of the file (safetensors {@code __metadata__}); empty for other formats.
+     *
+     * @return the metadata, read-only
+     */
     public Map<String, String> metadata() {
         return metadata;
     }
 
+    /**
+     * Whether a tensor is named {@code key}.
+     * 
+     *
+     * @param key the name
+     * @return true if so
+     */
     public boolean contains(String key) {
         return entries.containsKey(key);
     }
 
-    /** The tensor named {@code key}, as float32. */
+    /**
+     * The tensor named {@code key}, as float32.
+     *
+     * @param key the name
+     * @return the tensor
+     * @throws IllegalArgumentException if there is none
+     */
     public Tensor get(String key) {
         return entry(key).tensor();
     }
 
-    /** The element type the file stored {@code key} with. */
+    /**
+     * The element type the file stored {@code key} with.
+     *
+     * @param key the name
+     * @return the stored type
+     * @throws IllegalArgumentException if there is none
+     */
     public DType storedType(String key) {
         return entry(key).storedType();
     }
 
-    /** Keys in file order. */
+    /**
+     * Keys in file order.
+     *
+     * @return the keys, read-only
+     */
     public SequencedSet<String> keys() {
         return Collections.unmodifiableSequencedSet(entries.sequencedKeySet());
     }
 
+    /**
+     * The number of tensors.
+     * 
+     *
+     * @return the count
+     */
     public int size() {
         return entries.size();
     }
 
-    /** Key to tensor, in file order, read-only. */
+    /**
+     * Key to tensor, in file order, read-only.
+     *
+     * @return the tensors by name
+     */
     public Map<String, Tensor> tensors() {
         Map<String, Tensor> out = new LinkedHashMap<>();
         entries.forEach((k, e) -> out.put(k, e.tensor()));

@@ -48,7 +48,14 @@ public final class TorchCheckpoint {
 
     private TorchCheckpoint() {}
 
-    /** Reads the state dict of {@code file} as float32 tensors in {@code arena}. */
+    /**
+     * Reads the state dict of {@code file} as float32 tensors in {@code arena}.
+     *
+     * @param file a torch.save zip
+     * @param arena owns the tensors
+     * @return the state dict
+     * @throws CheckpointException naming the file and the first problem found
+     */
     public static StateDict read(Path file, Arena arena) throws CheckpointException {
         try {
             checkMagic(file);
@@ -68,6 +75,10 @@ public final class TorchCheckpoint {
      * Whether {@code file} starts like a PyTorch checkpoint: a zip, or the legacy format (its
      * pickled magic number, or a tar), so a caller can route it here rather than to a reader
      * that would misread it. Checks only what no safetensors file can start with.
+     *
+     * @param file any file
+     * @return whether it is PyTorch's
+     * @throws CheckpointException if the file cannot be read
      */
     public static boolean recognizes(Path file) throws CheckpointException {
         byte[] head;

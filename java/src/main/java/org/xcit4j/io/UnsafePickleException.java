@@ -10,6 +10,13 @@ import java.nio.file.Path;
 public final class UnsafePickleException extends CheckpointException {
     private static final long serialVersionUID = 1L;
 
+    /**
+     * An exception for {@code file}.
+     * 
+     *
+     * @param file the checkpoint
+     * @param problem what was refused, by name
+     */
     public UnsafePickleException(Path file, String problem) {
         super(file, problem);
     }

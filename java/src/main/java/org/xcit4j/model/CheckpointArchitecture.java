@@ -13,7 +13,7 @@ import org.xcit4j.tensor.Tensor;
  * checkpoints; it comes from the matching zoo architecture or from the caller. A checkpoint
  * without {@code cls_token} is a dense (detection/segmentation) backbone: no class attention.
  */
-public final class CheckpointArchitecture {
+final class CheckpointArchitecture {
     private static final Pattern BLOCK = Pattern.compile("blocks\\.(\\d+)\\..*");
     private static final Pattern CLS_BLOCK = Pattern.compile("cls_attn_blocks\\.(\\d+)\\..*");
     private static final Pattern STAGE = Pattern.compile("patch_embed\\.proj\\.(\\d+)\\.0\\.weight");

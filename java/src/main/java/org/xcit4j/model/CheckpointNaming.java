@@ -12,7 +12,7 @@ import org.xcit4j.tensor.Tensor;
  * {@code cls_attn_blocks.j.attn.qkv} Linear whose rows are q, then k, then v; timm keeps three.
  * Checkpoints saved from a DistributedDataParallel wrapper prefix every key with {@code module.}.
  */
-public final class CheckpointNaming {
+final class CheckpointNaming {
     private static final Pattern CLS_QKV = Pattern.compile("(cls_attn_blocks\\.\\d+\\.attn\\.)qkv\\.(weight|bias)");
 
     private CheckpointNaming() {

@@ -6,10 +6,18 @@ import java.util.List;
 /**
  * Which XCA blocks feed the four FPN levels (strides 4, 8, 16, 32): level k takes the raw
  * output of block {@code outIndices[k]}. Empty means {@link #defaultOutIndices}.
+ *
+ * @param outIndices four block indices, strides 4 to 32, or empty for the default
  */
 public record DenseOptions(List<Integer> outIndices) {
     public static final DenseOptions DEFAULT = new DenseOptions(List.of());
 
+    /**
+     * Checks the indices.
+     * 
+     *
+     * @throws IllegalArgumentException if there are neither four nor none
+     */
     public DenseOptions {
         outIndices = List.copyOf(outIndices);
         if (!outIndices.isEmpty() && outIndices.size() != Fpn.LEVELS) {
@@ -17,6 +25,13 @@ public record DenseOptions(List<Integer> outIndices) {
         }
     }
 
+    /**
+     * Options with the given indices.
+     * 
+     *
+     * @param indices four block indices, strides 4 to 32
+     * @return the options
+     */
     public static DenseOptions of(int... indices) {
         return new DenseOptions(Arrays.stream(indices).boxed().toList());
     }
@@ -25,6 +40,9 @@ public record DenseOptions(List<Integer> outIndices) {
      * The published indices are [3, 5, 7, 11] for depth 12 and [7, 11, 15, 23] for depth 24:
      * the blocks at 1/3, 1/2, 2/3 and all of the depth. For any depth: ceil(depth * f) - 1
      * for f = 1/3, 1/2, 2/3, 1 (at least 0), which reproduces both published lists.
+     *
+     * @param depth the number of XCA blocks
+     * @return four block indices
      */
     public static int[] defaultOutIndices(int depth) {
         int[] sixths = {2, 3, 4, 6};

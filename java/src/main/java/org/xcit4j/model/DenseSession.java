@@ -29,9 +29,20 @@ import org.xcit4j.tensor.Tensor;
  */
 public final class DenseSession implements AutoCloseable {
 
-    /** The four maps, channel-first; a level is null when the checkpoint lacks its weights. */
+    /**
+     * The four maps, channel-first; a level is null when the checkpoint lacks its weights.
+     *
+     * @param stride4 (B, C, H/4, W/4), or null
+     * @param stride8 (B, C, H/8, W/8), or null
+     * @param stride16 (B, C, H/16, W/16), or null
+     * @param stride32 (B, C, H/32, W/32), or null
+     */
     public record Outputs(Tensor stride4, Tensor stride8, Tensor stride16, Tensor stride32) {
-        /** The present maps by name ("stride4", ...), in stride order. */
+        /**
+         * The present maps by name ("stride4", ...), in stride order.
+         *
+         * @return the maps that are not null
+         */
         public Map<String, Tensor> present() {
             Map<String, Tensor> m = new LinkedHashMap<>();
             Tensor[] all = {stride4, stride8, stride16, stride32};
@@ -155,37 +166,80 @@ public final class DenseSession implements AutoCloseable {
         }
     }
 
-    /** The block whose raw output feeds each level, strides 4 to 32. */
+    /**
+     * The block whose raw output feeds each level, strides 4 to 32.
+     *
+     * @return four block indices
+     */
     public int[] outIndices() {
         return outIndices.clone();
     }
 
-    /** Why levels are absent (one line each); empty when all four are produced. */
+    /**
+     * Why levels are absent (one line each); empty when all four are produced.
+     *
+     * @return the reasons, possibly empty
+     */
     public List<String> missing() {
         return List.copyOf(missing);
     }
 
+    /**
+     * The input shape.
+     * 
+     *
+     * @return (B, 3, H, W)
+     */
     public Shape inputShape() {
         return inputShape;
     }
 
+    /**
+     * The token grid's height.
+     * 
+     *
+     * @return Hp
+     */
     public int gridHeight() {
         return trunk.gridH;
     }
 
+    /**
+     * The token grid's width.
+     * 
+     *
+     * @return Wp
+     */
     public int gridWidth() {
         return trunk.gridW;
     }
 
+    /**
+     * Bytes of activation memory the plan reserved.
+     * 
+     *
+     * @return the bytes
+     */
     public long activationBytes() {
         return plan.bytes();
     }
 
+    /**
+     * Whether the trunk runs streamed.
+     * 
+     *
+     * @return true when streamed
+     */
     public boolean streamed() {
         return trunk.streamed();
     }
 
-    /** Runs on {@code input} (B, 3, H, W), already normalised; the maps are views valid until the next run. */
+    /**
+     * Runs on {@code input} (B, 3, H, W), already normalised; the maps are views valid until the next run.
+     *
+     * @param input (B, 3, H, W), normalised
+     * @return the maps
+     */
     public Outputs run(Tensor input) {
         forward.run(backend, model, input);
         return outputs;

@@ -11,7 +11,15 @@ public final class Flops {
     private Flops() {
     }
 
-    /** FLOPs of one forward on a (batch, 3, height, width) input; checked against torch's counter in FlopsTest. */
+    /**
+     * FLOPs of one forward on a (batch, 3, height, width) input; checked against torch's counter in FlopsTest.
+     *
+     * @param c the configuration
+     * @param batch B, images per forward
+     * @param height H, the input height in pixels
+     * @param width W, the input width in pixels
+     * @return FLOPs (2 per multiply-add)
+     */
     public static long forward(XcitConfig c, int batch, int height, int width) {
         return 2 * batch * macsPerImage(c, height, width);
     }

@@ -22,6 +22,8 @@ public final class MemoryBudget {
     /**
      * What a new allocation can get: Linux's MemAvailable, bounded by the room left under the
      * cgroup memory limits the process runs in ({@link HostMemory}).
+     *
+     * @return the bytes available
      */
     public static long available() {
         return HostMemory.available();

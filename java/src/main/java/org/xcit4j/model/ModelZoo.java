@@ -13,26 +13,63 @@ import java.util.Optional;
  */
 public final class ModelZoo {
 
-    /** One architecture of the table; {@code params} counts the 1000-class head. */
+    /**
+     * One architecture of the table; {@code params} counts the 1000-class head.
+     *
+     * @param arch timm's architecture name, such as xcit_small_12_p16
+     * @param patchSize 16 or 8
+     * @param embedDim C
+     * @param depth XCA blocks
+     * @param numHeads heads
+     * @param tokensNorm the class-attention norm
+     * @param params parameters with a 1000-class head
+     */
     public record Architecture(String arch, int patchSize, int embedDim, int depth, int numHeads,
                                boolean tokensNorm, long params) {
+        /**
+         * The configuration with a head of {@code numClasses}.
+         * 
+         *
+         * @param numClasses classifier outputs
+         * @return the configuration
+         */
         public XcitConfig config(int numClasses) {
             return XcitConfig.of(patchSize, embedDim, depth, numHeads, numClasses, tokensNorm);
         }
 
-        /** Whether a configuration inferred from a checkpoint has this architecture's shape. */
+        /**
+         * Whether a configuration inferred from a checkpoint has this architecture's shape.
+         *
+         * @param c an inferred configuration
+         * @return whether patch, C, depth and heads agree
+         */
         public boolean matches(XcitConfig c) {
             return c.patchSize() == patchSize && c.embedDim() == embedDim && c.depth() == depth && c.numHeads() == numHeads;
         }
     }
 
-    /** A resolved zoo name: the architecture and the input side its weights were trained at. */
+    /**
+     * A resolved zoo name: the architecture and the input side its weights were trained at.
+     *
+     * @param name the zoo name, such as xcit_small_12_p16_224
+     * @param architecture its architecture
+     * @param inputSize 224 or 384
+     */
     public record Entry(String name, Architecture architecture, int inputSize) {
+        /**
+         * The configuration with the 1000-class ImageNet head.
+         * 
+         *
+         * @return the configuration
+         */
         public XcitConfig config() {
             return architecture.config(1000);
         }
     }
 
+    /**
+     * The table, in the paper's order.
+     */
     public static final List<Architecture> ARCHITECTURES = List.of(
             new Architecture("xcit_nano_12_p16", 16, 128, 12, 4, false, 3_053_224L),
             new Architecture("xcit_tiny_12_p16", 16, 192, 12, 4, true, 6_716_272L),
@@ -64,7 +101,11 @@ public final class ModelZoo {
     private ModelZoo() {
     }
 
-    /** Every model name: {@code <arch>_224} and {@code <arch>_384}. */
+    /**
+     * Every model name: {@code <arch>_224} and {@code <arch>_384}.
+     *
+     * @return a new list of every entry
+     */
     public static List<Entry> entries() {
         return new ArrayList<>(ENTRIES.values());
     }
@@ -72,6 +113,9 @@ public final class ModelZoo {
     /**
      * Resolves a model name: a zoo name, optionally with a pretrained tag ({@code .fb_in1k},
      * {@code .fb_dist_in1k}), or a bare architecture (then 224).
+     *
+     * @param name a model name
+     * @return the entry, or empty
      */
     public static Optional<Entry> find(String name) {
         String n = name.trim().toLowerCase(Locale.ROOT);
@@ -86,14 +130,25 @@ public final class ModelZoo {
         return Optional.ofNullable(e);
     }
 
-    /** Like {@link #find} but with an error listing the valid names. */
+    /**
+     * Like {@link #find} but with an error listing the valid names.
+     *
+     * @param name a model name
+     * @return the entry
+     * @throws IllegalArgumentException if the name is unknown
+     */
     public static Entry require(String name) {
         return find(name).orElseThrow(() -> new IllegalArgumentException("unknown model '" + name
                 + "': expected one of " + String.join(", ", ENTRIES.keySet())
                 + " (optionally with .fb_in1k or .fb_dist_in1k)"));
     }
 
-    /** The architecture a configuration has, if it is one of the zoo's. */
+    /**
+     * The architecture a configuration has, if it is one of the zoo's.
+     *
+     * @param c a configuration
+     * @return the architecture, or empty
+     */
     public static Optional<Architecture> architectureOf(XcitConfig c) {
         return ARCHITECTURES.stream().filter(a -> a.matches(c)).findFirst();
     }

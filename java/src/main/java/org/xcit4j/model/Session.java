@@ -21,6 +21,11 @@ public final class Session implements AutoCloseable {
      * {@code clsAttention} (B, heads, Hp, Wp) holds the last class-attention block's softmax
      * weights of the cls query over the patches (the cls -> cls weight left out, so a map
      * sums to 1 minus that weight).
+     *
+     * @param logits (B, classes), or null without a head
+     * @param features (B, C): the normalised cls token
+     * @param tokens (B, N + 1, C): every normalised row
+     * @param clsAttention (B, heads, Hp, Wp)
      */
     public record Outputs(Tensor logits, Tensor features, Tensor tokens, Tensor clsAttention) {
     }
@@ -155,48 +160,90 @@ public final class Session implements AutoCloseable {
 
     private static final Trunk.BlockHook NO_HOOK = (i, x) -> { };
 
+    /**
+     * The input shape.
+     * 
+     *
+     * @return (B, 3, H, W)
+     */
     public Shape inputShape() {
         return inputShape;
     }
 
-    /** Token grid (Hp, Wp) of this session's input size. */
+    /**
+     * Token grid (Hp, Wp) of this session's input size.
+     *
+     * @return Hp
+     */
     public int gridHeight() {
         return trunk.gridH;
     }
 
+    /**
+     * The token grid's width.
+     * 
+     *
+     * @return Wp
+     */
     public int gridWidth() {
         return trunk.gridW;
     }
 
+    /**
+     * The backend that runs this session.
+     * 
+     *
+     * @return the backend
+     */
     public Backend backend() {
         return backend;
     }
 
-    /** Bytes of activation memory the plan reserved. */
+    /**
+     * Bytes of activation memory the plan reserved.
+     *
+     * @return the bytes
+     */
     public long activationBytes() {
         return plan.bytes();
     }
 
-    /** Whether the trunk runs streamed (bands and chunks) rather than with full-size block buffers. */
+    /**
+     * Whether the trunk runs streamed (bands and chunks) rather than with full-size block buffers.
+     *
+     * @return true when streamed
+     */
     public boolean streamed() {
         return trunk.streamed();
     }
 
     /**
-     * What this session hands its backend to run. For data already on the GPU:
-     * {@code ((CudaBackend) session.backend()).execution(session.forward())} gives the device
-     * input and output buffers and launches the forward without host copies.
+     * What this session hands its backend to run: the planned memory and the op sequence.
+     * Callers need it only to ask a backend about this session (such as
+     * {@link org.xcit4j.backend.cuda.CudaBackend#kernelLaunches}).
+     *
+     * @return this session's forward
      */
     public Backend.Forward forward() {
         return forward;
     }
 
-    /** Same as {@link #run}. */
+    /**
+     * Same as {@link #run}.
+     *
+     * @param input (B, 3, H, W), normalised
+     * @return the outputs, views valid until the next run
+     */
     public Outputs forward(Tensor input) {
         return run(input);
     }
 
-    /** Runs the forward on {@code input} (B, 3, H, W), already normalised. */
+    /**
+     * Runs the forward on {@code input} (B, 3, H, W), already normalised.
+     *
+     * @param input (B, 3, H, W), normalised
+     * @return the outputs, views valid until the next run
+     */
     public Outputs run(Tensor input) {
         forward.run(backend, model, input);
         return outputs;

@@ -13,7 +13,15 @@ package org.xcit4j.model;
  *                     memory the system reports available ({@link MemoryBudget#available()})
  */
 public record SessionOptions(Execution execution, int bandRows, long memoryBudget) {
-    public enum Execution { AUTO, FULL, STREAMED }
+    /** How a session's trunk runs. */
+    public enum Execution {
+        /** Streams when the full plan exceeds the memory budget, else full. */
+        AUTO,
+        /** Every block's activations for all tokens at once: the fastest plan. */
+        FULL,
+        /** Row bands and token chunks: activation memory near the residual stream's. */
+        STREAMED
+    }
 
     public static final SessionOptions DEFAULT = new SessionOptions(Execution.AUTO, 0, 0);
 
@@ -28,20 +36,47 @@ public record SessionOptions(Execution execution, int bandRows, long memoryBudge
      */
     static final int TOKENS_PER_PATCH_BAND = 256;
 
+    /**
+     * Checks the options.
+     * 
+     *
+     * @throws IllegalArgumentException if execution is null or a number is negative
+     */
     public SessionOptions {
         if (execution == null) throw new IllegalArgumentException("execution must not be null");
         if (bandRows < 0) throw new IllegalArgumentException("bandRows must be >= 0, got " + bandRows);
         if (memoryBudget < 0) throw new IllegalArgumentException("memoryBudget must be >= 0, got " + memoryBudget);
     }
 
+    /**
+     * A copy with another execution.
+     * 
+     *
+     * @param e AUTO, FULL or STREAMED
+     * @return the new options
+     */
     public SessionOptions withExecution(Execution e) {
         return new SessionOptions(e, bandRows, memoryBudget);
     }
 
+    /**
+     * A copy with another band height.
+     * 
+     *
+     * @param rows token-grid rows per band; 0 for the default
+     * @return the new options
+     */
     public SessionOptions withBandRows(int rows) {
         return new SessionOptions(execution, rows, memoryBudget);
     }
 
+    /**
+     * A copy with another memory budget.
+     * 
+     *
+     * @param bytes what the full plan may take before AUTO streams; 0 for the default
+     * @return the new options
+     */
     public SessionOptions withMemoryBudget(long bytes) {
         return new SessionOptions(execution, bandRows, bytes);
     }

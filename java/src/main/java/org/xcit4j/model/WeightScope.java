@@ -16,7 +16,7 @@ import org.xcit4j.tensor.Tensor;
  * problem: a missing or mis-shaped tensor is recorded and replaced by zeros of the expected
  * shape, and {@link #finish()} reports every missing, mis-shaped and unexpected key at once.
  */
-public final class WeightScope {
+final class WeightScope {
     private final Root root;
     private final String prefix;
 

@@ -64,6 +64,13 @@ public final class Xcit implements AutoCloseable {
      * Builds the model from tensors in timm naming (see {@link CheckpointNaming}) that live in
      * {@code arena}; the model takes ownership of the arena and closes it on {@link #close()},
      * also when the tensors do not match (then every mismatch is reported in one exception).
+     *
+     * @param config the architecture
+     * @param source names the tensors' origin in messages
+     * @param tensors the weights by timm name
+     * @param arena the arena the tensors live in; the model owns it from now on
+     * @return the model
+     * @throws IllegalArgumentException naming every missing, unexpected or mis-shaped tensor
      */
     public static Xcit fromTensors(XcitConfig config, String source, Map<String, Tensor> tensors, Arena arena) {
         return fromScope(config, WeightScope.root(source, tensors, arena), arena);
@@ -73,17 +80,36 @@ public final class Xcit implements AutoCloseable {
      * Loads a checkpoint: timm safetensors (F32, F16 or BF16) or a PyTorch .pth zip in timm
      * or original naming, wrapped in 'model' or 'state_dict' or bare. The architecture is
      * read off the checkpoint.
+     *
+     * @param path a .safetensors or .pth file
+     * @return the model, which owns its weights until closed
+     * @throws IOException if the file cannot be read
+     * @throws org.xcit4j.io.CheckpointException if it is not a valid checkpoint or does not match an XCiT
      */
     public static Xcit load(Path path) throws IOException {
         return ModelLoader.load(path, LoadOptions.DEFAULT);
     }
 
-    /** Like {@link #load(Path)}, checking the architecture against a zoo name or giving tokens_norm. */
+    /**
+     * Like {@link #load(Path)}, checking the architecture against a zoo name or giving tokens_norm.
+     *
+     * @param path a .safetensors or .pth file
+     * @param options a zoo name to check against, tokens_norm
+     * @return the model, which owns its weights until closed
+     * @throws IOException if the file cannot be read
+     * @throws org.xcit4j.io.CheckpointException if it is not a valid checkpoint or does not match an XCiT
+     */
     public static Xcit load(Path path, LoadOptions options) throws IOException {
         return ModelLoader.load(path, options);
     }
 
-    /** A model with seeded random weights (see {@link WeightScope#random}), for benchmarks and tests. */
+    /**
+     * A model with seeded random weights (see {@link WeightScope#random}), for benchmarks and tests.
+     *
+     * @param config the architecture
+     * @param seed the random seed: one seed, one set of weights
+     * @return the model
+     */
     public static Xcit random(XcitConfig config, long seed) {
         Arena arena = Arena.ofShared();
         return fromScope(config, WeightScope.random(seed, arena), arena);
@@ -98,11 +124,21 @@ public final class Xcit implements AutoCloseable {
         }
     }
 
+    /**
+     * The architecture, read off the checkpoint.
+     * 
+     *
+     * @return the configuration
+     */
     public XcitConfig config() {
         return config;
     }
 
-    /** Number of learned parameters, counted as PyTorch does (BatchNorm statistics excluded). */
+    /**
+     * Number of learned parameters, counted as PyTorch does (BatchNorm statistics excluded).
+     *
+     * @return the parameter count
+     */
     public long parameters() {
         long p = patchEmbed.parameters() + position.parameters() + fpn.parameters();
         if (hasClassifier()) p += clsToken.numel() + norm.parameters();
@@ -111,17 +147,29 @@ public final class Xcit implements AutoCloseable {
         return head == null ? p : p + head.parameters();
     }
 
-    /** Whether the model has the class-attention stage (cls token, class attention, norm): false for dense backbones. */
+    /**
+     * Whether the model has the class-attention stage (cls token, class attention, norm): false for dense backbones.
+     *
+     * @return whether classification sessions can be made
+     */
     public boolean hasClassifier() {
         return clsToken != null;
     }
 
-    /** Whether the checkpoint had FPN weights (fpn1 / fpn2 of the original dense backbone). */
+    /**
+     * Whether the checkpoint had FPN weights (fpn1 / fpn2 of the original dense backbone).
+     *
+     * @return whether the FPN's learned levels are present
+     */
     public boolean hasFpnWeights() {
         return fpn.hasWeights();
     }
 
-    /** What loading left out or assumed (ignored heads, meta), one line each, for the user. */
+    /**
+     * What loading left out or assumed (ignored heads, meta), one line each, for the user.
+     *
+     * @return the notes, possibly empty
+     */
     public List<String> notes() {
         return notes;
     }
@@ -129,6 +177,8 @@ public final class Xcit implements AutoCloseable {
     /**
      * The checkpoint's string metadata (safetensors {@code __metadata__}: e.g. {@code labels},
      * {@code input_size}, {@code tokens_norm}); empty for formats without it.
+     *
+     * @return the metadata, possibly empty
      */
     public Map<String, String> metadata() {
         return metadata;
@@ -141,6 +191,8 @@ public final class Xcit implements AutoCloseable {
     /**
      * What in the checkpoint will spoil results, one line each: tensors holding NaN or
      * infinite values, named (outputs computed from them are not finite either).
+     *
+     * @return the warnings, possibly empty
      */
     public List<String> warnings() {
         return warnings;
@@ -157,12 +209,27 @@ public final class Xcit implements AutoCloseable {
     /**
      * A session for inputs of shape (batch, 3, height, width) on {@code backend}, which the
      * caller keeps owning (one backend can serve several sessions in turn).
+     *
+     * @param backend runs the ops; the caller closes it after the session
+     * @param batch B, images per forward
+     * @param height H, the input height in pixels
+     * @param width W, the input width in pixels
+     * @return the session, which plans its memory now
      */
     public Session session(Backend backend, int batch, int height, int width) {
         return session(backend, batch, height, width, SessionOptions.DEFAULT);
     }
 
-    /** Like {@link #session(Backend, int, int, int)} with execution options (streaming). */
+    /**
+     * Like {@link #session(Backend, int, int, int)} with execution options (streaming).
+     *
+     * @param backend runs the ops; the caller closes it after the session
+     * @param batch B, images per forward
+     * @param height H, the input height in pixels
+     * @param width W, the input width in pixels
+     * @param options full or streamed execution
+     * @return the session, which plans its memory now
+     */
     public Session session(Backend backend, int batch, int height, int width, SessionOptions options) {
         requireClassifier();
         return new Session(this, backend, false, batch, height, width, options);
@@ -171,6 +238,14 @@ public final class Xcit implements AutoCloseable {
     /**
      * A dense session (spec section 6): stride 4, 8, 16 and 32 maps for inputs of shape
      * (batch, 3, height, width) on {@code backend}, which the caller keeps owning.
+     *
+     * @param backend runs the ops; the caller closes it after the session
+     * @param batch B, images per forward
+     * @param height H, the input height in pixels
+     * @param width W, the input width in pixels
+     * @param dense which blocks feed the FPN levels
+     * @param options full or streamed execution
+     * @return the dense session
      */
     public DenseSession denseSession(Backend backend, int batch, int height, int width, DenseOptions dense,
                                      SessionOptions options) {
@@ -182,6 +257,13 @@ public final class Xcit implements AutoCloseable {
      * A session on {@code device} that owns its backend and closes it with itself. With
      * {@link Device#AUTO}, the choice (and why better devices were passed over) goes to
      * {@code notes}.
+     *
+     * @param device where it runs
+     * @param batch B, images per forward
+     * @param height H, the input height in pixels
+     * @param width W, the input width in pixels
+     * @param notes receives what AUTO picked and why
+     * @return the session, owning its backend
      */
     public Session session(Device device, int batch, int height, int width, Consumer<String> notes) {
         return session(device, Precision.FP32, batch, height, width, notes);
@@ -190,6 +272,14 @@ public final class Xcit implements AutoCloseable {
     /**
      * Like {@link #session(Device, int, int, int, Consumer)} in {@code precision}; a precision
      * the device cannot do is refused (see {@link Backends#open(Device, int, Precision, Consumer)}).
+     *
+     * @param device where it runs
+     * @param precision the arithmetic; refused where the device cannot do it
+     * @param batch B, images per forward
+     * @param height H, the input height in pixels
+     * @param width W, the input width in pixels
+     * @param notes receives what AUTO picked and why
+     * @return the session, owning its backend
      */
     public Session session(Device device, Precision precision, int batch, int height, int width, Consumer<String> notes) {
         ensureOpen();
@@ -203,7 +293,15 @@ public final class Xcit implements AutoCloseable {
         }
     }
 
-    /** Like {@link #session(Device, int, int, int, Consumer)}, with notes to the {@link System.Logger} of this class at INFO. */
+    /**
+     * Like {@link #session(Device, int, int, int, Consumer)}, with notes to the {@link System.Logger} of this class at INFO.
+     *
+     * @param device where it runs
+     * @param batch B, images per forward
+     * @param height H, the input height in pixels
+     * @param width W, the input width in pixels
+     * @return the session, owning its backend
+     */
     public Session session(Device device, int batch, int height, int width) {
         return session(device, batch, height, width, note -> System.getLogger(Xcit.class.getName()).log(System.Logger.Level.INFO, note));
     }

@@ -44,6 +44,13 @@ public final class Predictor implements AutoCloseable {
      * What the session cache holds: {@code sessions} planned (in use and idle), {@code bytes}
      * charged against {@code memoryLimit}, and since opening, sessions {@code created} and
      * {@code evicted} (closed to stay within the limit).
+     *
+     * @param sessions sessions planned, in use and idle
+     * @param inUse sessions running a forward now
+     * @param bytes activation bytes of the planned sessions
+     * @param memoryLimit the limit those bytes are kept under
+     * @param created sessions planned since opening
+     * @param evicted idle sessions closed to stay within the limit
      */
     public record Stats(int sessions, int inUse, long bytes, long memoryLimit, long created, long evicted) {
     }
@@ -85,12 +92,23 @@ public final class Predictor implements AutoCloseable {
      * single-threaded forwards avoid OpenMP's per-region synchronisation, which on small inputs
      * costs more than the second thread gains); on CUDA two streams, so that one request's host
      * copies overlap another's kernels.
+     *
+     * @param device the resolved device
+     * @param cores the cores available
+     * @return forwards run at once by default
      */
     public static int defaultConcurrency(Device device, int cores) {
         return device == Device.CUDA ? 2 : Math.max(1, cores);
     }
 
-    /** Loads {@code weights} (see {@link Xcit#load(Path)}); the predictor owns the model and closes it. */
+    /**
+     * Loads {@code weights} (see {@link Xcit#load(Path)}); the predictor owns the model and closes it.
+     *
+     * @param weights a .safetensors or .pth checkpoint
+     * @param options device, precision, concurrency, memory limit, ...
+     * @return the predictor
+     * @throws IOException if the checkpoint cannot be read
+     */
     public static Predictor open(Path weights, PredictorOptions options) throws IOException {
         Xcit model = Xcit.load(weights);
         try {
@@ -101,7 +119,13 @@ public final class Predictor implements AutoCloseable {
         }
     }
 
-    /** Serves {@code model}, which the caller keeps owning and closes after this predictor. */
+    /**
+     * Serves {@code model}, which the caller keeps owning and closes after this predictor.
+     *
+     * @param model the model to serve (with its classifier)
+     * @param options device, precision, concurrency, memory limit, ...
+     * @return the predictor
+     */
     public static Predictor of(Xcit model, PredictorOptions options) {
         return new Predictor(Objects.requireNonNull(model, "model"), false, Objects.requireNonNull(options, "options"));
     }
@@ -124,6 +148,11 @@ public final class Predictor implements AutoCloseable {
      * waits while {@link #concurrency()} forwards are running.
      *
      * @throws CancellationException if the thread is interrupted while it waits (the interrupt flag is kept)
+     *
+     * @param <T> what the reader returns
+     * @param input (B, 3, H, W), normalised
+     * @param reader reads the outputs (views valid only during the call)
+     * @return what {@code reader} returned
      */
     public <T> T run(Tensor input, Function<Session.Outputs, T> reader) {
         Shape shape = input.shape();
@@ -160,7 +189,12 @@ public final class Predictor implements AutoCloseable {
         }
     }
 
-    /** The logits of {@code input} (B, 3, H, W): one row of {@code classes} per image. Thread-safe. */
+    /**
+     * The logits of {@code input} (B, 3, H, W): one row of {@code classes} per image. Thread-safe.
+     *
+     * @param input (B, 3, H, W), normalised
+     * @return the logits, (B, classes)
+     */
     public float[][] logits(Tensor input) {
         return run(input, out -> {
             Tensor logits = out.logits();
@@ -179,30 +213,58 @@ public final class Predictor implements AutoCloseable {
         return c;
     }
 
+    /**
+     * The model served.
+     * 
+     *
+     * @return the model
+     */
     public Xcit model() {
         return model;
     }
 
-    /** The device the sessions run on (AUTO resolved). */
+    /**
+     * The device the sessions run on (AUTO resolved).
+     *
+     * @return the device
+     */
     public Device device() {
         return backends.device;
     }
 
-    /** Forwards that run at once. */
+    /**
+     * Forwards that run at once.
+     *
+     * @return the concurrency
+     */
     public int concurrency() {
         return concurrency;
     }
 
-    /** OpenMP threads of each forward on host devices (cores / concurrency); 0 on CUDA. */
+    /**
+     * OpenMP threads of each forward on host devices (cores / concurrency); 0 on CUDA.
+     *
+     * @return the threads per forward
+     */
     public int threadsPerRequest() {
         return backends.threads;
     }
 
-    /** Bytes of the weights packed for the device, held once for all sessions (CPU; 0 elsewhere). */
+    /**
+     * Bytes of the weights packed for the device, held once for all sessions (CPU; 0 elsewhere).
+     *
+     * @return the packed weight bytes
+     */
     public long packedWeightBytes() {
         return backends.packedWeightBytes();
     }
 
+    /**
+     * A snapshot of the session cache.
+     * 
+     *
+     * @return the counts now
+     */
     public Stats stats() {
         return cache.stats();
     }

@@ -27,6 +27,13 @@ public record PredictorOptions(Device device, Precision precision, int concurren
     public static final PredictorOptions DEFAULT = new PredictorOptions(Device.AUTO, Precision.FP32, 0, 0, SessionOptions.DEFAULT,
             note -> System.getLogger(Predictor.class.getName()).log(System.Logger.Level.INFO, note));
 
+    /**
+     * Checks the options.
+     * 
+     *
+     * @throws NullPointerException if an object is null
+     * @throws IllegalArgumentException if concurrency or memoryLimit is negative
+     */
     public PredictorOptions {
         Objects.requireNonNull(device, "device");
         Objects.requireNonNull(precision, "precision");
@@ -36,26 +43,68 @@ public record PredictorOptions(Device device, Precision precision, int concurren
         if (memoryLimit < 0) throw new IllegalArgumentException("memoryLimit must be >= 0 (0 = default), got " + memoryLimit);
     }
 
+    /**
+     * A copy with another device.
+     * 
+     *
+     * @param d where sessions run
+     * @return the new options
+     */
     public PredictorOptions withDevice(Device d) {
         return new PredictorOptions(d, precision, concurrency, memoryLimit, session, notes);
     }
 
+    /**
+     * A copy with another precision.
+     * 
+     *
+     * @param p the arithmetic
+     * @return the new options
+     */
     public PredictorOptions withPrecision(Precision p) {
         return new PredictorOptions(device, p, concurrency, memoryLimit, session, notes);
     }
 
+    /**
+     * A copy with another concurrency.
+     * 
+     *
+     * @param c forwards at once; 0 for the default
+     * @return the new options
+     */
     public PredictorOptions withConcurrency(int c) {
         return new PredictorOptions(device, precision, c, memoryLimit, session, notes);
     }
 
+    /**
+     * A copy with another memory limit.
+     * 
+     *
+     * @param bytes session memory kept planned; 0 for the default
+     * @return the new options
+     */
     public PredictorOptions withMemoryLimit(long bytes) {
         return new PredictorOptions(device, precision, concurrency, bytes, session, notes);
     }
 
+    /**
+     * A copy with another session execution.
+     * 
+     *
+     * @param s full or streamed plans
+     * @return the new options
+     */
     public PredictorOptions withSession(SessionOptions s) {
         return new PredictorOptions(device, precision, concurrency, memoryLimit, s, notes);
     }
 
+    /**
+     * A copy with another notes receiver.
+     * 
+     *
+     * @param n receives the notes instead of the System.Logger
+     * @return the new options
+     */
     public PredictorOptions withNotes(Consumer<String> n) {
         return new PredictorOptions(device, precision, concurrency, memoryLimit, session, n);
     }

@@ -28,7 +28,11 @@ public final class HostMemory {
     private HostMemory() {
     }
 
-    /** Bytes a new allocation can get now; Long.MAX_VALUE only where nothing at all is known. */
+    /**
+     * Bytes a new allocation can get now; Long.MAX_VALUE only where nothing at all is known.
+     *
+     * @return the bytes available
+     */
     public static long available() {
         long a = available(Path.of("/proc"), Path.of("/"));
         if (a != Long.MAX_VALUE) return a;

@@ -13,6 +13,9 @@ import java.util.Map;
  * buffer declares the steps during which it is live ([first, last], inclusive); buffers whose
  * lifetimes do not overlap may share bytes. Planning happens once per input shape, so a
  * steady-state forward allocates nothing.
+ *
+ * <p>Public only because sessions (in {@code org.xcit4j.model}) build their plans with it and
+ * backends read its block; not API.
  */
 public final class MemoryPlan {
     private static final long ALIGN = 64;
@@ -28,23 +31,43 @@ public final class MemoryPlan {
         this.block = block;
     }
 
-    /** The one allocation every planned tensor views (device backends mirror it). */
+    /**
+     * The one allocation every planned tensor views (device backends mirror it).
+     *
+     * @return the block
+     */
     public MemorySegment block() {
         return block;
     }
 
+    /**
+     * A builder of a new plan.
+     * 
+     *
+     * @return an empty builder
+     */
     public static Builder builder() {
         return new Builder();
     }
 
-    /** The planned buffer {@code name}, with the shape it was declared with. */
+    /**
+     * The planned buffer {@code name}, with the shape it was declared with.
+     *
+     * @param name the buffer's name
+     * @return its tensor
+     * @throws IllegalArgumentException if no buffer has that name
+     */
     public Tensor tensor(String name) {
         Tensor t = tensors.get(name);
         if (t == null) throw new IllegalArgumentException("no buffer '" + name + "' in the memory plan");
         return t;
     }
 
-    /** Total bytes of the one allocation behind every buffer. */
+    /**
+     * Total bytes of the one allocation behind every buffer.
+     *
+     * @return the bytes
+     */
     public long bytes() {
         return bytes;
     }
@@ -59,7 +82,15 @@ public final class MemoryPlan {
         private Builder() {
         }
 
-        /** Declares buffer {@code name} of {@code shape}, live from step {@code first} to {@code last}. */
+        /**
+         * Declares buffer {@code name} of {@code shape}, live from step {@code first} to {@code last}.
+         *
+         * @param name the buffer's name, unique in the plan
+         * @param shape its shape (float32)
+         * @param first the first step it is live
+         * @param last the last step it is live
+         * @return this builder
+         */
         public Builder add(String name, Shape shape, int first, int last) {
             if (first > last) throw new IllegalArgumentException(name + ": lifetime [" + first + ", " + last + "] is empty");
             if (requests.stream().anyMatch(r -> r.name.equals(name))) {
@@ -70,7 +101,11 @@ public final class MemoryPlan {
             return this;
         }
 
-        /** Bytes the plan would take, without allocating: for choosing between plans. */
+        /**
+         * Bytes the plan would take, without allocating: for choosing between plans.
+         *
+         * @return the bytes
+         */
         public long bytes() {
             return place().total;
         }
@@ -78,6 +113,10 @@ public final class MemoryPlan {
         /**
          * Greedy placement, largest buffers first: each goes to the lowest offset that no
          * already placed buffer with an overlapping lifetime occupies.
+         *
+         * @param arena owns the block
+         * @return the plan
+         * @throws IllegalStateException if the block cannot be allocated
          */
         public MemoryPlan allocate(Arena arena) {
             Placement placed = place();

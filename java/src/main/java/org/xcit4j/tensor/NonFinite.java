@@ -14,7 +14,12 @@ import java.lang.foreign.ValueLayout;
 public record NonFinite(long nan, long infinite, long total) {
     private static final ValueLayout.OfInt BITS = ValueLayout.JAVA_INT_UNALIGNED;
 
-    /** Scans {@code t}: one pass over its bits (an all-ones exponent is NaN or infinity). */
+    /**
+     * Scans {@code t}: one pass over its bits (an all-ones exponent is NaN or infinity).
+     *
+     * @param t the tensor
+     * @return its counts
+     */
     public static NonFinite of(Tensor t) {
         MemorySegment s = t.segment();
         long n = t.numel(), nan = 0, inf = 0;
@@ -28,11 +33,21 @@ public record NonFinite(long nan, long infinite, long total) {
         return new NonFinite(nan, inf, n);
     }
 
+    /**
+     * Whether any value is NaN or infinite.
+     * 
+     *
+     * @return true if so
+     */
     public boolean any() {
         return nan + infinite > 0;
     }
 
-    /** "holds 3 NaN and 1 infinite values of 4096". */
+    /**
+     * "holds 3 NaN and 1 infinite values of 4096".
+     *
+     * @return the description
+     */
     public String describe() {
         return "holds " + nan + " NaN and " + infinite + " infinite value" + (infinite == 1 ? "" : "s") + " of " + total;
     }

@@ -13,27 +13,64 @@ public final class Shape {
         this.dims = dims;
     }
 
+    /**
+     * A shape of the given dimensions.
+     * 
+     *
+     * @param dims sizes, outermost first, none negative
+     * @return the shape
+     */
     public static Shape of(long... dims) {
         return new Shape(dims.clone());
     }
 
+    /**
+     * The number of dimensions.
+     * 
+     *
+     * @return the rank
+     */
     public int rank() {
         return dims.length;
     }
 
+    /**
+     * One dimension's size.
+     * 
+     *
+     * @param axis the axis; negative counts from the last
+     * @return the size
+     */
     public long dim(int axis) {
         return dims[axis < 0 ? dims.length + axis : axis];
     }
 
-    /** Dimension as an int, for loop bounds; every XCiT dimension fits. */
+    /**
+     * Dimension as an int, for loop bounds; every XCiT dimension fits.
+     *
+     * @param axis the axis; negative counts from the last
+     * @return the size
+     */
     public int size(int axis) {
         return Math.toIntExact(dim(axis));
     }
 
+    /**
+     * Every dimension's size.
+     * 
+     *
+     * @return a copy of the sizes
+     */
     public long[] dims() {
         return dims.clone();
     }
 
+    /**
+     * The number of elements.
+     * 
+     *
+     * @return the product of the dimensions
+     */
     public long numel() {
         long n = 1;
         for (long d : dims) n = Math.multiplyExact(n, d);

@@ -52,7 +52,11 @@ public final class CpuBackend extends CpuKernels {
         this(0, Precision.FP32);
     }
 
-    /** {@code threads} OpenMP threads (0 = all cores), float32. */
+    /**
+     * {@code threads} OpenMP threads (0 = all cores), float32.
+     *
+     * @param threads OpenMP threads; 0 for all cores
+     */
     public CpuBackend(int threads) {
         this(threads, Precision.FP32);
     }
@@ -60,6 +64,10 @@ public final class CpuBackend extends CpuKernels {
     /**
      * {@code threads} OpenMP threads (0 = all cores) and the GEMM precision. BF16 needs a CPU
      * with avx512_bf16 and is refused with {@link DeviceUnavailableException} elsewhere.
+     *
+     * @param threads OpenMP threads; 0 for all cores
+     * @param precision FP32 or BF16
+     * @throws DeviceUnavailableException if the CPU cannot compute in that precision
      */
     public CpuBackend(int threads, Precision precision) {
         this(threads, precision, null, XCIT_ISA_AUTO());
@@ -70,6 +78,11 @@ public final class CpuBackend extends CpuKernels {
      * which the caller keeps owning: backends given the same {@link CpuWeights} pack each
      * weight of a model once between them. {@code weights} may be closed before this backend;
      * it is freed when the last backend using it closes.
+     *
+     * @param threads OpenMP threads; 0 for all cores
+     * @param precision FP32 or BF16
+     * @param weights the shared packed weights
+     * @throws DeviceUnavailableException if the CPU cannot compute in that precision
      */
     public CpuBackend(int threads, Precision precision, CpuWeights weights) {
         this(threads, precision, java.util.Objects.requireNonNull(weights, "weights"), XCIT_ISA_AUTO());
@@ -199,7 +212,11 @@ public final class CpuBackend extends CpuKernels {
         return gemms.dnnl().primitives() + plans;
     }
 
-    /** Why this backend cannot be opened here, or null if it can. */
+    /**
+     * Why this backend cannot be opened here, or null if it can.
+     *
+     * @return the reason, or null
+     */
     public static String unavailableReason() {
         try (CpuBackend probe = new CpuBackend(1)) {
             return null;
@@ -213,15 +230,31 @@ public final class CpuBackend extends CpuKernels {
         return "cpu";
     }
 
+    /**
+     * OpenMP threads of each forward.
+     * 
+     *
+     * @return the thread count
+     */
     public int threads() {
         return threads;
     }
 
+    /**
+     * The GEMM precision.
+     * 
+     *
+     * @return FP32 or BF16
+     */
     public Precision precision() {
         return precision;
     }
 
-    /** The kernel set in use: "avx512", "avx2" or "generic". */
+    /**
+     * The kernel set in use: "avx512", "avx2" or "generic".
+     *
+     * @return the kernel set
+     */
     public String isa() {
         return switch (xcit_cpu_isa(handle())) {
             case 3 -> "avx512";

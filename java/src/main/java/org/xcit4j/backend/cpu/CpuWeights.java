@@ -61,7 +61,11 @@ public final class CpuWeights implements AutoCloseable {
         return im2col.computeIfAbsent(weight, w -> ConvPlan.permute(arena, w, w.shape().dim(0), w.shape().dim(1)));
     }
 
-    /** Bytes of all packed weights (a weight is held once per layout, not per primitive or backend). */
+    /**
+     * Bytes of all packed weights (a weight is held once per layout, not per primitive or backend).
+     *
+     * @return the bytes
+     */
     public synchronized long packedBytes() {
         long bytes = 0;
         for (ArrayList<PackedWeight> list : packed.values()) {

@@ -26,7 +26,7 @@ import org.xcit4j.bindings.cuda.cublasLtMatmulHeuristicResult_t;
  * as aligned). So each plan is made for its operands' real alignments (16-bit sessions
  * have 32-byte aligned activations, row views less), with the bias pointer set first.
  */
-public final class Cublas implements AutoCloseable {
+final class Cublas implements AutoCloseable {
     private static final long WORKSPACE = 32L << 20;
 
     /** A product's shape, epilogue and the alignment (bytes, up to 256) of each operand's address. */

@@ -25,6 +25,13 @@ public final class Cuda {
     /**
      * What a machine offers: a usable device, or the one reason it cannot run CUDA.
      * {@code emulated}: the device is libxcit_cuda_emu.so on the host CPU, not a GPU.
+     *
+     * @param available whether CUDA can run here
+     * @param reason why not, or null
+     * @param device the GPU's name, or null
+     * @param runtimeVersion the CUDA runtime's version (13000 for 13.0), or 0
+     * @param driverVersion the driver's CUDA version, or 0
+     * @param emulated whether the device is the host emulator
      */
     public record Probe(boolean available, String reason, String device, int runtimeVersion, int driverVersion,
                         boolean emulated) {
@@ -39,6 +46,8 @@ public final class Cuda {
      * Checks, in order of what a user must fix first: the NVIDIA driver (libcuda.so.1), the
      * CUDA runtime library (libcudart 12/13), libxcit_cuda.so in this build, the driver's
      * CUDA version against the one libxcit_cuda was built with, and a device. Cached.
+     *
+     * @return what this machine offers
      */
     public static Probe probe() {
         Probe p = probe;
@@ -84,7 +93,12 @@ public final class Cuda {
         return new Probe(true, null, deviceName(0), runtime, driver, emulated);
     }
 
-    /** "13.0" from 13000. */
+    /**
+     * "13.0" from 13000.
+     *
+     * @param v a CUDA version number
+     * @return major.minor
+     */
     public static String version(int v) {
         return v / 1000 + "." + v % 1000 / 10;
     }

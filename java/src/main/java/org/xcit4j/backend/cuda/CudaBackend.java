@@ -45,7 +45,14 @@ public final class CudaBackend implements Backend {
         this.ownsWeights = ownsWeights;
     }
 
-    /** Opens the backend, or throws {@link DeviceUnavailableException} saying what is missing. */
+    /**
+     * Opens the backend, or throws {@link DeviceUnavailableException} saying what is missing.
+     *
+     * @param precision the arithmetic
+     * @param notes receives which device, runtime and GEMM library it uses
+     * @return the backend, owning its weights' device copies
+     * @throws DeviceUnavailableException if no usable device or library is present
+     */
     public static CudaBackend open(Precision precision, Consumer<String> notes) {
         return open(precision, true, null, notes);
     }
@@ -54,6 +61,12 @@ public final class CudaBackend implements Backend {
      * A backend whose sessions use {@code weights}' device copies (uploaded once for all the
      * backends sharing them: a server's concurrent requests); its precision must be theirs.
      * The caller keeps owning {@code weights} and closes it after the backends.
+     *
+     * @param precision the arithmetic, that of {@code weights}
+     * @param notes receives which device, runtime and GEMM library it uses
+     * @param weights the shared device weights
+     * @return the backend
+     * @throws DeviceUnavailableException if no usable device or library is present
      */
     public static CudaBackend open(Precision precision, Consumer<String> notes, CudaWeights weights) {
         return open(precision, true, java.util.Objects.requireNonNull(weights, "weights"), notes);
@@ -89,17 +102,39 @@ public final class CudaBackend implements Backend {
         return "cuda";
     }
 
+    /**
+     * The arithmetic of this backend.
+     * 
+     *
+     * @return the precision
+     */
     public Precision precision() {
         return precision;
     }
 
-    /** Whether GEMMs go to cuBLASLt (else libxcit_cuda's portable kernel). */
+    /**
+     * Whether GEMMs go to cuBLASLt (else libxcit_cuda's portable kernel).
+     *
+     * @return true when cuBLASLt runs the GEMMs
+     */
     public boolean usesCublasLt() {
         return device.cublas() != null;
     }
 
+    /**
+     * Kernel launches of one forward of a session on this backend: the kernel nodes of its
+     * captured CUDA graph (what fusion saves shows here).
+     *
+     * @param forward the session's forward ({@code session.forward()})
+     * @return the number of kernels one forward launches
+     * @throws IllegalStateException if that session was not prepared on this backend
+     */
+    public int kernelLaunches(Forward forward) {
+        return execution(forward).kernelLaunches();
+    }
+
     /** The execution of {@code forward}: device buffers, graph, and resident input/output access. */
-    public CudaExecution execution(Forward forward) {
+    CudaExecution execution(Forward forward) {
         CudaExecution e = executions.get(forward);
         if (e == null) throw new IllegalStateException("the session was not prepared on this backend");
         return e;

@@ -32,7 +32,7 @@ import org.xcit4j.tensor.Tensor;
  * -> host tensors, one stream synchronisation. {@link #launchResident} skips the host copies
  * for callers whose data is already on the GPU ({@link #residentInput}, {@link #residentOutput}).
  */
-public final class CudaExecution implements AutoCloseable {
+final class CudaExecution implements AutoCloseable {
 
     /** Per backend: the stream every op and copy goes to, cuBLASLt if present. */
     public record Device(NativeContext ctx, MemorySegment stream, Cublas cublas, Precision precision, CudaWeights weights)

@@ -26,16 +26,30 @@ public final class CudaWeights implements AutoCloseable {
     private int users;
     private boolean closed;
 
-    /** Weights stored in {@code precision}'s storage type on the current device. */
+    /**
+     * Weights stored in {@code precision}'s storage type on the current device.
+     *
+     * @param precision the storage of the device copies
+     */
     public CudaWeights(Precision precision) {
         this.precision = precision;
     }
 
+    /**
+     * The storage of the device copies.
+     * 
+     *
+     * @return the precision
+     */
     public Precision precision() {
         return precision;
     }
 
-    /** Device bytes held. */
+    /**
+     * Device bytes held.
+     *
+     * @return the bytes
+     */
     public synchronized long deviceBytes() {
         long total = 0;
         for (DeviceBuffer b : uploaded.values()) total += b.bytes();

@@ -10,7 +10,7 @@ import java.lang.foreign.MemorySegment;
  * users who keep inputs and outputs on the GPU ({@code CudaBackend.resident}), and for the
  * backend's own weights, activations and workspace.
  */
-public final class DeviceBuffer implements AutoCloseable {
+final class DeviceBuffer implements AutoCloseable {
     /** Bytes of every owning buffer not yet closed, process-wide (leak tests, diagnostics). */
     private static final java.util.concurrent.atomic.AtomicLong LIVE = new java.util.concurrent.atomic.AtomicLong();
     private MemorySegment address;

@@ -17,7 +17,7 @@ import org.xcit4j.bindings.xcit.xcit_cuda_h;
  * is paid only while a session is prepared and captured: replays of the CUDA graph never
  * come back to Java.
  */
-public final class Ops {
+final class Ops {
     private static final ConcurrentMap<String, MethodHandle> HANDLES = new ConcurrentHashMap<>();
 
     private Ops() {

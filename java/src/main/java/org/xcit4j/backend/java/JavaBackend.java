@@ -18,6 +18,10 @@ public final class JavaBackend implements Backend {
     /** Scratch for LPI's intermediate grid; grows once to the session's size, then is reused. */
     private float[] lpiScratch = new float[0];
 
+    /** A reference backend; it holds nothing native (closing it drops its scratch array). */
+    public JavaBackend() {
+    }
+
     @Override
     public String name() {
         return "java";
