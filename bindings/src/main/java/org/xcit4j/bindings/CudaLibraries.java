@@ -57,7 +57,6 @@ public final class CudaLibraries {
 
     /**
      * Whether a library loads.
-     * 
      *
      * @param name {@link #CUDART} or {@link #CUBLASLT}
      * @return true if it loads

@@ -14,7 +14,6 @@ public final class NativeLibraryException extends RuntimeException {
 
     /**
      * An exception with a message for the user.
-     * 
      *
      * @param message which library, and why
      */
@@ -24,7 +23,6 @@ public final class NativeLibraryException extends RuntimeException {
 
     /**
      * An exception with a message for the user and its cause.
-     * 
      *
      * @param message which library, and why
      * @param cause the underlying failure

@@ -14,7 +14,6 @@ public final class Checks {
     // Checks without allocating (Shape.of would, on every call): steady state must allocate nothing.
     /**
      * Requires shape (d0, d1).
-     * 
      *
      * @param t the tensor
      * @param what names it in the message
@@ -29,7 +28,6 @@ public final class Checks {
 
     /**
      * Requires shape (d0, d1, d2).
-     * 
      *
      * @param t the tensor
      * @param what names it in the message
@@ -45,7 +43,6 @@ public final class Checks {
 
     /**
      * Requires shape (d0, d1, d2, d3).
-     * 
      *
      * @param t the tensor
      * @param what names it in the message
@@ -64,7 +61,6 @@ public final class Checks {
 
     /**
      * The exception for a tensor of the wrong shape.
-     * 
      *
      * @param t the tensor
      * @param what names it in the message
@@ -111,7 +107,6 @@ public final class Checks {
 
     /**
      * Requires {@code numel} elements.
-     * 
      *
      * @param t the tensor
      * @param numel the element count

@@ -6,7 +6,6 @@ public final class DeviceUnavailableException extends RuntimeException {
 
     /**
      * An exception saying what is missing.
-     * 
      *
      * @param message what is missing, one line
      */

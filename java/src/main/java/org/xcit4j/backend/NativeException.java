@@ -10,7 +10,6 @@ public final class NativeException extends RuntimeException {
 
     /**
      * An exception for a failed native op.
-     * 
      *
      * @param status the xcit_status code
      * @param message what failed, with the library's error text

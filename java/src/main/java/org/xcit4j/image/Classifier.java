@@ -50,7 +50,6 @@ public final class Classifier implements AutoCloseable {
     public record Result(Path file, List<Prediction> top, ImageLoadException error) {
         /**
          * Whether the file was classified.
-         * 
          *
          * @return true when {@code error} is null
          */
@@ -204,7 +203,6 @@ public final class Classifier implements AutoCloseable {
 
     /**
      * The top classes of an image already converted to RGB.
-     * 
      *
      * @param image the image
      * @param topK how many classes, most probable first
@@ -293,7 +291,6 @@ public final class Classifier implements AutoCloseable {
 
     /**
      * The class names.
-     * 
      *
      * @return the labels
      */
@@ -312,7 +309,6 @@ public final class Classifier implements AutoCloseable {
 
     /**
      * The height of the model input.
-     * 
      *
      * @return the height in pixels
      */
@@ -322,7 +318,6 @@ public final class Classifier implements AutoCloseable {
 
     /**
      * The width of the model input.
-     * 
      *
      * @return the width in pixels
      */
@@ -332,7 +327,6 @@ public final class Classifier implements AutoCloseable {
 
     /**
      * Images per forward in {@link #classifyAll}.
-     * 
      *
      * @return the batch size
      */
@@ -342,7 +336,6 @@ public final class Classifier implements AutoCloseable {
 
     /**
      * The predictor that runs the model.
-     * 
      *
      * @return the predictor
      */

@@ -34,7 +34,6 @@ public record ClassifierOptions(Device device, Precision precision, int batch, O
 
     /**
      * Checks the options.
-     * 
      *
      * @throws NullPointerException if device or precision is null
      * @throws IllegalArgumentException if batch, size or maxPixels is not positive
@@ -49,7 +48,6 @@ public record ClassifierOptions(Device device, Precision precision, int batch, O
 
     /**
      * A copy with another device.
-     * 
      *
      * @param d where the session runs
      * @return the new options
@@ -60,7 +58,6 @@ public record ClassifierOptions(Device device, Precision precision, int batch, O
 
     /**
      * A copy with another precision.
-     * 
      *
      * @param p the arithmetic
      * @return the new options
@@ -71,7 +68,6 @@ public record ClassifierOptions(Device device, Precision precision, int batch, O
 
     /**
      * A copy with another batch size.
-     * 
      *
      * @param b images per forward, at least 1
      * @return the new options
@@ -93,7 +89,6 @@ public record ClassifierOptions(Device device, Precision precision, int batch, O
 
     /**
      * A copy with another zoo model name.
-     * 
      *
      * @param name a zoo name, or null for none
      * @return the new options
@@ -105,7 +100,6 @@ public record ClassifierOptions(Device device, Precision precision, int batch, O
 
     /**
      * A copy with another tokens_norm.
-     * 
      *
      * @param t the class-attention norm, or null to infer it
      * @return the new options
@@ -116,7 +110,6 @@ public record ClassifierOptions(Device device, Precision precision, int batch, O
 
     /**
      * A copy with another labels file.
-     * 
      *
      * @param p a labels file, or null for the checkpoint's names
      * @return the new options
@@ -127,7 +120,6 @@ public record ClassifierOptions(Device device, Precision precision, int batch, O
 
     /**
      * A copy with another pixel limit.
-     * 
      *
      * @param m the decoder's pixel limit, positive
      * @return the new options
@@ -138,7 +130,6 @@ public record ClassifierOptions(Device device, Precision precision, int batch, O
 
     /**
      * A copy with another notes receiver.
-     * 
      *
      * @param n receives the notes instead of the System.Logger
      * @return the new options

@@ -59,7 +59,6 @@ public final class ImageDecoder {
 
     /**
      * The pixel limit.
-     * 
      *
      * @return the most pixels an image may declare
      */

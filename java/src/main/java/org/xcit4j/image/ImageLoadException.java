@@ -19,7 +19,6 @@ public class ImageLoadException extends IOException {
 
     /**
      * An exception for {@code file}.
-     * 
      *
      * @param file the file that failed
      * @param reason what went wrong, one line without the file name
@@ -30,7 +29,6 @@ public class ImageLoadException extends IOException {
 
     /**
      * An exception for {@code file} caused by {@code cause}.
-     * 
      *
      * @param file the file that failed
      * @param reason what went wrong, one line without the file name

@@ -19,7 +19,6 @@ public final class ImageTooLargeException extends ImageLoadException {
 
     /**
      * An exception for {@code file}, declared {@code width} x {@code height}.
-     * 
      *
      * @param file the image file
      * @param width the declared width
@@ -35,7 +34,6 @@ public final class ImageTooLargeException extends ImageLoadException {
 
     /**
      * The pixels the header declares.
-     * 
      *
      * @return width times height
      */
@@ -45,7 +43,6 @@ public final class ImageTooLargeException extends ImageLoadException {
 
     /**
      * The limit that refused the image.
-     * 
      *
      * @return the pixel limit
      */

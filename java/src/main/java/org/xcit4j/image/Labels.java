@@ -36,7 +36,6 @@ public final class Labels {
 
     /**
      * The given names, in class-index order.
-     * 
      *
      * @param names one name per class, at least one
      * @return the labels
@@ -156,7 +155,6 @@ public final class Labels {
 
     /**
      * The name of one class.
-     * 
      *
      * @param index the class index
      * @return its name
@@ -167,7 +165,6 @@ public final class Labels {
 
     /**
      * The number of classes.
-     * 
      *
      * @return the count
      */
@@ -177,7 +174,6 @@ public final class Labels {
 
     /**
      * Every name, in class-index order.
-     * 
      *
      * @return an unmodifiable list
      */

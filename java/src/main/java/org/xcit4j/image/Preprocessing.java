@@ -29,7 +29,6 @@ public record Preprocessing(int height, int width, float[] mean, float[] std) {
 
     /**
      * Checks the sizes and copies the statistics.
-     * 
      *
      * @throws IllegalArgumentException if a side is not positive or a statistic has not 3 channels
      */
@@ -243,7 +242,6 @@ public record Preprocessing(int height, int width, float[] mean, float[] std) {
 
     /**
      * The per-channel mean.
-     * 
      *
      * @return a copy of it
      */
@@ -254,7 +252,6 @@ public record Preprocessing(int height, int width, float[] mean, float[] std) {
 
     /**
      * The per-channel divisor.
-     * 
      *
      * @return a copy of it
      */

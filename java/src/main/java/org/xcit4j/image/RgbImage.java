@@ -15,7 +15,6 @@ public record RgbImage(int width, int height, byte[] pixels) {
 
     /**
      * Checks the size against the pixels.
-     * 
      *
      * @throws IllegalArgumentException if a side is not positive or the pixels do not fit
      */

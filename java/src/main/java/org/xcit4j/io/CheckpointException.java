@@ -23,7 +23,6 @@ public class CheckpointException extends IOException {
 
     /**
      * An exception for {@code file}.
-     * 
      *
      * @param file the file that could not be read
      * @param problem what is wrong, naming the key, offset or global involved
@@ -34,7 +33,6 @@ public class CheckpointException extends IOException {
 
     /**
      * An exception for {@code file} caused by {@code cause}.
-     * 
      *
      * @param file the file that could not be read
      * @param problem what is wrong, naming the key, offset or global involved

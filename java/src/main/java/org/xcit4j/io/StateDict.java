@@ -36,7 +36,6 @@ public final class StateDict {
 
     /**
      * An empty dict for tensors read from {@code source}, without metadata.
-     * 
      *
      * @param source the file, for messages
      */
@@ -79,7 +78,6 @@ public final class StateDict {
 
     /**
      * Whether a tensor is named {@code key}.
-     * 
      *
      * @param key the name
      * @return true if so
@@ -121,7 +119,6 @@ public final class StateDict {
 
     /**
      * The number of tensors.
-     * 
      *
      * @return the count
      */

@@ -12,7 +12,6 @@ public final class UnsafePickleException extends CheckpointException {
 
     /**
      * An exception for {@code file}.
-     * 
      *
      * @param file the checkpoint
      * @param problem what was refused, by name

@@ -14,7 +14,6 @@ public record DenseOptions(List<Integer> outIndices) {
 
     /**
      * Checks the indices.
-     * 
      *
      * @throws IllegalArgumentException if there are neither four nor none
      */
@@ -27,7 +26,6 @@ public record DenseOptions(List<Integer> outIndices) {
 
     /**
      * Options with the given indices.
-     * 
      *
      * @param indices four block indices, strides 4 to 32
      * @return the options

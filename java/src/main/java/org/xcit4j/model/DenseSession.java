@@ -186,7 +186,6 @@ public final class DenseSession implements AutoCloseable {
 
     /**
      * The input shape.
-     * 
      *
      * @return (B, 3, H, W)
      */
@@ -196,7 +195,6 @@ public final class DenseSession implements AutoCloseable {
 
     /**
      * The token grid's height.
-     * 
      *
      * @return Hp
      */
@@ -206,7 +204,6 @@ public final class DenseSession implements AutoCloseable {
 
     /**
      * The token grid's width.
-     * 
      *
      * @return Wp
      */
@@ -216,7 +213,6 @@ public final class DenseSession implements AutoCloseable {
 
     /**
      * Bytes of activation memory the plan reserved.
-     * 
      *
      * @return the bytes
      */
@@ -226,7 +222,6 @@ public final class DenseSession implements AutoCloseable {
 
     /**
      * Whether the trunk runs streamed.
-     * 
      *
      * @return true when streamed
      */

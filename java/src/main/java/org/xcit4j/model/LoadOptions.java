@@ -15,7 +15,6 @@ public record LoadOptions(Optional<String> model, Optional<Boolean> tokensNorm) 
 
     /**
      * A copy that checks the checkpoint against a zoo model.
-     * 
      *
      * @param name a zoo name, or null for none
      * @return the new options
@@ -26,7 +25,6 @@ public record LoadOptions(Optional<String> model, Optional<Boolean> tokensNorm) 
 
     /**
      * A copy that gives tokens_norm.
-     * 
      *
      * @param value the class-attention norm, or null to infer it
      * @return the new options

@@ -28,7 +28,6 @@ public final class ModelZoo {
                                boolean tokensNorm, long params) {
         /**
          * The configuration with a head of {@code numClasses}.
-         * 
          *
          * @param numClasses classifier outputs
          * @return the configuration
@@ -58,7 +57,6 @@ public final class ModelZoo {
     public record Entry(String name, Architecture architecture, int inputSize) {
         /**
          * The configuration with the 1000-class ImageNet head.
-         * 
          *
          * @return the configuration
          */

@@ -162,7 +162,6 @@ public final class Session implements AutoCloseable {
 
     /**
      * The input shape.
-     * 
      *
      * @return (B, 3, H, W)
      */
@@ -181,7 +180,6 @@ public final class Session implements AutoCloseable {
 
     /**
      * The token grid's width.
-     * 
      *
      * @return Wp
      */
@@ -191,7 +189,6 @@ public final class Session implements AutoCloseable {
 
     /**
      * The backend that runs this session.
-     * 
      *
      * @return the backend
      */

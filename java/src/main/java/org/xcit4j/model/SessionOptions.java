@@ -38,7 +38,6 @@ public record SessionOptions(Execution execution, int bandRows, long memoryBudge
 
     /**
      * Checks the options.
-     * 
      *
      * @throws IllegalArgumentException if execution is null or a number is negative
      */
@@ -50,7 +49,6 @@ public record SessionOptions(Execution execution, int bandRows, long memoryBudge
 
     /**
      * A copy with another execution.
-     * 
      *
      * @param e AUTO, FULL or STREAMED
      * @return the new options
@@ -61,7 +59,6 @@ public record SessionOptions(Execution execution, int bandRows, long memoryBudge
 
     /**
      * A copy with another band height.
-     * 
      *
      * @param rows token-grid rows per band; 0 for the default
      * @return the new options
@@ -72,7 +69,6 @@ public record SessionOptions(Execution execution, int bandRows, long memoryBudge
 
     /**
      * A copy with another memory budget.
-     * 
      *
      * @param bytes what the full plan may take before AUTO streams; 0 for the default
      * @return the new options

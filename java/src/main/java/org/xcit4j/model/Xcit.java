@@ -126,7 +126,6 @@ public final class Xcit implements AutoCloseable {
 
     /**
      * The architecture, read off the checkpoint.
-     * 
      *
      * @return the configuration
      */

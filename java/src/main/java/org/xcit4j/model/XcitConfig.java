@@ -21,7 +21,6 @@ public record XcitConfig(int patchSize, int embedDim, int depth, int numHeads, i
 
     /**
      * Checks the configuration.
-     * 
      *
      * @throws IllegalArgumentException naming the first inconsistent value
      */
@@ -59,7 +58,6 @@ public record XcitConfig(int patchSize, int embedDim, int depth, int numHeads, i
 
     /**
      * The head dimension d.
-     * 
      *
      * @return C / heads
      */
@@ -69,7 +67,6 @@ public record XcitConfig(int patchSize, int embedDim, int depth, int numHeads, i
 
     /**
      * The MLPs' hidden width.
-     * 
      *
      * @return C times the MLP ratio
      */
@@ -110,7 +107,6 @@ public record XcitConfig(int patchSize, int embedDim, int depth, int numHeads, i
 
     /**
      * A copy with another head.
-     * 
      *
      * @param classes classifier outputs, 0 for none
      * @return the configuration
@@ -121,7 +117,6 @@ public record XcitConfig(int patchSize, int embedDim, int depth, int numHeads, i
 
     /**
      * A copy with another class-attention norm.
-     * 
      *
      * @param norm the norm
      * @return the configuration

@@ -215,7 +215,6 @@ public final class Predictor implements AutoCloseable {
 
     /**
      * The model served.
-     * 
      *
      * @return the model
      */
@@ -261,7 +260,6 @@ public final class Predictor implements AutoCloseable {
 
     /**
      * A snapshot of the session cache.
-     * 
      *
      * @return the counts now
      */

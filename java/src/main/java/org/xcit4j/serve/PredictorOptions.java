@@ -29,7 +29,6 @@ public record PredictorOptions(Device device, Precision precision, int concurren
 
     /**
      * Checks the options.
-     * 
      *
      * @throws NullPointerException if an object is null
      * @throws IllegalArgumentException if concurrency or memoryLimit is negative
@@ -45,7 +44,6 @@ public record PredictorOptions(Device device, Precision precision, int concurren
 
     /**
      * A copy with another device.
-     * 
      *
      * @param d where sessions run
      * @return the new options
@@ -56,7 +54,6 @@ public record PredictorOptions(Device device, Precision precision, int concurren
 
     /**
      * A copy with another precision.
-     * 
      *
      * @param p the arithmetic
      * @return the new options
@@ -67,7 +64,6 @@ public record PredictorOptions(Device device, Precision precision, int concurren
 
     /**
      * A copy with another concurrency.
-     * 
      *
      * @param c forwards at once; 0 for the default
      * @return the new options
@@ -78,7 +74,6 @@ public record PredictorOptions(Device device, Precision precision, int concurren
 
     /**
      * A copy with another memory limit.
-     * 
      *
      * @param bytes session memory kept planned; 0 for the default
      * @return the new options
@@ -89,7 +84,6 @@ public record PredictorOptions(Device device, Precision precision, int concurren
 
     /**
      * A copy with another session execution.
-     * 
      *
      * @param s full or streamed plans
      * @return the new options
@@ -100,7 +94,6 @@ public record PredictorOptions(Device device, Precision precision, int concurren
 
     /**
      * A copy with another notes receiver.
-     * 
      *
      * @param n receives the notes instead of the System.Logger
      * @return the new options

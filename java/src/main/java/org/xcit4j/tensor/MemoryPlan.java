@@ -42,7 +42,6 @@ public final class MemoryPlan {
 
     /**
      * A builder of a new plan.
-     * 
      *
      * @return an empty builder
      */

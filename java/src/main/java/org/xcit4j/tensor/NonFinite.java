@@ -35,7 +35,6 @@ public record NonFinite(long nan, long infinite, long total) {
 
     /**
      * Whether any value is NaN or infinite.
-     * 
      *
      * @return true if so
      */

@@ -15,7 +15,6 @@ public final class Shape {
 
     /**
      * A shape of the given dimensions.
-     * 
      *
      * @param dims sizes, outermost first, none negative
      * @return the shape
@@ -26,7 +25,6 @@ public final class Shape {
 
     /**
      * The number of dimensions.
-     * 
      *
      * @return the rank
      */
@@ -36,7 +34,6 @@ public final class Shape {
 
     /**
      * One dimension's size.
-     * 
      *
      * @param axis the axis; negative counts from the last
      * @return the size
@@ -57,7 +54,6 @@ public final class Shape {
 
     /**
      * Every dimension's size.
-     * 
      *
      * @return a copy of the sizes
      */
@@ -67,7 +63,6 @@ public final class Shape {
 
     /**
      * The number of elements.
-     * 
      *
      * @return the product of the dimensions
      */

@@ -53,7 +53,6 @@ public final class Tensor {
 
     /**
      * A zero-filled tensor of shape {@code dims} allocated in {@code arena}.
-     * 
      *
      * @param arena owns the memory
      * @param dims the shape
@@ -82,7 +81,6 @@ public final class Tensor {
 
     /**
      * The memory viewed.
-     * 
      *
      * @return the segment
      */
@@ -92,7 +90,6 @@ public final class Tensor {
 
     /**
      * The shape.
-     * 
      *
      * @return the shape
      */
@@ -102,7 +99,6 @@ public final class Tensor {
 
     /**
      * The number of elements.
-     * 
      *
      * @return the product of the dimensions
      */
@@ -112,7 +108,6 @@ public final class Tensor {
 
     /**
      * One element by its flat (row-major) index.
-     * 
      *
      * @param index the flat index
      * @return the value
@@ -123,7 +118,6 @@ public final class Tensor {
 
     /**
      * Writes one element by its flat (row-major) index.
-     * 
      *
      * @param index the flat index
      * @param value the value
@@ -165,7 +159,6 @@ public final class Tensor {
 
     /**
      * The elements copied to the heap, row-major.
-     * 
      *
      * @return a new array
      */
@@ -175,7 +168,6 @@ public final class Tensor {
 
     /**
      * Copies the elements of {@code src}, which has this shape or as many elements.
-     * 
      *
      * @param src the tensor copied
      */

@@ -232,7 +232,6 @@ public final class CpuBackend extends CpuKernels {
 
     /**
      * OpenMP threads of each forward.
-     * 
      *
      * @return the thread count
      */
@@ -242,7 +241,6 @@ public final class CpuBackend extends CpuKernels {
 
     /**
      * The GEMM precision.
-     * 
      *
      * @return FP32 or BF16
      */

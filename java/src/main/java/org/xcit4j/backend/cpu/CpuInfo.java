@@ -22,7 +22,6 @@ public record CpuInfo(String model, int logicalCores, Set<String> flags) {
 
     /**
      * The host CPU, read now.
-     * 
      *
      * @return its description
      */
@@ -45,7 +44,6 @@ public record CpuInfo(String model, int logicalCores, Set<String> flags) {
 
     /**
      * Whether the CPU has a feature flag.
-     * 
      *
      * @param flag a /proc/cpuinfo flag, such as avx512_bf16
      * @return true if present

@@ -104,7 +104,6 @@ public final class CudaBackend implements Backend {
 
     /**
      * The arithmetic of this backend.
-     * 
      *
      * @return the precision
      */

@@ -6,7 +6,6 @@ public final class CudaException extends RuntimeException {
 
     /**
      * An exception naming the failed call.
-     * 
      *
      * @param message the call and the library's error text
      */

@@ -37,7 +37,6 @@ public final class CudaWeights implements AutoCloseable {
 
     /**
      * The storage of the device copies.
-     * 
      *
      * @return the precision
      */
