@@ -13,6 +13,7 @@ import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
+import java.net.URL;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -230,7 +231,7 @@ public final class NativeLibraries {
 
     /** Loads the dnnl jar's libgomp.so.1 if that jar is on the class path; quiet otherwise. */
     private static synchronized void preloadBundledOpenMp(Path cacheRoot) {
-        if (openMpPreloaded || NativeLibraries.class.getResource(DNNL_RESOURCES + "libgomp.so.1") == null) return;
+        if (openMpPreloaded || resource(DNNL_RESOURCES + "libgomp.so.1") == null) return;
         try {
             platform();
             try (Extracted e = extract(DNNL, DNNL_RESOURCES + "libgomp.so.1", cacheRoot)) {
@@ -249,7 +250,7 @@ public final class NativeLibraries {
     static Library loadDnnl(Path cacheRoot) {
         platform();
         String resource = DNNL_RESOURCES + "libdnnl.so.3";
-        if (NativeLibraries.class.getResource(resource) == null) {
+        if (resource(resource) == null) {
             throw new NativeLibraryException("libdnnl.so.3 is not available: classpath resource " + resource
                     + " is absent; the org.bytedeco:dnnl jar (classifier linux-x86_64) must be on the class path");
         }
@@ -379,8 +380,22 @@ public final class NativeLibraries {
         return f;
     }
 
+    /**
+     * A resource by its absolute name, through the class loader: on the module path
+     * Class.getResource would search this module only, and oneDNN's libraries are in another
+     * jar (its folders are no package, so no module encapsulates them).
+     */
+    private static URL resource(String absolute) {
+        return loader().getResource(absolute.substring(1));
+    }
+
+    private static ClassLoader loader() {
+        ClassLoader l = NativeLibraries.class.getClassLoader();
+        return l != null ? l : ClassLoader.getSystemClassLoader();
+    }
+
     private static InputStream open(String name, String resource) throws IOException {
-        InputStream in = NativeLibraries.class.getResourceAsStream(resource);
+        InputStream in = loader().getResourceAsStream(resource.substring(1));
         if (in == null) throw new NativeLibraryException(absentMessage(name, resource));
         return in;
     }

@@ -3,10 +3,14 @@ package org.xcit4j.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.File;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.jar.Attributes;
 import java.util.jar.JarFile;
 import java.util.zip.ZipEntry;
@@ -82,5 +86,32 @@ class PublishedJarsIT {
                 || (e.startsWith("org/jline/nativ/") && !e.endsWith(".class") && !e.endsWith(".properties")
                         && !e.startsWith("org/jline/nativ/Linux/x86_64/"))).toList();
         assertEquals(List.of(), dead, fat + " carries files that are never loaded");
+    }
+
+    /**
+     * The jars on the module path, as automatic modules org.xcit4j and org.xcit4j.bindings: the
+     * native CPU backend opens (libxcit from the bindings' module, oneDNN from its jar, which
+     * stays on the class path: its module descriptor requires the JavaCPP API xcit4j leaves out).
+     */
+    @Test
+    void theLibraryRunsOnTheModulePath() throws Exception {
+        List<String> modules = new ArrayList<>(List.of(jar("xcit.jar.library").toString(), jar("xcit.jar.bindings").toString()));
+        List<String> classPath = new ArrayList<>();
+        for (String e : System.getProperty("java.class.path").split(File.pathSeparator)) {
+            String name = Path.of(e).getFileName().toString();
+            if (name.startsWith("dnnl-") || name.equals("test-classes")) classPath.add(e);
+            else if (name.startsWith("gson-") || name.startsWith("error_prone") || name.startsWith("imageio-")
+                    || name.startsWith("common-")) modules.add(e);
+        }
+        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--module-path", String.join(File.pathSeparator, modules), "--add-modules", "ALL-MODULE-PATH",
+                "--enable-native-access=org.xcit4j,org.xcit4j.bindings,ALL-UNNAMED", "-cp", String.join(File.pathSeparator, classPath),
+                ModulePathProbe.class.getName()).redirectErrorStream(true);
+        Process p = pb.start();
+        p.getOutputStream().close();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(2, TimeUnit.MINUTES), out);
+        assertEquals(0, p.exitValue(), out);
+        assertEquals("org.xcit4j cpu ok", out.strip(), String.join(" ", pb.command()));
     }
 }
