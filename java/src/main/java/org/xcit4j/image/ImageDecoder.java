@@ -3,6 +3,7 @@ package org.xcit4j.image;
 import java.awt.color.ColorSpace;
 import java.awt.image.BufferedImage;
 import java.awt.image.Raster;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -60,13 +61,30 @@ public final class ImageDecoder {
     public RgbImage decode(Path file) throws ImageLoadException {
         if (!Files.exists(file)) throw new ImageLoadException(file, "no such file");
         if (!Files.isRegularFile(file)) throw new ImageLoadException(file, "not a regular file");
-        try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
+        return decode(file, () -> ImageIO.createImageInputStream(file.toFile()));
+    }
+
+    /**
+     * Decodes an image file's bytes held in memory (a Spark binaryFile row, an upload) as
+     * {@link #decode(Path)} decodes the file; {@code name} names it in errors.
+     */
+    public RgbImage decode(byte[] content, Path name) throws ImageLoadException {
+        return decode(name, () -> ImageIO.createImageInputStream(new ByteArrayInputStream(content)));
+    }
+
+    /** Opens the image's bytes from the start; called once for the pixels, again for JPEG marker segments. */
+    interface Source {
+        ImageInputStream open() throws IOException;
+    }
+
+    private RgbImage decode(Path file, Source source) throws ImageLoadException {
+        try (ImageInputStream in = source.open()) {
             if (in == null) throw new ImageLoadException(file, "cannot be opened");
             ImageReader reader = readerFor(file, in);
             try {
-                Decoded d = read(file, reader, in);
+                Decoded d = read(file, source, reader, in);
                 RgbImage rgb = d.rgb();
-                return d.jpeg() ? ExifOrientation.apply(rgb, JpegMarkers.exifOrientation(file)) : rgb;
+                return d.jpeg() ? ExifOrientation.apply(rgb, JpegMarkers.exifOrientation(source)) : rgb;
             } finally {
                 reader.dispose();
             }
@@ -82,7 +100,7 @@ public final class ImageDecoder {
     private record Decoded(RgbImage rgb, boolean jpeg) {
     }
 
-    private Decoded read(Path file, ImageReader reader, ImageInputStream in) throws IOException {
+    private Decoded read(Path file, Source source, ImageReader reader, ImageInputStream in) throws IOException {
         // Metadata is not needed (EXIF is read separately and only for JPEG): skipping it
         // saves time and avoids failures on odd metadata the pixels do not depend on.
         reader.setInput(in, true, true);
@@ -94,7 +112,7 @@ public final class ImageDecoder {
         String format = reader.getFormatName().toLowerCase(Locale.ROOT);
         boolean jpeg = format.contains("jpeg") || format.contains("jpg");
         RgbImage rgb;
-        if (jpeg && isCmyk(reader) && reader.canReadRaster() && JpegMarkers.adobeTransform(file) != JpegMarkers.ADOBE_YCCK) {
+        if (jpeg && isCmyk(reader) && reader.canReadRaster() && JpegMarkers.adobeTransform(source) != JpegMarkers.ADOBE_YCCK) {
             // PIL converts CMYK naively (no ICC) and reads JPEG CMYK as Adobe-inverted
             // ("CMYK;I", always); TwelveMonkeys' read() would colour-manage, so take the
             // stored values and convert as PIL does. YCCK is left to TwelveMonkeys (its raw
