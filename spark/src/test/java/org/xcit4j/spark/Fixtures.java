@@ -7,7 +7,6 @@ import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -81,20 +80,11 @@ final class Fixtures {
 
     /** A binaryFile path (file:/...) as a local absolute path. */
     static String local(String uri) {
-        return Path.of(URI.create(uri)).toString();
+        return SparkClassify.Classify.file(uri);
     }
 
     /** The stage's top column as the CLI's JSON "top" array. */
     static JsonElement topAsJson(Row row, String column) {
-        com.google.gson.JsonArray a = new com.google.gson.JsonArray();
-        List<Row> top = row.getList(row.fieldIndex(column));
-        for (Row p : top) {
-            JsonObject e = new JsonObject();
-            e.addProperty("label", p.getString(0));
-            e.addProperty("index", p.getInt(1));
-            e.addProperty("probability", p.getDouble(2));
-            a.add(e);
-        }
-        return a;
+        return SparkClassify.Classify.top(row.getList(row.fieldIndex(column)));
     }
 }
