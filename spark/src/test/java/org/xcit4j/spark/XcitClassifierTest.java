@@ -124,6 +124,27 @@ class XcitClassifierTest {
     }
 
     @Test
+    void weightsOnAnotherFileSystemAreCopiedOnceAndGiveTheSameAnswers() throws Exception {
+        spark.sparkContext().hadoopConfiguration().set("fs." + RemoteFs.SCHEME + ".impl", RemoteFs.class.getName());
+        Dataset<Row> in = binaryFiles(images.resolve("examples"));
+        String remote = RemoteFs.SCHEME + "://" + Fixtures.WEIGHTS;
+        Map<String, Row> local = byPath(stage().transform(in));
+        long loads = ExecutorModels.loads();
+        Map<String, Row> fromRemote = byPath(stage().setWeights(remote).transform(in));
+        Map<String, Row> again = byPath(stage().setWeights(remote).transform(in));
+        assertEquals(1, ExecutorModels.loads() - loads, "one load for two jobs");
+        for (String file : local.keySet()) {
+            assertEquals(local.get(file).getList(local.get(file).fieldIndex("top")), fromRemote.get(file).getList(fromRemote.get(file).fieldIndex("top")));
+            assertEquals(fromRemote.get(file), again.get(file));
+        }
+        List<Path> copies;
+        try (Stream<Path> s = Files.list(WeightsCache.directory())) {
+            copies = s.filter(p -> p.getFileName().toString().endsWith("-xcit_fashion_micro.safetensors")).toList();
+        }
+        assertTrue(copies.stream().anyMatch(p -> p.toFile().length() == Fixtures.WEIGHTS.toFile().length()), copies.toString());
+    }
+
+    @Test
     void featuresEqualASessionsFeatures() throws Exception {
         List<Path> files;
         try (Stream<Path> s = Files.list(images.resolve("examples"))) {
