@@ -33,16 +33,11 @@ find_jdk() {
     return 1
 }
 
-# Runs Maven through the wrapper (it fetches the pinned Maven from Maven Central once).
-mvn_build() {
-    # JDK 25 warns about sun.misc.Unsafe use inside Maven itself (Guice); allow it quietly.
-    (cd "$XCIT_ROOT" && MAVEN_OPTS="--sun-misc-unsafe-memory-access=allow ${MAVEN_OPTS:-}" ./mvnw -B -ntp "$@")
-}
-
-# Builds Maven module $2 (and what it needs) when $1, the file its package step makes, is
-# missing or older than any source that goes into it: the build files, native/ and cmake/,
-# and src/main of bindings, java and the modules named after $2. Concurrent launches wait for
-# the first one's build, then check again.
+# ensure_built FILE MODULE NAME [MODULE...]: builds Maven module MODULE (and what it needs)
+# when FILE, which its package step makes, is missing or older than any source that goes into
+# it: the parent pom, native/, cmake/, and the pom and src/main of bindings, java and the
+# further MODULEs. NAME prefixes the messages. Concurrent launches wait for the first one's
+# build, then check again.
 ensure_built() {
     local target="$1" module="$2" name="$3" dirs=() m
     shift 3
@@ -69,4 +64,10 @@ ensure_built() {
         touch "$target" # Maven leaves an up-to-date file untouched; mark it fresh for the check above
     fi
     flock -u 9
+}
+
+# Runs Maven through the wrapper (it fetches the pinned Maven from Maven Central once).
+mvn_build() {
+    # JDK 25 warns about sun.misc.Unsafe use inside Maven itself (Guice); allow it quietly.
+    (cd "$XCIT_ROOT" && MAVEN_OPTS="--sun-misc-unsafe-memory-access=allow ${MAVEN_OPTS:-}" ./mvnw -B -ntp "$@")
 }
