@@ -1,5 +1,7 @@
 package org.xcit4j.backend.cuda;
 
+import static org.xcit4j.bindings.xcit.xcit_h.XCIT_CONV_GELU;
+
 import java.lang.foreign.MemorySegment;
 import java.util.IdentityHashMap;
 import java.util.Map;
@@ -232,7 +234,7 @@ public final class CudaBackend implements Backend {
         call("transpose", d(out), d(in), batch, rows, cols);
     }
 
-    /** Whole outputs only ({@link #convRowBands} is false); GELU is the separate bias_gelu pass. */
+    /** Whole outputs only ({@link #convRowBands} is false); GELU is the kernel's epilogue (XCIT_CONV_GELU). */
     @Override
     public void conv3x3s2(Tensor out, Tensor in, int firstRow, Tensor weight, Tensor bias, boolean gelu) {
         Shape s = in.shape();
@@ -241,8 +243,7 @@ public final class CudaBackend implements Backend {
                     + firstRow + " into " + out.shape() + ")");
         }
         call("conv3x3s2", d(out), d(in), d(weight), d(bias), (long) s.size(0), (long) s.size(1), (long) s.size(2),
-                (long) s.size(3), (long) weight.shape().size(0));
-        if (gelu) gelu(out);
+                (long) s.size(3), (long) weight.shape().size(0), gelu ? XCIT_CONV_GELU() : 0);
     }
 
     @Override
@@ -280,9 +281,22 @@ public final class CudaBackend implements Backend {
     @Override
     public void lpi(Tensor out, Tensor in, int gridH, int gridW, Tensor weight1, Tensor bias1, Tensor bnScale,
                     Tensor bnShift, Tensor weight2, Tensor bias2) {
+        lpiAddScaled(out, in, gridH, gridW, weight1, bias1, bnScale, bnShift, weight2, bias2, null, null);
+    }
+
+    /** One kernel: lpi.cu's epilogue adds gamma * LPI(in) to x (gamma null: writes LPI(in) to x); tmp is not used. */
+    @Override
+    public void lpiAddScaled(Tensor x, Tensor in, int gridH, int gridW, Tensor weight1, Tensor bias1, Tensor bnScale,
+                             Tensor bnShift, Tensor weight2, Tensor bias2, Tensor gamma, Tensor tmp) {
         long c = cols(in), b = in.numel() / ((long) gridH * gridW * c);
-        call("lpi", d(out), d(in), d(weight1), d(bias1), d(bnScale), d(bnShift), d(weight2), d(bias2), b,
+        call("lpi", d(x), d(in), d(weight1), d(bias1), d(bnScale), d(bnShift), d(weight2), d(bias2), d(gamma), b,
                 (long) gridH, (long) gridW, c);
+    }
+
+    /** Every residual op is one kernel or one accumulating GEMM here (layer scales folded into the weights). */
+    @Override
+    public boolean residualOpsUseTmp() {
+        return false;
     }
 
     @Override

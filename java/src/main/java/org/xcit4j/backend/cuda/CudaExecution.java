@@ -148,12 +148,26 @@ public final class CudaExecution implements AutoCloseable {
         return kernelLaunches;
     }
 
-    /** The forward, then every output converted from the storage type into its fp32 buffer. */
+    /**
+     * The forward, then every output converted from the storage type into its fp32 buffer, up
+     * to XCIT_CUDA_CONVERT_MAX of them per launch (one launch for a classifier's four).
+     */
     private void enqueueForward(Backend backend) {
         forward.forward(backend, forward.inputSlot());
-        for (Output o : outputs) {
-            Ops.convert(device.ctx().handle(), o.fp32().address(), 0, resolve(o.host()), CudaTypes.typeCode(device.precision()),
-                    o.host().numel());
+        int most = xcit_cuda_h.XCIT_CUDA_CONVERT_MAX();
+        for (int from = 0; from < outputs.size(); from += most) {
+            List<Output> group = outputs.subList(from, Math.min(outputs.size(), from + most));
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment out = arena.allocate(ValueLayout.ADDRESS, group.size());
+                MemorySegment in = arena.allocate(ValueLayout.ADDRESS, group.size());
+                MemorySegment counts = arena.allocate(ValueLayout.JAVA_LONG, group.size());
+                for (int i = 0; i < group.size(); i++) {
+                    out.setAtIndex(ValueLayout.ADDRESS, i, group.get(i).fp32().address());
+                    in.setAtIndex(ValueLayout.ADDRESS, i, resolve(group.get(i).host()));
+                    counts.setAtIndex(ValueLayout.JAVA_LONG, i, group.get(i).host().numel());
+                }
+                Ops.convertMany(device.ctx().handle(), group.size(), out, in, CudaTypes.typeCode(device.precision()), counts);
+            }
         }
     }
 
