@@ -435,6 +435,86 @@ XCIT_API xcit_status xcit_cuda_class_attention_bf16(xcit_ctx* ctx, uint16_t* out
                                                     int64_t rows, int64_t channels,
                                                     int64_t heads);
 
+/*
+ * The row-wise part of a class-attention block, Backend.classAttentionRows, in one pass:
+ * on x (batch, rows, C), each image's cls row first,
+ *   u (batch, rows, C) = LayerNorm(x; ln1_gamma, ln1_beta) on every row;
+ *   cls (batch, C)     = x[:, 0] as on entry (the cls row's residual);
+ *   x[:, t]            = LayerNorm(x[:, t] + gamma1 * u[:, t]; ln2_gamma, ln2_beta) for t >= 1,
+ *                        the LayerNorm only where ln2_gamma, ln2_beta are not NULL (timm's
+ *                        tokens_norm), x + gamma1 * u rounded to the storage type first;
+ * row 0 of x is left as it was. Statistics as xcit_cuda_layernorm. u and cls must not
+ * alias x; rows >= 1 where batch > 0.
+ */
+XCIT_API xcit_status xcit_cuda_class_attention_rows_f32(xcit_ctx* ctx, float* x, float* u, float* cls,
+                                                        const float* ln1_gamma, const float* ln1_beta,
+                                                        const float* gamma1, const float* ln2_gamma,
+                                                        const float* ln2_beta, int64_t batch,
+                                                        int64_t rows, int64_t cols, float eps);
+XCIT_API xcit_status xcit_cuda_class_attention_rows_f16(xcit_ctx* ctx, uint16_t* x, uint16_t* u,
+                                                        uint16_t* cls, const uint16_t* ln1_gamma,
+                                                        const uint16_t* ln1_beta,
+                                                        const uint16_t* gamma1,
+                                                        const uint16_t* ln2_gamma,
+                                                        const uint16_t* ln2_beta, int64_t batch,
+                                                        int64_t rows, int64_t cols, float eps);
+XCIT_API xcit_status xcit_cuda_class_attention_rows_bf16(xcit_ctx* ctx, uint16_t* x, uint16_t* u,
+                                                         uint16_t* cls, const uint16_t* ln1_gamma,
+                                                         const uint16_t* ln1_beta,
+                                                         const uint16_t* gamma1,
+                                                         const uint16_t* ln2_gamma,
+                                                         const uint16_t* ln2_beta, int64_t batch,
+                                                         int64_t rows, int64_t cols, float eps);
+
+/* Workspace bytes of xcit_cuda_class_attention_folded_* for this shape (*bytes: host). */
+XCIT_API xcit_status xcit_cuda_class_attention_folded_workspace_size(xcit_ctx* ctx, int64_t* bytes,
+                                                                     int64_t batch, int64_t rows,
+                                                                     int64_t channels,
+                                                                     int64_t heads);
+
+/*
+ * Class attention with the k and v projections folded away (Backend.foldsClassAttention),
+ * xcit_cpu_class_attention_folded_f32's math in one launch: per image and head h
+ * (d = C / heads, s = d^-1/2) with u (batch, rows, C) the normalised rows,
+ *   scores[h, t] = u_t . K'_h + c_h, K'_h = s sum_j q[h*d+j] Wk[h*d+j, :], c_h = s q_h . bk_h
+ *   a[h, :] = softmax_t(scores[h, :]),  ubar_h = sum_t a[h, t] u_t
+ *   out (batch, C) [h*d+j] = Wv[h*d+j, :] . ubar_h + bv[h*d+j]
+ * with kv_weight (2C, C) = [Wk; Wv], kv_bias (2C) = [bk; bv] or NULL. The queries are
+ * q (batch, C), or, with q NULL, computed here from each image's row 0 of u:
+ * q[h*d+j] = q_weight (C, C) [h*d+j, :] . u_0 + q_bias[h*d+j] (q_bias nullable), never
+ * stored; exactly one of q and q_weight is given. weights (batch, heads, rows) receives a,
+ * or is NULL. workspace: xcit_cuda_class_attention_folded_workspace_size bytes whose first
+ * batch * heads * 4 bytes are zero before the first call (cudaMemset once); every call
+ * leaves them zero again, so the launch replays in a CUDA graph. Scores, softmax and sums
+ * in fp32. d <= 64 and C <= 1024 (XCIT_ERR_UNSUPPORTED beyond).
+ */
+XCIT_API xcit_status xcit_cuda_class_attention_folded_f32(xcit_ctx* ctx, float* out, float* weights,
+                                                          void* workspace, const float* q,
+                                                          const float* u, const float* q_weight,
+                                                          const float* q_bias,
+                                                          const float* kv_weight,
+                                                          const float* kv_bias, int64_t batch,
+                                                          int64_t rows, int64_t channels,
+                                                          int64_t heads);
+XCIT_API xcit_status xcit_cuda_class_attention_folded_f16(xcit_ctx* ctx, uint16_t* out,
+                                                          uint16_t* weights, void* workspace,
+                                                          const uint16_t* q, const uint16_t* u,
+                                                          const uint16_t* q_weight,
+                                                          const uint16_t* q_bias,
+                                                          const uint16_t* kv_weight,
+                                                          const uint16_t* kv_bias, int64_t batch,
+                                                          int64_t rows, int64_t channels,
+                                                          int64_t heads);
+XCIT_API xcit_status xcit_cuda_class_attention_folded_bf16(xcit_ctx* ctx, uint16_t* out,
+                                                           uint16_t* weights, void* workspace,
+                                                           const uint16_t* q, const uint16_t* u,
+                                                           const uint16_t* q_weight,
+                                                           const uint16_t* q_bias,
+                                                           const uint16_t* kv_weight,
+                                                           const uint16_t* kv_bias, int64_t batch,
+                                                           int64_t rows, int64_t channels,
+                                                           int64_t heads);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4654,4 +4654,504 @@ public class xcit_cuda_h {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class xcit_cuda_class_attention_rows_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_FLOAT
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_class_attention_rows_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_rows_f32(xcit_ctx *ctx, float *x, float *u, float *cls, const float *ln1_gamma, const float *ln1_beta, const float *gamma1, const float *ln2_gamma, const float *ln2_beta, int64_t batch, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_class_attention_rows_f32$descriptor() {
+        return xcit_cuda_class_attention_rows_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_rows_f32(xcit_ctx *ctx, float *x, float *u, float *cls, const float *ln1_gamma, const float *ln1_beta, const float *gamma1, const float *ln2_gamma, const float *ln2_beta, int64_t batch, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static MethodHandle xcit_cuda_class_attention_rows_f32$handle() {
+        return xcit_cuda_class_attention_rows_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_rows_f32(xcit_ctx *ctx, float *x, float *u, float *cls, const float *ln1_gamma, const float *ln1_beta, const float *gamma1, const float *ln2_gamma, const float *ln2_beta, int64_t batch, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static MemorySegment xcit_cuda_class_attention_rows_f32$address() {
+        return xcit_cuda_class_attention_rows_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_rows_f32(xcit_ctx *ctx, float *x, float *u, float *cls, const float *ln1_gamma, const float *ln1_beta, const float *gamma1, const float *ln2_gamma, const float *ln2_beta, int64_t batch, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static int xcit_cuda_class_attention_rows_f32(MemorySegment ctx, MemorySegment x, MemorySegment u, MemorySegment cls, MemorySegment ln1_gamma, MemorySegment ln1_beta, MemorySegment gamma1, MemorySegment ln2_gamma, MemorySegment ln2_beta, long batch, long rows, long cols, float eps) {
+        var mh$ = xcit_cuda_class_attention_rows_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_class_attention_rows_f32", ctx, x, u, cls, ln1_gamma, ln1_beta, gamma1, ln2_gamma, ln2_beta, batch, rows, cols, eps);
+            }
+            return (int)mh$.invokeExact(ctx, x, u, cls, ln1_gamma, ln1_beta, gamma1, ln2_gamma, ln2_beta, batch, rows, cols, eps);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_class_attention_rows_f16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_FLOAT
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_class_attention_rows_f16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_rows_f16(xcit_ctx *ctx, uint16_t *x, uint16_t *u, uint16_t *cls, const uint16_t *ln1_gamma, const uint16_t *ln1_beta, const uint16_t *gamma1, const uint16_t *ln2_gamma, const uint16_t *ln2_beta, int64_t batch, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_class_attention_rows_f16$descriptor() {
+        return xcit_cuda_class_attention_rows_f16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_rows_f16(xcit_ctx *ctx, uint16_t *x, uint16_t *u, uint16_t *cls, const uint16_t *ln1_gamma, const uint16_t *ln1_beta, const uint16_t *gamma1, const uint16_t *ln2_gamma, const uint16_t *ln2_beta, int64_t batch, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static MethodHandle xcit_cuda_class_attention_rows_f16$handle() {
+        return xcit_cuda_class_attention_rows_f16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_rows_f16(xcit_ctx *ctx, uint16_t *x, uint16_t *u, uint16_t *cls, const uint16_t *ln1_gamma, const uint16_t *ln1_beta, const uint16_t *gamma1, const uint16_t *ln2_gamma, const uint16_t *ln2_beta, int64_t batch, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static MemorySegment xcit_cuda_class_attention_rows_f16$address() {
+        return xcit_cuda_class_attention_rows_f16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_rows_f16(xcit_ctx *ctx, uint16_t *x, uint16_t *u, uint16_t *cls, const uint16_t *ln1_gamma, const uint16_t *ln1_beta, const uint16_t *gamma1, const uint16_t *ln2_gamma, const uint16_t *ln2_beta, int64_t batch, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static int xcit_cuda_class_attention_rows_f16(MemorySegment ctx, MemorySegment x, MemorySegment u, MemorySegment cls, MemorySegment ln1_gamma, MemorySegment ln1_beta, MemorySegment gamma1, MemorySegment ln2_gamma, MemorySegment ln2_beta, long batch, long rows, long cols, float eps) {
+        var mh$ = xcit_cuda_class_attention_rows_f16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_class_attention_rows_f16", ctx, x, u, cls, ln1_gamma, ln1_beta, gamma1, ln2_gamma, ln2_beta, batch, rows, cols, eps);
+            }
+            return (int)mh$.invokeExact(ctx, x, u, cls, ln1_gamma, ln1_beta, gamma1, ln2_gamma, ln2_beta, batch, rows, cols, eps);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_class_attention_rows_bf16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_FLOAT
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_class_attention_rows_bf16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_rows_bf16(xcit_ctx *ctx, uint16_t *x, uint16_t *u, uint16_t *cls, const uint16_t *ln1_gamma, const uint16_t *ln1_beta, const uint16_t *gamma1, const uint16_t *ln2_gamma, const uint16_t *ln2_beta, int64_t batch, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_class_attention_rows_bf16$descriptor() {
+        return xcit_cuda_class_attention_rows_bf16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_rows_bf16(xcit_ctx *ctx, uint16_t *x, uint16_t *u, uint16_t *cls, const uint16_t *ln1_gamma, const uint16_t *ln1_beta, const uint16_t *gamma1, const uint16_t *ln2_gamma, const uint16_t *ln2_beta, int64_t batch, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static MethodHandle xcit_cuda_class_attention_rows_bf16$handle() {
+        return xcit_cuda_class_attention_rows_bf16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_rows_bf16(xcit_ctx *ctx, uint16_t *x, uint16_t *u, uint16_t *cls, const uint16_t *ln1_gamma, const uint16_t *ln1_beta, const uint16_t *gamma1, const uint16_t *ln2_gamma, const uint16_t *ln2_beta, int64_t batch, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static MemorySegment xcit_cuda_class_attention_rows_bf16$address() {
+        return xcit_cuda_class_attention_rows_bf16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_rows_bf16(xcit_ctx *ctx, uint16_t *x, uint16_t *u, uint16_t *cls, const uint16_t *ln1_gamma, const uint16_t *ln1_beta, const uint16_t *gamma1, const uint16_t *ln2_gamma, const uint16_t *ln2_beta, int64_t batch, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static int xcit_cuda_class_attention_rows_bf16(MemorySegment ctx, MemorySegment x, MemorySegment u, MemorySegment cls, MemorySegment ln1_gamma, MemorySegment ln1_beta, MemorySegment gamma1, MemorySegment ln2_gamma, MemorySegment ln2_beta, long batch, long rows, long cols, float eps) {
+        var mh$ = xcit_cuda_class_attention_rows_bf16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_class_attention_rows_bf16", ctx, x, u, cls, ln1_gamma, ln1_beta, gamma1, ln2_gamma, ln2_beta, batch, rows, cols, eps);
+            }
+            return (int)mh$.invokeExact(ctx, x, u, cls, ln1_gamma, ln1_beta, gamma1, ln2_gamma, ln2_beta, batch, rows, cols, eps);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_class_attention_folded_workspace_size {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_class_attention_folded_workspace_size");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_folded_workspace_size(xcit_ctx *ctx, int64_t *bytes, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_class_attention_folded_workspace_size$descriptor() {
+        return xcit_cuda_class_attention_folded_workspace_size.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_folded_workspace_size(xcit_ctx *ctx, int64_t *bytes, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MethodHandle xcit_cuda_class_attention_folded_workspace_size$handle() {
+        return xcit_cuda_class_attention_folded_workspace_size.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_folded_workspace_size(xcit_ctx *ctx, int64_t *bytes, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MemorySegment xcit_cuda_class_attention_folded_workspace_size$address() {
+        return xcit_cuda_class_attention_folded_workspace_size.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_folded_workspace_size(xcit_ctx *ctx, int64_t *bytes, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static int xcit_cuda_class_attention_folded_workspace_size(MemorySegment ctx, MemorySegment bytes, long batch, long rows, long channels, long heads) {
+        var mh$ = xcit_cuda_class_attention_folded_workspace_size.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_class_attention_folded_workspace_size", ctx, bytes, batch, rows, channels, heads);
+            }
+            return (int)mh$.invokeExact(ctx, bytes, batch, rows, channels, heads);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_class_attention_folded_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_class_attention_folded_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_folded_f32(xcit_ctx *ctx, float *out, float *weights, void *workspace, const float *q, const float *u, const float *q_weight, const float *q_bias, const float *kv_weight, const float *kv_bias, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_class_attention_folded_f32$descriptor() {
+        return xcit_cuda_class_attention_folded_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_folded_f32(xcit_ctx *ctx, float *out, float *weights, void *workspace, const float *q, const float *u, const float *q_weight, const float *q_bias, const float *kv_weight, const float *kv_bias, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MethodHandle xcit_cuda_class_attention_folded_f32$handle() {
+        return xcit_cuda_class_attention_folded_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_folded_f32(xcit_ctx *ctx, float *out, float *weights, void *workspace, const float *q, const float *u, const float *q_weight, const float *q_bias, const float *kv_weight, const float *kv_bias, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MemorySegment xcit_cuda_class_attention_folded_f32$address() {
+        return xcit_cuda_class_attention_folded_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_folded_f32(xcit_ctx *ctx, float *out, float *weights, void *workspace, const float *q, const float *u, const float *q_weight, const float *q_bias, const float *kv_weight, const float *kv_bias, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static int xcit_cuda_class_attention_folded_f32(MemorySegment ctx, MemorySegment out, MemorySegment weights, MemorySegment workspace, MemorySegment q, MemorySegment u, MemorySegment q_weight, MemorySegment q_bias, MemorySegment kv_weight, MemorySegment kv_bias, long batch, long rows, long channels, long heads) {
+        var mh$ = xcit_cuda_class_attention_folded_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_class_attention_folded_f32", ctx, out, weights, workspace, q, u, q_weight, q_bias, kv_weight, kv_bias, batch, rows, channels, heads);
+            }
+            return (int)mh$.invokeExact(ctx, out, weights, workspace, q, u, q_weight, q_bias, kv_weight, kv_bias, batch, rows, channels, heads);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_class_attention_folded_f16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_class_attention_folded_f16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_folded_f16(xcit_ctx *ctx, uint16_t *out, uint16_t *weights, void *workspace, const uint16_t *q, const uint16_t *u, const uint16_t *q_weight, const uint16_t *q_bias, const uint16_t *kv_weight, const uint16_t *kv_bias, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_class_attention_folded_f16$descriptor() {
+        return xcit_cuda_class_attention_folded_f16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_folded_f16(xcit_ctx *ctx, uint16_t *out, uint16_t *weights, void *workspace, const uint16_t *q, const uint16_t *u, const uint16_t *q_weight, const uint16_t *q_bias, const uint16_t *kv_weight, const uint16_t *kv_bias, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MethodHandle xcit_cuda_class_attention_folded_f16$handle() {
+        return xcit_cuda_class_attention_folded_f16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_folded_f16(xcit_ctx *ctx, uint16_t *out, uint16_t *weights, void *workspace, const uint16_t *q, const uint16_t *u, const uint16_t *q_weight, const uint16_t *q_bias, const uint16_t *kv_weight, const uint16_t *kv_bias, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MemorySegment xcit_cuda_class_attention_folded_f16$address() {
+        return xcit_cuda_class_attention_folded_f16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_folded_f16(xcit_ctx *ctx, uint16_t *out, uint16_t *weights, void *workspace, const uint16_t *q, const uint16_t *u, const uint16_t *q_weight, const uint16_t *q_bias, const uint16_t *kv_weight, const uint16_t *kv_bias, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static int xcit_cuda_class_attention_folded_f16(MemorySegment ctx, MemorySegment out, MemorySegment weights, MemorySegment workspace, MemorySegment q, MemorySegment u, MemorySegment q_weight, MemorySegment q_bias, MemorySegment kv_weight, MemorySegment kv_bias, long batch, long rows, long channels, long heads) {
+        var mh$ = xcit_cuda_class_attention_folded_f16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_class_attention_folded_f16", ctx, out, weights, workspace, q, u, q_weight, q_bias, kv_weight, kv_bias, batch, rows, channels, heads);
+            }
+            return (int)mh$.invokeExact(ctx, out, weights, workspace, q, u, q_weight, q_bias, kv_weight, kv_bias, batch, rows, channels, heads);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_class_attention_folded_bf16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_class_attention_folded_bf16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_folded_bf16(xcit_ctx *ctx, uint16_t *out, uint16_t *weights, void *workspace, const uint16_t *q, const uint16_t *u, const uint16_t *q_weight, const uint16_t *q_bias, const uint16_t *kv_weight, const uint16_t *kv_bias, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_class_attention_folded_bf16$descriptor() {
+        return xcit_cuda_class_attention_folded_bf16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_folded_bf16(xcit_ctx *ctx, uint16_t *out, uint16_t *weights, void *workspace, const uint16_t *q, const uint16_t *u, const uint16_t *q_weight, const uint16_t *q_bias, const uint16_t *kv_weight, const uint16_t *kv_bias, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MethodHandle xcit_cuda_class_attention_folded_bf16$handle() {
+        return xcit_cuda_class_attention_folded_bf16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_folded_bf16(xcit_ctx *ctx, uint16_t *out, uint16_t *weights, void *workspace, const uint16_t *q, const uint16_t *u, const uint16_t *q_weight, const uint16_t *q_bias, const uint16_t *kv_weight, const uint16_t *kv_bias, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MemorySegment xcit_cuda_class_attention_folded_bf16$address() {
+        return xcit_cuda_class_attention_folded_bf16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_folded_bf16(xcit_ctx *ctx, uint16_t *out, uint16_t *weights, void *workspace, const uint16_t *q, const uint16_t *u, const uint16_t *q_weight, const uint16_t *q_bias, const uint16_t *kv_weight, const uint16_t *kv_bias, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static int xcit_cuda_class_attention_folded_bf16(MemorySegment ctx, MemorySegment out, MemorySegment weights, MemorySegment workspace, MemorySegment q, MemorySegment u, MemorySegment q_weight, MemorySegment q_bias, MemorySegment kv_weight, MemorySegment kv_bias, long batch, long rows, long channels, long heads) {
+        var mh$ = xcit_cuda_class_attention_folded_bf16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_class_attention_folded_bf16", ctx, out, weights, workspace, q, u, q_weight, q_bias, kv_weight, kv_bias, batch, rows, channels, heads);
+            }
+            return (int)mh$.invokeExact(ctx, out, weights, workspace, q, u, q_weight, q_bias, kv_weight, kv_bias, batch, rows, channels, heads);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
 }
