@@ -116,6 +116,7 @@ CUDA_FUNCTIONS=$(sed -n 's/^XCIT_API [^(]*\b\(xcit_cuda_[a-z0-9_]*\)(.*/\1/p' "$
   -I "$INCLUDE" \
   --include-constant XCIT_CUDA_F32 --include-constant XCIT_CUDA_F16 --include-constant XCIT_CUDA_BF16 \
   --include-constant XCIT_CUDA_LINEAR_GELU --include-constant XCIT_CUDA_LINEAR_BATCHED_WEIGHTS \
+  --include-constant XCIT_CUDA_LINEAR_ACCUMULATE --include-constant XCIT_CUDA_CONVERT_MAX \
   $(for f in $CUDA_FUNCTIONS; do printf -- '--include-function %s ' "$f"; done) \
   "$INCLUDE/xcit/xcit_cuda.h"
 

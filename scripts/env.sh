@@ -1,4 +1,4 @@
-# Sourced by ./xcit and ./run-tests: finds a JDK >= 25 and defines the build command.
+# Sourced by ./xcit, ./xcit-spark and ./run-tests: finds a JDK >= 25 and defines the build commands.
 # shellcheck shell=bash
 
 XCIT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,6 +31,40 @@ find_jdk() {
     echo "xcit4j: no JDK >= 25 found (looked at \$JAVA_HOME, the javac on PATH, /usr/lib/jvm, /opt)." >&2
     echo "xcit4j: install one (e.g. Temurin 25) and set JAVA_HOME to it." >&2
     return 1
+}
+
+# ensure_built FILE MODULE NAME [MODULE...]: builds Maven module MODULE (and what it needs)
+# when FILE, which its package step makes, is missing or older than any source that goes into
+# it: the parent pom, native/, cmake/, and the pom and src/main of bindings, java and the
+# further MODULEs. NAME prefixes the messages. Concurrent launches wait for the first one's
+# build, then check again.
+ensure_built() {
+    local target="$1" module="$2" name="$3" dirs=() m
+    shift 3
+    for m in bindings java "$@"; do dirs+=("$XCIT_ROOT/$m/pom.xml" "$XCIT_ROOT/$m/src/main"); done
+    stale() {
+        [ ! -f "$target" ] && return 0
+        [ -n "$(find "$XCIT_ROOT/pom.xml" "${dirs[@]}" "$XCIT_ROOT/native" "$XCIT_ROOT/cmake" \
+            -newer "$target" -type f -not -path '*/tests/*' -print -quit 2>/dev/null)" ]
+    }
+    stale || return 0
+    exec 9>"$XCIT_ROOT/.xcit-build.lock"
+    flock 9
+    if stale; then
+        echo "$name: building (first run or sources changed; this takes a minute or more)..." >&2
+        local log
+        log="$(mktemp)"
+        # The runnable jar only: no javadoc or sources jars on this path.
+        if ! mvn_build -q -DskipTests -Dmaven.javadoc.skip=true -Dmaven.source.skip=true -pl "$module" -am package >"$log" 2>&1; then
+            cat "$log" >&2
+            echo "$name: build failed (log above)" >&2
+            rm -f "$log"
+            exit 1
+        fi
+        rm -f "$log"
+        touch "$target" # Maven leaves an up-to-date file untouched; mark it fresh for the check above
+    fi
+    flock -u 9
 }
 
 # Runs Maven through the wrapper (it fetches the pinned Maven from Maven Central once).

@@ -18,7 +18,8 @@
 #   --tests DIR      the C GPU tests (default bindings/target/native-build)
 #   --logs DIR       default $OUT/gpu-check when $OUT is set, else target/gpu-check
 #   --budget SECONDS bench and peer cases not started by then are skipped (default 280)
-#   --peers          timm on the same GPU for the bench cases (scripts/gpu_timm.py; torch + timm)
+#   --peers          timm eager (fp32, bf16 autocast) and torch.compile (bf16, CUDA graphs) on the
+#                    same GPU and weights for the bench cases (bench/peers/peers_cuda.py; torch + timm)
 # Java: $JAVA_HOME if it holds a Java >= 25 runtime, else a JDK found as scripts/env.sh does.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -134,9 +135,9 @@ summarize() { # LOG_DIR -> the table on stdout; returns 1 if any row is not ok
                     i = $0; sub(/.*"img_per_s": */, "", i); sub(/[,}].*/, "", i)
                     s = $0; sub(/.*"size": "/, "", s); sub(/".*/, "", s)
                     b = $0; sub(/.*"batch": */, "", b); sub(/[,}].*/, "", b)
-                    o = $0; sub(/.*"mode": "/, "", o); sub(/".*/, "", o)
+                    l = $0; sub(/.*"label": "/, "", l); sub(/".*/, "", l)
                     n = $0; sub(/.*"model": "/, "", n); sub(/".*/, "", n)
-                    printf "| timm %s %s b%s %s | ok | %.3f ms | %.1f |\n", n, s, b, o, m, i }' "$dir/peers.jsonl"
+                    printf "| %s %s %s b%s | ok | %.3f ms | %.1f |\n", l, n, s, b, m, i }' "$dir/peers.jsonl"
         fi
     } > "$dir/summary.md"
     cat "$dir/summary.md"
@@ -312,12 +313,19 @@ done
 
 # ---- 4. timm on the same GPU (optional) ------------------------------------------------------
 if [ $peers = 1 ]; then
+    done_cases=" "
     for c in "${BENCH_CASES[@]}"; do
         set -- $c
-        over_budget && break
-        # fp32, or bf16 autocast; one JSON line per case
-        if [ $dry = 1 ]; then echo "timeout $5 python3 $ROOT/scripts/gpu_timm.py $1 $2 $3 $4"; continue; fi
-        timeout "$5" python3 "$ROOT/scripts/gpu_timm.py" "$1" "$2" "$3" "$4" >> "$logs/peers.jsonl" 2>> "$logs/peers.err"
+        case="$1@$2/$3"
+        case "$done_cases" in *" $case "*) continue ;; esac  # one run per model, size and batch
+        done_cases="$done_cases$case "
+        [ $dry = 0 ] && over_budget && break
+        # timm eager fp32 and bf16, torch.compile bf16; xcit4j was timed in step 3
+        cmd=(python3 "$ROOT/bench/peers/peers_cuda.py" --case "$case" --skip-ours --runs 20 --warmup 5
+             --out "$logs/peers/$1_$2_b$3" --workdir "$logs/peers/work")
+        if [ $dry = 1 ]; then echo "timeout $((3 * $5)) ${cmd[*]}"; continue; fi
+        timeout $((3 * $5)) "${cmd[@]}" > /dev/null 2>> "$logs/peers.err"
+        cat "$logs/peers/$1_$2_b$3/peers_cuda.jsonl" >> "$logs/peers.jsonl" 2> /dev/null
     done
 fi
 

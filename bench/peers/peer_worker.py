@@ -7,6 +7,10 @@ one of these per tool and case). Prints one JSON line on stdout.
   compile  torch.compile (inductor, default mode) of the same model; compile time reported
   export   torch.onnx.export to model.onnx (not timed; its memory must not count for ORT)
   ort      ONNX Runtime, CPU execution provider; imports neither torch nor timm
+  cuda     timm on the GPU (peers_cuda.py): eager in fp32/tf32/fp16/bf16 (autocast), or
+           torch.compile of it (--compile, mode reduce-overhead: CUDA graphs); CUDA events
+           around each forward of a --batch input already on the device; the compile (the
+           first calls) timed apart and never in the median
 """
 import argparse
 import json
@@ -128,6 +132,56 @@ def ort(args):
     return dict(result, rss_loaded_mb=loaded, max_abs_diff_vs_eager=diff_vs_eager(args, logits), version=rt.__version__)
 
 
+def cuda_timed(torch, fn, warmup, runs):
+    """Median / min ms of fn() by CUDA events, after warmup calls (the device is synchronised first)."""
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(runs):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end))
+    return round(statistics.median(times), 3), round(min(times), 3)
+
+
+def cuda(args):
+    torch, model, _ = torch_model(args)
+    sys.path.insert(0, GOLDEN_TOOLS)
+    import golden_common as gc
+    import numpy as np
+    model = model.cuda().eval()
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = args.precision == "tf32"
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(args.precision)
+    x = gc.seeded_input((args.batch, 3, args.height, args.width), SEED).cuda()
+    net = torch.compile(model, mode=args.compile_mode) if args.compile else model
+
+    def forward():
+        with torch.inference_mode(), torch.autocast("cuda", dtype=dtype or torch.float32, enabled=dtype is not None):
+            return net(x)
+
+    torch.cuda.reset_peak_memory_stats()
+    # The first calls compile (and with CUDA graphs record): timed apart, never in the median.
+    t0 = time.perf_counter()
+    for _ in range(3 if args.compile else 1):
+        forward()
+    torch.cuda.synchronize()
+    first = time.perf_counter() - t0
+    median, best = cuda_timed(torch, forward, args.warmup, args.runs)
+    logits = forward().float().cpu().numpy()
+    reference = os.path.join(args.workdir, f"logits_cuda_fp32_b{args.batch}.npy")
+    if args.precision == "fp32" and not args.compile:
+        np.save(reference, logits)
+    diff = float(np.max(np.abs(logits - np.load(reference)))) if os.path.exists(reference) else None
+    return dict(median_ms=median, min_ms=best, img_per_s=round(args.batch * 1000 / median, 1),
+                compile_s=round(first, 2) if args.compile else None, first_call_s=round(first, 2),
+                peak_mem_mb=round(torch.cuda.max_memory_allocated() / 2 ** 20, 1),
+                max_abs_diff_vs_fp32=diff, gpu=torch.cuda.get_device_name(), version=torch.__version__)
+
+
 def diff_vs_eager(args, logits):
     """A check that the peer ran the same model: max |logits - eager's| (None before eager ran)."""
     import numpy as np
@@ -135,7 +189,7 @@ def diff_vs_eager(args, logits):
     return float(np.max(np.abs(logits - np.load(path)))) if os.path.exists(path) else None
 
 
-MODES = {"prepare": prepare, "eager": eager, "compile": compiled, "export": export, "ort": ort}
+MODES = {"prepare": prepare, "eager": eager, "compile": compiled, "export": export, "ort": ort, "cuda": cuda}
 
 
 def main():
@@ -149,6 +203,10 @@ def main():
     p.add_argument("--runs", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--skip-flops", action="store_true", help="prepare: do not count FLOPs")
+    p.add_argument("--batch", type=int, default=1, help="cuda: images per forward")
+    p.add_argument("--precision", choices=["fp32", "tf32", "fp16", "bf16"], default="fp32", help="cuda: eager precision")
+    p.add_argument("--compile", action="store_true", help="cuda: torch.compile the model")
+    p.add_argument("--compile-mode", default="reduce-overhead", help="cuda: torch.compile mode")
     args = p.parse_args()
     out = MODES[args.mode](args)
     out.update(peak_rss_mb=rss_mb("VmHWM"))

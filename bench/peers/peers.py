@@ -103,6 +103,12 @@ def markdown(records):
 
 def plot(records, path):
     """Latency by tool, one group per case, log scale (the Java reference is ~100x slower)."""
+    bar_plot(records, path, "median_ms", "median latency, ms (log)",
+             f"XCiT forward, batch 1, {records[0]['threads']} threads (lower is better)")
+
+
+def bar_plot(records, path, key, ylabel, title):
+    """records' `key` as bars, one group per case, one bar per label, on a log scale."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -113,16 +119,16 @@ def plot(records, path):
     for i, label in enumerate(labels):
         xs, ys = [], []
         for j, case in enumerate(cases):
-            r = next((r for r in records if r["case"] == case and r["label"] == label and "median_ms" in r), None)
+            r = next((r for r in records if r["case"] == case and r["label"] == label and key in r), None)
             if r:
                 xs.append(j + (i - (len(labels) - 1) / 2) * width)
-                ys.append(r["median_ms"])
+                ys.append(r[key])
         bars = ax.bar(xs, ys, width, label=label)
         ax.bar_label(bars, fmt="%.0f", fontsize=7)
     ax.set_xticks(range(len(cases)), [c.replace("@", "\n") for c in cases])
     ax.set_yscale("log")
-    ax.set_ylabel("median latency, ms (log)")
-    ax.set_title(f"XCiT forward, batch 1, {records[0]['threads']} threads (lower is better)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -31,7 +31,7 @@
 extern "C" {
 #endif
 
-/* Storage type codes for xcit_cuda_convert. */
+/* Storage type codes for xcit_cuda_convert and xcit_cuda_convert_many. */
 #define XCIT_CUDA_F32 0
 #define XCIT_CUDA_F16 1
 #define XCIT_CUDA_BF16 2
@@ -65,6 +65,18 @@ XCIT_API xcit_status xcit_cuda_set_stream(xcit_ctx* ctx, void* stream);
  * of equal size. Used for host staging (always fp32) to and from 16-bit activations. */
 XCIT_API xcit_status xcit_cuda_convert(xcit_ctx* ctx, void* out, int32_t out_type,
                                        const void* in, int32_t in_type, int64_t count);
+
+/* The most conversions xcit_cuda_convert_many takes. */
+#define XCIT_CUDA_CONVERT_MAX 8
+
+/* n conversions as xcit_cuda_convert in ONE launch (a session's outputs at the end of its
+ * forward): out[k] (counts[k] elements) = in[k] from in_type to out_type, k < n,
+ * 0 <= n <= XCIT_CUDA_CONVERT_MAX, no pair overlapping another. out, in and counts are
+ * host arrays of n entries, read during the call (the device pointers they hold are
+ * captured by value, so the arrays may be reused at once). */
+XCIT_API xcit_status xcit_cuda_convert_many(xcit_ctx* ctx, int32_t n, void* const* out,
+                                            int32_t out_type, const void* const* in,
+                                            int32_t in_type, const int64_t* counts);
 
 /* ---- LayerNorm ------------------------------------------------------------------ */
 
@@ -224,19 +236,24 @@ XCIT_API xcit_status xcit_cuda_linear_bf16(xcit_ctx* ctx, uint16_t* out, const u
 /* ---- convolutions and pooling (patch embedding, dense outputs) ------------------- */
 
 /* 3x3 convolution, stride 2, zero padding 1: out (batch, ceil(H/2), ceil(W/2), Cout) =
- * conv(in (batch, H, W, Cin), weight (Cout, Cin, 3, 3)) + bias (Cout). */
+ * act(conv(in (batch, H, W, Cin), weight (Cout, Cin, 3, 3)) + bias (Cout)), act the exact
+ * GELU if flags has XCIT_CONV_GELU (xcit.h, as xcit_cpu_conv3x3s2_f32), else none; other
+ * flags are refused (XCIT_ERR_INVALID_ARGUMENT). */
 XCIT_API xcit_status xcit_cuda_conv3x3s2_f32(xcit_ctx* ctx, float* out, const float* in,
                                              const float* weight, const float* bias,
                                              int64_t batch, int64_t height, int64_t width,
-                                             int64_t in_channels, int64_t out_channels);
+                                             int64_t in_channels, int64_t out_channels,
+                                             int32_t flags);
 XCIT_API xcit_status xcit_cuda_conv3x3s2_f16(xcit_ctx* ctx, uint16_t* out, const uint16_t* in,
                                              const uint16_t* weight, const uint16_t* bias,
                                              int64_t batch, int64_t height, int64_t width,
-                                             int64_t in_channels, int64_t out_channels);
+                                             int64_t in_channels, int64_t out_channels,
+                                             int32_t flags);
 XCIT_API xcit_status xcit_cuda_conv3x3s2_bf16(xcit_ctx* ctx, uint16_t* out, const uint16_t* in,
                                               const uint16_t* weight, const uint16_t* bias,
                                               int64_t batch, int64_t height, int64_t width,
-                                              int64_t in_channels, int64_t out_channels);
+                                              int64_t in_channels, int64_t out_channels,
+                                              int32_t flags);
 
 /* 2x2 transposed convolution, stride 2: out (batch, 2H, 2W, Cout) [b, 2y+i, 2x+j, o] =
  * bias[o] + sum_c in (batch, H, W, Cin) [b, y, x, c] * weight (Cin, Cout, 2, 2) [c, o, i, j]. */
@@ -367,31 +384,34 @@ XCIT_API xcit_status xcit_cuda_xca_fold_bf16(xcit_ctx* ctx, uint16_t* fold,
 /* ---- LPI and class attention ----------------------------------------------------- */
 
 /*
- * Local patch interaction, Backend.lpi, fused: on the (batch, grid_h, grid_w, C)
- * channel-last grid, depthwise conv3x3 (pad 1, weight1 (C, 9), bias1 (C)) -> GELU ->
- * x * bn_scale + bn_shift -> depthwise conv3x3 (pad 1, weight2, bias2), zero padding
- * applied to the affine's output (so the BatchNorm does not fold at the borders). One
- * block per output tile: the input tile plus a 2-pixel halo and the intermediate plus a
- * 1-pixel halo live in shared memory, so the intermediate never reaches global memory.
- * out must not alias in.
+ * Local patch interaction, Backend.lpi and Backend.lpiAddScaled, fused: on the (batch,
+ * grid_h, grid_w, C) channel-last grid, r = depthwise conv3x3 (pad 1, weight1 (C, 9),
+ * bias1 (C)) -> GELU -> x * bn_scale + bn_shift -> depthwise conv3x3 (pad 1, weight2,
+ * bias2), zero padding applied to the affine's output (so the BatchNorm does not fold at
+ * the borders); then out = r if gamma is NULL, else out += gamma (C) * r (the block's
+ * residual update, one rounding), as xcit_cpu_lpi_f32. One block per output tile: the
+ * input tile plus a 2-pixel halo and the intermediate plus a 1-pixel halo live in shared
+ * memory, so the intermediate never reaches global memory. 16-byte vector accesses where
+ * C % 32 == 0 and in, out are 16-byte aligned. out must not alias in.
  */
 XCIT_API xcit_status xcit_cuda_lpi_f32(xcit_ctx* ctx, float* out, const float* in,
                                        const float* weight1, const float* bias1,
                                        const float* bn_scale, const float* bn_shift,
-                                       const float* weight2, const float* bias2, int64_t batch,
-                                       int64_t grid_h, int64_t grid_w, int64_t channels);
+                                       const float* weight2, const float* bias2,
+                                       const float* gamma, int64_t batch, int64_t grid_h,
+                                       int64_t grid_w, int64_t channels);
 XCIT_API xcit_status xcit_cuda_lpi_f16(xcit_ctx* ctx, uint16_t* out, const uint16_t* in,
                                        const uint16_t* weight1, const uint16_t* bias1,
                                        const uint16_t* bn_scale, const uint16_t* bn_shift,
                                        const uint16_t* weight2, const uint16_t* bias2,
-                                       int64_t batch, int64_t grid_h, int64_t grid_w,
-                                       int64_t channels);
+                                       const uint16_t* gamma, int64_t batch, int64_t grid_h,
+                                       int64_t grid_w, int64_t channels);
 XCIT_API xcit_status xcit_cuda_lpi_bf16(xcit_ctx* ctx, uint16_t* out, const uint16_t* in,
                                         const uint16_t* weight1, const uint16_t* bias1,
                                         const uint16_t* bn_scale, const uint16_t* bn_shift,
                                         const uint16_t* weight2, const uint16_t* bias2,
-                                        int64_t batch, int64_t grid_h, int64_t grid_w,
-                                        int64_t channels);
+                                        const uint16_t* gamma, int64_t batch, int64_t grid_h,
+                                        int64_t grid_w, int64_t channels);
 
 /*
  * Class attention, Backend.classAttention: per image and head (d = C / heads)
@@ -414,6 +434,86 @@ XCIT_API xcit_status xcit_cuda_class_attention_bf16(xcit_ctx* ctx, uint16_t* out
                                                     const uint16_t* kv, int64_t batch,
                                                     int64_t rows, int64_t channels,
                                                     int64_t heads);
+
+/*
+ * The row-wise part of a class-attention block, Backend.classAttentionRows, in one pass:
+ * on x (batch, rows, C), each image's cls row first,
+ *   u (batch, rows, C) = LayerNorm(x; ln1_gamma, ln1_beta) on every row;
+ *   cls (batch, C)     = x[:, 0] as on entry (the cls row's residual);
+ *   x[:, t]            = LayerNorm(x[:, t] + gamma1 * u[:, t]; ln2_gamma, ln2_beta) for t >= 1,
+ *                        the LayerNorm only where ln2_gamma, ln2_beta are not NULL (timm's
+ *                        tokens_norm), x + gamma1 * u rounded to the storage type first;
+ * row 0 of x is left as it was. Statistics as xcit_cuda_layernorm. u and cls must not
+ * alias x; rows >= 1 where batch > 0.
+ */
+XCIT_API xcit_status xcit_cuda_class_attention_rows_f32(xcit_ctx* ctx, float* x, float* u, float* cls,
+                                                        const float* ln1_gamma, const float* ln1_beta,
+                                                        const float* gamma1, const float* ln2_gamma,
+                                                        const float* ln2_beta, int64_t batch,
+                                                        int64_t rows, int64_t cols, float eps);
+XCIT_API xcit_status xcit_cuda_class_attention_rows_f16(xcit_ctx* ctx, uint16_t* x, uint16_t* u,
+                                                        uint16_t* cls, const uint16_t* ln1_gamma,
+                                                        const uint16_t* ln1_beta,
+                                                        const uint16_t* gamma1,
+                                                        const uint16_t* ln2_gamma,
+                                                        const uint16_t* ln2_beta, int64_t batch,
+                                                        int64_t rows, int64_t cols, float eps);
+XCIT_API xcit_status xcit_cuda_class_attention_rows_bf16(xcit_ctx* ctx, uint16_t* x, uint16_t* u,
+                                                         uint16_t* cls, const uint16_t* ln1_gamma,
+                                                         const uint16_t* ln1_beta,
+                                                         const uint16_t* gamma1,
+                                                         const uint16_t* ln2_gamma,
+                                                         const uint16_t* ln2_beta, int64_t batch,
+                                                         int64_t rows, int64_t cols, float eps);
+
+/* Workspace bytes of xcit_cuda_class_attention_folded_* for this shape (*bytes: host). */
+XCIT_API xcit_status xcit_cuda_class_attention_folded_workspace_size(xcit_ctx* ctx, int64_t* bytes,
+                                                                     int64_t batch, int64_t rows,
+                                                                     int64_t channels,
+                                                                     int64_t heads);
+
+/*
+ * Class attention with the k and v projections folded away (Backend.foldsClassAttention),
+ * xcit_cpu_class_attention_folded_f32's math in one launch: per image and head h
+ * (d = C / heads, s = d^-1/2) with u (batch, rows, C) the normalised rows,
+ *   scores[h, t] = u_t . K'_h + c_h, K'_h = s sum_j q[h*d+j] Wk[h*d+j, :], c_h = s q_h . bk_h
+ *   a[h, :] = softmax_t(scores[h, :]),  ubar_h = sum_t a[h, t] u_t
+ *   out (batch, C) [h*d+j] = Wv[h*d+j, :] . ubar_h + bv[h*d+j]
+ * with kv_weight (2C, C) = [Wk; Wv], kv_bias (2C) = [bk; bv] or NULL. The queries are
+ * q (batch, C), or, with q NULL, computed here from each image's row 0 of u:
+ * q[h*d+j] = q_weight (C, C) [h*d+j, :] . u_0 + q_bias[h*d+j] (q_bias nullable), never
+ * stored; exactly one of q and q_weight is given. weights (batch, heads, rows) receives a,
+ * or is NULL. workspace: xcit_cuda_class_attention_folded_workspace_size bytes whose first
+ * batch * heads * 4 bytes are zero before the first call (cudaMemset once); every call
+ * leaves them zero again, so the launch replays in a CUDA graph. Scores, softmax and sums
+ * in fp32. d <= 64 and C <= 1024 (XCIT_ERR_UNSUPPORTED beyond).
+ */
+XCIT_API xcit_status xcit_cuda_class_attention_folded_f32(xcit_ctx* ctx, float* out, float* weights,
+                                                          void* workspace, const float* q,
+                                                          const float* u, const float* q_weight,
+                                                          const float* q_bias,
+                                                          const float* kv_weight,
+                                                          const float* kv_bias, int64_t batch,
+                                                          int64_t rows, int64_t channels,
+                                                          int64_t heads);
+XCIT_API xcit_status xcit_cuda_class_attention_folded_f16(xcit_ctx* ctx, uint16_t* out,
+                                                          uint16_t* weights, void* workspace,
+                                                          const uint16_t* q, const uint16_t* u,
+                                                          const uint16_t* q_weight,
+                                                          const uint16_t* q_bias,
+                                                          const uint16_t* kv_weight,
+                                                          const uint16_t* kv_bias, int64_t batch,
+                                                          int64_t rows, int64_t channels,
+                                                          int64_t heads);
+XCIT_API xcit_status xcit_cuda_class_attention_folded_bf16(xcit_ctx* ctx, uint16_t* out,
+                                                           uint16_t* weights, void* workspace,
+                                                           const uint16_t* q, const uint16_t* u,
+                                                           const uint16_t* q_weight,
+                                                           const uint16_t* q_bias,
+                                                           const uint16_t* kv_weight,
+                                                           const uint16_t* kv_bias, int64_t batch,
+                                                           int64_t rows, int64_t channels,
+                                                           int64_t heads);
 
 #ifdef __cplusplus
 }

@@ -96,18 +96,10 @@ xcit_status class_attention_entry(const char* op, xcit_ctx* ctx, S* out, S* weig
       (st = xcit_check_matrix(ctx, op, batch * rows, 2 * channels)) != XCIT_OK) {
     return st;
   }
-  if (heads < 1 || channels < 1 || channels % heads != 0) {
-    return xcit_fail(ctx, XCIT_ERR_INVALID_ARGUMENT,
-                     "%s: channels = %lld must be a positive multiple of heads = %lld", op,
-                     static_cast<long long>(channels), static_cast<long long>(heads));
-  }
+  if ((st = xcit_cuda_check_heads(ctx, op, channels, heads, kMaxHeadDim)) != XCIT_OK) return st;
   if (batch > 0 && rows < 1) {
     return xcit_fail(ctx, XCIT_ERR_INVALID_ARGUMENT, "%s: rows = %lld (the softmax needs a row)",
                      op, static_cast<long long>(rows));
-  }
-  if (channels / heads > kMaxHeadDim) {
-    return xcit_fail(ctx, XCIT_ERR_UNSUPPORTED, "%s: head dim %lld exceeds %d", op,
-                     static_cast<long long>(channels / heads), kMaxHeadDim);
   }
   if (batch == 0) return XCIT_OK;
   const xcit::LaunchGrid g = xcit::launch_grid(heads, batch);

@@ -4,7 +4,8 @@
 // exactly the (Cout, Cin, 3, 3) weight's own layout, so the weight is a plain (Cout, K)
 // matrix and only the A operand gathers (zero outside the image: the padding).
 // DESIGN.md allows cuDNN here; this kernel keeps libxcit_cuda free of it and is what the
-// emulator checks. BatchNorm is already folded into weight and bias by the loader.
+// emulator checks. BatchNorm is already folded into weight and bias by the loader; the
+// GELU between stages is the store's epilogue (XCIT_CONV_GELU), not a pass of its own.
 #include "cuda/cuda_check.h"
 #include "cuda/gemm_tile.h"
 #include "xcit/xcit_cuda.h"
@@ -43,15 +44,17 @@ struct PixelStore {
   T* out;
   const T* bias;
   int64_t cout;
+  bool gelu;
   __device__ void operator()(int64_t, int64_t p, int64_t o, float acc) const {
-    out[p * cout + o] = xcit::from_float<T>(acc + xcit::to_float(bias[o]));
+    const float v = acc + xcit::to_float(bias[o]);
+    out[p * cout + o] = xcit::from_float<T>(gelu ? xcit::gelu(v) : v);
   }
 };
 
 template <class T, class S>
 xcit_status conv_entry(const char* op, xcit_ctx* ctx, S* out, const S* in, const S* weight,
                        const S* bias, int64_t batch, int64_t height, int64_t width,
-                       int64_t in_channels, int64_t out_channels) {
+                       int64_t in_channels, int64_t out_channels, int32_t flags) {
   xcit_status st;
   if ((st = xcit_check_ctx(ctx)) != XCIT_OK ||
       (st = xcit_check_ptr(ctx, op, "out", out)) != XCIT_OK ||
@@ -65,13 +68,17 @@ xcit_status conv_entry(const char* op, xcit_ctx* ctx, S* out, const S* in, const
       (st = xcit_check_matrix(ctx, op, batch * height * width, out_channels)) != XCIT_OK) {
     return st;
   }
+  if ((flags & ~XCIT_CONV_GELU) != 0) {
+    return xcit_fail(ctx, XCIT_ERR_INVALID_ARGUMENT, "%s: unsupported flags 0x%x (XCIT_CONV_GELU only)",
+                     op, static_cast<unsigned>(flags));
+  }
   const Geometry g{height, width, in_channels, (height + 1) / 2, (width + 1) / 2};
   const int64_t pixels = batch * g.oh * g.ow;
   if (pixels == 0 || out_channels == 0) return XCIT_OK;
   const Window<T> a{reinterpret_cast<const T*>(in), g};
   const WeightRows<T> b{reinterpret_cast<const T*>(weight), in_channels * 9};
   const PixelStore<T> store{reinterpret_cast<T*>(out), reinterpret_cast<const T*>(bias),
-                            out_channels};
+                            out_channels, (flags & XCIT_CONV_GELU) != 0};
   return xcit_cuda_launched(ctx, op,
                             xcit::gemm_launch(xcit_cuda_stream(ctx), a, b, store, pixels,
                                               out_channels, in_channels * 9, 1));
@@ -82,21 +89,21 @@ xcit_status conv_entry(const char* op, xcit_ctx* ctx, S* out, const S* in, const
 xcit_status xcit_cuda_conv3x3s2_f32(xcit_ctx* ctx, float* out, const float* in,
                                     const float* weight, const float* bias, int64_t batch,
                                     int64_t height, int64_t width, int64_t in_channels,
-                                    int64_t out_channels) {
+                                    int64_t out_channels, int32_t flags) {
   return conv_entry<float>("xcit_cuda_conv3x3s2_f32", ctx, out, in, weight, bias, batch, height,
-                           width, in_channels, out_channels);
+                           width, in_channels, out_channels, flags);
 }
 xcit_status xcit_cuda_conv3x3s2_f16(xcit_ctx* ctx, uint16_t* out, const uint16_t* in,
                                     const uint16_t* weight, const uint16_t* bias, int64_t batch,
                                     int64_t height, int64_t width, int64_t in_channels,
-                                    int64_t out_channels) {
+                                    int64_t out_channels, int32_t flags) {
   return conv_entry<xcit::f16>("xcit_cuda_conv3x3s2_f16", ctx, out, in, weight, bias, batch,
-                               height, width, in_channels, out_channels);
+                               height, width, in_channels, out_channels, flags);
 }
 xcit_status xcit_cuda_conv3x3s2_bf16(xcit_ctx* ctx, uint16_t* out, const uint16_t* in,
                                      const uint16_t* weight, const uint16_t* bias, int64_t batch,
                                      int64_t height, int64_t width, int64_t in_channels,
-                                     int64_t out_channels) {
+                                     int64_t out_channels, int32_t flags) {
   return conv_entry<xcit::bf16>("xcit_cuda_conv3x3s2_bf16", ctx, out, in, weight, bias, batch,
-                                height, width, in_channels, out_channels);
+                                height, width, in_channels, out_channels, flags);
 }

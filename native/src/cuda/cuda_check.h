@@ -28,4 +28,21 @@ static inline xcit_status xcit_cuda_launched(xcit_ctx* ctx, const char* op, cuda
   return err == cudaSuccess ? XCIT_OK : xcit_cuda_fail(ctx, op, "kernel launch", err);
 }
 
+/* The per-head ops' shape rule: channels a positive multiple of heads
+ * (XCIT_ERR_INVALID_ARGUMENT) and a head dimension of at most max_head_dim
+ * (XCIT_ERR_UNSUPPORTED: the kernels keep a head's d values in fixed-size arrays). */
+static inline xcit_status xcit_cuda_check_heads(xcit_ctx* ctx, const char* op, int64_t channels,
+                                                int64_t heads, int64_t max_head_dim) {
+  if (heads < 1 || channels < 1 || channels % heads != 0) {
+    return xcit_fail(ctx, XCIT_ERR_INVALID_ARGUMENT,
+                     "%s: channels = %lld must be a positive multiple of heads = %lld", op,
+                     static_cast<long long>(channels), static_cast<long long>(heads));
+  }
+  if (channels / heads > max_head_dim) {
+    return xcit_fail(ctx, XCIT_ERR_UNSUPPORTED, "%s: head dim %lld exceeds %lld", op,
+                     static_cast<long long>(channels / heads), static_cast<long long>(max_head_dim));
+  }
+  return XCIT_OK;
+}
+
 #endif /* XCIT_CUDA_CHECK_H */

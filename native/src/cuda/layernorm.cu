@@ -1,73 +1,58 @@
 // LayerNorm over the last dimension, optionally fused with the residual update that
-// precedes every LayerNorm inside an XCA block (x += gamma * y; u = LN(x)), for fp32,
-// fp16 and bf16 storage (xcit_cuda.h). kernel -> launch -> exported entries; the CPU
-// reference is src/cpu/layernorm.c. Statistics are fp32 whatever the storage type.
+// precedes a LayerNorm (x += gamma * y; u = LN(x)), for fp32, fp16 and bf16 storage
+// (xcit_cuda.h). kernel -> launch -> exported entries; the CPU reference is
+// src/cpu/layernorm.c. Statistics are fp32 whatever the storage type (row_norm.h), and
+// rows move in 16-byte vectors where every pointer is 16-byte aligned and the row length
+// a multiple of 8 (fp16/bf16) or 4 (fp32) elements (vec.h), else element by element.
 #include "cuda/cuda_check.h"
 #include "cuda/grid.h"
-#include "cuda/reduce.h"
+#include "cuda/row_norm.h"
 #include "xcit/xcit_cuda.h"
 
 namespace {
 
-// 256 threads keep a 384-wide row (XCiT-S/M) to 1.5 elements per thread while staying
-// small enough for many resident blocks; narrower rows use fewer warps (see launch).
-constexpr int kMaxThreads = 256;
-
 // One logical block per row of `cols` elements (rows fold into gridDim.x, grid.h). With
 // Residual, first x[c] = T(x[c] + scale[c] * y[c]) (scale NULL means 1): the rounded T
 // value is what the LayerNorm then reads, so the result equals add_scaled followed by
-// layernorm exactly. Then the mean, the mean squared deviation from it (two passes: no
-// E[x^2] - E[x]^2 cancellation) and the affine step. Each thread re-reads only elements
-// it wrote itself, so the residual pass needs no barrier; the reductions end with a
-// barrier before any write to out, which makes out == x (plain LayerNorm in place) safe.
-template <class T, bool Residual, bool Folded>
-__global__ void __launch_bounds__(kMaxThreads)
+// layernorm exactly. Each thread re-reads only elements it wrote itself (row_norm.h), so
+// the residual pass needs no barrier; the statistics end with a barrier before any write
+// to out, which makes out == x (plain LayerNorm in place) safe.
+template <class T, bool Residual, bool Folded, int W>
+__global__ void __launch_bounds__(xcit::kRowThreads)
     layernorm_kernel(T* out, T* x, const T* y, const T* scale, const T* gamma, const T* beta,
                      int64_t rows, int64_t cols, float eps) {
   __shared__ float scratch[xcit::kWarp + 1];
   xcit::for_each_block<Folded>(rows, 1, 1, [&](int64_t r, int64_t, int64_t) {
     const int64_t offset = r * cols;
     T* row = x + offset;
-    T* dst = out + offset;
-
-    float sum = 0.0f;
-    for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
-      if (Residual) {
-        const float s = scale != nullptr ? xcit::to_float(scale[c]) : 1.0f;
-        row[c] = xcit::from_float<T>(xcit::to_float(row[c]) + s * xcit::to_float(y[offset + c]));
-      }
-      sum += xcit::to_float(row[c]);
+    if (Residual) {
+      xcit::for_each_run<W>(cols, [&](int64_t c) {
+        float v[W], d[W], s[W];
+        xcit::load_n<T, W>(row + c, v);
+        xcit::load_n<T, W>(y + offset + c, d);
+        if (scale != nullptr) xcit::load_n<T, W>(scale + c, s);
+        for (int i = 0; i < W; ++i) v[i] += (scale != nullptr ? s[i] : 1.0f) * d[i];
+        xcit::store_n<T, W>(row + c, v);
+      });
     }
-    const float mean = xcit::block_sum(sum, scratch) / static_cast<float>(cols);
-
-    float squares = 0.0f;
-    for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
-      const float d = xcit::to_float(row[c]) - mean;
-      squares += d * d;
-    }
-    const float rstd =
-        rsqrtf(xcit::block_sum(squares, scratch) / static_cast<float>(cols) + eps);
-
-    for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
-      const float v = (xcit::to_float(row[c]) - mean) * rstd;
-      dst[c] = xcit::from_float<T>(v * xcit::to_float(gamma[c]) + xcit::to_float(beta[c]));
-    }
+    float mean, rstd;
+    xcit::row_stats<T, W>(row, cols, eps, scratch, mean, rstd);
+    xcit::row_normalize<T, W>(out + offset, row, gamma, beta, cols, mean, rstd);
   });
 }
 
-// rows >= 1, cols >= 1: as many whole warps as the row needs, up to kMaxThreads.
+// rows >= 1, cols >= 1.
 template <class T, bool Residual>
 cudaError_t layernorm_launch(cudaStream_t stream, T* out, T* x, const T* y, const T* scale,
                              const T* gamma, const T* beta, int64_t rows, int64_t cols,
                              float eps) {
-  const int64_t warps = xcit::ceil_div(cols, xcit::kWarp);
-  const int threads = static_cast<int>(warps * xcit::kWarp < kMaxThreads ? warps * xcit::kWarp
-                                                                         : kMaxThreads);
+  constexpr int V = xcit::kVec<T>;
+  const bool vec = xcit::vector_rows<T>(cols, {out, x, y, scale, gamma, beta});
   const xcit::LaunchGrid g = xcit::launch_grid(rows);
-  return xcit_launch(g.folded ? layernorm_kernel<T, Residual, true>
-                              : layernorm_kernel<T, Residual, false>,
-                     g.dims, dim3(threads), 0, stream, out, x, y, scale, gamma, beta, rows, cols,
-                     eps);
+  auto kernel = g.folded ? (vec ? layernorm_kernel<T, Residual, true, V> : layernorm_kernel<T, Residual, true, 1>)
+                         : (vec ? layernorm_kernel<T, Residual, false, V> : layernorm_kernel<T, Residual, false, 1>);
+  return xcit_launch(kernel, g.dims, dim3(xcit::row_threads(cols, vec ? V : 1)), 0, stream, out, x, y, scale,
+                     gamma, beta, rows, cols, eps);
 }
 
 template <class T, bool Residual>

@@ -1,5 +1,8 @@
-// Local patch interaction (Backend.lpi, xcit_cuda.h), fused, for fp32/fp16/bf16:
-// depthwise conv3x3 -> GELU -> BatchNorm affine -> depthwise conv3x3, channel-last.
+// Local patch interaction (Backend.lpi / lpiAddScaled, xcit_cuda.h), fused, for
+// fp32/fp16/bf16: depthwise conv3x3 -> GELU -> BatchNorm affine -> depthwise conv3x3,
+// channel-last, and with gamma the block's residual update out += gamma * LPI(in) as the
+// epilogue (one pass over out instead of a second kernel reading LPI's output back). The
+// CPU reference is xcit_cpu_lpi_f32, which takes the same gamma.
 //
 // One logical block per (8 x 8 output pixels, 32 channels, image), folded into the launch
 // limits (grid.h). The block stages the input tile with a 2-pixel halo (12 x 12) and
@@ -8,11 +11,15 @@
 // Intermediate pixels outside the image are 0: the spec's zero padding applies to the
 // BatchNorm's output, which is why the BatchNorm cannot be folded into conv2 (wrong at
 // the borders). Depthwise: no reduction over channels, so every output is one fp32 sum
-// of 9 products; nothing to make deterministic. A thread owns one channel of the chunk
-// (32 lanes = 32 consecutive channels: coalesced channel-last loads) and walks pixels in
-// steps of 8 rows.
+// of 9 products; nothing to make deterministic. For the convolutions a thread owns one
+// channel of the chunk (32 lanes = 32 consecutive channels) and walks pixels in steps of
+// 8 rows. Loads and stores are 16-byte vectors (vec.h: kVec<T> channels of a pixel per
+// access) when C is a multiple of 32 and in, out are 16-byte aligned, which makes every
+// pixel's chunk an aligned run of 64 (16-bit) or 128 bytes; otherwise one channel per
+// access (coalesced all the same: a warp reads a pixel's 32 consecutive channels).
 #include "cuda/cuda_check.h"
 #include "cuda/grid.h"
+#include "cuda/vec.h"
 #include "xcit/xcit_cuda.h"
 
 namespace {
@@ -29,12 +36,14 @@ struct Grid {
   int64_t tiles, chunks, batch;  // the logical grid
 };
 
-template <class T, bool Folded>
+template <class T, bool Folded, bool Vec>
 __global__ void __launch_bounds__(kThreads)
     lpi_kernel(T* out, const T* in, const T* weight1, const T* bias1, const T* bn_scale,
-               const T* bn_shift, const T* weight2, const T* bias2, Grid g) {
+               const T* bn_shift, const T* weight2, const T* bias2, const T* gamma, Grid g) {
+  // xs is the input tile, and with Vec afterwards the (kTile * kTile, kChannels) results.
   __shared__ float xs[kIn * kIn][kChannels];
   __shared__ float mid[kMid * kMid][kChannels];
+  constexpr int kGroups = kChannels / xcit::kVec<T>;  // vectors per pixel and chunk
   // int only within the tile (p < 144, lane < 32, row < 8); pixel, channel and element
   // indices are int64.
   const int lane = threadIdx.x % kChannels, row = threadIdx.x / kChannels;
@@ -42,14 +51,26 @@ __global__ void __launch_bounds__(kThreads)
                                [&](int64_t tile, int64_t chunk, int64_t b) {
     const int64_t y0 = (tile / g.tiles_x) * kTile, x0 = (tile % g.tiles_x) * kTile;
     const int64_t ch = chunk * kChannels + lane;
-    const bool live = ch < g.c;  // the last chunk may be partial (C not a multiple of 32)
+    const bool live = ch < g.c;  // the last chunk may be partial (never with Vec)
     const int64_t image = b * g.h * g.w * g.c;
 
     // 1. Input tile with halo 2; zero outside the image (conv1's padding).
-    for (int p = row; p < kIn * kIn; p += kRows) {
-      const int64_t y = y0 - 2 + p / kIn, x = x0 - 2 + p % kIn;
-      const bool inside = live && y >= 0 && y < g.h && x >= 0 && x < g.w;
-      xs[p][lane] = inside ? xcit::to_float(in[image + (y * g.w + x) * g.c + ch]) : 0.0f;
+    if constexpr (Vec) {
+      for (int e = threadIdx.x; e < kIn * kIn * kGroups; e += kThreads) {
+        const int p = e / kGroups, v0 = (e % kGroups) * xcit::kVec<T>;
+        const int64_t y = y0 - 2 + p / kIn, x = x0 - 2 + p % kIn;
+        float v[xcit::kVec<T>] = {};
+        if (y >= 0 && y < g.h && x >= 0 && x < g.w) {
+          xcit::load_vec(in + image + (y * g.w + x) * g.c + chunk * kChannels + v0, v);
+        }
+        for (int i = 0; i < xcit::kVec<T>; ++i) xs[p][v0 + i] = v[i];
+      }
+    } else {
+      for (int p = row; p < kIn * kIn; p += kRows) {
+        const int64_t y = y0 - 2 + p / kIn, x = x0 - 2 + p % kIn;
+        const bool inside = live && y >= 0 && y < g.h && x >= 0 && x < g.w;
+        xs[p][lane] = inside ? xcit::to_float(in[image + (y * g.w + x) * g.c + ch]) : 0.0f;
+      }
     }
     float w1[9], w2[9];
     for (int k = 0; k < 9; ++k) {
@@ -78,8 +99,9 @@ __global__ void __launch_bounds__(kThreads)
     }
     __syncthreads();
 
-    // 3. conv2 over the intermediate; store the pixels that exist.
-    if (!live) return;  // ends this logical block only (grid.h)
+    // 3. conv2 over the intermediate, then the store (out = r) or the residual update
+    //    (out += gamma r, fp32 sum, one rounding) of the pixels that exist.
+    if (!Vec && !live) return;  // ends this logical block only (grid.h)
     for (int p = row; p < kTile * kTile; p += kRows) {
       const int oy = p / kTile, ox = p % kTile;
       const int64_t y = y0 + oy, x = x0 + ox;
@@ -88,7 +110,30 @@ __global__ void __launch_bounds__(kThreads)
       for (int ky = 0; ky < 3; ++ky) {
         for (int kx = 0; kx < 3; ++kx) acc = fmaf(mid[(oy + ky) * kMid + ox + kx][lane], w2[ky * 3 + kx], acc);
       }
-      out[image + (y * g.w + x) * g.c + ch] = xcit::from_float<T>(acc);
+      if constexpr (Vec) {
+        xs[p][lane] = acc;  // the input tile is dead since the barrier above
+      } else {
+        T& dst = out[image + (y * g.w + x) * g.c + ch];
+        dst = xcit::from_float<T>(gamma != nullptr ? xcit::to_float(dst) + xcit::to_float(gamma[ch]) * acc : acc);
+      }
+    }
+    if constexpr (Vec) {
+      __syncthreads();
+      for (int e = threadIdx.x; e < kTile * kTile * kGroups; e += kThreads) {
+        const int p = e / kGroups, v0 = (e % kGroups) * xcit::kVec<T>;
+        const int64_t y = y0 + p / kTile, x = x0 + p % kTile;
+        if (y >= g.h || x >= g.w) continue;
+        const int64_t c0 = chunk * kChannels + v0;
+        T* dst = out + image + (y * g.w + x) * g.c + c0;
+        float r[xcit::kVec<T>];
+        if (gamma != nullptr) {
+          xcit::load_vec(dst, r);
+          for (int i = 0; i < xcit::kVec<T>; ++i) r[i] += xcit::to_float(gamma[c0 + i]) * xs[p][v0 + i];
+        } else {
+          for (int i = 0; i < xcit::kVec<T>; ++i) r[i] = xs[p][v0 + i];
+        }
+        xcit::store_vec(dst, r);
+      }
     }
   });
 }
@@ -96,8 +141,8 @@ __global__ void __launch_bounds__(kThreads)
 template <class T, class S>
 xcit_status lpi_entry(const char* op, xcit_ctx* ctx, S* out, const S* in, const S* weight1,
                       const S* bias1, const S* bn_scale, const S* bn_shift, const S* weight2,
-                      const S* bias2, int64_t batch, int64_t grid_h, int64_t grid_w,
-                      int64_t channels) {
+                      const S* bias2, const S* gamma, int64_t batch, int64_t grid_h,
+                      int64_t grid_w, int64_t channels) {
   xcit_status st;
   const void* required[] = {out, in, weight1, bias1, bn_scale, bn_shift, weight2, bias2};
   const char* names[] = {"out", "in", "weight1", "bias1", "bn_scale", "bn_shift", "weight2", "bias2"};
@@ -118,38 +163,44 @@ xcit_status lpi_entry(const char* op, xcit_ctx* ctx, S* out, const S* in, const 
   if (batch * tiles * chunks == 0) return XCIT_OK;
   const Grid g{grid_h, grid_w, channels, xcit::ceil_div(grid_w, kTile), tiles, chunks, batch};
   const xcit::LaunchGrid launch = xcit::launch_grid(tiles, chunks, batch);
+  // Vectors need whole 32-channel chunks and aligned pixels (vec.h's rule with cols = C).
+  const bool vec = channels % kChannels == 0 && xcit::vector_rows<T>(channels, {in, out});
+  auto kernel = launch.folded ? (vec ? lpi_kernel<T, true, true> : lpi_kernel<T, true, false>)
+                              : (vec ? lpi_kernel<T, false, true> : lpi_kernel<T, false, false>);
   return xcit_cuda_launched(
       ctx, op,
-      xcit_launch(launch.folded ? lpi_kernel<T, true> : lpi_kernel<T, false>, launch.dims,
-                  dim3(kThreads), 0, xcit_cuda_stream(ctx), reinterpret_cast<T*>(out),
-                  reinterpret_cast<const T*>(in), reinterpret_cast<const T*>(weight1),
-                  reinterpret_cast<const T*>(bias1), reinterpret_cast<const T*>(bn_scale),
-                  reinterpret_cast<const T*>(bn_shift), reinterpret_cast<const T*>(weight2),
-                  reinterpret_cast<const T*>(bias2), g));
+      xcit_launch(kernel, launch.dims, dim3(kThreads), 0, xcit_cuda_stream(ctx),
+                  reinterpret_cast<T*>(out), reinterpret_cast<const T*>(in),
+                  reinterpret_cast<const T*>(weight1), reinterpret_cast<const T*>(bias1),
+                  reinterpret_cast<const T*>(bn_scale), reinterpret_cast<const T*>(bn_shift),
+                  reinterpret_cast<const T*>(weight2), reinterpret_cast<const T*>(bias2),
+                  reinterpret_cast<const T*>(gamma), g));
 }
 
 }  // namespace
 
 xcit_status xcit_cuda_lpi_f32(xcit_ctx* ctx, float* out, const float* in, const float* weight1,
                               const float* bias1, const float* bn_scale, const float* bn_shift,
-                              const float* weight2, const float* bias2, int64_t batch,
-                              int64_t grid_h, int64_t grid_w, int64_t channels) {
+                              const float* weight2, const float* bias2, const float* gamma,
+                              int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels) {
   return lpi_entry<float>("xcit_cuda_lpi_f32", ctx, out, in, weight1, bias1, bn_scale, bn_shift,
-                          weight2, bias2, batch, grid_h, grid_w, channels);
+                          weight2, bias2, gamma, batch, grid_h, grid_w, channels);
 }
 xcit_status xcit_cuda_lpi_f16(xcit_ctx* ctx, uint16_t* out, const uint16_t* in,
                               const uint16_t* weight1, const uint16_t* bias1,
                               const uint16_t* bn_scale, const uint16_t* bn_shift,
-                              const uint16_t* weight2, const uint16_t* bias2, int64_t batch,
-                              int64_t grid_h, int64_t grid_w, int64_t channels) {
+                              const uint16_t* weight2, const uint16_t* bias2,
+                              const uint16_t* gamma, int64_t batch, int64_t grid_h, int64_t grid_w,
+                              int64_t channels) {
   return lpi_entry<xcit::f16>("xcit_cuda_lpi_f16", ctx, out, in, weight1, bias1, bn_scale,
-                              bn_shift, weight2, bias2, batch, grid_h, grid_w, channels);
+                              bn_shift, weight2, bias2, gamma, batch, grid_h, grid_w, channels);
 }
 xcit_status xcit_cuda_lpi_bf16(xcit_ctx* ctx, uint16_t* out, const uint16_t* in,
                                const uint16_t* weight1, const uint16_t* bias1,
                                const uint16_t* bn_scale, const uint16_t* bn_shift,
-                               const uint16_t* weight2, const uint16_t* bias2, int64_t batch,
-                               int64_t grid_h, int64_t grid_w, int64_t channels) {
+                               const uint16_t* weight2, const uint16_t* bias2,
+                               const uint16_t* gamma, int64_t batch, int64_t grid_h,
+                               int64_t grid_w, int64_t channels) {
   return lpi_entry<xcit::bf16>("xcit_cuda_lpi_bf16", ctx, out, in, weight1, bias1, bn_scale,
-                               bn_shift, weight2, bias2, batch, grid_h, grid_w, channels);
+                               bn_shift, weight2, bias2, gamma, batch, grid_h, grid_w, channels);
 }

@@ -1,7 +1,8 @@
 // Row copies of the class-attention stage (xcit_cuda.h): gather_row (cls row out of
-// (B, R, C)), scatter_row (back in) and prepend_row ([cls; tokens]). All three are one
-// strided copy: `count` rows of `cols` elements per image, from src (image stride
-// src_stride, 0 to broadcast one row to every image) to dst rows starting at dst_row.
+// (B, R, C)), scatter_row (back in) and prepend_row ([cls; tokens]). The first two are
+// one strided copy: `count` rows of `cols` elements per image, from src (image stride
+// src_stride) to dst rows starting at dst_row; prepend_row writes each output element
+// once from one source or the other, in one launch.
 #include "cuda/cuda_check.h"
 #include "cuda/elementwise.h"
 #include "xcit/xcit_cuda.h"
@@ -22,6 +23,18 @@ __global__ void copy_rows_kernel(T* dst, const T* src, RowCopy p) {
     const int64_t b = i / per_image, within = i % per_image;
     dst[b * p.dst_stride + p.dst_row * p.cols + within] =
         src[b * p.src_stride + p.src_row * p.cols + within];
+  }
+}
+
+// out (B, T + 1, C) = [first; in (B, T, C)] per image.
+template <class T>
+__global__ void prepend_row_kernel(T* out, const T* first, const T* in, int64_t batch, int64_t tokens,
+                                   int64_t cols) {
+  const int64_t per_image = (tokens + 1) * cols;
+  const int64_t n = batch * per_image;
+  for (int64_t i = xcit::grid_start(); i < n; i += xcit::grid_stride()) {
+    const int64_t b = i / per_image, within = i % per_image;
+    out[i] = within < cols ? first[within] : in[b * tokens * cols + within - cols];
   }
 }
 
@@ -81,17 +94,12 @@ xcit_status prepend(const char* op, xcit_ctx* ctx, S* out, const S* first, const
     return st;
   }
   if (batch == 0 || cols == 0) return XCIT_OK;
-  const int64_t out_stride = (tokens + 1) * cols;
-  const cudaStream_t stream = xcit_cuda_stream(ctx);
-  T* dst = reinterpret_cast<T*>(out);
-  // Row 0 of every image from the one `first` row (source stride 0), then the tokens.
-  cudaError_t err = copy_rows_launch(stream, dst, reinterpret_cast<const T*>(first),
-                                     RowCopy{batch, 1, cols, 0, 0, out_stride, 0});
-  if (err == cudaSuccess && tokens > 0) {
-    err = copy_rows_launch(stream, dst, reinterpret_cast<const T*>(in),
-                           RowCopy{batch, tokens, cols, tokens * cols, 0, out_stride, 1});
-  }
-  return xcit_cuda_launched(ctx, op, err);
+  const int64_t n = batch * (tokens + 1) * cols;
+  return xcit_cuda_launched(
+      ctx, op,
+      xcit_launch(prepend_row_kernel<T>, xcit::elementwise_grid(n), dim3(xcit::kElementwiseThreads), 0,
+                  xcit_cuda_stream(ctx), reinterpret_cast<T*>(out), reinterpret_cast<const T*>(first),
+                  reinterpret_cast<const T*>(in), batch, tokens, cols));
 }
 
 }  // namespace

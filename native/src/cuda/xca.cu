@@ -1,34 +1,91 @@
-// Cross-covariance attention core (Backend.xca, xcit_cuda.h) for fp32/fp16/bf16, fused
-// into two kernels with no intermediate q/k/v copies and no float atomics:
+// Cross-covariance attention core (Backend.xca, xcit_cuda.h) for fp32/fp16/bf16: per image
+// and head, with d = C / heads <= 64 and the q, k, v of the head as N x d matrices,
+//   Gram   G = Q^T K (d x d) and the squared row norms |q_i|^2, |k_j|^2, all fp32;
+//   A      = softmax_j(tau G_ij / (max(|q_i|, 1e-12) max(|k_j|, 1e-12)))   (xca_softmax.h);
+//   apply  out[n, i] = sum_j A_ij v[n, j], i.e. OUT = V A^T (N x d).
+// Normalising after the reduction is exact algebra (spec 3): normalised q and k never
+// exist. The two products run a warp per 16 x 16 tile (mma_tile.h): tensor cores for
+// fp16/bf16 (fp32 accumulation; A is rounded to the storage type for the apply, one
+// rounding like the output's), fp32 FMAs for fp32. Squared norms over N tokens overflow
+// fp16 (N * 4^2 > 65504 already at N = 4096), hence fp32 for every sum.
 //
-//   xca_gram_kernel   blocks (splits, heads, batch): block s accumulates, over its slice of
-//                     tokens, the raw Gram q^T k (d x d) and the squared row norms of q
-//                     and k, all in fp32, and writes them to its own workspace slot.
-//   xca_apply_kernel  blocks (token tiles, heads, batch): sums the slots in split order
-//                     (fixed, so results never depend on which block ran first), forms
-//                     A = softmax(tau * G / (|q_i| |k_j|)) in shared memory, and applies
-//                     it to its tile of tokens: out[n, i] = sum_j A[i, j] v[n, j].
-//
-// Normalising after the reduction is exact algebra (spec 3): <q_i/|q_i|, k_j/|k_j|> =
-// G[i, j] / (|q_i| |k_j|), so normalised q and k never exist. Squared norms over N
-// tokens overflow fp16 (N * 4^2 > 65504 already at N = 4096), hence fp32 throughout.
-// The split count depends only on N, so a shape gives bit-identical results on any GPU.
-// Both logical grids fold into the launch limits (grid.h); offsets are int64.
+// Two routes, chosen from the shape alone (results never depend on the GPU):
+//   fused  one launch: xca_fused_kernel, a block per (image, head), reads q and k once for
+//          G, then v once for the apply, and writes out once: the memory floor, no
+//          workspace, half the launches. Taken when tokens <= kFusedTokens or
+//          batch * heads >= kFusedBlocks.
+//   split  two launches, for few images of many tokens, where a block per (image, head)
+//          would leave most of the GPU idle: xca_gram_kernel splits the tokens across
+//          blocks, each writing its partial G and norms to its own workspace slot;
+//          xca_apply_kernel sums the slots in split order (fixed: deterministic), forms A
+//          and applies it to its tile of tokens.
+// Why tensor cores through one fused kernel rather than cuBLASLt strided-batched GEMMs,
+// and where the thresholds come from: docs/gpu-performance.md. Both logical grids fold into
+// the launch limits (grid.h); offsets are int64.
 #include "cuda/cuda_check.h"
 #include "cuda/grid.h"
+#include "cuda/mma_tile.h"
 #include "cuda/xca_softmax.h"
 #include "xcit/xcit_cuda.h"
 
 namespace {
 
 constexpr int kMaxHeadDim = xcit::kXcaMaxHeadDim;
-constexpr int kThreads = 256;      // 16 x 16: each owns up to 4 x 4 Gram entries
-constexpr int kTokenChunk = 32;    // tokens staged in shared memory per step (gram)
-constexpr int kApplyTokens = 64;   // tokens per block of the apply kernel
+constexpr int kThreads = 256;
+constexpr int kWarps = kThreads / 32;
+constexpr int kTile = xcit::kMmaTile;
+constexpr int kApplyTokens = 64;  // tokens per block of the split route's apply kernel
 constexpr int kTokensPerSplit = 64;
 constexpr int kMaxSplits = 32;
+// The fused route's bounds (docs/gpu-performance.md): a (image, head) block streams about
+// 8 d bytes per token of a 16-bit session (q, k, v in, out back), 384 B at d = 48; up to
+// 512 tokens (~200 KB) one SM's share takes about as long as the split route's second
+// launch. From 256 blocks on, the blocks alone fill an H200's 132 SMs twice over.
+constexpr int64_t kFusedTokens = 512;
+constexpr int64_t kFusedBlocks = 256;
 
-// Slot layout: G (d*d), |q|^2 (d), |k|^2 (d).
+// Shared memory, one static block carved per phase (under the 48 KB static limit):
+//   16-bit: [ G, later the apply's output tile | A in T | q, k tiles, later v ] + norms
+//   fp32:   [ G, then A in place              | output tile | q, k tiles, later v ] + norms
+// Operand rows of T are kLd = 72 elements (144 bytes for 16-bit: a multiple of 16 as wmma
+// wants, skewed by 8 elements against bank conflicts), fp32 rows kLdF = 68 floats; every
+// region starts 32-byte aligned, and so does every 16 x 16 tile in it.
+constexpr int kLd = kMaxHeadDim + 8;
+constexpr int kLdF = kMaxHeadDim + 4;
+
+template <class T>
+struct Smem {
+  static constexpr bool kTensor = sizeof(T) == 2;
+  static constexpr int kChunk = kTensor ? 64 : 32;  // tokens staged per step
+  static constexpr int kGBytes = kMaxHeadDim * kLdF * 4;
+  static constexpr int kSecond = kGBytes;
+  static constexpr int kSecondBytes = kTensor ? kMaxHeadDim * kLd * 2 : kChunk * kLdF * 4;
+  static constexpr int kOperands = kSecond + kSecondBytes;
+  static constexpr int kOperandBytes = 2 * kChunk * kLd * static_cast<int>(sizeof(T));
+  static constexpr int kNorms = kOperands + kOperandBytes;
+  static constexpr int kBytes = kNorms + 2 * kMaxHeadDim * 4;
+  static_assert(kSecond % 32 == 0 && kOperands % 32 == 0 && kNorms % 32 == 0, "32-byte aligned regions");
+  static_assert(kBytes <= 48 * 1024, "static shared memory limit");
+
+  unsigned char* base;
+  __device__ float* g() const { return reinterpret_cast<float*>(base); }
+  __device__ T* q() const { return reinterpret_cast<T*>(base + kOperands); }
+  __device__ T* k() const { return q() + kChunk * kLd; }
+  __device__ T* v() const { return q(); }
+  __device__ float* norms() const { return reinterpret_cast<float*>(base + kNorms); }
+  // The attention as the apply's B operand, and its row length.
+  __device__ const T* attn() const {
+    if constexpr (kTensor) return reinterpret_cast<const T*>(base + kSecond);
+    else return g();
+  }
+  static constexpr int kAttnLd = kTensor ? kLd : kLdF;
+  __device__ float* out_tile() const {
+    if constexpr (kTensor) return g();
+    else return reinterpret_cast<float*>(base + kSecond);
+  }
+};
+
+// Slot layout of the split route: G (d*d), |q|^2 (d), |k|^2 (d).
 __host__ __device__ inline int64_t slot_floats(int64_t d) { return d * d + 2 * d; }
 
 inline int64_t splits_for(int64_t tokens) {
@@ -36,100 +93,198 @@ inline int64_t splits_for(int64_t tokens) {
   return s < 1 ? 1 : (s > kMaxSplits ? kMaxSplits : s);
 }
 
-// qkv (B, N, 3C): q of head h is features [h*d, h*d + d), k adds C, v adds 2C.
+inline bool fused_route(int64_t batch, int64_t tokens, int64_t heads) {
+  return tokens <= kFusedTokens || batch * heads >= kFusedBlocks;
+}
+
+// Rows t0 .. t0 + kChunk - 1 of one head's d features (src: the head's features in token 0,
+// rows `stride` apart) into dst (kChunk x dp, rows kLd apart), zero past `end` and past d:
+// the padding the 16 x 16 tiles multiply by contributes nothing. Every thread calls it.
+template <class T>
+__device__ void stage(T* dst, const T* src, int64_t t0, int64_t end, int64_t stride, int d, int dp) {
+  constexpr int kChunk = Smem<T>::kChunk;
+  const T zero = xcit::from_float<T>(0.0f);
+  for (int e = threadIdx.x; e < kChunk * dp; e += kThreads) {
+    const int t = e / dp, i = e % dp;
+    dst[t * kLd + i] = t0 + t < end && i < d ? src[(t0 + t) * stride + i] : zero;
+  }
+}
+
+// One head's Gram over tokens [begin, end): qk points at q of the head in token 0 (k is C
+// further), rows 3C apart. Warp w accumulates the 16 x 16 tiles w and w + 8 of the dp x dp
+// G (dp = d rounded up to 16; zero padding contributes nothing); threads < 2d sum |q_tid|^2
+// (tid < d) or |k_(tid-d)|^2 into `norm`. Every thread calls it.
+template <class T>
+__device__ void gram_pass(const Smem<T>& sm, xcit::WarpTile<T> (&acc)[2], float& norm, const T* qk,
+                          int64_t begin, int64_t end, int64_t c, int d, int dp) {
+  constexpr int kChunk = Smem<T>::kChunk;
+  const int tid = threadIdx.x, warp = tid / 32, nt = dp / kTile;
+  T* qs = sm.q();
+  T* ks = sm.k();
+  for (int64_t t0 = begin; t0 < end; t0 += kChunk) {
+    stage<T>(qs, qk, t0, end, 3 * c, d, dp);
+    stage<T>(ks, qk + c, t0, end, 3 * c, d, dp);
+    __syncthreads();
+    for (int s = 0; s < 2; ++s) {
+      const int tile = warp + kWarps * s;
+      if (tile >= nt * nt) break;  // warp-uniform
+      const int ti = tile / nt, tj = tile % nt;
+      // A = Q^T: element (i, n) at qs[n * kLd + i], column-major; B = K: row-major.
+      for (int kk = 0; kk < kChunk; kk += kTile) {
+        acc[s].template mma<xcit::ColMajor, xcit::RowMajor>(qs + kk * kLd + ti * kTile, kLd,
+                                                           ks + kk * kLd + tj * kTile, kLd);
+      }
+    }
+    if (tid < 2 * d) {
+      const T* col = tid < d ? qs + tid : ks + (tid - d);
+      for (int t = 0; t < kChunk; ++t) {
+        const float x = xcit::to_float(col[t * kLd]);
+        norm = fmaf(x, x, norm);
+      }
+    }
+    __syncthreads();  // the next chunk overwrites the tiles
+  }
+}
+
+// G (fp32, rows kLdF apart) = the warps' accumulators.
+template <class T>
+__device__ void store_gram(const Smem<T>& sm, const xcit::WarpTile<T> (&acc)[2], int dp) {
+  const int warp = threadIdx.x / 32, nt = dp / kTile;
+  for (int s = 0; s < 2; ++s) {
+    const int tile = warp + kWarps * s;
+    if (tile >= nt * nt) break;
+    acc[s].store(sm.g() + (tile / nt) * kTile * kLdF + (tile % nt) * kTile, kLdF);
+  }
+}
+
+// From G and the norms in shared memory (barrier before): A into sm.attn(), zero outside
+// d x d (the padded rows and columns must contribute nothing to the apply).
+template <class T>
+__device__ void attention(const Smem<T>& sm, int d, int dp, float tau) {
+  xcit::xca_softmax_rows(sm.g(), kLdF, sm.norms(), d, tau);
+  __syncthreads();
+  for (int e = threadIdx.x; e < dp * dp; e += kThreads) {
+    const int i = e / dp, j = e % dp;
+    const float a = i < d && j < d ? sm.g()[i * kLdF + j] : 0.0f;
+    if constexpr (Smem<T>::kTensor) {
+      reinterpret_cast<T*>(sm.base + Smem<T>::kSecond)[i * kLd + j] = xcit::from_float<T>(a);
+    } else {
+      sm.g()[i * kLdF + j] = a;
+    }
+  }
+  __syncthreads();
+}
+
+// out rows [begin, end) of one head = V A^T: v and out point at the head's features in
+// token 0, rows 3C and C apart. Warps take the (token tile, feature tile) pairs in turn.
+template <class T>
+__device__ void apply_pass(const Smem<T>& sm, T* out, const T* v, int64_t begin, int64_t end, int64_t c,
+                           int d, int dp) {
+  constexpr int kChunk = Smem<T>::kChunk, kLdA = Smem<T>::kAttnLd;
+  const int tid = threadIdx.x, warp = tid / 32, nt = dp / kTile;
+  T* vs = sm.v();
+  float* os = sm.out_tile();
+  for (int64_t t0 = begin; t0 < end; t0 += kChunk) {
+    stage<T>(vs, v, t0, end, 3 * c, d, dp);
+    __syncthreads();
+    for (int tile = warp; tile < (kChunk / kTile) * nt; tile += kWarps) {
+      const int r = tile / nt, ci = tile % nt;
+      xcit::WarpTile<T> acc;
+      acc.zero();
+      // A = V rows (row-major); B (j, i) = A_ij, i.e. the attention column-major.
+      for (int js = 0; js < nt; ++js) {
+        acc.template mma<xcit::RowMajor, xcit::ColMajor>(vs + r * kTile * kLd + js * kTile, kLd,
+                                                         sm.attn() + ci * kTile * kLdA + js * kTile, kLdA);
+      }
+      acc.store(os + r * kTile * kLdF + ci * kTile, kLdF);
+    }
+    __syncthreads();
+    for (int e = tid; e < kChunk * d; e += kThreads) {
+      const int t = e / d, i = e % d;
+      if (t0 + t >= end) break;  // e grows with t
+      out[(t0 + t) * c + i] = xcit::from_float<T>(os[t * kLdF + i]);
+    }
+    // No barrier: the next chunk's staging writes vs only, and os is rewritten after the
+    // barrier that follows it, which every thread reaches after its stores above.
+  }
+}
+
 template <class T, bool Folded>
 __global__ void __launch_bounds__(kThreads)
-    xca_gram_kernel(float* workspace, const T* qkv, int64_t batch, int64_t tokens, int64_t c,
-                    int64_t heads, int d, int64_t splits, int64_t per_split) {
-  __shared__ float qs[kTokenChunk][kMaxHeadDim];
-  __shared__ float ks[kTokenChunk][kMaxHeadDim];
-  // int only within the block (e < kTokenChunk * d <= 2048, i, j < d <= 64); tokens and
-  // element offsets are int64.
-  const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
-  xcit::for_each_block<Folded>(splits, heads, batch, [&](int64_t split, int64_t head, int64_t b) {
-    const int64_t begin = split * per_split;
-    const int64_t end = begin + per_split < tokens ? begin + per_split : tokens;
-    const T* base = qkv + b * tokens * 3 * c + head * d;
-
-    float g[4][4] = {};
-    float norm = 0.0f;  // tid < d: |q_tid|^2; d <= tid < 2d: |k_(tid-d)|^2
-    for (int64_t t0 = begin; t0 < end; t0 += kTokenChunk) {
-      for (int e = tid; e < kTokenChunk * d; e += kThreads) {
-        const int t = e / d, i = e % d;
-        const int64_t n = t0 + t;
-        const bool in = n < end;
-        qs[t][i] = in ? xcit::to_float(base[n * 3 * c + i]) : 0.0f;
-        ks[t][i] = in ? xcit::to_float(base[n * 3 * c + c + i]) : 0.0f;
-      }
-      __syncthreads();
-      for (int t = 0; t < kTokenChunk; ++t) {
-        for (int a = 0; a < 4; ++a) {
-          const int i = ty + 16 * a;
-          if (i >= d) break;
-          for (int e = 0; e < 4; ++e) {
-            const int j = tx + 16 * e;
-            if (j < d) g[a][e] = fmaf(qs[t][i], ks[t][j], g[a][e]);
-          }
-        }
-        if (tid < d) norm = fmaf(qs[t][tid], qs[t][tid], norm);
-        else if (tid < 2 * d) norm = fmaf(ks[t][tid - d], ks[t][tid - d], norm);
-      }
-      __syncthreads();
-    }
-    float* slot = workspace + ((b * heads + head) * splits + split) * slot_floats(d);
-    for (int a = 0; a < 4; ++a) {
-      for (int e = 0; e < 4; ++e) {
-        const int i = ty + 16 * a, j = tx + 16 * e;
-        if (i < d && j < d) slot[i * d + j] = g[a][e];
-      }
-    }
-    if (tid < 2 * d) slot[d * d + tid] = norm;
+    xca_fused_kernel(T* out, const T* qkv, const T* temperature, int64_t batch, int64_t tokens, int64_t c,
+                     int64_t heads, int d) {
+  __align__(32) __shared__ unsigned char smem[Smem<T>::kBytes];
+  const Smem<T> sm{smem};
+  const int dp = static_cast<int>(xcit::ceil_div(d, kTile) * kTile);
+  xcit::for_each_block<Folded>(heads, batch, 1, [&](int64_t head, int64_t b, int64_t) {
+    const T* qk = qkv + b * tokens * 3 * c + head * d;
+    xcit::WarpTile<T> acc[2];
+    acc[0].zero();
+    acc[1].zero();
+    float norm = 0.0f;
+    gram_pass(sm, acc, norm, qk, 0, tokens, c, d, dp);
+    store_gram(sm, acc, dp);
+    if (static_cast<int>(threadIdx.x) < 2 * d) sm.norms()[threadIdx.x] = sqrtf(norm);
+    __syncthreads();
+    attention(sm, d, dp, xcit::to_float(temperature[head]));
+    apply_pass(sm, out + b * tokens * c + head * d, qk + 2 * c, 0, tokens, c, d, dp);
   });
 }
 
 template <class T, bool Folded>
 __global__ void __launch_bounds__(kThreads)
-    xca_apply_kernel(T* out, const float* workspace, const T* qkv, const T* temperature,
-                     int64_t batch, int64_t tokens, int64_t c, int64_t heads, int d, int splits) {
-  __shared__ float attn[kMaxHeadDim][kMaxHeadDim + 1];
-  __shared__ float norms[2 * kMaxHeadDim];
-  __shared__ float vs[kApplyTokens][kMaxHeadDim + 1];
-  // int only within the block (e < kApplyTokens * d <= 4096, splits <= 32); tokens and
-  // element offsets are int64.
-  const int tid = threadIdx.x;
+    xca_gram_kernel(float* workspace, const T* qkv, int64_t batch, int64_t tokens, int64_t c, int64_t heads,
+                    int d, int64_t splits, int64_t per_split) {
+  __align__(32) __shared__ unsigned char smem[Smem<T>::kBytes];
+  const Smem<T> sm{smem};
+  const int dp = static_cast<int>(xcit::ceil_div(d, kTile) * kTile);
+  xcit::for_each_block<Folded>(splits, heads, batch, [&](int64_t split, int64_t head, int64_t b) {
+    const int64_t begin = split * per_split;
+    const int64_t end = begin + per_split < tokens ? begin + per_split : tokens;
+    xcit::WarpTile<T> acc[2];
+    acc[0].zero();
+    acc[1].zero();
+    float norm = 0.0f;
+    gram_pass(sm, acc, norm, qkv + b * tokens * 3 * c + head * d, begin, end, c, d, dp);
+    store_gram(sm, acc, dp);
+    __syncthreads();
+    float* slot = workspace + ((b * heads + head) * splits + split) * slot_floats(d);
+    for (int e = threadIdx.x; e < d * d; e += kThreads) slot[e] = sm.g()[(e / d) * kLdF + e % d];
+    if (static_cast<int>(threadIdx.x) < 2 * d) slot[d * d + threadIdx.x] = norm;
+  });
+}
+
+template <class T, bool Folded>
+__global__ void __launch_bounds__(kThreads)
+    xca_apply_kernel(T* out, const float* workspace, const T* qkv, const T* temperature, int64_t batch,
+                     int64_t tokens, int64_t c, int64_t heads, int d, int splits) {
+  __align__(32) __shared__ unsigned char smem[Smem<T>::kBytes];
+  const Smem<T> sm{smem};
+  const int dp = static_cast<int>(xcit::ceil_div(d, kTile) * kTile);
   const int64_t stride = slot_floats(d);
   xcit::for_each_block<Folded>(xcit::ceil_div(tokens, kApplyTokens), heads, batch,
                                [&](int64_t tile, int64_t head, int64_t b) {
+    // Sum the split slots in order 0, 1, ..., splits - 1 (deterministic); zero padding.
     const float* slots = workspace + (b * heads + head) * splits * stride;
-
-    // 1. Sum the split slots in order 0, 1, ..., splits - 1 (deterministic).
-    for (int e = tid; e < stride; e += kThreads) {
+    for (int e = threadIdx.x; e < dp * dp; e += kThreads) {
+      const int i = e / dp, j = e % dp;
       float s = 0.0f;
-      for (int k = 0; k < splits; ++k) s += slots[k * stride + e];
-      if (e < d * d) attn[e / d][e % d] = s;
-      else norms[e - d * d] = sqrtf(s);
+      if (i < d && j < d) {
+        for (int k = 0; k < splits; ++k) s += slots[k * stride + i * d + j];
+      }
+      sm.g()[i * kLdF + j] = s;
+    }
+    if (static_cast<int>(threadIdx.x) < 2 * d) {
+      float s = 0.0f;
+      for (int k = 0; k < splits; ++k) s += slots[k * stride + d * d + threadIdx.x];
+      sm.norms()[threadIdx.x] = sqrtf(s);
     }
     __syncthreads();
-
-    // 2. The attention, in place (the barrier after step 3's loads orders it before use).
-    xcit::xca_softmax_rows(&attn[0][0], kMaxHeadDim + 1, norms, d, xcit::to_float(temperature[head]));
-
-    // 3. out[n, i] = sum_j A[i, j] v[n, j] for this block's tokens.
-    const int64_t t0 = tile * kApplyTokens;
-    const T* vbase = qkv + b * tokens * 3 * c + 2 * c + head * d;
-    for (int e = tid; e < kApplyTokens * d; e += kThreads) {
-      const int t = e / d, j = e % d;
-      vs[t][j] = t0 + t < tokens ? xcit::to_float(vbase[(t0 + t) * 3 * c + j]) : 0.0f;
-    }
-    __syncthreads();  // also orders step 2's writes to attn before the reads below
-    T* obase = out + b * tokens * c + head * d;
-    for (int e = tid; e < kApplyTokens * d; e += kThreads) {
-      const int t = e / d, i = e % d;
-      if (t0 + t >= tokens) break;  // e grows with t: nothing after this is in range either
-      float acc = 0.0f;
-      for (int j = 0; j < d; ++j) acc = fmaf(attn[i][j], vs[t][j], acc);
-      obase[(t0 + t) * c + i] = xcit::from_float<T>(acc);
-    }
+    attention(sm, d, dp, xcit::to_float(temperature[head]));
+    const int64_t begin = tile * kApplyTokens;
+    const int64_t end = begin + kApplyTokens < tokens ? begin + kApplyTokens : tokens;
+    const int64_t head_offset = b * tokens * 3 * c + head * d;
+    apply_pass(sm, out + b * tokens * c + head * d, qkv + head_offset + 2 * c, begin, end, c, d, dp);
   });
 }
 
@@ -140,15 +295,7 @@ xcit_status check_shape(xcit_ctx* ctx, const char* op, int64_t batch, int64_t to
       (st = xcit_check_matrix(ctx, op, batch * tokens, 3 * channels)) != XCIT_OK) {
     return st;
   }
-  if (heads < 1 || channels < 1 || channels % heads != 0) {
-    return xcit_fail(ctx, XCIT_ERR_INVALID_ARGUMENT,
-                     "%s: channels = %lld must be a positive multiple of heads = %lld", op,
-                     static_cast<long long>(channels), static_cast<long long>(heads));
-  }
-  if (channels / heads > kMaxHeadDim) {
-    return xcit_fail(ctx, XCIT_ERR_UNSUPPORTED, "%s: head dim %lld exceeds %d", op,
-                     static_cast<long long>(channels / heads), kMaxHeadDim);
-  }
+  if ((st = xcit_cuda_check_heads(ctx, op, channels, heads, kMaxHeadDim)) != XCIT_OK) return st;
   return XCIT_OK;
 }
 
@@ -167,11 +314,20 @@ xcit_status xca_entry(const char* op, xcit_ctx* ctx, S* out, void* workspace, co
   }
   if (batch == 0 || tokens == 0) return XCIT_OK;
   const int d = static_cast<int>(channels / heads);
+  const cudaStream_t stream = xcit_cuda_stream(ctx);
+  T* o = reinterpret_cast<T*>(out);
+  const T* q = reinterpret_cast<const T*>(qkv);
+  const T* tau = reinterpret_cast<const T*>(temperature);
+  if (fused_route(batch, tokens, heads)) {
+    const xcit::LaunchGrid g = xcit::launch_grid(heads, batch);
+    return xcit_cuda_launched(
+        ctx, op,
+        xcit_launch(g.folded ? xca_fused_kernel<T, true> : xca_fused_kernel<T, false>, g.dims,
+                    dim3(kThreads), 0, stream, o, q, tau, batch, tokens, channels, heads, d));
+  }
   const int64_t splits = splits_for(tokens);
   const int64_t per_split = xcit::ceil_div(tokens, splits);
-  const cudaStream_t stream = xcit_cuda_stream(ctx);
   float* ws = static_cast<float*>(workspace);
-  const T* q = reinterpret_cast<const T*>(qkv);
   const xcit::LaunchGrid gram = xcit::launch_grid(splits, heads, batch);
   cudaError_t err = xcit_launch(gram.folded ? xca_gram_kernel<T, true> : xca_gram_kernel<T, false>,
                                 gram.dims, dim3(kThreads), 0, stream, ws, q, batch, tokens,
@@ -180,9 +336,8 @@ xcit_status xca_entry(const char* op, xcit_ctx* ctx, S* out, void* workspace, co
       xcit::launch_grid(xcit::ceil_div(tokens, kApplyTokens), heads, batch);
   if (err == cudaSuccess) {
     err = xcit_launch(apply.folded ? xca_apply_kernel<T, true> : xca_apply_kernel<T, false>,
-                      apply.dims, dim3(kThreads), 0, stream, reinterpret_cast<T*>(out),
-                      static_cast<const float*>(ws), q, reinterpret_cast<const T*>(temperature),
-                      batch, tokens, channels, heads, d, static_cast<int>(splits));
+                      apply.dims, dim3(kThreads), 0, stream, o, static_cast<const float*>(ws), q,
+                      tau, batch, tokens, channels, heads, d, static_cast<int>(splits));
   }
   return xcit_cuda_launched(ctx, op, err);
 }
@@ -199,7 +354,9 @@ xcit_status xcit_cuda_xca_workspace_size(xcit_ctx* ctx, int64_t* bytes, int64_t 
     return st;
   }
   const int64_t d = channels / heads;
-  *bytes = batch * heads * splits_for(tokens) * slot_floats(d) * static_cast<int64_t>(sizeof(float));
+  *bytes = fused_route(batch, tokens, heads)
+               ? 0
+               : batch * heads * splits_for(tokens) * slot_floats(d) * static_cast<int64_t>(sizeof(float));
   return XCIT_OK;
 }
 

@@ -158,15 +158,7 @@ xcit_status fold_entry(const char* op, xcit_ctx* ctx, S* fold, S* fold_bias, flo
       (st = xcit_check_matrix(ctx, op, batch * channels, channels)) != XCIT_OK) {
     return st;
   }
-  if (heads < 1 || channels < 1 || channels % heads != 0) {
-    return xcit_fail(ctx, XCIT_ERR_INVALID_ARGUMENT,
-                     "%s: channels = %lld must be a positive multiple of heads = %lld", op,
-                     static_cast<long long>(channels), static_cast<long long>(heads));
-  }
-  if (channels / heads > kMaxHeadDim) {
-    return xcit_fail(ctx, XCIT_ERR_UNSUPPORTED, "%s: head dim %lld exceeds %d", op,
-                     static_cast<long long>(channels / heads), kMaxHeadDim);
-  }
+  if ((st = xcit_cuda_check_heads(ctx, op, channels, heads, kMaxHeadDim)) != XCIT_OK) return st;
   if (batch == 0) return XCIT_OK;
   const int d = static_cast<int>(channels / heads);
   const cudaStream_t stream = xcit_cuda_stream(ctx);

@@ -58,6 +58,7 @@ inline cudaError_t cudaGetDeviceCount(int* count) {
 }
 #endif
 #include <algorithm>
+#include <new>
 
 #include "cuda/emu/half_emu.h"
 #include "xcit/xcit_cuda.h"
@@ -151,17 +152,40 @@ struct Mirrored {
   virtual size_t size_bytes() const = 0;
 };
 
-// n elements of T with kGuard NaNs on each side; an op that writes outside [0, n)
+// Storage 64-byte aligned on the host (as cudaMalloc's 256 is on the device), so a
+// Buffer's data() has the same alignment on both sides.
+template <class T>
+struct Aligned64 {
+  using value_type = T;
+  Aligned64() = default;
+  template <class U>
+  Aligned64(const Aligned64<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{64})); }
+  void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t{64}); }
+  template <class U>
+  bool operator==(const Aligned64<U>&) const { return true; }
+};
+
+// Where a Buffer's elements start: after kGuard NaNs (67 elements: 134 or 268 bytes, so
+// NOT 16-byte aligned, which keeps the kernels' scalar paths under test), or, `aligned`,
+// after enough NaNs to start 32-byte aligned as a session's activations do (the kernels'
+// 16-byte vector paths).
+enum class Start { guard, aligned };
+
+// n elements of T with guard NaNs on each side; an op that writes outside [0, n)
 // turns a guard into something else, which intact() reports.
 template <class T>
 struct Buffer : Mirrored {
-  std::vector<T> all;
-  size_t n;
-  explicit Buffer(size_t count) : all(count + 2 * kGuard, from_f<T>(NAN)), n(count) {}
+  std::vector<T, Aligned64<T>> all;
+  size_t lead, n;
+  explicit Buffer(size_t count, Start start = Start::guard)
+      : all(count + 3 * kGuard, from_f<T>(NAN)),
+        lead(start == Start::guard ? kGuard : (kGuard * sizeof(T) + 31) / 32 * 32 / sizeof(T)),
+        n(count) {}
   unsigned char* host_bytes() override { return reinterpret_cast<unsigned char*>(all.data()); }
   size_t size_bytes() const override { return all.size() * sizeof(T); }
-  T* data() { return all.data() + kGuard; }
-  const T* data() const { return all.data() + kGuard; }
+  T* data() { return all.data() + lead; }
+  const T* data() const { return all.data() + lead; }
   T& operator[](size_t i) { return data()[i]; }
   float get(size_t i) const { return to_f(data()[i]); }
   void set(size_t i, float v) { data()[i] = from_f<T>(v); }
@@ -175,8 +199,8 @@ struct Buffer : Mirrored {
     return v;
   }
   bool intact() const {
-    for (size_t i = 0; i < kGuard; ++i) {
-      if (!std::isnan(to_f(all[i])) || !std::isnan(to_f(all[kGuard + n + i]))) return false;
+    for (size_t i = 0; i < all.size(); ++i) {
+      if ((i < lead || i >= lead + n) && !std::isnan(to_f(all[i]))) return false;
     }
     return true;
   }

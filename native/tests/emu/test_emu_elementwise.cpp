@@ -3,7 +3,8 @@
 // and max_pool against their xcit_cpu_*_f32 namesakes; bias_gelu against
 // xcit_cpu_add_broadcast_f32 then xcit_cpu_gelu_f32 (the CPU backend adds the bias in
 // its GEMM's epilogue, then runs that GELU); convert's f32 -> bf16 against
-// xcit_cpu_to_bf16, bit for bit. The software fp16/bf16
+// xcit_cpu_to_bf16, bit for bit, and convert_many (a session's outputs in one launch)
+// against the same rounding per element, each pair in its own guarded buffer. The software fp16/bf16
 // conversions every emulated test depends on have no CPU op: they are checked
 // exhaustively against IEEE / CUDA rounding (every bit pattern, known ties).
 #include "emu_test.h"
@@ -224,6 +225,44 @@ void check_convert() {
   ++g_cases;
 }
 
+// Outputs of a bf16 session to fp32 in one launch: pairs of 1, 0 (skipped), 4099 and 197
+// elements, each out guarded, counts not multiples of the block, the pair boundaries
+// falling inside a block and inside a thread's grid-stride walk.
+void check_convert_many() {
+  Ctx ctx;
+  const int64_t counts[] = {1, 0, 4099, 197};
+  std::vector<Buffer<bf16>> in;
+  std::vector<Buffer<float>> out;
+  for (const int64_t c : counts) {
+    in.emplace_back(static_cast<size_t>(c));
+    in.back().fill_uniform(-3, 3);
+    out.emplace_back(static_cast<size_t>(c));
+  }
+  EXPECT_OK(ctx, mirrored([&] {
+    void* o[4];
+    const void* i[4];
+    for (int k = 0; k < 4; ++k) {
+      o[k] = dev(out[k].data());
+      i[k] = dev(in[k].data());
+    }
+    return xcit_cuda_convert_many(ctx, 4, o, XCIT_CUDA_F32, i, XCIT_CUDA_BF16, counts);
+  }));
+  for (int k = 0; k < 4; ++k) {
+    for (size_t e = 0; e < out[k].n; ++e) {
+      EXPECT(out[k].get(e) == in[k].get(e), "pair %d element %zu: %g, want %g", k, e, out[k].get(e), in[k].get(e));
+    }
+    EXPECT(out[k].intact(), "convert_many wrote outside pair %d", k);
+  }
+  void* none[1] = {nullptr};
+  const void* src[1] = {nullptr};
+  EXPECT(xcit_cuda_convert_many(ctx, XCIT_CUDA_CONVERT_MAX + 1, none, XCIT_CUDA_F32, src, XCIT_CUDA_F32, counts) ==
+             XCIT_ERR_INVALID_ARGUMENT,
+         "more than XCIT_CUDA_CONVERT_MAX pairs");
+  EXPECT(xcit_cuda_convert_many(ctx, 0, nullptr, XCIT_CUDA_F32, nullptr, XCIT_CUDA_F32, nullptr) == XCIT_OK,
+         "no pairs is a no-op");
+  ++g_cases;
+}
+
 void check_errors() {
   Ctx ctx;
   float buf[16] = {};
@@ -244,6 +283,7 @@ int main() {
   const int64_t layouts[][3] = {{1, 1, 1}, {2, 7, 3}, {3, 9, 33}, {1, 14, 64}};
   with_folded_grids([&] {
     check_convert();
+    check_convert_many();
     for (const auto& s : pointwise) for_each_type<Pointwise>(s[0], s[1]);
     for (const auto& s : layouts) for_each_type<Layout>(s[0], s[1], s[2]);
   });

@@ -78,11 +78,14 @@ struct Conv {
     Buffer<T> out(static_cast<size_t>(b * oh * ow * cout));
     const auto inf = f32(in), wf = f32(weight), bf = f32(bias);
     std::vector<float> want(out.n);
-    EXPECT_OK(ctx, xcit_cpu_conv3x3s2_f32(ctx, want.data(), inf.data(), wf.data(), bf.data(), b, h, w,
-                                          cin, cout, 0, oh, 0));
-    EXPECT_OK(ctx, op::conv3x3s2<T>(ctx.ctx, out.data(), in.data(), weight.data(), bias.data(), b, h,
-                                    w, cin, cout));
-    expect_close("conv3x3s2 " + shape, out, widen(want), 2.0);
+    // Plain and with the GELU epilogue between patch-embedding stages (XCIT_CONV_GELU).
+    for (const int32_t flags : {0, XCIT_CONV_GELU}) {
+      EXPECT_OK(ctx, xcit_cpu_conv3x3s2_f32(ctx, want.data(), inf.data(), wf.data(), bf.data(), b, h, w,
+                                            cin, cout, 0, oh, flags));
+      EXPECT_OK(ctx, op::conv3x3s2<T>(ctx.ctx, out.data(), in.data(), weight.data(), bias.data(), b, h,
+                                      w, cin, cout, flags));
+      expect_close(std::string(flags != 0 ? "conv3x3s2+gelu " : "conv3x3s2 ") + shape, out, widen(want), 2.0);
+    }
     if (!transposed) return;
 
     // The transposed conv on the same input: (b, 2h, 2w, cout).
@@ -122,7 +125,10 @@ void check_errors() {
   EXPECT(xcit_cuda_linear_f32(ctx, buf, buf, buf, nullptr, 1, 2, 2, 2, 8) == XCIT_ERR_INVALID_ARGUMENT,
          "unknown flag");
   EXPECT(std::strstr(ctx.error(), "flags") != nullptr, "text: %s", ctx.error());
-  EXPECT(xcit_cuda_conv3x3s2_f32(ctx, buf, buf, buf, nullptr, 1, 2, 2, 1, 1) == XCIT_ERR_INVALID_ARGUMENT,
+  EXPECT(xcit_cuda_conv3x3s2_f32(ctx, buf, buf + 4, buf + 8, buf + 12, 1, 2, 2, 1, 1, XCIT_CONV_CHANNELS_FIRST) ==
+             XCIT_ERR_INVALID_ARGUMENT,
+         "channel-first input is the CPU backend's");
+  EXPECT(xcit_cuda_conv3x3s2_f32(ctx, buf, buf, buf, nullptr, 1, 2, 2, 1, 1, 0) == XCIT_ERR_INVALID_ARGUMENT,
          "conv bias is required");
 }
 

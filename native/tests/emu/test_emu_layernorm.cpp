@@ -1,6 +1,8 @@
 // layernorm.cu under the emulator: plain LayerNorm (also in place) and the fused
 // residual + layer-scale + LayerNorm, fp32/fp16/bf16, against the CPU backend's
-// xcit_cpu_layernorm_f32 and xcit_cpu_add_layernorm_f32 (double statistics).
+// xcit_cpu_layernorm_f32 and xcit_cpu_add_layernorm_f32 (double statistics), with every
+// tensor 32-byte aligned (16-byte vector accesses where the width allows: multiples of 8
+// for fp16/bf16, of 4 for fp32) and not (element by element).
 #include "emu_test.h"
 
 using namespace emu_test;
@@ -12,9 +14,15 @@ namespace {
 template <class T>
 struct Case {
   static void run(size_t rows, size_t cols, float offset) {
+    for (const Start start : {Start::guard, Start::aligned}) one(rows, cols, offset, start);
+  }
+
+  static void one(size_t rows, size_t cols, float offset, Start start) {
     Ctx ctx;
-    const std::string name = "layernorm " + std::to_string(rows) + "x" + std::to_string(cols);
-    Buffer<T> x(rows * cols), out(rows * cols), y(rows * cols), scale(cols), g(cols), b(cols);
+    const std::string name = "layernorm " + std::to_string(rows) + "x" + std::to_string(cols) +
+                             (start == Start::aligned ? " aligned" : "");
+    Buffer<T> x(rows * cols, start), out(rows * cols, start), y(rows * cols, start), scale(cols, start),
+        g(cols, start), b(cols, start);
     // The offset makes the mean large against the spread (one-pass variance fails).
     for (size_t i = 0; i < x.n; ++i) x.set(i, offset + uniform(-2, 2));
     y.fill_uniform(-1, 1);
@@ -40,7 +48,7 @@ struct Case {
     // Residual: the CPU's fused op in fp32; for fp16/bf16 the kernel rounds x + scale*y
     // to T before normalising (the contract), so the reference normalises the rounded x.
     for (const bool with_scale : {true, false}) {
-      Buffer<T> xr = x, o2(rows * cols);
+      Buffer<T> xr = x, o2(rows * cols, start);
       std::vector<float> xs = xf, ls(rows * cols);
       EXPECT_OK(ctx, xcit_cpu_add_layernorm_f32(ctx, xs.data(), ls.data(), yf.data(),
                                                 with_scale ? sf.data() : nullptr, gf.data(),

@@ -2,8 +2,10 @@
 // synchronise, shared memory is per block, shuffles move the right lanes' values, 3-D
 // indices are right, and the ways a kernel can be wrong on a GPU without crashing here
 // (a barrier not reached by every thread, a shuffle by part of a warp, a bad launch
-// configuration) make the launch fail instead of passing silently.
+// configuration, a warp matrix operation that breaks wmma's rules) make the launch fail
+// instead of passing silently.
 #include "cuda/compat.h"
+#include "cuda/emu/wmma_emu.h"
 #include "cuda/reduce.h"
 #include "emu_test.h"
 
@@ -55,6 +57,76 @@ __global__ void dynamic_shared_kernel(float* out) {
   out[blockIdx.x * blockDim.x + threadIdx.x] = smem[threadIdx.x];  // never written: garbage
   __syncthreads();
   smem[threadIdx.x] = 1.0f;
+}
+
+namespace wmma = nvcuda::wmma;
+
+// c (16 x 16, row-major, ldc 16) += A B through wmma, A and B with the given layouts.
+template <class T, class LA, class LB>
+__global__ void wmma_kernel(float* c, const T* a, int lda, const T* b, int ldb) {
+  wmma::fragment<wmma::matrix_a, 16, 16, 16, T, LA> fa;
+  wmma::fragment<wmma::matrix_b, 16, 16, 16, T, LB> fb;
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+  wmma::load_matrix_sync(fa, a, lda);
+  wmma::load_matrix_sync(fb, b, ldb);
+  wmma::load_matrix_sync(acc, c, 16, wmma::mem_row_major);
+  wmma::mma_sync(acc, fa, fb, acc);
+  wmma::store_matrix_sync(c, acc, 16, wmma::mem_row_major);
+}
+
+// The ways to break wmma's contract: `how` 0 = half a warp loads, 1 = a pointer 2 bytes
+// off 32-byte alignment, 2 = lanes pass different pointers, 3 = ldm of 12 bytes.
+__global__ void wmma_broken_kernel(const bf16* a, int how) {
+  wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major> fa;
+  if (how == 0 && threadIdx.x % 32 >= 16) return;
+  const bf16* p = how == 1 ? a + 1 : how == 2 ? a + 16 * (threadIdx.x % 2) : a;
+  wmma::load_matrix_sync(fa, p, how == 3 ? 6 : 16);
+}
+
+template <class T, class LA, class LB>
+void check_wmma_product(const char* what) {
+  constexpr int kLd = 24;  // 48 bytes of 16-bit values: a multiple of 16, not of 32
+  alignas(32) T a[16 * kLd], b[16 * kLd];
+  alignas(32) float c[256];
+  double want[256];
+  for (int i = 0; i < 16 * kLd; ++i) {
+    a[i] = from_f<T>(uniform(-2, 2));
+    b[i] = from_f<T>(uniform(-2, 2));
+  }
+  for (int i = 0; i < 256; ++i) c[i] = uniform(-1, 1);
+  const bool ra = std::is_same_v<LA, wmma::row_major>, rb = std::is_same_v<LB, wmma::row_major>;
+  for (int r = 0; r < 16; ++r)
+    for (int col = 0; col < 16; ++col) {
+      double acc = c[r * 16 + col];
+      for (int k = 0; k < 16; ++k) {
+        acc += static_cast<double>(to_f(a[ra ? r * kLd + k : r + k * kLd])) * to_f(b[rb ? k * kLd + col : k + col * kLd]);
+      }
+      want[r * 16 + col] = acc;
+    }
+  EXPECT(xcit_launch(wmma_kernel<T, LA, LB>, dim3(1), dim3(64), 0, nullptr, c, static_cast<const T*>(a), kLd,
+                     static_cast<const T*>(b), kLd) == cudaSuccess,
+         "%s: %s", what, xcit_emu::last_failure());
+  // 16 exact products summed in fp32: within 16 roundings of the largest partial sum.
+  for (int i = 0; i < 256; ++i) {
+    EXPECT(std::fabs(c[i] - want[i]) < 1e-4, "%s [%d]: %g, want %g", what, i, c[i], want[i]);
+  }
+}
+
+void check_wmma() {
+  check_wmma_product<bf16, wmma::row_major, wmma::row_major>("wmma bf16 row/row");
+  check_wmma_product<bf16, wmma::col_major, wmma::row_major>("wmma bf16 col/row");
+  check_wmma_product<half, wmma::row_major, wmma::col_major>("wmma f16 row/col");
+  check_wmma_product<half, wmma::col_major, wmma::col_major>("wmma f16 col/col");
+  alignas(32) bf16 a[16 * 16] = {};
+  const char* expected[] = {"deadlock", "misaligned", "different pointers", "ldm"};
+  for (int how = 0; how < 4; ++how) {
+    EXPECT(xcit_launch(wmma_broken_kernel, dim3(1), dim3(32), 0, nullptr, static_cast<const bf16*>(a), how) ==
+               cudaErrorLaunchFailure,
+           "broken wmma use %d must fail the launch", how);
+    EXPECT(std::strstr(xcit_emu::last_failure(), expected[how]) != nullptr, "case %d: %s", how,
+           xcit_emu::last_failure());
+    (void)cudaGetLastError();
+  }
 }
 
 void check_shared_and_barriers() {
@@ -140,6 +212,7 @@ int main() {
   check_reductions_and_shuffles();
   check_indices();
   check_failures();
-  g_cases = 5;
+  check_wmma();
+  g_cases = 6;
   return summary("test_emu_runtime");
 }

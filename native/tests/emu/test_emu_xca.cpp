@@ -1,6 +1,9 @@
 // XCA under the emulator, fp32/fp16/bf16, against the CPU backend:
-// - the direct path (xca.cu) against xcit_cpu_xca_f32: token counts 1, 7, 70, 197
-//   (uneven splits, partial token tiles), head dims 32/48/64, batches of 1-2;
+// - the direct path (xca.cu) against xcit_cpu_xca_f32, both routes: fused (one block per
+//   image and head) for token counts 1, 7, 70, 197, split (tokens across blocks, then the
+//   apply) for 513, 600 and 1100 (uneven splits, partial chunks and apply tiles); head
+//   dims 16/24/32/48/64 (24: tiles padded to 32), batches of 1-2; and the route choice
+//   through the workspace size (none for the fused route);
 // - the covariance-folded path (xca_covariance.cu, xca_fold.cu, then the two GEMMs the
 //   backend runs with linear.cu) against the CPU backend's folded chain, image by image:
 //   xcit_cpu_column_sums_f32 (the token sum), xcit_cpu_xca_cov_attention_f32 (the
@@ -162,6 +165,14 @@ void check_errors() {
   float buf[64] = {};
   int64_t bytes = 0;
   EXPECT(xcit_cuda_xca_workspace_size(ctx, &bytes, 1, 4, 130, 2) == XCIT_ERR_UNSUPPORTED, "d = 65");
+  // The route: fused (no workspace) up to 512 tokens or from 256 (image, head) blocks on.
+  const int64_t routes[][5] = {{1, 512, 384, 8, 0}, {1, 513, 384, 8, 1}, {32, 4096, 384, 8, 0},
+                               {31, 4096, 384, 8, 1}};
+  for (const auto& r : routes) {
+    EXPECT_OK(ctx, xcit_cuda_xca_workspace_size(ctx, &bytes, r[0], r[1], r[2], r[3]));
+    EXPECT((bytes > 0) == (r[4] == 1), "B %lld N %lld: workspace %lld bytes", static_cast<long long>(r[0]),
+           static_cast<long long>(r[1]), static_cast<long long>(bytes));
+  }
   EXPECT(xcit_cuda_xca_f32(ctx, buf, buf, buf, buf, 1, 4, 10, 3) == XCIT_ERR_INVALID_ARGUMENT, "10 %% 3");
   EXPECT(std::strstr(ctx.error(), "multiple of heads") != nullptr, "text: %s", ctx.error());
   EXPECT(xcit_cuda_xca_f32(ctx, buf, nullptr, buf, buf, 1, 4, 8, 1) == XCIT_ERR_INVALID_ARGUMENT,
@@ -172,9 +183,12 @@ void check_errors() {
 
 int main() {
   require_device("test_xca");
-  // (B, N, C, heads): d = 32, 48, 64; N = 1, 7 (one partial chunk), 70 (two uneven
-  // splits), 197 (4 splits, 4 apply tiles, the last partial).
-  const int64_t direct[][4] = {{1, 1, 32, 1}, {2, 7, 96, 2}, {1, 70, 48, 1}, {2, 197, 128, 2}};
+  // (B, N, C, heads): fused up to 512 tokens: d = 32, 48, 24, 64; N = 1, 7 (one partial
+  // chunk), 70, 197 (several chunks, the last partial). Split beyond (B * heads < 256):
+  // N = 513 (9 splits, d = 16), 600 (10 uneven splits, d = 48), 1100 (18 splits, d = 64).
+  const int64_t direct[][4] = {{1, 1, 32, 1},    {2, 7, 96, 2},    {1, 70, 48, 1},
+                               {2, 70, 48, 2},   {2, 197, 128, 2}, {1, 513, 32, 2},
+                               {1, 600, 96, 2},  {1, 1100, 64, 1}};
   // Folded: C not a multiple of the 64-wide GEMM tile or the 16-column fold step (96),
   // N from 7 to 600 (two covariance slices).
   const int64_t folded[][4] = {{1, 7, 32, 1}, {2, 50, 96, 2}, {1, 600, 64, 2}};

@@ -104,6 +104,7 @@ struct Warp {
   Barrier barrier;
   unsigned lanes = 0;          // threads in this warp (the last one may be partial)
   uint64_t slots[kWarpSize];  // shuffle payloads, one per lane
+  std::vector<unsigned char> gathered;  // warp_all_gather's payloads, lane after lane
 };
 
 struct State {
@@ -248,6 +249,29 @@ void warp_exchange(const void* mine, void* out, size_t bytes, int src, unsigned 
   const int from = src >= 0 && static_cast<unsigned>(src) < w.lanes ? src : f.lane;
   std::memcpy(out, &w.slots[from], bytes);
   arrive(w.barrier);  // every lane has read before anyone publishes again
+}
+
+void warp_all_gather(const void* mine, void* all, size_t bytes, unsigned mask) {
+  Fiber& f = me();
+  Warp& w = state().warps[f.warp];
+  if (w.lanes != kWarpSize || mask != 0xffffffffu) {
+    fail("a warp-collective matrix operation in a partial warp or with a partial mask");
+  }
+  // Every lane asks for the same size (the call is warp-uniform), so whichever lane comes
+  // first sizes the buffer before anyone writes to it.
+  if (w.gathered.size() < bytes * kWarpSize) w.gathered.resize(bytes * kWarpSize);
+  std::memcpy(w.gathered.data() + static_cast<size_t>(f.lane) * bytes, mine, bytes);
+  arrive(w.barrier);  // every lane has published
+  std::memcpy(all, w.gathered.data(), bytes * kWarpSize);
+  arrive(w.barrier);  // every lane has read before anyone publishes again
+}
+
+void require_aligned(const void* p, size_t bytes, const char* what) {
+  if ((reinterpret_cast<uintptr_t>(p) & (bytes - 1)) != 0) {
+    char text[160];  // fail() copies it before this fiber is abandoned
+    std::snprintf(text, sizeof text, "misaligned address: %s at %p is not %zu-byte aligned", what, p, bytes);
+    fail(text);
+  }
 }
 
 void fail(const char* what) {

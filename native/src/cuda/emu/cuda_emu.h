@@ -81,6 +81,13 @@ void* dynamic_shared();
 // and receives lane `src`'s value in `out` (its own if src is out of range, as CUDA does
 // for shfl_down beyond the width). `mask` must name every lane of the warp.
 void warp_exchange(const void* mine, void* out, size_t bytes, int src, unsigned mask);
+// A warp-collective all-gather (the warp-wide matrix functions of wmma_emu.h): every lane
+// of the calling warp, which must be whole (32 lanes), publishes `bytes` from `mine`; each
+// lane then receives all 32 contributions in `all`, lane 0's first. `mask` must be full.
+void warp_all_gather(const void* mine, void* all, size_t bytes, unsigned mask);
+// Ends the launch with an error unless p is a multiple of `bytes` (a power of two): a
+// device faults on a misaligned vector or matrix access ("misaligned address").
+void require_aligned(const void* p, size_t bytes, const char* what);
 int lane_id();
 // The grid dimensions launch() accepts: a device's (x up to 2^31 - 1, y and z up to
 // 65535) unless a test lowers them, to make the launchers fold small shapes (cuda/grid.h
@@ -118,6 +125,7 @@ uint64_t barrier_arrivals();
 #define __launch_bounds__(...)
 #define __shared__ static
 #define __restrict__ __restrict
+#define __align__(n) alignas(n)
 
 #define threadIdx (::xcit_emu::thread_idx())
 #define blockIdx (::xcit_emu::block_idx())
@@ -173,6 +181,11 @@ inline unsigned int atomicInc(unsigned int* address, unsigned int limit) {
 
 template <class T>
 inline T __ldg(const T* p) {
+  return *p;
+}
+// A load that bypasses L1 (data another block wrote); the emulator has no caches.
+template <class T>
+inline T __ldcg(const T* p) {
   return *p;
 }
 inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }

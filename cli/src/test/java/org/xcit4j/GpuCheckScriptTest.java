@@ -18,10 +18,13 @@ import org.xcit4j.backend.Backends;
 
 /**
  * scripts/gpu-check.sh without a GPU: its summary table from canned logs of a real H200 run
- * (testdata/gpu-check), its plan (--dry-run), and its refusal where there is no CUDA device.
+ * (testdata/gpu-check), its plan (--dry-run), and its refusal where there is no CUDA device;
+ * and the same for the peers it times with --peers, bench/peers/peers_cuda.py (argument
+ * handling, plan, refusal, and its table from synthetic records, testdata/peers-cuda).
  */
 class GpuCheckScriptTest {
     private static final Path SCRIPT = TestData.root().resolve("scripts/gpu-check.sh");
+    private static final Path PEERS = TestData.root().resolve("bench/peers/peers_cuda.py");
 
     @TempDir
     Path tmp;
@@ -32,16 +35,29 @@ class GpuCheckScriptTest {
     private static Run script(String... args) throws IOException, InterruptedException {
         List<String> command = new ArrayList<>(List.of("bash", SCRIPT.toString()));
         command.addAll(List.of(args));
+        return run(command);
+    }
+
+    /** peers_cuda.py with every GPU hidden from torch, where torch is installed at all. */
+    private static Run peers(String... args) throws IOException, InterruptedException {
+        assumeTrue(new ProcessBuilder("python3", "--version").start().waitFor() == 0, "no python3");
+        List<String> command = new ArrayList<>(List.of("python3", PEERS.toString()));
+        command.addAll(List.of(args));
+        return run(command);
+    }
+
+    private static Run run(List<String> command) throws IOException, InterruptedException {
         ProcessBuilder pb = new ProcessBuilder(command).directory(TestData.root().toFile());
         // The test JVM's own runtime and classes: the script needs no jar then.
         pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
+        pb.environment().put("CUDA_VISIBLE_DEVICES", "");
         pb.environment().remove("OUT");
         Process p = pb.start();
         p.getOutputStream().close();
         // Both streams are small (no pipe fills up); the no-device path is one JVM start.
         if (!p.waitFor(2, TimeUnit.MINUTES)) {
             p.destroyForcibly();
-            throw new AssertionError("gpu-check.sh " + String.join(" ", args) + " did not end within 2 minutes");
+            throw new AssertionError(String.join(" ", command) + " did not end within 2 minutes");
         }
         return new Run(p.exitValue(), new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8),
                 new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
@@ -102,5 +118,76 @@ class GpuCheckScriptTest {
         assertTrue(r.err().startsWith("gpu-check: no CUDA device: "), r.err());
         assertTrue(r.err().contains(reason), r.err());
         assertEquals(1, r.err().lines().count(), r.err());
+    }
+
+    @Test
+    void peersOfTheGpuRunAreTabledWithTheBenchCases() throws Exception {
+        Path logs = tmp.resolve("logs");
+        copyTree(TestData.root().resolve("testdata/gpu-check/logs"), logs);
+        Files.copy(TestData.root().resolve("testdata/peers-cuda/format-sample.jsonl"), logs.resolve("peers.jsonl"));
+        Run r = script("--summarize", logs.toString());
+        assertTrue(r.out().contains("| timm eager fp32 xcit_small_12_p16 224x224 b1 | ok | 4.000 ms | 250.0 |\n"), r.out());
+        assertTrue(r.out().contains("| torch.compile bf16 xcit_small_12_p16 224x224 b1 | ok | 1.000 ms | 1000.0 |\n"), r.out());
+        assertEquals(4, r.out().lines().filter(l -> l.contains(" xcit_small_12_p16 224x224 b1 | ok |")).count(),
+                "the failed record has no row: " + r.out());
+    }
+
+    @Test
+    void dryRunWithPeersRunsPeersCudaOncePerModelSizeAndBatch() throws Exception {
+        Run r = script("--dry-run", "--peers", "--classpath", System.getProperty("java.class.path"), "--logs", tmp.toString());
+        assertEquals(0, r.code(), r.err());
+        List<String> peers = r.out().lines().filter(l -> l.contains("peers_cuda.py")).toList();
+        assertEquals(7, peers.size(), r.out());
+        assertTrue(peers.get(0).contains("--case xcit_small_12_p16@224x224/1 --skip-ours"), peers.get(0));
+        assertTrue(peers.stream().anyMatch(l -> l.contains("--case xcit_small_12_p16@224x224/256 ")), r.out());
+    }
+
+    @Test
+    void peersCudaStopsAtOnceWithoutCuda() throws Exception {
+        Run r = peers("--case", "xcit_nano_12_p16@224x224/1");
+        assertEquals(1, r.code(), r.out() + r.err());
+        assertEquals("", r.out());
+        assertTrue(r.err().startsWith("peers_cuda: no CUDA device: "), r.err());
+        assertTrue(r.err().strip().endsWith("nothing was run"), r.err());
+        assertEquals(1, r.err().lines().count(), r.err());
+    }
+
+    @Test
+    void peersCudaRefusesBadArgumentsWithUsage() throws Exception {
+        String[][] bad = {{"--case", "xcit_small_12_p16@224x224"}, {"--case", "xcit_small_12_p16@0x224/1"},
+                          {"--tools", "eager-int8"}, {"--runs", "0"}};
+        String[] says = {"expected MODEL@HxW/BATCH", "expected MODEL@HxW/BATCH", "unknown tools", "--runs must be"};
+        for (int i = 0; i < bad.length; i++) {
+            Run r = peers(bad[i]);
+            assertEquals(2, r.code(), String.join(" ", bad[i]) + ": " + r.err());
+            assertTrue(r.err().startsWith("usage: peers_cuda.py"), r.err());
+            assertTrue(r.err().contains(says[i]), r.err());
+        }
+    }
+
+    @Test
+    void peersCudaDryRunPrintsTheSameWeightsForEveryTool() throws Exception {
+        Run r = peers("--dry-run", "--case", "xcit_nano_12_p16@224x224/4", "--case", "xcit_small_12_p16@4096x4096/1",
+                "--tools", "eager-fp32,compile-bf16,ours-bf16", "--runs", "7", "--warmup", "2", "--workdir", tmp.toString());
+        assertEquals(0, r.code(), r.err());
+        List<String> lines = r.out().lines().toList();
+        assertEquals(8, lines.size(), r.out());
+        String nano = tmp.resolve("xcit_nano_12_p16_224x224").toString();
+        assertTrue(lines.get(0).endsWith("peer_worker.py prepare --model xcit_nano_12_p16 --height 224 --width 224 --workdir " + nano),
+                lines.get(0));
+        assertTrue(lines.get(1).endsWith("cuda --model xcit_nano_12_p16 --height 224 --width 224 --workdir " + nano
+                + " --batch 4 --precision fp32 --runs 7 --warmup 2"), lines.get(1));
+        assertTrue(lines.get(2).endsWith("--precision bf16 --runs 7 --warmup 2 --compile --compile-mode reduce-overhead"), lines.get(2));
+        assertTrue(lines.get(3).endsWith("xcit bench --weights " + nano + "/model.safetensors --size 224x224 --batch 4 --device cuda"
+                + " --precision bf16 --runs 7 --warmup 2"), lines.get(3));
+        assertTrue(lines.get(4).endsWith("--skip-flops"), "no CPU FLOP count at 4096^2: " + lines.get(4));
+    }
+
+    @Test
+    void peersCudaTablesARunsRecords() throws Exception {
+        Path sample = TestData.root().resolve("testdata/peers-cuda/format-sample.jsonl");
+        Run r = peers("--summarize", sample.toString());
+        assertEquals(0, r.code(), r.err());
+        assertEquals(Files.readString(TestData.root().resolve("testdata/peers-cuda/expected-table.md")), r.out());
     }
 }

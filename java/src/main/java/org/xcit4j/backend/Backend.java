@@ -601,6 +601,38 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
+     * Class attention with its query projection: q = u[:, 0] qWeight (C, C)^T + qBias (the cls
+     * rows' queries), then {@link #classAttentionFromRows}(out, weights, q, u, kvWeight, kvBias,
+     * heads, kvBuf) on the rows u (B, T, C). u0 and q (B, C) are scratch: the default gathers
+     * u's row 0 into u0 and keeps the queries in q; a backend may form them inside its
+     * attention instead (CudaBackend does, in one kernel). kvBuf as classAttentionFromRows's.
+     */
+    default void classAttentionWithQuery(Tensor out, Tensor weights, Tensor u, Tensor qWeight, Tensor qBias,
+                                         Tensor kvWeight, Tensor kvBias, int heads, Tensor u0, Tensor q, Tensor kvBuf) {
+        gatherRow(u0, u, 0);
+        linear(q, u0, qWeight, qBias);
+        classAttentionFromRows(out, weights, q, u, kvWeight, kvBias, heads, kvBuf);
+    }
+
+    /**
+     * The row-wise part of a class-attention block (spec 4) on x (B, T, C), each image's cls
+     * row first: u (B, T, C) = layerNorm(x; lnGamma1, lnBeta1) on every row; cls (B, C) =
+     * x[:, 0] as on entry (the cls row's residual, for the ops that follow); then the patch
+     * rows' whole update, x[:, t] += gamma1 * u[:, t] (their attention branch is u itself),
+     * followed by x[:, t] = layerNorm(x[:, t]; lnGamma2, lnBeta2) unless lnGamma2 is null
+     * (timm's tokens_norm). x[:, 0] is left as it was; u and cls must not alias x. The default
+     * is those ops one by one; a backend may fuse them (CudaBackend: one pass over the rows).
+     */
+    default void classAttentionRows(Tensor x, Tensor u, Tensor cls, Tensor lnGamma1, Tensor lnBeta1, Tensor gamma1,
+                                    Tensor lnGamma2, Tensor lnBeta2, float eps) {
+        layerNorm(u, x, lnGamma1, lnBeta1, eps);
+        gatherRow(cls, x, 0);
+        addScaled(x, u, gamma1);
+        if (lnGamma2 != null) layerNorm(x, x, lnGamma2, lnBeta2, eps);
+        scatterRow(x, 0, cls);
+    }
+
+    /**
      * The first step of folded class attention for ONE image (streamed sessions; see
      * {@link #foldsClassAttention}): keys (heads, C + 1), row h = [K'_h, c_h] with
      * K'_h[c] = s sum_j q[h*d + j] kWeight[h*d + j, c] and c_h = s sum_j q[h*d + j] kBias[h*d + j],

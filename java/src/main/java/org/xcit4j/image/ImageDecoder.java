@@ -3,6 +3,7 @@ package org.xcit4j.image;
 import java.awt.color.ColorSpace;
 import java.awt.image.BufferedImage;
 import java.awt.image.Raster;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -74,11 +75,22 @@ public final class ImageDecoder {
      * @throws ImageLoadException if the file is missing, not an image, damaged, or over the limits
      */
     public RgbImage decode(Path file) throws ImageLoadException {
-        return withReader(file, (reader, in) -> {
-            Decoded d = read(file, reader, in);
-            RgbImage rgb = d.rgb();
-            return d.jpeg() ? ExifOrientation.apply(rgb, JpegMarkers.exifOrientation(file)) : rgb;
-        });
+        Source source = fileSource(file);
+        return withReader(file, source, (reader, in) -> decoded(file, source, reader, in));
+    }
+
+    /**
+     * Decodes an image file's bytes held in memory (a Spark binaryFile row, an upload) as
+     * {@link #decode(Path)} decodes the file; {@code name} names it in errors.
+     */
+    public RgbImage decode(byte[] content, Path name) throws ImageLoadException {
+        Source source = () -> ImageIO.createImageInputStream(new ByteArrayInputStream(content));
+        return withReader(name, source, (reader, in) -> decoded(name, source, reader, in));
+    }
+
+    private RgbImage decoded(Path file, Source source, ImageReader reader, ImageInputStream in) throws IOException {
+        Decoded d = read(file, source, reader, in);
+        return d.jpeg() ? ExifOrientation.apply(d.rgb(), JpegMarkers.exifOrientation(source)) : d.rgb();
     }
 
     /**
@@ -91,21 +103,30 @@ public final class ImageDecoder {
      * @throws ImageLoadException if the file is missing or not an image
      */
     public int[] size(Path file) throws ImageLoadException {
-        return withReader(file, (reader, in) -> {
+        return withReader(file, fileSource(file), (reader, in) -> {
             reader.setInput(in, true, true);
             return new int[] {reader.getWidth(0), reader.getHeight(0)};
         });
+    }
+
+    /** Opens the image's bytes from the start; called once for the pixels, again for JPEG marker segments. */
+    interface Source {
+        ImageInputStream open() throws IOException;
+    }
+
+    private static Source fileSource(Path file) throws ImageLoadException {
+        if (!Files.exists(file)) throw new ImageLoadException(file, "no such file");
+        if (!Files.isRegularFile(file)) throw new ImageLoadException(file, "not a regular file");
+        return () -> ImageIO.createImageInputStream(file.toFile());
     }
 
     private interface ReaderTask<T> {
         T run(ImageReader reader, ImageInputStream in) throws IOException;
     }
 
-    /** Opens {@code file} with the reader its content calls for and runs {@code task}; every failure names the file. */
-    private static <T> T withReader(Path file, ReaderTask<T> task) throws ImageLoadException {
-        if (!Files.exists(file)) throw new ImageLoadException(file, "no such file");
-        if (!Files.isRegularFile(file)) throw new ImageLoadException(file, "not a regular file");
-        try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
+    /** Opens {@code source} with the reader its content calls for and runs {@code task}; every failure names {@code file}. */
+    private static <T> T withReader(Path file, Source source, ReaderTask<T> task) throws ImageLoadException {
+        try (ImageInputStream in = source.open()) {
             if (in == null) throw new ImageLoadException(file, "cannot be opened");
             ImageReader reader = readerFor(file, in);
             try {
@@ -125,7 +146,7 @@ public final class ImageDecoder {
     private record Decoded(RgbImage rgb, boolean jpeg) {
     }
 
-    private Decoded read(Path file, ImageReader reader, ImageInputStream in) throws IOException {
+    private Decoded read(Path file, Source source, ImageReader reader, ImageInputStream in) throws IOException {
         // Metadata is not needed (EXIF is read separately and only for JPEG): skipping it
         // saves time and avoids failures on odd metadata the pixels do not depend on.
         reader.setInput(in, true, true);
@@ -138,7 +159,7 @@ public final class ImageDecoder {
         String format = reader.getFormatName().toLowerCase(Locale.ROOT);
         boolean jpeg = format.contains("jpeg") || format.contains("jpg");
         RgbImage rgb;
-        if (jpeg && isCmyk(reader) && reader.canReadRaster() && JpegMarkers.adobeTransform(file) != JpegMarkers.ADOBE_YCCK) {
+        if (jpeg && isCmyk(reader) && reader.canReadRaster() && JpegMarkers.adobeTransform(source) != JpegMarkers.ADOBE_YCCK) {
             // PIL converts CMYK naively (no ICC) and reads JPEG CMYK as Adobe-inverted
             // ("CMYK;I", always); TwelveMonkeys' read() would colour-manage, so take the
             // stored values and convert as PIL does. YCCK is left to TwelveMonkeys (its raw

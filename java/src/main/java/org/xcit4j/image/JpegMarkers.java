@@ -11,7 +11,6 @@ import com.twelvemonkeys.imageio.metadata.tiff.TIFFReader;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.file.Path;
 import java.util.List;
 import javax.imageio.ImageIO;
 import javax.imageio.stream.ImageInputStream;
@@ -32,9 +31,9 @@ final class JpegMarkers {
     }
 
     /** The EXIF orientation (IFD0 tag 0x0112), or {@link ExifOrientation#NORMAL} when absent or outside 1..8. */
-    static int exifOrientation(Path file) {
+    static int exifOrientation(ImageDecoder.Source source) {
         try {
-            byte[] data = firstSegment(file, JPEG.APP1, "Exif");
+            byte[] data = firstSegment(source, JPEG.APP1, "Exif");
             if (data == null) return ExifOrientation.NORMAL;
             // After the "Exif" identifier come one or two NULs, then the TIFF header (II* or MM*).
             int start = 0;
@@ -53,9 +52,9 @@ final class JpegMarkers {
     }
 
     /** The APP14 Adobe transform byte (0 RGB/CMYK, 1 YCbCr, 2 YCCK), or {@link #NO_ADOBE}. */
-    static int adobeTransform(Path file) {
+    static int adobeTransform(ImageDecoder.Source source) {
         try {
-            byte[] data = firstSegment(file, JPEG.APP14, "Adobe");
+            byte[] data = firstSegment(source, JPEG.APP14, "Adobe");
             // The payload ends with the transform byte (after version, flags0, flags1); where data()
             // starts depends on how the identifier was split off, the end does not.
             return data == null || data.length == 0 ? NO_ADOBE : data[data.length - 1] & 0xff;
@@ -65,8 +64,8 @@ final class JpegMarkers {
     }
 
     /** The payload after the identifier of the first {@code marker} segment named {@code id}, or null. */
-    private static byte[] firstSegment(Path file, int marker, String id) throws IOException {
-        try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
+    private static byte[] firstSegment(ImageDecoder.Source source, int marker, String id) throws IOException {
+        try (ImageInputStream in = source.open()) {
             if (in == null) return null;
             List<JPEGSegment> segments = JPEGSegmentUtil.readSegments(in, marker, id);
             if (segments.isEmpty()) return null;

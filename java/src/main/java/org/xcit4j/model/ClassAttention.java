@@ -33,20 +33,21 @@ record ClassAttention(Linear q, Linear kv, Linear proj, int heads, Linear k, Lin
     }
 
     /**
-     * Scratch: cls (B, C) holds the normalised cls row on entry; q, attn (B, C); kv (B, T, 2C),
-     * null on a backend that folds class attention.
+     * Scratch: u0, q, attn (B, C) (u0 and q: what {@link Backend#classAttentionWithQuery}'s
+     * default uses); kv (B, T, 2C), null on a backend that folds class attention.
      */
-    record Buffers(Tensor cls, Tensor q, Tensor kv, Tensor attn) {
+    record Buffers(Tensor u0, Tensor q, Tensor kv, Tensor attn) {
     }
 
     /**
-     * out (B, C) = ClassAttn(u (B, T, C)), where buf.cls() already holds u's row 0; the
-     * softmax weights go to {@code weights} (B, heads, T) unless it is null.
+     * x (B, C) += gamma * ClassAttn(u (B, T, C)): the cls rows' attention branch with its
+     * residual update, the queries from u's row 0; the softmax weights go to {@code weights}
+     * (B, heads, T) unless it is null. tmp (B, C) is scratch (Backend.linearAddScaled).
      */
-    void forward(Backend backend, Tensor out, Tensor weights, Tensor u, Buffers buf) {
-        q.forward(backend, buf.q(), buf.cls());
-        backend.classAttentionFromRows(buf.attn(), weights, buf.q(), u, kv.weight(), kv.bias(), heads, buf.kv());
-        proj.forward(backend, out, buf.attn());
+    void forwardResidual(Backend backend, Tensor x, Tensor weights, Tensor u, Tensor gamma, Buffers buf, Tensor tmp) {
+        backend.classAttentionWithQuery(buf.attn(), weights, u, q.weight(), q.bias(), kv.weight(), kv.bias(), heads,
+                buf.u0(), buf.q(), buf.kv());
+        backend.linearAddScaled(x, buf.attn(), proj.weight(), proj.bias(), gamma, tmp);
     }
 
     long parameters() {

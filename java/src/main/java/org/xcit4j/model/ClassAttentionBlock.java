@@ -19,30 +19,30 @@ record ClassAttentionBlock(LayerNorm norm1, ClassAttention attn, Tensor gamma1, 
                 scope.tensor("gamma2", c), config.tokensNorm());
     }
 
-    /** Scratch: u (B, T, C), the attention's buffers, clsOut (B, C), hidden (B, hidden). */
-    record Buffers(Tensor u, ClassAttention.Buffers attn, Tensor clsOut, Tensor hidden) {
+    /**
+     * Scratch: u (B, T, C); the attention's buffers; cls (B, C), the cls rows while the block
+     * updates them (and after the last block); hidden (B, hidden); tmp (B, C).
+     */
+    record Buffers(Tensor u, ClassAttention.Buffers attn, Tensor cls, Tensor hidden, Tensor tmp) {
     }
 
-    /** Updates x (B, T, C) in place; the attention weights (B, heads, T) go to {@code weights} unless null. */
-    void forward(Backend backend, Tensor x, Tensor weights, Buffers buf) {
-        Tensor cls = buf.attn().cls();
-        norm1.forward(backend, buf.u(), x);
-        backend.gatherRow(cls, buf.u(), 0);
-        attn.forward(backend, buf.clsOut(), weights, buf.u(), buf.attn());
-        // The patch rows receive gamma1 * LN1(x) too, exactly as the reference code does.
-        backend.scatterRow(buf.u(), 0, buf.clsOut());
-        backend.addScaled(x, buf.u(), gamma1);
-
-        if (tokensNorm) {
-            norm2.forward(backend, x, x);
-            backend.gatherRow(cls, x, 0);
-        } else {
-            backend.gatherRow(cls, x, 0);
-            norm2.forward(backend, cls, cls);
-        }
-        mlp.forward(backend, buf.clsOut(), cls, buf.hidden());
-        backend.addScaled(cls, buf.clsOut(), gamma2);
-        backend.scatterRow(x, 0, cls);
+    /**
+     * Updates x (B, T, C) in place; the attention weights (B, heads, T) go to {@code weights}
+     * unless null. The cls rows are updated in buf.cls() and written back to x's row 0 unless
+     * {@code last}: after the last block only buf.cls() holds them (the head reads them there).
+     */
+    void forward(Backend backend, Tensor x, Tensor weights, Buffers buf, boolean last) {
+        Tensor cls = buf.cls();
+        // LN1 of every row into u; cls = x[:, 0]; the patch rows' whole update, since their
+        // attention branch is u itself (exactly as the reference code), LN2 included with tokens_norm.
+        backend.classAttentionRows(x, buf.u(), cls, norm1.weight(), norm1.bias(), gamma1,
+                tokensNorm ? norm2.weight() : null, tokensNorm ? norm2.bias() : null, LayerNorm.EPS);
+        attn.forwardResidual(backend, cls, weights, buf.u(), gamma1, buf.attn(), buf.tmp());
+        // LN2 on the cls row (on every row with tokens_norm: the patch rows had theirs above).
+        norm2.forward(backend, cls, cls);
+        backend.linearGelu(buf.hidden(), cls, mlp.fc1().weight(), mlp.fc1().bias());
+        backend.linearAddScaled(cls, buf.hidden(), mlp.fc2().weight(), mlp.fc2().bias(), gamma2, buf.tmp());
+        if (!last) backend.scatterRow(x, 0, cls);
     }
 
     long parameters() {

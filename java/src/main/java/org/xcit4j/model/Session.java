@@ -96,10 +96,11 @@ public final class Session implements AutoCloseable {
             this.clsWeights = streamedCls.weights();
         } else {
             this.clsRows = plan.tensor("clsRows");
+            // clsOut serves as the attention's u0 scratch and, after it, as the residual ops' tmp.
             this.clsBuffers = new ClassAttentionBlock.Buffers(plan.tensor("clsU"),
-                    new ClassAttention.Buffers(plan.tensor("cls"), plan.tensor("clsQ"),
+                    new ClassAttention.Buffers(plan.tensor("clsOut"), plan.tensor("clsQ"),
                             backend.foldsClassAttention() ? null : plan.tensor("clsKv"), plan.tensor("clsAttn")),
-                    plan.tensor("clsOut"), plan.tensor("clsHidden"));
+                    plan.tensor("cls"), plan.tensor("clsHidden"), plan.tensor("clsOut"));
             this.clsWeights = plan.tensor("clsWeights");
         }
         try {
@@ -148,11 +149,12 @@ public final class Session implements AutoCloseable {
                 backend.prependRow(clsRows, model.clsToken(), trunk.tokens());
                 List<ClassAttentionBlock> blocks = model.clsBlocks();
                 for (int i = 0; i < blocks.size(); i++) {
-                    blocks.get(i).forward(backend, clsRows, i == blocks.size() - 1 ? clsWeights : null, clsBuffers);
+                    boolean last = i == blocks.size() - 1;
+                    blocks.get(i).forward(backend, clsRows, last ? clsWeights : null, clsBuffers, last);
                 }
                 clsMaps.run(backend);
-                backend.gatherRow(outputs.features(), clsRows, 0);
-                model.norm().forward(backend, outputs.features(), outputs.features());
+                // The last block leaves the cls rows in its cls buffer (not in clsRows' row 0).
+                model.norm().forward(backend, outputs.features(), clsBuffers.cls());
             }
             if (outputs.logits() != null) model.head().forward(backend, outputs.logits(), outputs.features());
         }

@@ -69,18 +69,22 @@ public final class Predictor implements AutoCloseable {
                     + "a Predictor runs classification sessions");
         }
         int cores = Runtime.getRuntime().availableProcessors();
+        int given = options.threads();
         // AUTO's note names the thread count a host device will get.
-        int hostThreads = Math.max(1, cores / (options.concurrency() > 0 ? options.concurrency() : defaultConcurrency(Device.CPU, cores)));
+        int hostThreads = given > 0 ? given
+                : Math.max(1, cores / (options.concurrency() > 0 ? options.concurrency() : defaultConcurrency(Device.CPU, cores)));
         Device device = DeviceBackends.resolve(options.device(), options.precision(), hostThreads, options.notes());
-        this.concurrency = options.concurrency() > 0 ? options.concurrency() : defaultConcurrency(device, cores);
         boolean host = device != Device.CUDA;
-        if (host && concurrency > cores) {
-            throw new IllegalArgumentException("concurrency " + concurrency + " is more than the " + cores + " cores device '"
-                    + device + "' runs on: forwards would oversubscribe them");
+        this.concurrency = options.concurrency() > 0 ? options.concurrency()
+                : host && given > 0 ? Math.max(1, cores / given) : defaultConcurrency(device, cores);
+        int threads = given > 0 ? given : Math.max(1, cores / concurrency);
+        if (host && (long) concurrency * threads > cores) {
+            throw new IllegalArgumentException("concurrency " + concurrency + (given > 0 ? " x " + threads + " threads" : "")
+                    + " is more than the " + cores + " cores device '" + device + "' runs on: forwards would oversubscribe them");
         }
         this.model = model;
         this.ownsModel = ownsModel;
-        this.backends = DeviceBackends.of(device, options.precision(), host ? Math.max(1, cores / concurrency) : 0);
+        this.backends = DeviceBackends.of(device, options.precision(), host ? threads : 0);
         this.permits = new Semaphore(concurrency, true);
         long limit = options.memoryLimit() > 0 ? options.memoryLimit() : MemoryBudget.available() / 4;
         this.cache = new SessionCache(shape -> openSession(shape, options), limit);
@@ -241,7 +245,8 @@ public final class Predictor implements AutoCloseable {
     }
 
     /**
-     * OpenMP threads of each forward on host devices (cores / concurrency); 0 on CUDA.
+     * OpenMP threads of each forward on host devices ({@link PredictorOptions#threads()}, else cores /
+     * concurrency); 0 on CUDA.
      *
      * @return the threads per forward
      */

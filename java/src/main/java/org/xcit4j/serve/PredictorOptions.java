@@ -15,6 +15,10 @@ import org.xcit4j.model.SessionOptions;
  *                    {@link Predictor#defaultConcurrency}. On host devices at most the number of
  *                    cores: each forward gets {@code cores / concurrency} threads, so the cores are
  *                    never oversubscribed
+ * @param threads     OpenMP threads of each forward on host devices; 0 means {@code cores / concurrency}.
+ *                    Given, concurrency defaults to {@code cores / threads}, and {@code concurrency *
+ *                    threads} may not exceed the cores (a Spark executor gives each task
+ *                    {@code spark.task.cpus} threads this way)
  * @param memoryLimit bytes of session activation memory the predictor keeps planned, in use
  *                    and idle; least recently used idle sessions are closed to stay below it. 0 means
  *                    a quarter of the memory available when the predictor opens
@@ -22,16 +26,16 @@ import org.xcit4j.model.SessionOptions;
  * @param notes       receives what {@link Device#AUTO} picked and why; by default the {@link System.Logger}
  *                    named after {@link Predictor} at INFO
  */
-public record PredictorOptions(Device device, Precision precision, int concurrency, long memoryLimit, SessionOptions session,
+public record PredictorOptions(Device device, Precision precision, int concurrency, int threads, long memoryLimit, SessionOptions session,
                                Consumer<String> notes) {
-    public static final PredictorOptions DEFAULT = new PredictorOptions(Device.AUTO, Precision.FP32, 0, 0, SessionOptions.DEFAULT,
+    public static final PredictorOptions DEFAULT = new PredictorOptions(Device.AUTO, Precision.FP32, 0, 0, 0, SessionOptions.DEFAULT,
             note -> System.getLogger(Predictor.class.getName()).log(System.Logger.Level.INFO, note));
 
     /**
      * Checks the options.
      *
      * @throws NullPointerException if an object is null
-     * @throws IllegalArgumentException if concurrency or memoryLimit is negative
+     * @throws IllegalArgumentException if concurrency, threads or memoryLimit is negative
      */
     public PredictorOptions {
         Objects.requireNonNull(device, "device");
@@ -39,6 +43,7 @@ public record PredictorOptions(Device device, Precision precision, int concurren
         Objects.requireNonNull(session, "session");
         Objects.requireNonNull(notes, "notes");
         if (concurrency < 0) throw new IllegalArgumentException("concurrency must be >= 0 (0 = default), got " + concurrency);
+        if (threads < 0) throw new IllegalArgumentException("threads must be >= 0 (0 = cores / concurrency), got " + threads);
         if (memoryLimit < 0) throw new IllegalArgumentException("memoryLimit must be >= 0 (0 = default), got " + memoryLimit);
     }
 
@@ -49,7 +54,7 @@ public record PredictorOptions(Device device, Precision precision, int concurren
      * @return the new options
      */
     public PredictorOptions withDevice(Device d) {
-        return new PredictorOptions(d, precision, concurrency, memoryLimit, session, notes);
+        return new PredictorOptions(d, precision, concurrency, threads, memoryLimit, session, notes);
     }
 
     /**
@@ -59,7 +64,7 @@ public record PredictorOptions(Device device, Precision precision, int concurren
      * @return the new options
      */
     public PredictorOptions withPrecision(Precision p) {
-        return new PredictorOptions(device, p, concurrency, memoryLimit, session, notes);
+        return new PredictorOptions(device, p, concurrency, threads, memoryLimit, session, notes);
     }
 
     /**
@@ -69,7 +74,17 @@ public record PredictorOptions(Device device, Precision precision, int concurren
      * @return the new options
      */
     public PredictorOptions withConcurrency(int c) {
-        return new PredictorOptions(device, precision, c, memoryLimit, session, notes);
+        return new PredictorOptions(device, precision, c, threads, memoryLimit, session, notes);
+    }
+
+    /**
+     * A copy with another number of OpenMP threads per forward.
+     *
+     * @param t threads of each forward on host devices; 0 for cores / concurrency
+     * @return the new options
+     */
+    public PredictorOptions withThreads(int t) {
+        return new PredictorOptions(device, precision, concurrency, t, memoryLimit, session, notes);
     }
 
     /**
@@ -79,7 +94,7 @@ public record PredictorOptions(Device device, Precision precision, int concurren
      * @return the new options
      */
     public PredictorOptions withMemoryLimit(long bytes) {
-        return new PredictorOptions(device, precision, concurrency, bytes, session, notes);
+        return new PredictorOptions(device, precision, concurrency, threads, bytes, session, notes);
     }
 
     /**
@@ -89,7 +104,7 @@ public record PredictorOptions(Device device, Precision precision, int concurren
      * @return the new options
      */
     public PredictorOptions withSession(SessionOptions s) {
-        return new PredictorOptions(device, precision, concurrency, memoryLimit, s, notes);
+        return new PredictorOptions(device, precision, concurrency, threads, memoryLimit, s, notes);
     }
 
     /**
@@ -99,6 +114,6 @@ public record PredictorOptions(Device device, Precision precision, int concurren
      * @return the new options
      */
     public PredictorOptions withNotes(Consumer<String> n) {
-        return new PredictorOptions(device, precision, concurrency, memoryLimit, session, n);
+        return new PredictorOptions(device, precision, concurrency, threads, memoryLimit, session, n);
     }
 }

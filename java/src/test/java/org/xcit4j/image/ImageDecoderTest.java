@@ -45,6 +45,25 @@ class ImageDecoderTest {
     }
 
     @Test
+    void bytesInMemoryDecodeAsTheFileDoes() throws Exception {
+        // EXIF orientation and the Adobe CMYK marker are read from the bytes too.
+        ImageDecoder d = new ImageDecoder();
+        for (String name : new String[] {"rgb.png", "exif_orientation_6.jpg", "cmyk.jpg", "gray16.png", "anim.gif", "lossless.webp"}) {
+            Path file = TestData.root().resolve("testdata/images").resolve(name);
+            RgbImage fromFile = d.decode(file), fromBytes = d.decode(Files.readAllBytes(file), file);
+            assertEquals(fromFile.width(), fromBytes.width(), name);
+            assertEquals(fromFile.height(), fromBytes.height(), name);
+            assertTrue(java.util.Arrays.equals(fromFile.pixels(), fromBytes.pixels()), name);
+        }
+        Path truncated = broken("truncated.jpg");
+        ImageLoadException e = assertThrows(ImageLoadException.class, () -> d.decode(Files.readAllBytes(truncated), truncated));
+        assertTrue(e.getMessage().startsWith(truncated + ": ") && e.getMessage().contains("truncated"), e.getMessage());
+        Path name = Path.of("upload");
+        e = assertThrows(ImageLoadException.class, () -> d.decode(new byte[] {1, 2, 3}, name));
+        assertEquals("upload: not a readable image (expected JPEG, PNG, BMP, GIF or WebP content)", e.getMessage());
+    }
+
+    @Test
     void decompressionBombIsRefusedFromTheHeader() throws Exception {
         // 20000 x 20000 declared in 200 bytes: refused before decoding, whatever the data.
         ImageTooLargeException e = (ImageTooLargeException) fails(new ImageDecoder(), broken("bomb.png"),

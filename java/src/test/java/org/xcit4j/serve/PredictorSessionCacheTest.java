@@ -150,4 +150,23 @@ class PredictorSessionCacheTest {
             assertEquals(0, p.stats().sessions());
         }
     }
+
+    @Test
+    void givenThreadsSetTheConcurrencyAndMayNotOversubscribe() {
+        int cores = Runtime.getRuntime().availableProcessors();
+        try (Xcit model = Xcit.random(CFG, 3)) {
+            try (Predictor p = Predictor.of(model, PredictorOptions.DEFAULT.withDevice(Device.CPU).withThreads(1))) {
+                assertEquals(1, p.threadsPerRequest());
+                assertEquals(cores, p.concurrency(), "cores / threads forwards at once");
+            }
+            try (Predictor p = Predictor.of(model, PredictorOptions.DEFAULT.withDevice(Device.CPU).withThreads(1).withConcurrency(1))) {
+                assertEquals(1, p.threadsPerRequest());
+                assertEquals(1, p.concurrency());
+            }
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> Predictor.of(model, PredictorOptions.DEFAULT.withDevice(Device.CPU).withThreads(cores + 1)));
+            assertTrue(e.getMessage().contains("oversubscribe"), e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> PredictorOptions.DEFAULT.withThreads(-1));
+        }
+    }
 }

@@ -101,6 +101,15 @@ public class xcit_cuda_h {
     public static int XCIT_CUDA_LINEAR_ACCUMULATE() {
         return XCIT_CUDA_LINEAR_ACCUMULATE;
     }
+    private static final int XCIT_CUDA_CONVERT_MAX = (int)8L;
+    /**
+     * {@snippet lang=c :
+     * #define XCIT_CUDA_CONVERT_MAX 8
+     * }
+     */
+    public static int XCIT_CUDA_CONVERT_MAX() {
+        return XCIT_CUDA_CONVERT_MAX;
+    }
 
     private static class xcit_cuda_abi_version {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
@@ -400,6 +409,72 @@ public class xcit_cuda_h {
                 traceDowncall("xcit_cuda_convert", ctx, out, out_type, in, in_type, count);
             }
             return (int)mh$.invokeExact(ctx, out, out_type, in, in_type, count);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_convert_many {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_convert_many");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_convert_many(xcit_ctx *ctx, int32_t n, void* const *out, int32_t out_type, const void* const *in, int32_t in_type, const int64_t *counts)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_convert_many$descriptor() {
+        return xcit_cuda_convert_many.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_convert_many(xcit_ctx *ctx, int32_t n, void* const *out, int32_t out_type, const void* const *in, int32_t in_type, const int64_t *counts)
+     * }
+     */
+    public static MethodHandle xcit_cuda_convert_many$handle() {
+        return xcit_cuda_convert_many.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_convert_many(xcit_ctx *ctx, int32_t n, void* const *out, int32_t out_type, const void* const *in, int32_t in_type, const int64_t *counts)
+     * }
+     */
+    public static MemorySegment xcit_cuda_convert_many$address() {
+        return xcit_cuda_convert_many.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_convert_many(xcit_ctx *ctx, int32_t n, void* const *out, int32_t out_type, const void* const *in, int32_t in_type, const int64_t *counts)
+     * }
+     */
+    public static int xcit_cuda_convert_many(MemorySegment ctx, int n, MemorySegment out, int out_type, MemorySegment in, int in_type, MemorySegment counts) {
+        var mh$ = xcit_cuda_convert_many.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_convert_many", ctx, n, out, out_type, in, in_type, counts);
+            }
+            return (int)mh$.invokeExact(ctx, n, out, out_type, in, in_type, counts);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -2795,7 +2870,8 @@ public class xcit_cuda_h {
             xcit_cuda_h.C_LONG_LONG,
             xcit_cuda_h.C_LONG_LONG,
             xcit_cuda_h.C_LONG_LONG,
-            xcit_cuda_h.C_LONG_LONG
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_INT
         );
 
         public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_conv3x3s2_f32");
@@ -2806,7 +2882,7 @@ public class xcit_cuda_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * xcit_status xcit_cuda_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
      * }
      */
     public static FunctionDescriptor xcit_cuda_conv3x3s2_f32$descriptor() {
@@ -2816,7 +2892,7 @@ public class xcit_cuda_h {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * xcit_status xcit_cuda_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
      * }
      */
     public static MethodHandle xcit_cuda_conv3x3s2_f32$handle() {
@@ -2826,7 +2902,7 @@ public class xcit_cuda_h {
     /**
      * Address for:
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * xcit_status xcit_cuda_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
      * }
      */
     public static MemorySegment xcit_cuda_conv3x3s2_f32$address() {
@@ -2835,16 +2911,16 @@ public class xcit_cuda_h {
 
     /**
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * xcit_status xcit_cuda_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
      * }
      */
-    public static int xcit_cuda_conv3x3s2_f32(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, long batch, long height, long width, long in_channels, long out_channels) {
+    public static int xcit_cuda_conv3x3s2_f32(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, long batch, long height, long width, long in_channels, long out_channels, int flags) {
         var mh$ = xcit_cuda_conv3x3s2_f32.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("xcit_cuda_conv3x3s2_f32", ctx, out, in, weight, bias, batch, height, width, in_channels, out_channels);
+                traceDowncall("xcit_cuda_conv3x3s2_f32", ctx, out, in, weight, bias, batch, height, width, in_channels, out_channels, flags);
             }
-            return (int)mh$.invokeExact(ctx, out, in, weight, bias, batch, height, width, in_channels, out_channels);
+            return (int)mh$.invokeExact(ctx, out, in, weight, bias, batch, height, width, in_channels, out_channels, flags);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -2864,7 +2940,8 @@ public class xcit_cuda_h {
             xcit_cuda_h.C_LONG_LONG,
             xcit_cuda_h.C_LONG_LONG,
             xcit_cuda_h.C_LONG_LONG,
-            xcit_cuda_h.C_LONG_LONG
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_INT
         );
 
         public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_conv3x3s2_f16");
@@ -2875,7 +2952,7 @@ public class xcit_cuda_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_conv3x3s2_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * xcit_status xcit_cuda_conv3x3s2_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
      * }
      */
     public static FunctionDescriptor xcit_cuda_conv3x3s2_f16$descriptor() {
@@ -2885,7 +2962,7 @@ public class xcit_cuda_h {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_conv3x3s2_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * xcit_status xcit_cuda_conv3x3s2_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
      * }
      */
     public static MethodHandle xcit_cuda_conv3x3s2_f16$handle() {
@@ -2895,7 +2972,7 @@ public class xcit_cuda_h {
     /**
      * Address for:
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_conv3x3s2_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * xcit_status xcit_cuda_conv3x3s2_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
      * }
      */
     public static MemorySegment xcit_cuda_conv3x3s2_f16$address() {
@@ -2904,16 +2981,16 @@ public class xcit_cuda_h {
 
     /**
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_conv3x3s2_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * xcit_status xcit_cuda_conv3x3s2_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
      * }
      */
-    public static int xcit_cuda_conv3x3s2_f16(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, long batch, long height, long width, long in_channels, long out_channels) {
+    public static int xcit_cuda_conv3x3s2_f16(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, long batch, long height, long width, long in_channels, long out_channels, int flags) {
         var mh$ = xcit_cuda_conv3x3s2_f16.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("xcit_cuda_conv3x3s2_f16", ctx, out, in, weight, bias, batch, height, width, in_channels, out_channels);
+                traceDowncall("xcit_cuda_conv3x3s2_f16", ctx, out, in, weight, bias, batch, height, width, in_channels, out_channels, flags);
             }
-            return (int)mh$.invokeExact(ctx, out, in, weight, bias, batch, height, width, in_channels, out_channels);
+            return (int)mh$.invokeExact(ctx, out, in, weight, bias, batch, height, width, in_channels, out_channels, flags);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -2933,7 +3010,8 @@ public class xcit_cuda_h {
             xcit_cuda_h.C_LONG_LONG,
             xcit_cuda_h.C_LONG_LONG,
             xcit_cuda_h.C_LONG_LONG,
-            xcit_cuda_h.C_LONG_LONG
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_INT
         );
 
         public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_conv3x3s2_bf16");
@@ -2944,7 +3022,7 @@ public class xcit_cuda_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_conv3x3s2_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * xcit_status xcit_cuda_conv3x3s2_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
      * }
      */
     public static FunctionDescriptor xcit_cuda_conv3x3s2_bf16$descriptor() {
@@ -2954,7 +3032,7 @@ public class xcit_cuda_h {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_conv3x3s2_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * xcit_status xcit_cuda_conv3x3s2_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
      * }
      */
     public static MethodHandle xcit_cuda_conv3x3s2_bf16$handle() {
@@ -2964,7 +3042,7 @@ public class xcit_cuda_h {
     /**
      * Address for:
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_conv3x3s2_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * xcit_status xcit_cuda_conv3x3s2_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
      * }
      */
     public static MemorySegment xcit_cuda_conv3x3s2_bf16$address() {
@@ -2973,16 +3051,16 @@ public class xcit_cuda_h {
 
     /**
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_conv3x3s2_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * xcit_status xcit_cuda_conv3x3s2_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
      * }
      */
-    public static int xcit_cuda_conv3x3s2_bf16(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, long batch, long height, long width, long in_channels, long out_channels) {
+    public static int xcit_cuda_conv3x3s2_bf16(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, long batch, long height, long width, long in_channels, long out_channels, int flags) {
         var mh$ = xcit_cuda_conv3x3s2_bf16.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("xcit_cuda_conv3x3s2_bf16", ctx, out, in, weight, bias, batch, height, width, in_channels, out_channels);
+                traceDowncall("xcit_cuda_conv3x3s2_bf16", ctx, out, in, weight, bias, batch, height, width, in_channels, out_channels, flags);
             }
-            return (int)mh$.invokeExact(ctx, out, in, weight, bias, batch, height, width, in_channels, out_channels);
+            return (int)mh$.invokeExact(ctx, out, in, weight, bias, batch, height, width, in_channels, out_channels, flags);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -4166,6 +4244,7 @@ public class xcit_cuda_h {
             xcit_cuda_h.C_POINTER,
             xcit_cuda_h.C_POINTER,
             xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
             xcit_cuda_h.C_LONG_LONG,
             xcit_cuda_h.C_LONG_LONG,
             xcit_cuda_h.C_LONG_LONG,
@@ -4180,7 +4259,7 @@ public class xcit_cuda_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_lpi_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight1, const float *bias1, const float *bn_scale, const float *bn_shift, const float *weight2, const float *bias2, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
+     * xcit_status xcit_cuda_lpi_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight1, const float *bias1, const float *bn_scale, const float *bn_shift, const float *weight2, const float *bias2, const float *gamma, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
      * }
      */
     public static FunctionDescriptor xcit_cuda_lpi_f32$descriptor() {
@@ -4190,7 +4269,7 @@ public class xcit_cuda_h {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_lpi_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight1, const float *bias1, const float *bn_scale, const float *bn_shift, const float *weight2, const float *bias2, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
+     * xcit_status xcit_cuda_lpi_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight1, const float *bias1, const float *bn_scale, const float *bn_shift, const float *weight2, const float *bias2, const float *gamma, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
      * }
      */
     public static MethodHandle xcit_cuda_lpi_f32$handle() {
@@ -4200,7 +4279,7 @@ public class xcit_cuda_h {
     /**
      * Address for:
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_lpi_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight1, const float *bias1, const float *bn_scale, const float *bn_shift, const float *weight2, const float *bias2, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
+     * xcit_status xcit_cuda_lpi_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight1, const float *bias1, const float *bn_scale, const float *bn_shift, const float *weight2, const float *bias2, const float *gamma, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
      * }
      */
     public static MemorySegment xcit_cuda_lpi_f32$address() {
@@ -4209,16 +4288,16 @@ public class xcit_cuda_h {
 
     /**
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_lpi_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight1, const float *bias1, const float *bn_scale, const float *bn_shift, const float *weight2, const float *bias2, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
+     * xcit_status xcit_cuda_lpi_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight1, const float *bias1, const float *bn_scale, const float *bn_shift, const float *weight2, const float *bias2, const float *gamma, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
      * }
      */
-    public static int xcit_cuda_lpi_f32(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment weight1, MemorySegment bias1, MemorySegment bn_scale, MemorySegment bn_shift, MemorySegment weight2, MemorySegment bias2, long batch, long grid_h, long grid_w, long channels) {
+    public static int xcit_cuda_lpi_f32(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment weight1, MemorySegment bias1, MemorySegment bn_scale, MemorySegment bn_shift, MemorySegment weight2, MemorySegment bias2, MemorySegment gamma, long batch, long grid_h, long grid_w, long channels) {
         var mh$ = xcit_cuda_lpi_f32.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("xcit_cuda_lpi_f32", ctx, out, in, weight1, bias1, bn_scale, bn_shift, weight2, bias2, batch, grid_h, grid_w, channels);
+                traceDowncall("xcit_cuda_lpi_f32", ctx, out, in, weight1, bias1, bn_scale, bn_shift, weight2, bias2, gamma, batch, grid_h, grid_w, channels);
             }
-            return (int)mh$.invokeExact(ctx, out, in, weight1, bias1, bn_scale, bn_shift, weight2, bias2, batch, grid_h, grid_w, channels);
+            return (int)mh$.invokeExact(ctx, out, in, weight1, bias1, bn_scale, bn_shift, weight2, bias2, gamma, batch, grid_h, grid_w, channels);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -4229,6 +4308,7 @@ public class xcit_cuda_h {
     private static class xcit_cuda_lpi_f16 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
             xcit_cuda_h.C_POINTER,
             xcit_cuda_h.C_POINTER,
             xcit_cuda_h.C_POINTER,
@@ -4252,7 +4332,7 @@ public class xcit_cuda_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_lpi_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight1, const uint16_t *bias1, const uint16_t *bn_scale, const uint16_t *bn_shift, const uint16_t *weight2, const uint16_t *bias2, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
+     * xcit_status xcit_cuda_lpi_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight1, const uint16_t *bias1, const uint16_t *bn_scale, const uint16_t *bn_shift, const uint16_t *weight2, const uint16_t *bias2, const uint16_t *gamma, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
      * }
      */
     public static FunctionDescriptor xcit_cuda_lpi_f16$descriptor() {
@@ -4262,7 +4342,7 @@ public class xcit_cuda_h {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_lpi_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight1, const uint16_t *bias1, const uint16_t *bn_scale, const uint16_t *bn_shift, const uint16_t *weight2, const uint16_t *bias2, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
+     * xcit_status xcit_cuda_lpi_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight1, const uint16_t *bias1, const uint16_t *bn_scale, const uint16_t *bn_shift, const uint16_t *weight2, const uint16_t *bias2, const uint16_t *gamma, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
      * }
      */
     public static MethodHandle xcit_cuda_lpi_f16$handle() {
@@ -4272,7 +4352,7 @@ public class xcit_cuda_h {
     /**
      * Address for:
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_lpi_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight1, const uint16_t *bias1, const uint16_t *bn_scale, const uint16_t *bn_shift, const uint16_t *weight2, const uint16_t *bias2, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
+     * xcit_status xcit_cuda_lpi_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight1, const uint16_t *bias1, const uint16_t *bn_scale, const uint16_t *bn_shift, const uint16_t *weight2, const uint16_t *bias2, const uint16_t *gamma, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
      * }
      */
     public static MemorySegment xcit_cuda_lpi_f16$address() {
@@ -4281,16 +4361,16 @@ public class xcit_cuda_h {
 
     /**
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_lpi_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight1, const uint16_t *bias1, const uint16_t *bn_scale, const uint16_t *bn_shift, const uint16_t *weight2, const uint16_t *bias2, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
+     * xcit_status xcit_cuda_lpi_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight1, const uint16_t *bias1, const uint16_t *bn_scale, const uint16_t *bn_shift, const uint16_t *weight2, const uint16_t *bias2, const uint16_t *gamma, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
      * }
      */
-    public static int xcit_cuda_lpi_f16(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment weight1, MemorySegment bias1, MemorySegment bn_scale, MemorySegment bn_shift, MemorySegment weight2, MemorySegment bias2, long batch, long grid_h, long grid_w, long channels) {
+    public static int xcit_cuda_lpi_f16(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment weight1, MemorySegment bias1, MemorySegment bn_scale, MemorySegment bn_shift, MemorySegment weight2, MemorySegment bias2, MemorySegment gamma, long batch, long grid_h, long grid_w, long channels) {
         var mh$ = xcit_cuda_lpi_f16.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("xcit_cuda_lpi_f16", ctx, out, in, weight1, bias1, bn_scale, bn_shift, weight2, bias2, batch, grid_h, grid_w, channels);
+                traceDowncall("xcit_cuda_lpi_f16", ctx, out, in, weight1, bias1, bn_scale, bn_shift, weight2, bias2, gamma, batch, grid_h, grid_w, channels);
             }
-            return (int)mh$.invokeExact(ctx, out, in, weight1, bias1, bn_scale, bn_shift, weight2, bias2, batch, grid_h, grid_w, channels);
+            return (int)mh$.invokeExact(ctx, out, in, weight1, bias1, bn_scale, bn_shift, weight2, bias2, gamma, batch, grid_h, grid_w, channels);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -4301,6 +4381,7 @@ public class xcit_cuda_h {
     private static class xcit_cuda_lpi_bf16 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
             xcit_cuda_h.C_POINTER,
             xcit_cuda_h.C_POINTER,
             xcit_cuda_h.C_POINTER,
@@ -4324,7 +4405,7 @@ public class xcit_cuda_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_lpi_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight1, const uint16_t *bias1, const uint16_t *bn_scale, const uint16_t *bn_shift, const uint16_t *weight2, const uint16_t *bias2, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
+     * xcit_status xcit_cuda_lpi_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight1, const uint16_t *bias1, const uint16_t *bn_scale, const uint16_t *bn_shift, const uint16_t *weight2, const uint16_t *bias2, const uint16_t *gamma, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
      * }
      */
     public static FunctionDescriptor xcit_cuda_lpi_bf16$descriptor() {
@@ -4334,7 +4415,7 @@ public class xcit_cuda_h {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_lpi_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight1, const uint16_t *bias1, const uint16_t *bn_scale, const uint16_t *bn_shift, const uint16_t *weight2, const uint16_t *bias2, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
+     * xcit_status xcit_cuda_lpi_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight1, const uint16_t *bias1, const uint16_t *bn_scale, const uint16_t *bn_shift, const uint16_t *weight2, const uint16_t *bias2, const uint16_t *gamma, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
      * }
      */
     public static MethodHandle xcit_cuda_lpi_bf16$handle() {
@@ -4344,7 +4425,7 @@ public class xcit_cuda_h {
     /**
      * Address for:
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_lpi_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight1, const uint16_t *bias1, const uint16_t *bn_scale, const uint16_t *bn_shift, const uint16_t *weight2, const uint16_t *bias2, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
+     * xcit_status xcit_cuda_lpi_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight1, const uint16_t *bias1, const uint16_t *bn_scale, const uint16_t *bn_shift, const uint16_t *weight2, const uint16_t *bias2, const uint16_t *gamma, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
      * }
      */
     public static MemorySegment xcit_cuda_lpi_bf16$address() {
@@ -4353,16 +4434,16 @@ public class xcit_cuda_h {
 
     /**
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_lpi_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight1, const uint16_t *bias1, const uint16_t *bn_scale, const uint16_t *bn_shift, const uint16_t *weight2, const uint16_t *bias2, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
+     * xcit_status xcit_cuda_lpi_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight1, const uint16_t *bias1, const uint16_t *bn_scale, const uint16_t *bn_shift, const uint16_t *weight2, const uint16_t *bias2, const uint16_t *gamma, int64_t batch, int64_t grid_h, int64_t grid_w, int64_t channels)
      * }
      */
-    public static int xcit_cuda_lpi_bf16(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment weight1, MemorySegment bias1, MemorySegment bn_scale, MemorySegment bn_shift, MemorySegment weight2, MemorySegment bias2, long batch, long grid_h, long grid_w, long channels) {
+    public static int xcit_cuda_lpi_bf16(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment weight1, MemorySegment bias1, MemorySegment bn_scale, MemorySegment bn_shift, MemorySegment weight2, MemorySegment bias2, MemorySegment gamma, long batch, long grid_h, long grid_w, long channels) {
         var mh$ = xcit_cuda_lpi_bf16.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("xcit_cuda_lpi_bf16", ctx, out, in, weight1, bias1, bn_scale, bn_shift, weight2, bias2, batch, grid_h, grid_w, channels);
+                traceDowncall("xcit_cuda_lpi_bf16", ctx, out, in, weight1, bias1, bn_scale, bn_shift, weight2, bias2, gamma, batch, grid_h, grid_w, channels);
             }
-            return (int)mh$.invokeExact(ctx, out, in, weight1, bias1, bn_scale, bn_shift, weight2, bias2, batch, grid_h, grid_w, channels);
+            return (int)mh$.invokeExact(ctx, out, in, weight1, bias1, bn_scale, bn_shift, weight2, bias2, gamma, batch, grid_h, grid_w, channels);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -4567,6 +4648,506 @@ public class xcit_cuda_h {
                 traceDowncall("xcit_cuda_class_attention_bf16", ctx, out, weights, q, kv, batch, rows, channels, heads);
             }
             return (int)mh$.invokeExact(ctx, out, weights, q, kv, batch, rows, channels, heads);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_class_attention_rows_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_FLOAT
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_class_attention_rows_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_rows_f32(xcit_ctx *ctx, float *x, float *u, float *cls, const float *ln1_gamma, const float *ln1_beta, const float *gamma1, const float *ln2_gamma, const float *ln2_beta, int64_t batch, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_class_attention_rows_f32$descriptor() {
+        return xcit_cuda_class_attention_rows_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_rows_f32(xcit_ctx *ctx, float *x, float *u, float *cls, const float *ln1_gamma, const float *ln1_beta, const float *gamma1, const float *ln2_gamma, const float *ln2_beta, int64_t batch, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static MethodHandle xcit_cuda_class_attention_rows_f32$handle() {
+        return xcit_cuda_class_attention_rows_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_rows_f32(xcit_ctx *ctx, float *x, float *u, float *cls, const float *ln1_gamma, const float *ln1_beta, const float *gamma1, const float *ln2_gamma, const float *ln2_beta, int64_t batch, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static MemorySegment xcit_cuda_class_attention_rows_f32$address() {
+        return xcit_cuda_class_attention_rows_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_rows_f32(xcit_ctx *ctx, float *x, float *u, float *cls, const float *ln1_gamma, const float *ln1_beta, const float *gamma1, const float *ln2_gamma, const float *ln2_beta, int64_t batch, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static int xcit_cuda_class_attention_rows_f32(MemorySegment ctx, MemorySegment x, MemorySegment u, MemorySegment cls, MemorySegment ln1_gamma, MemorySegment ln1_beta, MemorySegment gamma1, MemorySegment ln2_gamma, MemorySegment ln2_beta, long batch, long rows, long cols, float eps) {
+        var mh$ = xcit_cuda_class_attention_rows_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_class_attention_rows_f32", ctx, x, u, cls, ln1_gamma, ln1_beta, gamma1, ln2_gamma, ln2_beta, batch, rows, cols, eps);
+            }
+            return (int)mh$.invokeExact(ctx, x, u, cls, ln1_gamma, ln1_beta, gamma1, ln2_gamma, ln2_beta, batch, rows, cols, eps);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_class_attention_rows_f16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_FLOAT
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_class_attention_rows_f16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_rows_f16(xcit_ctx *ctx, uint16_t *x, uint16_t *u, uint16_t *cls, const uint16_t *ln1_gamma, const uint16_t *ln1_beta, const uint16_t *gamma1, const uint16_t *ln2_gamma, const uint16_t *ln2_beta, int64_t batch, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_class_attention_rows_f16$descriptor() {
+        return xcit_cuda_class_attention_rows_f16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_rows_f16(xcit_ctx *ctx, uint16_t *x, uint16_t *u, uint16_t *cls, const uint16_t *ln1_gamma, const uint16_t *ln1_beta, const uint16_t *gamma1, const uint16_t *ln2_gamma, const uint16_t *ln2_beta, int64_t batch, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static MethodHandle xcit_cuda_class_attention_rows_f16$handle() {
+        return xcit_cuda_class_attention_rows_f16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_rows_f16(xcit_ctx *ctx, uint16_t *x, uint16_t *u, uint16_t *cls, const uint16_t *ln1_gamma, const uint16_t *ln1_beta, const uint16_t *gamma1, const uint16_t *ln2_gamma, const uint16_t *ln2_beta, int64_t batch, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static MemorySegment xcit_cuda_class_attention_rows_f16$address() {
+        return xcit_cuda_class_attention_rows_f16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_rows_f16(xcit_ctx *ctx, uint16_t *x, uint16_t *u, uint16_t *cls, const uint16_t *ln1_gamma, const uint16_t *ln1_beta, const uint16_t *gamma1, const uint16_t *ln2_gamma, const uint16_t *ln2_beta, int64_t batch, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static int xcit_cuda_class_attention_rows_f16(MemorySegment ctx, MemorySegment x, MemorySegment u, MemorySegment cls, MemorySegment ln1_gamma, MemorySegment ln1_beta, MemorySegment gamma1, MemorySegment ln2_gamma, MemorySegment ln2_beta, long batch, long rows, long cols, float eps) {
+        var mh$ = xcit_cuda_class_attention_rows_f16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_class_attention_rows_f16", ctx, x, u, cls, ln1_gamma, ln1_beta, gamma1, ln2_gamma, ln2_beta, batch, rows, cols, eps);
+            }
+            return (int)mh$.invokeExact(ctx, x, u, cls, ln1_gamma, ln1_beta, gamma1, ln2_gamma, ln2_beta, batch, rows, cols, eps);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_class_attention_rows_bf16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_FLOAT
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_class_attention_rows_bf16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_rows_bf16(xcit_ctx *ctx, uint16_t *x, uint16_t *u, uint16_t *cls, const uint16_t *ln1_gamma, const uint16_t *ln1_beta, const uint16_t *gamma1, const uint16_t *ln2_gamma, const uint16_t *ln2_beta, int64_t batch, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_class_attention_rows_bf16$descriptor() {
+        return xcit_cuda_class_attention_rows_bf16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_rows_bf16(xcit_ctx *ctx, uint16_t *x, uint16_t *u, uint16_t *cls, const uint16_t *ln1_gamma, const uint16_t *ln1_beta, const uint16_t *gamma1, const uint16_t *ln2_gamma, const uint16_t *ln2_beta, int64_t batch, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static MethodHandle xcit_cuda_class_attention_rows_bf16$handle() {
+        return xcit_cuda_class_attention_rows_bf16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_rows_bf16(xcit_ctx *ctx, uint16_t *x, uint16_t *u, uint16_t *cls, const uint16_t *ln1_gamma, const uint16_t *ln1_beta, const uint16_t *gamma1, const uint16_t *ln2_gamma, const uint16_t *ln2_beta, int64_t batch, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static MemorySegment xcit_cuda_class_attention_rows_bf16$address() {
+        return xcit_cuda_class_attention_rows_bf16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_rows_bf16(xcit_ctx *ctx, uint16_t *x, uint16_t *u, uint16_t *cls, const uint16_t *ln1_gamma, const uint16_t *ln1_beta, const uint16_t *gamma1, const uint16_t *ln2_gamma, const uint16_t *ln2_beta, int64_t batch, int64_t rows, int64_t cols, float eps)
+     * }
+     */
+    public static int xcit_cuda_class_attention_rows_bf16(MemorySegment ctx, MemorySegment x, MemorySegment u, MemorySegment cls, MemorySegment ln1_gamma, MemorySegment ln1_beta, MemorySegment gamma1, MemorySegment ln2_gamma, MemorySegment ln2_beta, long batch, long rows, long cols, float eps) {
+        var mh$ = xcit_cuda_class_attention_rows_bf16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_class_attention_rows_bf16", ctx, x, u, cls, ln1_gamma, ln1_beta, gamma1, ln2_gamma, ln2_beta, batch, rows, cols, eps);
+            }
+            return (int)mh$.invokeExact(ctx, x, u, cls, ln1_gamma, ln1_beta, gamma1, ln2_gamma, ln2_beta, batch, rows, cols, eps);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_class_attention_folded_workspace_size {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_class_attention_folded_workspace_size");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_folded_workspace_size(xcit_ctx *ctx, int64_t *bytes, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_class_attention_folded_workspace_size$descriptor() {
+        return xcit_cuda_class_attention_folded_workspace_size.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_folded_workspace_size(xcit_ctx *ctx, int64_t *bytes, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MethodHandle xcit_cuda_class_attention_folded_workspace_size$handle() {
+        return xcit_cuda_class_attention_folded_workspace_size.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_folded_workspace_size(xcit_ctx *ctx, int64_t *bytes, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MemorySegment xcit_cuda_class_attention_folded_workspace_size$address() {
+        return xcit_cuda_class_attention_folded_workspace_size.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_folded_workspace_size(xcit_ctx *ctx, int64_t *bytes, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static int xcit_cuda_class_attention_folded_workspace_size(MemorySegment ctx, MemorySegment bytes, long batch, long rows, long channels, long heads) {
+        var mh$ = xcit_cuda_class_attention_folded_workspace_size.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_class_attention_folded_workspace_size", ctx, bytes, batch, rows, channels, heads);
+            }
+            return (int)mh$.invokeExact(ctx, bytes, batch, rows, channels, heads);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_class_attention_folded_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_class_attention_folded_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_folded_f32(xcit_ctx *ctx, float *out, float *weights, void *workspace, const float *q, const float *u, const float *q_weight, const float *q_bias, const float *kv_weight, const float *kv_bias, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_class_attention_folded_f32$descriptor() {
+        return xcit_cuda_class_attention_folded_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_folded_f32(xcit_ctx *ctx, float *out, float *weights, void *workspace, const float *q, const float *u, const float *q_weight, const float *q_bias, const float *kv_weight, const float *kv_bias, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MethodHandle xcit_cuda_class_attention_folded_f32$handle() {
+        return xcit_cuda_class_attention_folded_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_folded_f32(xcit_ctx *ctx, float *out, float *weights, void *workspace, const float *q, const float *u, const float *q_weight, const float *q_bias, const float *kv_weight, const float *kv_bias, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MemorySegment xcit_cuda_class_attention_folded_f32$address() {
+        return xcit_cuda_class_attention_folded_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_folded_f32(xcit_ctx *ctx, float *out, float *weights, void *workspace, const float *q, const float *u, const float *q_weight, const float *q_bias, const float *kv_weight, const float *kv_bias, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static int xcit_cuda_class_attention_folded_f32(MemorySegment ctx, MemorySegment out, MemorySegment weights, MemorySegment workspace, MemorySegment q, MemorySegment u, MemorySegment q_weight, MemorySegment q_bias, MemorySegment kv_weight, MemorySegment kv_bias, long batch, long rows, long channels, long heads) {
+        var mh$ = xcit_cuda_class_attention_folded_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_class_attention_folded_f32", ctx, out, weights, workspace, q, u, q_weight, q_bias, kv_weight, kv_bias, batch, rows, channels, heads);
+            }
+            return (int)mh$.invokeExact(ctx, out, weights, workspace, q, u, q_weight, q_bias, kv_weight, kv_bias, batch, rows, channels, heads);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_class_attention_folded_f16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_class_attention_folded_f16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_folded_f16(xcit_ctx *ctx, uint16_t *out, uint16_t *weights, void *workspace, const uint16_t *q, const uint16_t *u, const uint16_t *q_weight, const uint16_t *q_bias, const uint16_t *kv_weight, const uint16_t *kv_bias, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_class_attention_folded_f16$descriptor() {
+        return xcit_cuda_class_attention_folded_f16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_folded_f16(xcit_ctx *ctx, uint16_t *out, uint16_t *weights, void *workspace, const uint16_t *q, const uint16_t *u, const uint16_t *q_weight, const uint16_t *q_bias, const uint16_t *kv_weight, const uint16_t *kv_bias, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MethodHandle xcit_cuda_class_attention_folded_f16$handle() {
+        return xcit_cuda_class_attention_folded_f16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_folded_f16(xcit_ctx *ctx, uint16_t *out, uint16_t *weights, void *workspace, const uint16_t *q, const uint16_t *u, const uint16_t *q_weight, const uint16_t *q_bias, const uint16_t *kv_weight, const uint16_t *kv_bias, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MemorySegment xcit_cuda_class_attention_folded_f16$address() {
+        return xcit_cuda_class_attention_folded_f16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_folded_f16(xcit_ctx *ctx, uint16_t *out, uint16_t *weights, void *workspace, const uint16_t *q, const uint16_t *u, const uint16_t *q_weight, const uint16_t *q_bias, const uint16_t *kv_weight, const uint16_t *kv_bias, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static int xcit_cuda_class_attention_folded_f16(MemorySegment ctx, MemorySegment out, MemorySegment weights, MemorySegment workspace, MemorySegment q, MemorySegment u, MemorySegment q_weight, MemorySegment q_bias, MemorySegment kv_weight, MemorySegment kv_bias, long batch, long rows, long channels, long heads) {
+        var mh$ = xcit_cuda_class_attention_folded_f16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_class_attention_folded_f16", ctx, out, weights, workspace, q, u, q_weight, q_bias, kv_weight, kv_bias, batch, rows, channels, heads);
+            }
+            return (int)mh$.invokeExact(ctx, out, weights, workspace, q, u, q_weight, q_bias, kv_weight, kv_bias, batch, rows, channels, heads);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_class_attention_folded_bf16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG,
+            xcit_cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = xcit_cuda_h.findOrThrow("xcit_cuda_class_attention_folded_bf16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_folded_bf16(xcit_ctx *ctx, uint16_t *out, uint16_t *weights, void *workspace, const uint16_t *q, const uint16_t *u, const uint16_t *q_weight, const uint16_t *q_bias, const uint16_t *kv_weight, const uint16_t *kv_bias, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_class_attention_folded_bf16$descriptor() {
+        return xcit_cuda_class_attention_folded_bf16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_folded_bf16(xcit_ctx *ctx, uint16_t *out, uint16_t *weights, void *workspace, const uint16_t *q, const uint16_t *u, const uint16_t *q_weight, const uint16_t *q_bias, const uint16_t *kv_weight, const uint16_t *kv_bias, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MethodHandle xcit_cuda_class_attention_folded_bf16$handle() {
+        return xcit_cuda_class_attention_folded_bf16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_folded_bf16(xcit_ctx *ctx, uint16_t *out, uint16_t *weights, void *workspace, const uint16_t *q, const uint16_t *u, const uint16_t *q_weight, const uint16_t *q_bias, const uint16_t *kv_weight, const uint16_t *kv_bias, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static MemorySegment xcit_cuda_class_attention_folded_bf16$address() {
+        return xcit_cuda_class_attention_folded_bf16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_class_attention_folded_bf16(xcit_ctx *ctx, uint16_t *out, uint16_t *weights, void *workspace, const uint16_t *q, const uint16_t *u, const uint16_t *q_weight, const uint16_t *q_bias, const uint16_t *kv_weight, const uint16_t *kv_bias, int64_t batch, int64_t rows, int64_t channels, int64_t heads)
+     * }
+     */
+    public static int xcit_cuda_class_attention_folded_bf16(MemorySegment ctx, MemorySegment out, MemorySegment weights, MemorySegment workspace, MemorySegment q, MemorySegment u, MemorySegment q_weight, MemorySegment q_bias, MemorySegment kv_weight, MemorySegment kv_bias, long batch, long rows, long channels, long heads) {
+        var mh$ = xcit_cuda_class_attention_folded_bf16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_class_attention_folded_bf16", ctx, out, weights, workspace, q, u, q_weight, q_bias, kv_weight, kv_bias, batch, rows, channels, heads);
+            }
+            return (int)mh$.invokeExact(ctx, out, weights, workspace, q, u, q_weight, q_bias, kv_weight, kv_bias, batch, rows, channels, heads);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {

@@ -48,10 +48,10 @@ public class xcit_h {
     public static final AddressLayout C_POINTER = ValueLayout.ADDRESS
             .withTargetLayout(MemoryLayout.sequenceLayout(java.lang.Long.MAX_VALUE, JAVA_BYTE));
     public static final ValueLayout.OfLong C_LONG = ValueLayout.JAVA_LONG;
-    private static final int XCIT_ABI_VERSION = (int)4L;
+    private static final int XCIT_ABI_VERSION = (int)5L;
     /**
      * {@snippet lang=c :
-     * #define XCIT_ABI_VERSION 4
+     * #define XCIT_ABI_VERSION 5
      * }
      */
     public static int XCIT_ABI_VERSION() {

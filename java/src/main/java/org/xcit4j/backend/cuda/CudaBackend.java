@@ -1,5 +1,7 @@
 package org.xcit4j.backend.cuda;
 
+import static org.xcit4j.bindings.xcit.xcit_h.XCIT_CONV_GELU;
+
 import java.lang.foreign.MemorySegment;
 import java.util.IdentityHashMap;
 import java.util.Map;
@@ -266,7 +268,7 @@ public final class CudaBackend implements Backend {
         call("transpose", d(out), d(in), batch, rows, cols);
     }
 
-    /** Whole outputs only ({@link #convRowBands} is false); GELU is the separate bias_gelu pass. */
+    /** Whole outputs only ({@link #convRowBands} is false); GELU is the kernel's epilogue (XCIT_CONV_GELU). */
     @Override
     public void conv3x3s2(Tensor out, Tensor in, int firstRow, Tensor weight, Tensor bias, boolean gelu) {
         Shape s = in.shape();
@@ -275,8 +277,7 @@ public final class CudaBackend implements Backend {
                     + firstRow + " into " + out.shape() + ")");
         }
         call("conv3x3s2", d(out), d(in), d(weight), d(bias), (long) s.size(0), (long) s.size(1), (long) s.size(2),
-                (long) s.size(3), (long) weight.shape().size(0));
-        if (gelu) gelu(out);
+                (long) s.size(3), (long) weight.shape().size(0), gelu ? XCIT_CONV_GELU() : 0);
     }
 
     @Override
@@ -299,14 +300,20 @@ public final class CudaBackend implements Backend {
     public void xca(Tensor out, Tensor qkv, Tensor temperature, int heads) {
         Shape s = qkv.shape();
         long b = s.size(0), n = s.size(1), c = s.size(2) / 3;
-        MemorySegment ws = current.workspace(xcaWorkspace(b, n, c, heads));
+        MemorySegment ws = current.workspace(CudaExecution.Workspace.XCA,
+                workspaceSize(xcit_cuda_h::xcit_cuda_xca_workspace_size, "xcit_cuda_xca_workspace_size", b, n, c, heads));
         call("xca", d(out), ws, d(qkv), d(temperature), b, n, c, (long) heads);
     }
 
-    private long xcaWorkspace(long b, long n, long c, long heads) {
+    /** An op's *_workspace_size(ctx, bytes, batch, rows, channels, heads). */
+    private interface WorkspaceQuery {
+        int bytes(MemorySegment ctx, MemorySegment bytes, long batch, long rows, long channels, long heads);
+    }
+
+    private long workspaceSize(WorkspaceQuery query, String name, long b, long n, long c, long heads) {
         try (var arena = java.lang.foreign.Arena.ofConfined()) {
             MemorySegment bytes = arena.allocate(java.lang.foreign.ValueLayout.JAVA_LONG);
-            ctx.check(xcit_cuda_h.xcit_cuda_xca_workspace_size(ctx.handle(), bytes, b, n, c, heads), "xcit_cuda_xca_workspace_size");
+            ctx.check(query.bytes(ctx.handle(), bytes, b, n, c, heads), name);
             return bytes.get(java.lang.foreign.ValueLayout.JAVA_LONG, 0);
         }
     }
@@ -314,9 +321,22 @@ public final class CudaBackend implements Backend {
     @Override
     public void lpi(Tensor out, Tensor in, int gridH, int gridW, Tensor weight1, Tensor bias1, Tensor bnScale,
                     Tensor bnShift, Tensor weight2, Tensor bias2) {
+        lpiAddScaled(out, in, gridH, gridW, weight1, bias1, bnScale, bnShift, weight2, bias2, null, null);
+    }
+
+    /** One kernel: lpi.cu's epilogue adds gamma * LPI(in) to x (gamma null: writes LPI(in) to x); tmp is not used. */
+    @Override
+    public void lpiAddScaled(Tensor x, Tensor in, int gridH, int gridW, Tensor weight1, Tensor bias1, Tensor bnScale,
+                             Tensor bnShift, Tensor weight2, Tensor bias2, Tensor gamma, Tensor tmp) {
         long c = cols(in), b = in.numel() / ((long) gridH * gridW * c);
-        call("lpi", d(out), d(in), d(weight1), d(bias1), d(bnScale), d(bnShift), d(weight2), d(bias2), b,
+        call("lpi", d(x), d(in), d(weight1), d(bias1), d(bnScale), d(bnShift), d(weight2), d(bias2), d(gamma), b,
                 (long) gridH, (long) gridW, c);
+    }
+
+    /** Every residual op is one kernel or one accumulating GEMM here (layer scales folded into the weights). */
+    @Override
+    public boolean residualOpsUseTmp() {
+        return false;
     }
 
     @Override
@@ -329,6 +349,45 @@ public final class CudaBackend implements Backend {
         Shape s = kv.shape();
         call("class_attention", d(out), d(weights), d(q), d(kv), (long) s.size(0), (long) s.size(1),
                 (long) s.size(2) / 2, (long) heads);
+    }
+
+    /** k and v are never formed: class_attention_folded.cu, one launch (Backend.foldsClassAttention). */
+    @Override
+    public boolean foldsClassAttention() {
+        return true;
+    }
+
+    @Override
+    public void classAttentionFromRows(Tensor out, Tensor weights, Tensor q, Tensor u, Tensor kvWeight, Tensor kvBias,
+                                       int heads, Tensor kvBuf) {
+        classAttentionFolded(out, weights, q, u, null, null, kvWeight, kvBias, heads);
+    }
+
+    /** The queries too, from u's row 0 inside the same kernel: u0 and q are not used. */
+    @Override
+    public void classAttentionWithQuery(Tensor out, Tensor weights, Tensor u, Tensor qWeight, Tensor qBias,
+                                        Tensor kvWeight, Tensor kvBias, int heads, Tensor u0, Tensor q, Tensor kvBuf) {
+        classAttentionFolded(out, weights, null, u, qWeight, qBias, kvWeight, kvBias, heads);
+    }
+
+    private void classAttentionFolded(Tensor out, Tensor weights, Tensor q, Tensor u, Tensor qWeight, Tensor qBias,
+                                      Tensor kvWeight, Tensor kvBias, int heads) {
+        Shape s = u.shape();
+        long b = s.size(0), t = s.size(1), c = s.size(2);
+        MemorySegment ws = current.workspace(CudaExecution.Workspace.CLASS_ATTENTION,
+                workspaceSize(xcit_cuda_h::xcit_cuda_class_attention_folded_workspace_size,
+                        "xcit_cuda_class_attention_folded_workspace_size", b, t, c, heads));
+        call("class_attention_folded", d(out), d(weights), ws, d(q), d(u), d(qWeight), d(qBias), d(kvWeight), d(kvBias),
+                b, t, c, (long) heads);
+    }
+
+    /** One pass over the rows: class_attention_rows.cu. */
+    @Override
+    public void classAttentionRows(Tensor x, Tensor u, Tensor cls, Tensor lnGamma1, Tensor lnBeta1, Tensor gamma1,
+                                   Tensor lnGamma2, Tensor lnBeta2, float eps) {
+        Shape s = x.shape();
+        call("class_attention_rows", d(x), d(u), d(cls), d(lnGamma1), d(lnBeta1), d(gamma1), d(lnGamma2), d(lnBeta2),
+                (long) s.size(0), (long) s.size(1), (long) s.size(2), eps);
     }
 
     @Override

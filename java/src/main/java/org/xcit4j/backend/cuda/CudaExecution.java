@@ -22,7 +22,7 @@ import org.xcit4j.tensor.Tensor;
  *       slot its own fp32 buffer;
  *   <li>dry-runs setup + forward with launches switched off, so every tensor the ops touch
  *       that is not planned memory is found: the weights, uploaded into one allocation;
- *       the XCA workspace size is found the same way;
+ *       the workspaces' sizes are found the same way;
  *   <li>uploads the tensors Java filled on the host (the Fourier features), runs setup
  *       (the positional projection) and the forward once eagerly (errors surface with
  *       their real message; cuBLASLt plans get made), then captures the forward, followed
@@ -63,14 +63,33 @@ final class CudaExecution implements AutoCloseable {
 
     private record Output(Tensor host, DeviceBuffer fp32, MemorySegment pinned) {}
 
+    /**
+     * Device scratch that ops ask for by size (sized during the dry run, the largest request
+     * of each kind, allocated once). Kinds never share bytes: XCA's split slots are rewritten
+     * by every call, while class attention's counters must stay zero between its calls.
+     */
+    public enum Workspace {
+        /** xcit_cuda_xca's split-route slots. */
+        XCA(false),
+        /** xcit_cuda_class_attention_folded's counters (zero before the first call) and slots. */
+        CLASS_ATTENTION(true);
+
+        private final boolean zeroed;
+
+        Workspace(boolean zeroed) {
+            this.zeroed = zeroed;
+        }
+    }
+
     private final Device device;
     private final Backend.Forward forward;
     private final DeviceMemory memory = new DeviceMemory();
     private final List<Output> outputs = new ArrayList<>();
-    private DeviceBuffer input, workspace;
+    private final long[] workspaceNeeded = new long[Workspace.values().length];
+    private final DeviceBuffer[] workspaces = new DeviceBuffer[Workspace.values().length];
+    private DeviceBuffer input;
     private MemorySegment pinnedInput, graph;
     private boolean collecting;
-    private long workspaceNeeded;
     private int kernelLaunches;
 
     public CudaExecution(Device device, Backend.Forward forward) {
@@ -95,7 +114,14 @@ final class CudaExecution implements AutoCloseable {
         }
         MemorySegment ctx = device.ctx().handle();
         memory.uploadWeights(device.weights(), ctx, device.stream());
-        workspace = memory.keep(DeviceBuffer.allocate(Math.max(workspaceNeeded, 256)));
+        for (Workspace w : Workspace.values()) {
+            DeviceBuffer b = memory.keep(DeviceBuffer.allocate(Math.max(workspaceNeeded[w.ordinal()], 256)));
+            if (w.zeroed) {
+                Cuda.check(cudaMemsetAsync(b.address(), 0, b.bytes(), device.stream()), "cudaMemsetAsync");
+                synchronize();
+            }
+            workspaces[w.ordinal()] = b;
+        }
         for (Tensor t : forward.hostInitialised()) memory.upload(t, p, ctx, device.stream());
         for (Tensor t : forward.outputs()) {
             outputs.add(new Output(t, memory.keep(DeviceBuffer.allocate(t.segment().byteSize())),
@@ -148,12 +174,26 @@ final class CudaExecution implements AutoCloseable {
         return kernelLaunches;
     }
 
-    /** The forward, then every output converted from the storage type into its fp32 buffer. */
+    /**
+     * The forward, then every output converted from the storage type into its fp32 buffer, up
+     * to XCIT_CUDA_CONVERT_MAX of them per launch (one launch for a classifier's four).
+     */
     private void enqueueForward(Backend backend) {
         forward.forward(backend, forward.inputSlot());
-        for (Output o : outputs) {
-            Ops.convert(device.ctx().handle(), o.fp32().address(), 0, resolve(o.host()), CudaTypes.typeCode(device.precision()),
-                    o.host().numel());
+        int most = xcit_cuda_h.XCIT_CUDA_CONVERT_MAX();
+        for (int from = 0; from < outputs.size(); from += most) {
+            List<Output> group = outputs.subList(from, Math.min(outputs.size(), from + most));
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment out = arena.allocate(ValueLayout.ADDRESS, group.size());
+                MemorySegment in = arena.allocate(ValueLayout.ADDRESS, group.size());
+                MemorySegment counts = arena.allocate(ValueLayout.JAVA_LONG, group.size());
+                for (int i = 0; i < group.size(); i++) {
+                    out.setAtIndex(ValueLayout.ADDRESS, i, group.get(i).fp32().address());
+                    in.setAtIndex(ValueLayout.ADDRESS, i, resolve(group.get(i).host()));
+                    counts.setAtIndex(ValueLayout.JAVA_LONG, i, group.get(i).host().numel());
+                }
+                Ops.convertMany(device.ctx().handle(), group.size(), out, in, CudaTypes.typeCode(device.precision()), counts);
+            }
         }
     }
 
@@ -174,14 +214,15 @@ final class CudaExecution implements AutoCloseable {
         return !collecting;
     }
 
-    /** The XCA workspace: sized during the dry run, then at least {@code bytes} long. */
-    public MemorySegment workspace(long bytes) {
+    /** The workspace of that kind: sized during the dry run, then at least {@code bytes} long. */
+    public MemorySegment workspace(Workspace kind, long bytes) {
         if (collecting) {
-            workspaceNeeded = Math.max(workspaceNeeded, bytes);
+            workspaceNeeded[kind.ordinal()] = Math.max(workspaceNeeded[kind.ordinal()], bytes);
             return MemorySegment.NULL;
         }
-        if (bytes > workspace.bytes()) throw new IllegalStateException("XCA workspace of " + bytes + " bytes > " + workspace.bytes());
-        return workspace.address();
+        DeviceBuffer b = workspaces[kind.ordinal()];
+        if (bytes > b.bytes()) throw new IllegalStateException(kind + " workspace of " + bytes + " bytes > " + b.bytes());
+        return b.address();
     }
 
     public void run(Tensor in) {

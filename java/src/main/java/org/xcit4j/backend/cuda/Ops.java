@@ -43,9 +43,18 @@ final class Ops {
 
     /** xcit_cuda_convert on the ctx's stream. */
     static void convert(MemorySegment ctx, MemorySegment out, int outType, MemorySegment in, int inType, long count) {
-        int status = xcit_cuda_h.xcit_cuda_convert(ctx, out, outType, in, inType, count);
+        checked(ctx, xcit_cuda_h.xcit_cuda_convert(ctx, out, outType, in, inType, count), "xcit_cuda_convert");
+    }
+
+    /** xcit_cuda_convert_many on the ctx's stream: n device pointers in out and in (host arrays), to fp32. */
+    static void convertMany(MemorySegment ctx, int n, MemorySegment out, MemorySegment in, int inType, MemorySegment counts) {
+        checked(ctx, xcit_cuda_h.xcit_cuda_convert_many(ctx, n, out, xcit_cuda_h.XCIT_CUDA_F32(), in, inType, counts),
+                "xcit_cuda_convert_many");
+    }
+
+    private static void checked(MemorySegment ctx, int status, String name) {
         if (status != 0) {
-            throw new CudaException("xcit_cuda_convert failed (status " + status + "): "
+            throw new CudaException(name + " failed (status " + status + "): "
                     + org.xcit4j.bindings.xcit.xcit_h.xcit_ctx_last_error(ctx).getString(0));
         }
     }

@@ -21,6 +21,7 @@ import org.xcit4j.backend.Precision;
 import org.xcit4j.backend.java.JavaBackend;
 import org.xcit4j.model.DenseOptions;
 import org.xcit4j.model.DenseSession;
+import org.xcit4j.model.ModelZoo;
 import org.xcit4j.model.Session;
 import org.xcit4j.model.SessionOptions;
 import org.xcit4j.model.Xcit;
@@ -143,6 +144,48 @@ class CudaBackendTest {
             try (Session ref = model.session(java, b, h, w); Session dev = model.session(cuda, b, h, w)) {
                 Approx.assertCloseToMax(p + " logits", ref.run(input).logits(), dev.run(input).logits(), tolerance(p));
             }
+        }
+    }
+
+    static Stream<Arguments> launchCases() {
+        // xcit_nano_12_p16 itself, and xcit_small_12_p16's structure (depth 12, 8 heads,
+        // tokens_norm) at nano's width: launches depend on the structure, not on C, and a
+        // forward of the real small takes ~40 s on the emulated device (`xcit bench` counts it).
+        XcitConfig nano = ModelZoo.require("xcit_nano_12_p16").config();
+        XcitConfig smallShape = XcitConfig.of(16, 128, 12, 8, 1000, true);
+        List<Arguments> out = new ArrayList<>();
+        for (XcitConfig cfg : List.of(nano, smallShape)) {
+            for (Precision p : List.of(Precision.FP32, Precision.BF16)) {
+                for (int batch : new int[] {1, 2}) out.add(Arguments.of(cfg == nano ? "nano" : "small-shaped", cfg, p, batch));
+            }
+        }
+        return out.stream();
+    }
+
+    /**
+     * Issue 13's launch budget: at most 10 kernels per XCA block plus 30 for the rest of a
+     * forward (patch embedding, class-attention stage, head, the outputs' conversion), counted
+     * as the kernel nodes of the captured graph at 224 x 224, with cuBLASLt (whose products the
+     * emulated device counts one kernel each). The per-block count is measured, not assumed:
+     * the same architecture at depth 1 gives the rest, and every block must add the same.
+     */
+    @ParameterizedTest(name = "{0} {2} batch {3}")
+    @MethodSource("launchCases")
+    void aForwardLaunchesAtMostTenKernelsPerBlockPlusThirty(String name, XcitConfig cfg, Precision p, int batch) {
+        XcitConfig one = XcitConfig.of(cfg.patchSize(), cfg.embedDim(), 1, cfg.numHeads(), cfg.numClasses(), cfg.tokensNorm());
+        int whole = launches(cfg, p, batch), shallow = launches(one, p, batch);
+        int blocks = cfg.depth() - 1, perBlock = (whole - shallow) / blocks, rest = shallow - perBlock;
+        String what = name + " " + p + " batch " + batch + ": " + whole + " launches, " + shallow + " at depth 1";
+        assertEquals(0, (whole - shallow) % blocks, what + ": blocks differ in launches");
+        assertTrue(perBlock <= 10, what + ": " + perBlock + " per XCA block");
+        assertTrue(rest <= 30, what + ": " + rest + " outside the XCA blocks");
+    }
+
+    private static int launches(XcitConfig cfg, Precision p, int batch) {
+        try (Xcit model = Xcit.random(cfg, 3); CudaBackend cuda = CudaBackend.open(p, true, null, note -> { });
+             Session s = model.session(cuda, batch, 224, 224)) {
+            assertTrue(cuda.usesCublasLt(), "the emulated device has cuBLASLt");
+            return cuda.execution(s.forward()).kernelLaunches();
         }
     }
 
