@@ -47,19 +47,21 @@ public final class ExecutorModels {
         }
     }
 
-    /** Models loaded now. */
+    /** {@return the models loaded now} */
     public static int loaded() {
         return LOADED.size();
     }
 
-    /** Models loaded since this JVM started (a model closed and needed again counts twice). */
+    /** {@return the models loaded since this JVM started (a model closed and needed again counts twice)} */
     public static long loads() {
         return LOADS.get();
     }
 
     /**
      * Closes every model (waiting for forwards in progress) and frees its native memory; a task
-     * that needs one again loads it again. Returns how many were closed.
+     * that needs one again loads it again.
+     *
+     * @return how many were closed
      */
     public static int closeAll() {
         List<ModelSpec.Served> all;

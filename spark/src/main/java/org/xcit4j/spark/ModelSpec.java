@@ -22,8 +22,11 @@ import org.xcit4j.serve.PredictorOptions;
  * options that change what is loaded. Equal specs share one loaded model in an executor.
  *
  * @param weights   qualified URI (file:/..., hdfs://..., s3a://...)
+ * @param length    its length in bytes when resolved
+ * @param modified  its modification time when resolved
  * @param model     zoo name to check against, or null
  * @param inputSize input side, 0 = from the checkpoint or the zoo
+ * @param device    where executors run it
  * @param threads   threads per task's forward, 0 = the task's spark.task.cpus
  */
 record ModelSpec(String weights, long length, long modified, String model, int inputSize, Device device, int threads)

@@ -38,17 +38,32 @@ import picocli.CommandLine.Spec;
         description = "XCiT inference on Apache Spark.",
         subcommands = {SparkClassify.Classify.class, SparkClassify.Show.class, CommandLine.HelpCommand.class})
 public final class SparkClassify implements Runnable {
+    /** The command picocli parses into (use {@link #main} or {@link #run(String[], PrintWriter, PrintWriter)}). */
+    public SparkClassify() {
+    }
 
     @Override
     public void run() {
         throw new CommandLine.ParameterException(new CommandLine(this), "missing command: try 'xcit-spark --help'");
     }
 
+    /**
+     * Runs the job and exits with its code.
+     *
+     * @param args the command line, as {@code xcit-spark} takes it
+     */
     public static void main(String[] args) {
         System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
     }
 
-    /** Runs the command and returns the exit code: 0 ok, 1 failure (or an image failed), 2 bad usage. */
+    /**
+     * Runs the command.
+     *
+     * @param args the command line
+     * @param out  where results go
+     * @param err  where errors go
+     * @return the exit code: 0 ok, 1 failure (or an image failed), 2 bad usage
+     */
     public static int run(String[] args, PrintWriter out, PrintWriter err) {
         CommandLine cli = new CommandLine(new SparkClassify());
         cli.setOut(out).setErr(err);

@@ -63,26 +63,47 @@ public final class XcitClassifier extends Transformer implements DefaultParamsWr
     private static final DefaultParamsReadable<XcitClassifier> READABLE = new DefaultParamsReadable<>() {
     };
 
+    /** This stage's identifier (part of the serialized form, as every param). */
     private final String uid;
+    /** See {@link #weights()}. */
     private final Param<String> weights;
+    /** See {@link #modelName()}. */
     private final Param<String> modelName;
+    /** See {@link #topK()}. */
     private final IntParam topK;
+    /** See {@link #batchSize()}. */
     private final IntParam batchSize;
+    /** See {@link #inputSize()}. */
     private final IntParam inputSize;
+    /** See {@link #device()}. */
     private final Param<String> device;
+    /** See {@link #threadsPerTask()}. */
     private final IntParam threadsPerTask;
+    /** See {@link #inputCol()}. */
     private final Param<String> inputCol;
+    /** See {@link #pathCol()}. */
     private final Param<String> pathCol;
+    /** See {@link #topCol()}. */
     private final Param<String> topCol;
+    /** See {@link #labelCol()}. */
     private final Param<String> labelCol;
+    /** See {@link #probabilityCol()}. */
     private final Param<String> probabilityCol;
+    /** See {@link #featuresCol()}. */
     private final Param<String> featuresCol;
+    /** See {@link #errorCol()}. */
     private final Param<String> errorCol;
 
+    /** A stage with a random uid and every param at its default (the weights must still be set). */
     public XcitClassifier() {
         this(Identifiable.randomUID("xcitClassifier"));
     }
 
+    /**
+     * A stage with the given uid (how Spark's reader recreates a saved one).
+     *
+     * @param uid the stage's identifier
+     */
     public XcitClassifier(String uid) {
         this.uid = uid;
         // Params are made here, after uid is set: each records its parent's uid.
@@ -126,49 +147,161 @@ public final class XcitClassifier extends Transformer implements DefaultParamsWr
 
     // Param accessors (Spark finds a stage's params through its public no-argument methods returning Param).
 
+    /** {@return the param of the checkpoint (.safetensors or .pth), a local path or any URI Hadoop's FileSystem reads} */
     public Param<String> weights() { return weights; }
+    /** {@return the param of the zoo name the checkpoint is checked against; empty for none} */
     public Param<String> modelName() { return modelName; }
+    /** {@return the param of classes per image in the top column} */
     public IntParam topK() { return topK; }
+    /** {@return the param of images per forward pass within a task} */
     public IntParam batchSize() { return batchSize; }
+    /** {@return the param of the input side; 0 for the checkpoint's metadata, else the zoo model's} */
     public IntParam inputSize() { return inputSize; }
+    /** {@return the param of where executors run the model: auto, cpu, cuda or java} */
     public Param<String> device() { return device; }
+    /** {@return the param of CPU threads of each task's forwards; 0 for spark.task.cpus} */
     public IntParam threadsPerTask() { return threadsPerTask; }
+    /** {@return the param of the input column: image bytes (binary) or image paths (string)} */
     public Param<String> inputCol() { return inputCol; }
+    /** {@return the param of the string column that names an image in error messages} */
     public Param<String> pathCol() { return pathCol; }
+    /** {@return the param of the output column of top-K predictions} */
     public Param<String> topCol() { return topCol; }
+    /** {@return the param of the output column of the most probable class name} */
     public Param<String> labelCol() { return labelCol; }
+    /** {@return the param of the output column of its probability} */
     public Param<String> probabilityCol() { return probabilityCol; }
+    /** {@return the param of the output column of pre-logits feature vectors; empty for none} */
     public Param<String> featuresCol() { return featuresCol; }
+    /** {@return the param of the output column of why an image failed (null when fine)} */
     public Param<String> errorCol() { return errorCol; }
 
+    /** {@return the checkpoint (.safetensors or .pth), a local path or any URI Hadoop's FileSystem reads} */
     public String getWeights() { return $(weights); }
+    /** {@return the zoo name the checkpoint is checked against; empty for none} */
     public String getModelName() { return $(modelName); }
+    /** {@return classes per image in the top column} */
     public int getTopK() { return (Integer) $(topK); }
+    /** {@return images per forward pass within a task} */
     public int getBatchSize() { return (Integer) $(batchSize); }
+    /** {@return the input side; 0 for the checkpoint's metadata, else the zoo model's} */
     public int getInputSize() { return (Integer) $(inputSize); }
+    /** {@return where executors run the model: auto, cpu, cuda or java} */
     public String getDevice() { return $(device); }
+    /** {@return CPU threads of each task's forwards; 0 for spark.task.cpus} */
     public int getThreadsPerTask() { return (Integer) $(threadsPerTask); }
+    /** {@return the input column: image bytes (binary) or image paths (string)} */
     public String getInputCol() { return $(inputCol); }
+    /** {@return the string column that names an image in error messages} */
     public String getPathCol() { return $(pathCol); }
+    /** {@return the output column of top-K predictions} */
     public String getTopCol() { return $(topCol); }
+    /** {@return the output column of the most probable class name} */
     public String getLabelCol() { return $(labelCol); }
+    /** {@return the output column of its probability} */
     public String getProbabilityCol() { return $(probabilityCol); }
+    /** {@return the output column of pre-logits feature vectors; empty for none} */
     public String getFeaturesCol() { return $(featuresCol); }
+    /** {@return the output column of why an image failed (null when fine)} */
     public String getErrorCol() { return $(errorCol); }
 
+    /**
+     * Sets the checkpoint (.safetensors or .pth), a local path or any URI Hadoop's FileSystem reads.
+     *
+     * @param v the value
+     * @return this stage
+     */
     public XcitClassifier setWeights(String v) { set(weights, v); return this; }
+    /**
+     * Sets the zoo name the checkpoint is checked against; empty for none.
+     *
+     * @param v the value
+     * @return this stage
+     */
     public XcitClassifier setModelName(String v) { set(modelName, v); return this; }
+    /**
+     * Sets classes per image in the top column.
+     *
+     * @param v the value
+     * @return this stage
+     */
     public XcitClassifier setTopK(int v) { set(topK, v); return this; }
+    /**
+     * Sets images per forward pass within a task.
+     *
+     * @param v the value
+     * @return this stage
+     */
     public XcitClassifier setBatchSize(int v) { set(batchSize, v); return this; }
+    /**
+     * Sets the input side; 0 for the checkpoint's metadata, else the zoo model's.
+     *
+     * @param v the value
+     * @return this stage
+     */
     public XcitClassifier setInputSize(int v) { set(inputSize, v); return this; }
+    /**
+     * Sets where executors run the model: auto, cpu, cuda or java.
+     *
+     * @param v the value
+     * @return this stage
+     */
     public XcitClassifier setDevice(String v) { set(device, v.toLowerCase(Locale.ROOT)); return this; }
+    /**
+     * Sets CPU threads of each task's forwards; 0 for spark.task.cpus.
+     *
+     * @param v the value
+     * @return this stage
+     */
     public XcitClassifier setThreadsPerTask(int v) { set(threadsPerTask, v); return this; }
+    /**
+     * Sets the input column: image bytes (binary) or image paths (string).
+     *
+     * @param v the value
+     * @return this stage
+     */
     public XcitClassifier setInputCol(String v) { set(inputCol, v); return this; }
+    /**
+     * Sets the string column that names an image in error messages.
+     *
+     * @param v the value
+     * @return this stage
+     */
     public XcitClassifier setPathCol(String v) { set(pathCol, v); return this; }
+    /**
+     * Sets the output column of top-K predictions.
+     *
+     * @param v the value
+     * @return this stage
+     */
     public XcitClassifier setTopCol(String v) { set(topCol, v); return this; }
+    /**
+     * Sets the output column of the most probable class name.
+     *
+     * @param v the value
+     * @return this stage
+     */
     public XcitClassifier setLabelCol(String v) { set(labelCol, v); return this; }
+    /**
+     * Sets the output column of its probability.
+     *
+     * @param v the value
+     * @return this stage
+     */
     public XcitClassifier setProbabilityCol(String v) { set(probabilityCol, v); return this; }
+    /**
+     * Sets the output column of pre-logits feature vectors; empty for none.
+     *
+     * @param v the value
+     * @return this stage
+     */
     public XcitClassifier setFeaturesCol(String v) { set(featuresCol, v); return this; }
+    /**
+     * Sets the output column of why an image failed (null when fine).
+     *
+     * @param v the value
+     * @return this stage
+     */
     public XcitClassifier setErrorCol(String v) { set(errorCol, v); return this; }
 
     /** The element type of {@link #topCol()}. */
@@ -238,10 +371,17 @@ public final class XcitClassifier extends Transformer implements DefaultParamsWr
         return defaultCopy(extra);
     }
 
+    /** {@return Spark's reader of saved stages of this class} */
     public static MLReader<XcitClassifier> read() {
         return READABLE.read();
     }
 
+    /**
+     * Loads a stage saved with {@code write().save(path)} or {@code save(path)}.
+     *
+     * @param path where it was saved (any path Hadoop's FileSystem reads)
+     * @return the stage, its params as saved
+     */
     public static XcitClassifier load(String path) {
         return READABLE.load(path);
     }
