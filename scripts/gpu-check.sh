@@ -40,6 +40,8 @@ BENCH_CASES=(
     "xcit_small_12_p16 4096x4096 1 bf16 90"
     "xcit_small_12_p16 8192x8192 1 bf16 120"
     "xcit_small_12_p8 4096x4096 1 bf16 120"
+    "xcit_small_12_p16 8192x8192 1 fp32 120"
+    "xcit_small_12_p8 4096x4096 1 fp32 120"
 )
 CTEST_TIMEOUT=120
 
