@@ -2,7 +2,8 @@
 // activations, for fp32/fp16/bf16 (xcit_cuda.h), as an implicit GEMM on gemm_tile.h:
 // rows are output pixels, columns output channels, and k = ci*9 + ky*3 + kx, which is
 // exactly the (Cout, Cin, 3, 3) weight's own layout, so the weight is a plain (Cout, K)
-// matrix and only the A operand gathers (zero outside the image: the padding).
+// matrix and only the A operand gathers (zero outside the image: the padding). fp16/bf16
+// run on tensor cores (wmma, fp32 accumulation), fp32 on CUDA cores in fp32: gemm_tile.h.
 // DESIGN.md allows cuDNN here; this kernel keeps libxcit_cuda free of it and is what the
 // emulator checks. BatchNorm is already folded into weight and bias by the loader; the
 // GELU between stages is the store's epilogue (XCIT_CONV_GELU), not a pass of its own.
@@ -80,8 +81,8 @@ xcit_status conv_entry(const char* op, xcit_ctx* ctx, S* out, const S* in, const
   const PixelStore<T> store{reinterpret_cast<T*>(out), reinterpret_cast<const T*>(bias),
                             out_channels, (flags & XCIT_CONV_GELU) != 0};
   return xcit_cuda_launched(ctx, op,
-                            xcit::gemm_launch(xcit_cuda_stream(ctx), a, b, store, pixels,
-                                              out_channels, in_channels * 9, 1));
+                            xcit::gemm_launch<T>(xcit_cuda_stream(ctx), a, b, store, pixels,
+                                                 out_channels, in_channels * 9, 1));
 }
 
 }  // namespace
