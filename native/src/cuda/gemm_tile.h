@@ -5,15 +5,17 @@
 // xca_covariance.cu (A = B = u^T, split over tokens) differ only in their functors.
 //
 // Two kernels on one 64 x 64 block tile and one grid, chosen by the storage type S the
-// caller names (gemm_launch<S>): every value a(), b() return must be exactly an S
-// (an element of an S tensor, 0 or 1), because the tensor-core kernel stages it as one.
+// caller names (gemm_launch<S>): every value a(), b() return must be exactly an S (an
+// element of an S tensor widened to float, 0 or 1), because the tensor-core kernel rounds
+// it back to S to stage it, which is exact only then. A caller whose operands are not
+// (fp32 data, or values computed in fp32) names float.
 // - S = float: CUDA cores in fp32 (no TF32: fp32 sessions keep fp32 products). k-step 16,
 //   256 threads each owning a 4 x 4 register tile strided by 16 (so the 16 threads of a
 //   half warp read 16 consecutive smem words).
 // - S = f16 / bf16: tensor cores through mma_tile.h (nvcuda::wmma m16n16k16, fp32
 //   accumulation). A and B staged in smem in S (k-step 32), the 8 warps computing the
 //   4 x 4 grid of 16 x 16 tiles, 2 per warp; the accumulators go through an fp32 smem tile
-//   to the store functor, which sees exactly what the fp32 kernel's would: the fp32 sum.
+//   to the store functor, which gets an fp32 sum as before (in another order).
 // Not cuBLAS-fast either way (no double buffering, no cp.async): the portable path, the
 // one the emulator verifies, and the fallback where cuBLASLt is absent.
 //
