@@ -1,11 +1,15 @@
 // The patch embedding's 3x3 stride-2 convolution (padding 1) on channel-last
 // activations, for fp32/fp16/bf16 (xcit_cuda.h), as an implicit GEMM on gemm_tile.h:
-// rows are output pixels, columns output channels, and k = ci*9 + ky*3 + kx, which is
-// exactly the (Cout, Cin, 3, 3) weight's own layout, so the weight is a plain (Cout, K)
-// matrix and only the A operand gathers (zero outside the image: the padding).
-// DESIGN.md allows cuDNN here; this kernel keeps libxcit_cuda free of it and is what the
-// emulator checks. BatchNorm is already folded into weight and bias by the loader; the
-// GELU between stages is the store's epilogue (XCIT_CONV_GELU), not a pass of its own.
+// rows are output pixels, columns output channels, and k = (ky*3 + kx)*Cin + ci, tap-major,
+// so consecutive k of a row are consecutive channels of one input pixel: contiguous reads
+// of the channel-last input (the A operand gathers; zero outside the image: the padding).
+// The (Cout, Cin, 3, 3) weight stays as loaded: B maps k to its own index ci*9 + tap (B
+// is the operand every row tile re-reads from L2, a strided read costs nothing there).
+// fp16/bf16 run on tensor cores (wmma, fp32 accumulation), fp32 on CUDA cores in fp32:
+// gemm_tile.h. DESIGN.md allows cuDNN here; this kernel keeps libxcit_cuda free of it
+// and is what the emulator checks. BatchNorm is already folded into weight and bias by
+// the loader; the GELU between stages is the store's epilogue (XCIT_CONV_GELU), not a
+// pass of its own.
 #include "cuda/cuda_check.h"
 #include "cuda/gemm_tile.h"
 #include "xcit/xcit_cuda.h"
@@ -16,13 +20,14 @@ struct Geometry {
   int64_t h, w, cin, oh, ow;
 };
 
-// A[p, k] = in[b, 2*oy - 1 + ky, 2*ox - 1 + kx, ci] for output pixel p = (b, oy, ox).
+// A[p, k] = in[b, 2*oy - 1 + ky, 2*ox - 1 + kx, ci] for output pixel p = (b, oy, ox) and
+// k = (ky*3 + kx)*Cin + ci.
 template <class T>
 struct Window {
   const T* in;
   Geometry g;
   __device__ float operator()(int64_t, int64_t p, int64_t k) const {
-    const int64_t ci = k / 9, tap = k % 9;
+    const int64_t tap = k / g.cin, ci = k % g.cin;
     const int64_t ox = p % g.ow, oy = (p / g.ow) % g.oh, b = p / (g.ow * g.oh);
     const int64_t iy = 2 * oy - 1 + tap / 3, ix = 2 * ox - 1 + tap % 3;
     if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) return 0.0f;
@@ -30,12 +35,14 @@ struct Window {
   }
 };
 
+// B[o, k] = weight[o, ci, ky, kx] for k = (ky*3 + kx)*Cin + ci.
 template <class T>
 struct WeightRows {
   const T* weight;
-  int64_t k;
-  __device__ float operator()(int64_t, int64_t o, int64_t kk) const {
-    return xcit::to_float(weight[o * k + kk]);
+  int64_t cin;
+  __device__ float operator()(int64_t, int64_t o, int64_t k) const {
+    const int64_t tap = k / cin, ci = k % cin;
+    return xcit::to_float(weight[(o * cin + ci) * 9 + tap]);
   }
 };
 
@@ -76,12 +83,12 @@ xcit_status conv_entry(const char* op, xcit_ctx* ctx, S* out, const S* in, const
   const int64_t pixels = batch * g.oh * g.ow;
   if (pixels == 0 || out_channels == 0) return XCIT_OK;
   const Window<T> a{reinterpret_cast<const T*>(in), g};
-  const WeightRows<T> b{reinterpret_cast<const T*>(weight), in_channels * 9};
+  const WeightRows<T> b{reinterpret_cast<const T*>(weight), in_channels};
   const PixelStore<T> store{reinterpret_cast<T*>(out), reinterpret_cast<const T*>(bias),
                             out_channels, (flags & XCIT_CONV_GELU) != 0};
   return xcit_cuda_launched(ctx, op,
-                            xcit::gemm_launch(xcit_cuda_stream(ctx), a, b, store, pixels,
-                                              out_channels, in_channels * 9, 1));
+                            xcit::gemm_launch<T>(xcit_cuda_stream(ctx), a, b, store, pixels,
+                                                 out_channels, in_channels * 9, 1));
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // disjoint 2x2 output block, so it is one GEMM on gemm_tile.h: rows = input pixels,
 // columns n = o*4 + i*2 + j (the (Cin, Cout, 2, 2) weight read as Cin x 4Cout), and the
 // store scatters column n of pixel (b, y, x) to output pixel (b, 2y+i, 2x+j), channel o.
+// fp16/bf16 run on tensor cores, fp32 on CUDA cores (gemm_tile.h).
 #include "cuda/cuda_check.h"
 #include "cuda/gemm_tile.h"
 #include "xcit/xcit_cuda.h"
@@ -65,8 +66,8 @@ xcit_status convt_entry(const char* op, xcit_ctx* ctx, S* out, const S* in, cons
   const BlockStore<T> store{reinterpret_cast<T*>(out), reinterpret_cast<const T*>(bias), height,
                             width, out_channels};
   return xcit_cuda_launched(ctx, op,
-                            xcit::gemm_launch(xcit_cuda_stream(ctx), a, b, store, pixels,
-                                              out_channels * 4, in_channels, 1));
+                            xcit::gemm_launch<T>(xcit_cuda_stream(ctx), a, b, store, pixels,
+                                                 out_channels * 4, in_channels, 1));
 }
 
 }  // namespace

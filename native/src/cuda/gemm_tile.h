@@ -4,10 +4,20 @@
 // conv_transpose2x2.cu (the store scatters to the 2x2 output pixels) and
 // xca_covariance.cu (A = B = u^T, split over tokens) differ only in their functors.
 //
-// Not cuBLAS-fast (no tensor cores, no double buffering) and not meant to be: it is the
-// portable path, the one the emulator verifies, and the fallback where cuBLASLt is
-// absent. Block tile 64 x 64, k-step 16, 256 threads each owning a 4 x 4 register tile
-// strided by 16 (so the 16 threads of a half warp read 16 consecutive smem words).
+// Two kernels on one 64 x 64 block tile and one grid, chosen by the storage type S the
+// caller names (gemm_launch<S>): every value a(), b() return must be exactly an S (an
+// element of an S tensor widened to float, 0 or 1), because the tensor-core kernel rounds
+// it back to S to stage it, which is exact only then. A caller whose operands are not
+// (fp32 data, or values computed in fp32) names float.
+// - S = float: CUDA cores in fp32 (no TF32: fp32 sessions keep fp32 products). k-step 16,
+//   256 threads each owning a 4 x 4 register tile strided by 16 (so the 16 threads of a
+//   half warp read 16 consecutive smem words).
+// - S = f16 / bf16: tensor cores through mma_tile.h (nvcuda::wmma m16n16k16, fp32
+//   accumulation). A and B staged in smem in S (k-step 32), the 8 warps computing the
+//   4 x 4 grid of 16 x 16 tiles, 2 per warp; the accumulators go through an fp32 smem tile
+//   to the store functor, which gets an fp32 sum as before (in another order).
+// Not cuBLAS-fast either way (no double buffering, no cp.async): the portable path, the
+// one the emulator verifies, and the fallback where cuBLASLt is absent.
 //
 // Functor contract (all __device__; z, m, n, k are int64):
 //   a(z, m, k) -> float   element A[m, k] of batch z; called only for m < M, k < K
@@ -19,13 +29,17 @@
 #ifndef XCIT_CUDA_GEMM_TILE_H
 #define XCIT_CUDA_GEMM_TILE_H
 
+#include <type_traits>
+
 #include "cuda/grid.h"
+#include "cuda/mma_tile.h"
 
 namespace xcit {
 
 constexpr int kGemmTile = 64;
 constexpr int kGemmStep = 16;
 constexpr int kGemmThreads = 256;
+constexpr int kGemmMmaStep = 32;  // k per staged tile of the tensor-core kernel: 2 wmma k-steps
 
 template <bool Folded, class ALoad, class BLoad, class Store>
 __global__ void __launch_bounds__(kGemmThreads)
@@ -76,6 +90,82 @@ __global__ void __launch_bounds__(kGemmThreads)
   });
 }
 
+// The tensor-core kernel (S = f16 / bf16). Smem: A as [m][k] and B as [n][k] in S, rows
+// padded to 40 elements (80 bytes: a multiple of 16, as wmma's ldm must be, and rows that
+// start in different banks); the fp32 result tile [m][n], rows of 68 floats (272 bytes).
+// Every wmma pointer is a multiple of 32 bytes from the 32-byte aligned arrays: A/B at
+// row 16 i (16 * 80 bytes) plus k 0 or 16 (32 bytes), C at row 16 i (16 * 272) plus
+// column 16 j (64 bytes).
+template <class S>
+struct GemmMmaSmem {
+  static constexpr int kLd = kGemmMmaStep + 8;  // A, B: S elements per row
+  static constexpr int kLdc = kGemmTile + 4;    // C: floats per row
+  static constexpr int kOperandBytes = kGemmTile * kLd * static_cast<int>(sizeof(S));
+  static constexpr int kBytes = 2 * kOperandBytes + kGemmTile * kLdc * 4;
+  static_assert(kOperandBytes % 32 == 0 && (16 * kLd * sizeof(S)) % 32 == 0 &&
+                    (16 * kLdc * 4) % 32 == 0, "32-byte aligned wmma tiles");
+  static_assert(kBytes <= 48 * 1024, "static shared memory limit");
+
+  unsigned char* base;  // 32-byte aligned
+  __device__ S* a(int row, int k) const { return reinterpret_cast<S*>(base) + row * kLd + k; }
+  __device__ S* b(int row, int k) const {
+    return reinterpret_cast<S*>(base + kOperandBytes) + row * kLd + k;
+  }
+  __device__ float* c(int row, int col) const {
+    return reinterpret_cast<float*>(base + 2 * kOperandBytes) + row * kLdc + col;
+  }
+};
+
+template <class S, bool Folded, class ALoad, class BLoad, class Store>
+__global__ void __launch_bounds__(kGemmThreads)
+    gemm_mma_kernel(ALoad a, BLoad b, Store store, int64_t m_size, int64_t n_size,
+                    int64_t k_size, int64_t batches) {
+  using Smem = GemmMmaSmem<S>;
+  __align__(32) __shared__ unsigned char smem[Smem::kBytes];
+  const Smem sm{smem};
+  const int tid = threadIdx.x, warp = tid / 32;
+  // Warp w computes tile row w / 2 (16 rows of m) and tile columns 2 (w % 2) + {0, 1}.
+  const int wm = 16 * (warp / 2), wn = 32 * (warp % 2);
+  for_each_block<Folded>(ceil_div(n_size, kGemmTile), ceil_div(m_size, kGemmTile), batches,
+                 [&](int64_t tile_n, int64_t tile_m, int64_t z) {
+    const int64_t m0 = tile_m * kGemmTile, n0 = tile_n * kGemmTile;
+    WarpTile<S> acc[2];
+    acc[0].zero();
+    acc[1].zero();
+    for (int64_t k0 = 0; k0 < k_size; k0 += kGemmMmaStep) {
+      // 64 x 32 elements per operand, 8 per thread; consecutive threads take consecutive
+      // k. from_float<S> is exact: the functors return values of S (the contract above).
+      for (int r = 0; r < kGemmTile * kGemmMmaStep / kGemmThreads; ++r) {
+        const int idx = tid + r * kGemmThreads;
+        const int row = idx / kGemmMmaStep, kk = idx % kGemmMmaStep;
+        const int64_t k = k0 + kk;
+        const int64_t m = m0 + row, n = n0 + row;
+        *sm.a(row, kk) = from_float<S>((m < m_size && k < k_size) ? a(z, m, k) : 0.0f);
+        *sm.b(row, kk) = from_float<S>((n < n_size && k < k_size) ? b(z, n, k) : 0.0f);
+      }
+      __syncthreads();
+      // C[m, n] += sum_k A[m, k] B[n, k]: wmma's B (k x n) is sm.b read column-major.
+      for (int kk = 0; kk < kGemmMmaStep; kk += kMmaTile) {
+        for (int j = 0; j < 2; ++j) {
+          acc[j].template mma<RowMajor, ColMajor>(sm.a(wm, kk), Smem::kLd,
+                                                  sm.b(wn + kMmaTile * j, kk), Smem::kLd);
+        }
+      }
+      __syncthreads();  // the next step overwrites the tiles
+    }
+    for (int j = 0; j < 2; ++j) acc[j].store(sm.c(wm, wn + kMmaTile * j), Smem::kLdc);
+    __syncthreads();
+    // 16 elements per thread, consecutive threads on consecutive n.
+    for (int r = 0; r < kGemmTile * kGemmTile / kGemmThreads; ++r) {
+      const int idx = tid + r * kGemmThreads;
+      const int row = idx / kGemmTile, col = idx % kGemmTile;
+      const int64_t m = m0 + row, n = n0 + col;
+      if (m < m_size && n < n_size) store(z, m, n, *sm.c(row, col));
+    }
+    // Folded: for_each_block's barrier orders these reads before the next block's writes.
+  });
+}
+
 // The launch for an M x N product over `batches` z-slices (each >= 1): the logical tile
 // grid, folded to the limits. Any size fits.
 inline LaunchGrid gemm_grid(int64_t m, int64_t n, int64_t batches,
@@ -83,14 +173,27 @@ inline LaunchGrid gemm_grid(int64_t m, int64_t n, int64_t batches,
   return launch_grid(ceil_div(n, kGemmTile), ceil_div(m, kGemmTile), batches, limits);
 }
 
-// Launches C (M x N, per batch) = A B^T through the functors (m, n, k, batches >= 1).
-template <class ALoad, class BLoad, class Store>
+// Whether gemm_launch<S> takes the tensor-core kernel.
+template <class S>
+constexpr bool kGemmOnTensorCores = std::is_same_v<S, f16> || std::is_same_v<S, bf16>;
+
+// Launches C (M x N, per batch) = A B^T through the functors (m, n, k, batches >= 1);
+// S is the storage type every a() and b() value is exact in (see the top): float for
+// CUDA cores in fp32, f16 / bf16 for tensor cores.
+template <class S, class ALoad, class BLoad, class Store>
 cudaError_t gemm_launch(cudaStream_t stream, const ALoad& a, const BLoad& b, const Store& store,
                         int64_t m, int64_t n, int64_t k, int64_t batches) {
+  static_assert(std::is_same_v<S, float> || kGemmOnTensorCores<S>, "S: float, f16 or bf16");
   const LaunchGrid g = gemm_grid(m, n, batches);
-  return xcit_launch(g.folded ? gemm_tile_kernel<true, ALoad, BLoad, Store>
-                              : gemm_tile_kernel<false, ALoad, BLoad, Store>,
-                     g.dims, dim3(kGemmThreads), 0, stream, a, b, store, m, n, k, batches);
+  if constexpr (kGemmOnTensorCores<S>) {
+    return xcit_launch(g.folded ? gemm_mma_kernel<S, true, ALoad, BLoad, Store>
+                                : gemm_mma_kernel<S, false, ALoad, BLoad, Store>,
+                       g.dims, dim3(kGemmThreads), 0, stream, a, b, store, m, n, k, batches);
+  } else {
+    return xcit_launch(g.folded ? gemm_tile_kernel<true, ALoad, BLoad, Store>
+                                : gemm_tile_kernel<false, ALoad, BLoad, Store>,
+                       g.dims, dim3(kGemmThreads), 0, stream, a, b, store, m, n, k, batches);
+  }
 }
 
 }  // namespace xcit

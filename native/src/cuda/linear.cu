@@ -1,6 +1,7 @@
 // The portable Linear: out = in * W^T + bias (+ exact GELU), optionally with one weight
 // matrix per batch item (the folded XCA's per-image W'), for fp32/fp16/bf16
-// (xcit_cuda.h). The tiled core is gemm_tile.h; this file supplies dense-row functors.
+// (xcit_cuda.h). The tiled core is gemm_tile.h (fp16/bf16 on tensor cores, fp32 on CUDA
+// cores); this file supplies dense-row functors.
 #include "cuda/cuda_check.h"
 #include "cuda/gemm_tile.h"
 #include "xcit/xcit_cuda.h"
@@ -63,8 +64,8 @@ xcit_status linear_entry(const char* op, xcit_ctx* ctx, S* out, const S* in, con
                              (flags & XCIT_CUDA_LINEAR_GELU) != 0,
                              (flags & XCIT_CUDA_LINEAR_ACCUMULATE) != 0};
   return xcit_cuda_launched(ctx, op,
-                            xcit::gemm_launch(xcit_cuda_stream(ctx), a, b, store, rows,
-                                              out_features, in_features, batch));
+                            xcit::gemm_launch<T>(xcit_cuda_stream(ctx), a, b, store, rows,
+                                                 out_features, in_features, batch));
 }
 
 }  // namespace

@@ -91,7 +91,9 @@ xcit_status covariance_entry(const char* op, xcit_ctx* ctx, float* cov, float* s
   const T* data = reinterpret_cast<const T*>(u);
   float* ws = static_cast<float*>(workspace);
   const cudaStream_t stream = xcit_cuda_stream(ctx);
-  cudaError_t err = xcit::gemm_launch(
+  // gemm_launch<T>: u's values, 0 and the ones column's 1 are all exact in T, so fp16/bf16
+  // inputs take the tensor-core kernel (fp32 accumulation, as before).
+  cudaError_t err = xcit::gemm_launch<T>(
       stream, TokenColumns<T>{data, s, false}, TokenColumns<T>{data, s, true},
       SlotStore{ws, channels * (channels + 1), channels + 1}, channels, channels + 1,
       s.per_split, batch * splits);

@@ -1,11 +1,15 @@
-// The ops on the tiled GEMM core (gemm_tile.h) under the emulator, fp32/fp16/bf16:
+// The ops on the tiled GEMM core (gemm_tile.h) under the emulator, fp32/fp16/bf16 (fp32 on
+// the CUDA-core kernel, fp16/bf16 on the tensor-core one: wmma under the emulator's
+// permuted fragment layout, so a kernel that assumed a layout fails here):
 // - conv3x3s2 (odd sizes: the padding and the ceil) and conv_transpose2x2 against the
 //   CPU backend's xcit_cpu_conv3x3s2_f32 / xcit_cpu_conv_transpose2x2_f32;
 // - linear (bias, no bias, GELU, per-batch weights) against a double reference written
 //   here: libxcit has no C GEMM (the CPU backend's GEMMs are oneDNN matmuls called
 //   from Java, checked against JavaBackend by CpuBackendOpsTest), so there is no CPU op
 //   to call.
-// Sizes straddle the 64 x 64 x 16 tile on purpose (1, 63, 65, 197, K = 33 ...).
+// Sizes straddle the 64 x 64 block tile, the 16 x 16 wmma tiles and the k-steps (16 on CUDA
+// cores, 32 on tensor cores) on purpose (1, 63, 65, 197, K = 17, 33, 48 ...), and the
+// convolutions run at xcit_small / xcit_medium's patch-embedding widths (C = 192, 384).
 #include "emu_test.h"
 
 using namespace emu_test;
@@ -137,13 +141,20 @@ void check_errors() {
 int main() {
   require_device("test_gemm");
   const int64_t linear[][4] = {{1, 1, 1, 1}, {1, 7, 33, 5}, {2, 65, 17, 63}, {1, 197, 48, 144},
-                               {3, 20, 130, 70}};
+                               {3, 20, 130, 70}, {2, 31, 16, 16}, {1, 66, 32, 129}};
   // The patch embedding's first stage (3 channels in), an odd image, C/8 -> C/4 widths.
   const int64_t conv[][5] = {{1, 1, 1, 1, 1}, {1, 15, 17, 3, 16}, {2, 9, 7, 24, 48}, {1, 8, 8, 33, 65}};
+  // The four patch-embedding stages of C = 192 (xcit_small) and 384 (xcit_medium):
+  // 3 -> C/8 (K = 27), C/8 -> C/4, C/4 -> C/2, C/2 -> C (K = 9C/2), batch 2 on small odd
+  // images (the real ones only add row tiles); the transposed conv also runs at 24 -> 48.
+  const int64_t model_conv[][5] = {{2, 11, 9, 3, 24},   {2, 7, 6, 24, 48},   {2, 5, 7, 48, 96},
+                                   {2, 4, 5, 96, 192},  {2, 9, 11, 3, 48},   {2, 6, 7, 48, 96},
+                                   {2, 5, 4, 96, 192},  {2, 3, 4, 192, 384}};
   with_folded_grids([&] {
     for (const auto& s : linear) for_each_type<Linear>(s[0], s[1], s[2], s[3]);
     for (const auto& s : conv) for_each_type<Conv>(s[0], s[1], s[2], s[3], s[4]);
   });
+  for (const auto& s : model_conv) for_each_type<Conv>(s[0], s[1], s[2], s[3], s[4], s[4] == 48 && s[3] == 24);
   PastGridY<float>::run();
   PastGridY<bf16>::run();
   check_errors();
