@@ -606,6 +606,18 @@ public interface Backend extends AutoCloseable {
      * heads, kvBuf) on the rows u (B, T, C). u0 and q (B, C) are scratch: the default gathers
      * u's row 0 into u0 and keeps the queries in q; a backend may form them inside its
      * attention instead (CudaBackend does, in one kernel). kvBuf as classAttentionFromRows's.
+     *
+     * @param out (B, C)
+     * @param weights (B, heads, T), or null
+     * @param u the normalised rows (B, T, C), each image's cls row first
+     * @param qWeight (C, C)
+     * @param qBias (C)
+     * @param kvWeight (2C, C)
+     * @param kvBias (2C)
+     * @param heads the number of heads
+     * @param u0 scratch (B, C): the cls rows of u
+     * @param q scratch (B, C): the cls queries
+     * @param kvBuf scratch (B, T, 2C), or null on a folding backend
      */
     default void classAttentionWithQuery(Tensor out, Tensor weights, Tensor u, Tensor qWeight, Tensor qBias,
                                          Tensor kvWeight, Tensor kvBias, int heads, Tensor u0, Tensor q, Tensor kvBuf) {
@@ -622,6 +634,16 @@ public interface Backend extends AutoCloseable {
      * followed by x[:, t] = layerNorm(x[:, t]; lnGamma2, lnBeta2) unless lnGamma2 is null
      * (timm's tokens_norm). x[:, 0] is left as it was; u and cls must not alias x. The default
      * is those ops one by one; a backend may fuse them (CudaBackend: one pass over the rows).
+     *
+     * @param x the stage (B, T, C), updated in place
+     * @param u out: the normalised rows (B, T, C)
+     * @param cls out: the cls rows of x on entry (B, C)
+     * @param lnGamma1 LN1's weight (C)
+     * @param lnBeta1 LN1's bias (C)
+     * @param gamma1 the attention branch's layer scale (C)
+     * @param lnGamma2 LN2's weight (C), or null for no tokens_norm
+     * @param lnBeta2 LN2's bias (C), or null with lnGamma2
+     * @param eps the LayerNorms' epsilon
      */
     default void classAttentionRows(Tensor x, Tensor u, Tensor cls, Tensor lnGamma1, Tensor lnBeta1, Tensor gamma1,
                                     Tensor lnGamma2, Tensor lnBeta2, float eps) {

@@ -81,7 +81,12 @@ public final class ImageDecoder {
 
     /**
      * Decodes an image file's bytes held in memory (a Spark binaryFile row, an upload) as
-     * {@link #decode(Path)} decodes the file; {@code name} names it in errors.
+     * {@link #decode(Path)} decodes the file.
+     *
+     * @param content the file's bytes
+     * @param name names the image in errors
+     * @return the image
+     * @throws ImageLoadException if the bytes are not an image, damaged, or over the limits
      */
     public RgbImage decode(byte[] content, Path name) throws ImageLoadException {
         Source source = () -> ImageIO.createImageInputStream(new ByteArrayInputStream(content));
