@@ -2,9 +2,9 @@
 # Regenerates the FFM bindings from C headers, with jextract (JDK 22+ builds, e.g.
 # jextract 22/25):
 #   src/main/java/org/xcit4j/bindings/xcit/  <- native/include/xcit/{xcit,xcit_cuda}.h
-#   src/main/java/org/xcit4j/bindings/cuda/  <- NVIDIA's cuda_runtime_api.h and cublasLt.h
-#     (CUDA 12/13), restricted to the functions and constants xcit4j uses; the same lists
-#     are declared in include/{cudart,cublasLt}_subset.h, which stand in for NVIDIA's
+#   src/main/java/org/xcit4j/bindings/cuda/  <- NVIDIA's cuda_runtime_api.h, cublasLt.h
+#     (CUDA 12/13) and cudnn_graph.h (cuDNN 9), restricted to the functions and constants xcit4j uses; the same lists
+#     are declared in include/{cudart,cublasLt,cudnn}_subset.h, which stand in for NVIDIA's
 #     headers on machines without them (cuBLAS is not installed on the build machines).
 #
 # jextract is not installable on this project's machines (no registry they reach has
@@ -34,9 +34,11 @@ if [ "$JEXTRACT" = "--no-jextract" ]; then
     "CudaLibraries.require(CudaLibraries.CUDART)" XCIT_BIND > "$SRC/cuda/cudart_h.java"
   python3 "$G" "$HERE/include/cublasLt_subset.h" org.xcit4j.bindings.cuda cublasLt_h \
     "CudaLibraries.require(CudaLibraries.CUBLASLT)" XCIT_BIND > "$SRC/cuda/cublasLt_h.java"
+  python3 "$G" "$HERE/include/cudnn_subset.h" org.xcit4j.bindings.cuda cudnn_h \
+    "CudaLibraries.require(CudaLibraries.CUDNN)" XCIT_BIND > "$SRC/cuda/cudnn_h.java"
   sed -i "s|Mirrors $HERE/../native/include/|Mirrors native/include/|; s|Mirrors $HERE/|Mirrors bindings/|" \
-    "$SRC/xcit/xcit_cuda_h.java" "$SRC/cuda/cudart_h.java" "$SRC/cuda/cublasLt_h.java"
-  echo "regenerated xcit_cuda_h, cudart_h, cublasLt_h with jextract_shape.py; xcit_h is hand-kept"
+    "$SRC/xcit/xcit_cuda_h.java" "$SRC/cuda/cudart_h.java" "$SRC/cuda/cublasLt_h.java" "$SRC/cuda/cudnn_h.java"
+  echo "regenerated xcit_cuda_h, cudart_h, cublasLt_h, cudnn_h with jextract_shape.py; xcit_h is hand-kept"
   exit 0
 fi
 INCLUDE="$HERE/../native/include"
@@ -162,6 +164,13 @@ includes() { # header
 "$JEXTRACT" --output "$OUT" --target-package org.xcit4j.bindings.cuda --header-class-name cublasLt_h \
   -I "$CUDA_INCLUDE" $(includes "$HERE/include/cublasLt_subset.h") \
   --include-struct cublasLtMatmulHeuristicResult_t "$CUDA_INCLUDE/cublasLt.h"
+# cuDNN's header is not in the toolkit: the one nvidia-headers.sh extracts from the
+# nvidia_cudnn_cu13 wheel (CUDNN_INCLUDE overrides, e.g. a system cuDNN's include/).
+CUDNN_INCLUDE=${CUDNN_INCLUDE:-$HERE/target/nvidia-include}
+bash "$HERE/nvidia-headers.sh" "$HERE/target/nvidia-include"
+# shellcheck disable=SC2046
+"$JEXTRACT" --output "$OUT" --target-package org.xcit4j.bindings.cuda --header-class-name cudnn_h \
+  -I "$CUDA_INCLUDE" -I "$CUDNN_INCLUDE" $(includes "$HERE/include/cudnn_subset.h") "$CUDNN_INCLUDE/cudnn_graph.h"
 
 # The one patch: jextract binds symbols through a SYMBOL_LOOKUP field (loaderLookup /
 # --library). Ours come from NativeLibraries (override directory or the jar's copy,
@@ -189,9 +198,10 @@ patch_lookup "$DIR/xcit_cuda_h.java" XCIT_CUDA NativeLibraries
 CDIR="$OUT/org/xcit4j/bindings/cuda"
 patch_lookup "$CDIR/cudart_h.java" CUDART CudaLibraries
 patch_lookup "$CDIR/cublasLt_h.java" CUBLASLT CudaLibraries
+patch_lookup "$CDIR/cudnn_h.java" CUDNN CudaLibraries
 
 cp "$DIR/xcit_h.java" "$DIR/xcit_cuda_h.java" "$SRC/${PKG//.//}/"
-cp "$CDIR/cudart_h.java" "$CDIR/cublasLt_h.java" "$CDIR/cublasLtMatmulHeuristicResult_t.java" \
+cp "$CDIR/cudart_h.java" "$CDIR/cublasLt_h.java" "$CDIR/cudnn_h.java" "$CDIR/cublasLtMatmulHeuristicResult_t.java" \
   "$SRC/org/xcit4j/bindings/cuda/"
-echo "regenerated xcit_h, xcit_cuda_h, cudart_h, cublasLt_h (+ the heuristic struct); review the diff, then run:"
+echo "regenerated xcit_h, xcit_cuda_h, cudart_h, cublasLt_h, cudnn_h (+ the heuristic struct); review the diff, then run:"
 echo "  mvn -B -pl bindings -am install"

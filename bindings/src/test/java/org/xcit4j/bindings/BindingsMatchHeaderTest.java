@@ -23,6 +23,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.xcit4j.bindings.cuda.cublasLt_h;
 import org.xcit4j.bindings.cuda.cudart_h;
+import org.xcit4j.bindings.cuda.cudnn_h;
 import org.xcit4j.bindings.xcit.xcit_cuda_h;
 import org.xcit4j.bindings.xcit.xcit_h;
 
@@ -52,7 +53,10 @@ class BindingsMatchHeaderTest {
                         (Supplier<String>) () -> CudaLibraries.describe(CudaLibraries.CUDART)),
                 Arguments.of("cublasLt_subset.h", nvidiaHeader("cublasLt_subset.h"), cublasLt_h.class,
                         (Supplier<SymbolLookup>) () -> CudaLibraries.require(CudaLibraries.CUBLASLT),
-                        (Supplier<String>) () -> CudaLibraries.describe(CudaLibraries.CUBLASLT)));
+                        (Supplier<String>) () -> CudaLibraries.describe(CudaLibraries.CUBLASLT)),
+                Arguments.of("cudnn_subset.h", nvidiaHeader("cudnn_subset.h"), cudnn_h.class,
+                        (Supplier<SymbolLookup>) () -> CudaLibraries.require(CudaLibraries.CUDNN),
+                        (Supplier<String>) () -> CudaLibraries.describe(CudaLibraries.CUDNN)));
     }
 
     /** name -> DESC of every jextract holder class (a nested class with a static DESC). */
@@ -109,14 +113,16 @@ class BindingsMatchHeaderTest {
                 Arguments.of("cudart_subset.h", List.of(cuda.resolve("cuda_runtime_api.h"), cuda.resolve("driver_types.h"),
                         cuda.resolve("library_types.h"))),
                 Arguments.of("cublasLt_subset.h", List.of(cublas.resolve("cublasLt.h"), cublas.resolve("cublas_api.h"),
+                        cuda.resolve("library_types.h"), cuda.resolve("driver_types.h"))),
+                Arguments.of("cudnn_subset.h", List.of(cublas.resolve("cudnn_graph.h"), cublas.resolve("cudnn_version.h"),
                         cuda.resolve("library_types.h"), cuda.resolve("driver_types.h"))));
     }
 
     /**
      * Every function of a stand-in has the same parameters and result (as carriers) in
      * NVIDIA's header, and every constant the same value: the stand-ins were written by hand.
-     * NVIDIA's headers come from the CUDA toolkit and from the nvidia_cublas wheel on the
-     * local pip index (bindings/nvidia-headers.sh, run by the build); without them the check
+     * NVIDIA's headers come from the CUDA toolkit and from the nvidia_cublas and
+     * nvidia_cudnn_cu13 wheels on the local pip index (bindings/nvidia-headers.sh, run by the build); without them the check
      * is skipped, naming the missing file.
      */
     @ParameterizedTest(name = "{0}")

@@ -12,7 +12,7 @@ import java.util.regex.Pattern;
 
 /**
  * NVIDIA's real headers (cuda_runtime_api.h, driver_types.h, library_types.h, cublasLt.h,
- * cublas_api.h) read far enough to check the stand-ins in bindings/include against them:
+ * cublas_api.h, cudnn_graph.h) read far enough to check the stand-ins in bindings/include against them:
  * a function's parameters and return value as FFM carriers (what the bindings bind), and
  * the value of an enumerator or #define. Typedef chains are followed (enums are int, any
  * pointer is an address); enumerator values may refer to earlier ones with | and <<. Not
@@ -22,7 +22,7 @@ final class NvidiaHeaders {
     private static final Pattern COMMENTS = Pattern.compile("/\\*.*?\\*/|//[^\\n]*", Pattern.DOTALL);
     /** Calling-convention and attribute macros the prototypes carry. */
     private static final Pattern DECORATIONS =
-            Pattern.compile("\\b(extern|CUBLASWINAPI|CUBLASAPI|CUDARTAPI|CUDART_CB|__host__|__device__|__\\w*builtin__)\\b|__dv\\([^)]*\\)");
+            Pattern.compile("\\b(extern|CUBLASWINAPI|CUBLASAPI|CUDARTAPI|CUDART_CB|CUDNNWINAPI|CUDNN_DEPRECATED|CUDNN_DEPRECATED_ENUM|__host__|__device__|__\\w*builtin__)\\b|__dv\\([^)]*\\)");
     private static final Pattern TYPEDEF_BODY = Pattern.compile("typedef\\s+(enum|struct)\\s*\\w*\\s*\\{[^}]*}\\s*(\\w+)\\s*;");
     private static final Pattern TYPEDEF = Pattern.compile("typedef\\s+([^;{}]*?)\\s*\\b(\\w+)\\s*;");
     private static final Pattern ENUM_BODY = Pattern.compile("enum\\s*\\w*\\s*\\{([^}]*)}");
