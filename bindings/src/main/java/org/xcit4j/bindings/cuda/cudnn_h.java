@@ -164,6 +164,33 @@ public class cudnn_h {
     public static int CUDNN_HEUR_MODE_FALLBACK() {
         return CUDNN_HEUR_MODE_FALLBACK;
     }
+    private static final int CUDNN_NUMERICAL_NOTE_TENSOR_CORE = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * #define CUDNN_NUMERICAL_NOTE_TENSOR_CORE 0
+     * }
+     */
+    public static int CUDNN_NUMERICAL_NOTE_TENSOR_CORE() {
+        return CUDNN_NUMERICAL_NOTE_TENSOR_CORE;
+    }
+    private static final int CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS 1
+     * }
+     */
+    public static int CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS() {
+        return CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS;
+    }
+    private static final int CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION 2
+     * }
+     */
+    public static int CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION() {
+        return CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION;
+    }
     private static final int CUDNN_TYPE_HANDLE = (int)0L;
     /**
      * {@snippet lang=c :
@@ -236,6 +263,15 @@ public class cudnn_h {
     public static int CUDNN_TYPE_HEUR_MODE() {
         return CUDNN_TYPE_HEUR_MODE;
     }
+    private static final int CUDNN_TYPE_NUMERICAL_NOTE = (int)11L;
+    /**
+     * {@snippet lang=c :
+     * #define CUDNN_TYPE_NUMERICAL_NOTE 11
+     * }
+     */
+    public static int CUDNN_TYPE_NUMERICAL_NOTE() {
+        return CUDNN_TYPE_NUMERICAL_NOTE;
+    }
     private static final int CUDNN_TYPE_POINTWISE_MODE = (int)14L;
     /**
      * {@snippet lang=c :
@@ -271,6 +307,15 @@ public class cudnn_h {
      */
     public static int CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR() {
         return CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR;
+    }
+    private static final int CUDNN_BACKEND_ENGINE_DESCRIPTOR = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define CUDNN_BACKEND_ENGINE_DESCRIPTOR 2
+     * }
+     */
+    public static int CUDNN_BACKEND_ENGINE_DESCRIPTOR() {
+        return CUDNN_BACKEND_ENGINE_DESCRIPTOR;
     }
     private static final int CUDNN_BACKEND_ENGINECFG_DESCRIPTOR = (int)3L;
     /**
@@ -451,6 +496,15 @@ public class cudnn_h {
      */
     public static int CUDNN_ATTR_ENGINEHEUR_RESULTS() {
         return CUDNN_ATTR_ENGINEHEUR_RESULTS;
+    }
+    private static final int CUDNN_ATTR_ENGINECFG_ENGINE = (int)300L;
+    /**
+     * {@snippet lang=c :
+     * #define CUDNN_ATTR_ENGINECFG_ENGINE 300
+     * }
+     */
+    public static int CUDNN_ATTR_ENGINECFG_ENGINE() {
+        return CUDNN_ATTR_ENGINECFG_ENGINE;
     }
     private static final int CUDNN_ATTR_EXECUTION_PLAN_HANDLE = (int)400L;
     /**
@@ -667,6 +721,15 @@ public class cudnn_h {
      */
     public static int CUDNN_ATTR_VARIANT_PACK_WORKSPACE() {
         return CUDNN_ATTR_VARIANT_PACK_WORKSPACE;
+    }
+    private static final int CUDNN_ATTR_ENGINE_NUMERICAL_NOTE = (int)1303L;
+    /**
+     * {@snippet lang=c :
+     * #define CUDNN_ATTR_ENGINE_NUMERICAL_NOTE 1303
+     * }
+     */
+    public static int CUDNN_ATTR_ENGINE_NUMERICAL_NOTE() {
+        return CUDNN_ATTR_ENGINE_NUMERICAL_NOTE;
     }
 
     private static class cudnnGetVersion {
