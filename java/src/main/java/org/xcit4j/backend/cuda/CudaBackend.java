@@ -122,6 +122,11 @@ public final class CudaBackend implements Backend {
         return device.cublas() != null;
     }
 
+    /** Whether the patch-embedding convs may go to cuDNN (asked for with -Dxcit.cuda.cudnn=true, and loaded). */
+    boolean usesCudnn() {
+        return device.cudnn() != null;
+    }
+
     /**
      * Kernel launches of one forward of a session on this backend: the kernel nodes of its
      * captured CUDA graph (what fusion saves shows here).
@@ -268,13 +273,22 @@ public final class CudaBackend implements Backend {
         call("transpose", d(out), d(in), batch, rows, cols);
     }
 
-    /** Whole outputs only ({@link #convRowBands} is false); GELU is the kernel's epilogue (XCIT_CONV_GELU). */
+    /**
+     * Whole outputs only ({@link #convRowBands} is false); GELU is the kernel's epilogue
+     * (XCIT_CONV_GELU). With {@code -Dxcit.cuda.cudnn=true} and cuDNN present, cuDNN's plan for
+     * the shape runs instead (conv -> bias -> GELU fused by cuDNN), else this kernel.
+     */
     @Override
     public void conv3x3s2(Tensor out, Tensor in, int firstRow, Tensor weight, Tensor bias, boolean gelu) {
         Shape s = in.shape();
         if (firstRow != 0 || Checks.convRows(out, in, false, firstRow, weight, bias) != (s.size(1) + 1) / 2) {
             throw new UnsupportedOperationException("conv3x3s2 on cuda computes whole outputs, not row bands (asked for rows from "
                     + firstRow + " into " + out.shape() + ")");
+        }
+        if (device.cudnn() != null && current.launching()
+                && device.cudnn().conv3x3s2(ctx, d(out), d(in), d(weight), d(bias), s.size(0), s.size(1), s.size(2), s.size(3),
+                        weight.shape().size(0), gelu, current.capturing())) {
+            return;
         }
         call("conv3x3s2", d(out), d(in), d(weight), d(bias), (long) s.size(0), (long) s.size(1), (long) s.size(2),
                 (long) s.size(3), (long) weight.shape().size(0), gelu ? XCIT_CONV_GELU() : 0);

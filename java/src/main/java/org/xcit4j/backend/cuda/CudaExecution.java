@@ -25,7 +25,7 @@ import org.xcit4j.tensor.Tensor;
  *       the workspaces' sizes are found the same way;
  *   <li>uploads the tensors Java filled on the host (the Fourier features), runs setup
  *       (the positional projection) and the forward once eagerly (errors surface with
- *       their real message; cuBLASLt plans get made), then captures the forward, followed
+ *       their real message; cuBLASLt and cuDNN plans get made), then captures the forward, followed
  *       by the conversion of each output to fp32, as a CUDA graph.
  * </ol>
  * {@link #run}: input -> pinned staging -> device (async), graph launch, outputs -> pinned
@@ -34,9 +34,12 @@ import org.xcit4j.tensor.Tensor;
  */
 final class CudaExecution implements AutoCloseable {
 
-    /** Per backend: the stream every op and copy goes to, cuBLASLt if present. */
-    public record Device(NativeContext ctx, MemorySegment stream, Cublas cublas, Precision precision, CudaWeights weights)
-            implements AutoCloseable {
+    /**
+     * Per backend: the stream every op and copy goes to, cuBLASLt if present, cuDNN if asked for
+     * ({@link Cudnn#PROPERTY}) and present, else null.
+     */
+    public record Device(NativeContext ctx, MemorySegment stream, Cublas cublas, Cudnn cudnn, Precision precision,
+                         CudaWeights weights) implements AutoCloseable {
         public static Device open(NativeContext ctx, Precision precision, boolean cublasLt, CudaWeights weights,
                                   Consumer<String> notes) {
             MemorySegment stream = Cuda.pointerOut(out -> cudaStreamCreateWithFlags(out, cudaStreamNonBlocking()),
@@ -51,11 +54,13 @@ final class CudaExecution implements AutoCloseable {
                 notes.accept("cuda: " + CudaLibraries.describe(CudaLibraries.CUBLASLT)
                         + "; GEMMs use libxcit_cuda's portable kernel (correct, several times slower)");
             }
-            return new Device(ctx, stream, cublas, precision, weights);
+            Cudnn cudnn = Cudnn.open(precision, stream, notes);
+            return new Device(ctx, stream, cublas, cudnn, precision, weights);
         }
 
         @Override
         public void close() {
+            if (cudnn != null) cudnn.close();
             if (cublas != null) cublas.close();
             Cuda.check(cudaStreamDestroy(stream), "cudaStreamDestroy");
         }
@@ -89,7 +94,7 @@ final class CudaExecution implements AutoCloseable {
     private final DeviceBuffer[] workspaces = new DeviceBuffer[Workspace.values().length];
     private DeviceBuffer input;
     private MemorySegment pinnedInput, graph;
-    private boolean collecting;
+    private boolean collecting, capturing;
     private int kernelLaunches;
 
     public CudaExecution(Device device, Backend.Forward forward) {
@@ -134,9 +139,11 @@ final class CudaExecution implements AutoCloseable {
         synchronize();
         Cuda.check(cudaStreamBeginCapture(device.stream(), cudaStreamCaptureModeThreadLocal()), "cudaStreamBeginCapture");
         MemorySegment captured;
+        capturing = true;
         try {
             enqueueForward(backend);
         } finally {
+            capturing = false;
             captured = Cuda.pointerOut(out -> cudaStreamEndCapture(device.stream(), out), "cudaStreamEndCapture");
         }
         try {
@@ -207,6 +214,11 @@ final class CudaExecution implements AutoCloseable {
         }
         throw new IllegalStateException(t + " at 0x" + Long.toHexString(t.segment().address())
                 + " is neither planned memory nor a weight seen while the session was prepared");
+    }
+
+    /** Whether the stream is being captured: ops may enqueue work but not allocate (cuDNN plans are made before). */
+    public boolean capturing() {
+        return capturing;
     }
 
     /** Whether ops should launch (false during the dry run). */

@@ -1,0 +1,165 @@
+package org.xcit4j.backend.cuda;
+
+import static org.xcit4j.bindings.cuda.cudnn_h.*;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Consumer;
+import org.xcit4j.backend.NativeContext;
+import org.xcit4j.backend.Precision;
+import org.xcit4j.bindings.CudaLibraries;
+
+/**
+ * The patch embedding's 3x3 stride-2 convolutions through cuDNN 9 (issue 13, item 1), OPT-IN:
+ * only with {@code -Dxcit.cuda.cudnn=true} and where libcudnn.so.9 loads
+ * ({@link CudaLibraries#CUDNN}); otherwise, and for any shape whose plan cannot be built,
+ * libxcit_cuda's own conv kernel runs, after a one-line note naming the reason. Off by default
+ * until a GPU run has measured it and checked its results (it has never run on a GPU yet).
+ *
+ * <p>Never on the emulated device: cuDNN's kernels are NVIDIA's device code, which the host
+ * emulator cannot run, so {@link CudaLibraries} reports cuDNN unavailable there.
+ *
+ * <p>Plans ({@link CudnnConv}) are made per shape and operand alignment on first use, which is
+ * always the eager forward that {@code CudaExecution.prepare} runs before capturing the CUDA
+ * graph: a failure surfaces there, with cuDNN's status, and that shape falls back for good.
+ * The filter relayout ((Cout, Cin, 3, 3) -> (Cout, 3, 3, Cin), cuDNN's channel-last filter for
+ * channel-last activations) is done once per weight then too, on the stream, by
+ * libxcit_cuda's transpose, into a device buffer this object owns.
+ *
+ * <p>Graph capture: cudnnBackendExecute only enqueues work on the handle's stream (set once
+ * by cudnnSetStream), so stream capture records it like any launch. NVIDIA documents CUDA graph
+ * use of cuDNN in the cuDNN frontend developer guide ("CUDA Graphs",
+ * docs.nvidia.com/deeplearning/cudnn/frontend/latest/, which also describes the native
+ * cudnnBackendPopulateCudaGraph API for engines with the SUPPORTS_CUDA_GRAPH_NATIVE_API behaviour
+ * note) and PyTorch captures cuDNN convolutions in torch.cuda.graphs the same way. Not yet
+ * verified on a GPU for these engines: the GPU check script's cuDNN cases do that.
+ */
+final class Cudnn implements AutoCloseable {
+    /** The switch: {@code -Dxcit.cuda.cudnn=true} takes cuDNN for conv3x3s2 where it loads. */
+    static final String PROPERTY = "xcit.cuda.cudnn";
+
+    private final MemorySegment handle;
+    private final Precision precision;
+    private final Consumer<String> notes;
+    private final Map<CudnnConv.Key, CudnnConv> plans = new HashMap<>();
+    private final Set<CudnnConv.Key> refused = new HashSet<>();
+    /** The channel-last copy of each filter, by the model weight's device address. */
+    private final Map<Long, DeviceBuffer> filters = new HashMap<>();
+    private boolean closed;
+
+    private Cudnn(MemorySegment handle, Precision precision, Consumer<String> notes) {
+        this.handle = handle;
+        this.precision = precision;
+        this.notes = notes;
+    }
+
+    /** Whether the user asked for cuDNN ({@link #PROPERTY}); false by default. */
+    static boolean requested() {
+        return Boolean.getBoolean(PROPERTY);
+    }
+
+    /**
+     * cuDNN on {@code stream} if requested and available, else null after a note saying why
+     * (nothing is said when it was not requested: the default changes nothing).
+     */
+    static Cudnn open(Precision precision, MemorySegment stream, Consumer<String> notes) {
+        if (!requested()) return null;
+        if (!CudaLibraries.isAvailable(CudaLibraries.CUDNN)) {
+            notes.accept("cuda: cuDNN not used (-D" + PROPERTY + "=true): " + CudaLibraries.describe(CudaLibraries.CUDNN)
+                    + "; the patch-embedding convs use libxcit_cuda's kernel");
+            return null;
+        }
+        MemorySegment handle;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(ValueLayout.ADDRESS);
+            CudnnConv.check(cudnnCreate(out), "cudnnCreate");
+            handle = out.get(ValueLayout.ADDRESS, 0);
+        } catch (CudnnConv.CudnnException e) {
+            notes.accept("cuda: cuDNN not used (-D" + PROPERTY + "=true): " + e.getMessage()
+                    + "; the patch-embedding convs use libxcit_cuda's kernel");
+            return null;
+        }
+        try {
+            CudnnConv.check(cudnnSetStream(handle, stream), "cudnnSetStream");
+        } catch (CudnnConv.CudnnException e) {
+            cudnnDestroy(handle);
+            notes.accept("cuda: cuDNN not used: " + e.getMessage() + "; the patch-embedding convs use libxcit_cuda's kernel");
+            return null;
+        }
+        notes.accept("cuda: patch-embedding convs by cuDNN " + CudaLibraries.version(CudaLibraries.CUDNN)
+                + " (-D" + PROPERTY + "=true; opt-in, not yet checked on a GPU), libxcit_cuda's kernel where a plan fails");
+        return new Cudnn(handle, precision, notes);
+    }
+
+    /**
+     * Enqueues out (N, ceil(H/2), ceil(W/2), Cout) = act(conv3x3s2(in (N, H, W, Cin), weight
+     * (Cout, Cin, 3, 3)) + bias (Cout)) through cuDNN, or returns false (nothing enqueued) when
+     * this shape has no plan: the caller then runs its own kernel. Device pointers, the
+     * session's storage type.
+     *
+     * @param capturing true while the stream is being captured: no plan is made then (plans
+     *                  allocate), a shape without one (none can be new then) falls back
+     */
+    boolean conv3x3s2(NativeContext ctx, MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias,
+                      long n, long h, long w, long cin, long cout, boolean gelu, boolean capturing) {
+        if (bias.equals(MemorySegment.NULL)) return false;  // the graph has a bias input; patch embeds always have one
+        CudnnConv.Key key = new CudnnConv.Key(n, h, w, cin, cout, gelu, alignment(in), alignment(out), 16, alignment(bias));
+        if (refused.contains(key)) return false;
+        CudnnConv plan = plans.get(key);
+        DeviceBuffer filter = filters.get(weight.address());
+        if (plan == null || filter == null) {
+            if (capturing) return false;
+            try {
+                plan = plans.computeIfAbsent(key, k -> new CudnnConv(handle, k, precision));
+            } catch (CudnnConv.CudnnException e) {
+                refused.add(key);
+                notes.accept("cuda: cuDNN has no plan for conv3x3s2 " + describe(key) + ": " + e.getMessage()
+                        + "; libxcit_cuda's kernel runs it");
+                return false;
+            }
+            if (filter == null) filter = channelLast(ctx, weight, cout, cin);
+        }
+        plan.execute(in, filter.address(), bias, out);
+        return true;
+    }
+
+    /** (Cout, Cin, 3, 3) -> (Cout, 3, 3, Cin): libxcit_cuda's batched transpose of (Cin, 9) per output channel. */
+    private DeviceBuffer channelLast(NativeContext ctx, MemorySegment weight, long cout, long cin) {
+        DeviceBuffer b = DeviceBuffer.allocate(cout * cin * 9 * precision.storageBytes());
+        filters.put(weight.address(), b);
+        Ops.call(ctx, "transpose", precision, b.address(), weight, cout, cin, 9L);
+        return b;
+    }
+
+    private static String describe(CudnnConv.Key k) {
+        return "(" + k.n() + ", " + k.h() + ", " + k.w() + ", " + k.cin() + ") -> " + k.cout() + (k.gelu() ? " + GELU" : "");
+    }
+
+    /** The largest power of two up to 16 dividing the address (cuDNN's BYTE_ALIGNMENT). */
+    private static int alignment(MemorySegment address) {
+        long a = address.address();
+        return a == 0 ? 16 : (int) Math.min(16, Long.lowestOneBit(a));
+    }
+
+    /** Plans made (tests, diagnostics). */
+    int plans() {
+        return plans.size();
+    }
+
+    /** Frees every plan, workspace and filter copy, then the handle; the stream must be idle. Idempotent. */
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        for (CudnnConv p : plans.values()) p.close();
+        plans.clear();
+        for (DeviceBuffer b : filters.values()) b.close();
+        filters.clear();
+        cudnnDestroy(handle);
+    }
+}
