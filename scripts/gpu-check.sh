@@ -21,11 +21,15 @@
 #   --peers          timm eager (fp32, bf16 autocast) and torch.compile (bf16, CUDA graphs) on the
 #                    same GPU and weights for the bench cases (bench/peers/peers_cuda.py; torch + timm)
 # Java: $JAVA_HOME if it holds a Java >= 25 runtime, else a JDK found as scripts/env.sh does.
+# XCIT_JAVA_OPTS: extra JVM options for every xcit command (word-split), e.g. -Dxcit.cuda.cudnn=true.
+# A precision written P+cudnn (a selftest precision or a bench case's) runs P with
+# -Dxcit.cuda.cudnn=true: the patch-embedding convs through cuDNN (opt-in, not yet measured),
+# beside the same case without it.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # The fixed cases. selftest: every model at every size, per precision. bench: MODEL SIZE BATCH PRECISION TIMEOUT_S.
-PRECISIONS="fp32 tf32 fp16 bf16"
+PRECISIONS="fp32 tf32 fp16 bf16 fp32+cudnn bf16+cudnn"
 SELFTEST_MODELS="xcit_nano_12_p16,xcit_small_12_p16,xcit_small_12_p8"
 SELFTEST_SIZES="224,384"
 SELFTEST_TIMEOUT=100
@@ -34,6 +38,7 @@ BENCH_CASES=(
     "xcit_small_12_p16 224x224 1 bf16 60"
     "xcit_small_12_p16 224x224 64 bf16 60"
     "xcit_small_12_p16 224x224 256 bf16 90"
+    "xcit_small_12_p16 224x224 256 bf16+cudnn 90"
     "xcit_small_12_p16 1024x1024 1 fp32 60"
     "xcit_small_12_p16 1024x1024 1 bf16 60"
     "xcit_small_12_p16 4096x4096 1 fp32 90"
@@ -48,6 +53,8 @@ CTEST_TIMEOUT=120
 die() { echo "gpu-check: $*" >&2; exit 1; }
 say() { [ "${dry:-0}" = 1 ] || echo "== $(date +%T) $*" >&2; }
 bench_name() { echo "$1_$2_b$3_$4"; } # MODEL SIZE BATCH PRECISION
+# P+VARIANT -> the JVM options of the variant (none for a plain precision); the precision itself is ${P%%+*}.
+variant_opts() { case "$1" in *+cudnn) echo "-Dxcit.cuda.cudnn=true" ;; esac; }
 
 # ---- the summary: one table from the logs ---------------------------------------------------
 
@@ -239,12 +246,23 @@ else
     [ $dry = 1 ] || [ -f "$jar" ] || die "$jar not found: build first (./run-tests, or ./mvnw -DskipTests package)"
     cp_arg="$jar" natives=""
 fi
-XCIT=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -Xss4m -XX:+UseSerialGC -cp "$cp_arg" org.xcit4j.cli.Main)
+# shellcheck disable=SC2206
+JAVA_OPTS=(${XCIT_JAVA_OPTS:-})
+# xcit with the JVM options of a precision's variant (P+cudnn) added: xcit_cmd P, then "${CMD[@]}" ARGS...
+xcit_cmd() { # PRECISION
+    # shellcheck disable=SC2207
+    local opts=($(variant_opts "$1"))
+    CMD=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -Xss4m -XX:+UseSerialGC ${JAVA_OPTS[@]+"${JAVA_OPTS[@]}"}
+         ${opts[@]+"${opts[@]}"} -cp "$cp_arg" org.xcit4j.cli.Main)
+}
+xcit_cmd plain
+XCIT=("${CMD[@]}")
 
-# cuBLASLt (optional for xcit4j, which then uses its own GEMM) often comes with a Python venv's NVIDIA wheels.
-extra=$( { find /usr/local/cuda*/lib* /opt -name 'libcublasLt.so.1[0-9]*' 2>/dev/null
+# cuBLASLt (optional for xcit4j, which then uses its own GEMM) and cuDNN (opt-in) often come with a
+# Python venv's NVIDIA wheels.
+extra=$( { find /usr/local/cuda*/lib* /opt \( -name 'libcublasLt.so.1[0-9]*' -o -name 'libcudnn.so.9' \) 2>/dev/null
            command -v python3 >/dev/null && python3 -c 'import site, sys; print("\n".join(site.getsitepackages()))' 2>/dev/null \
-               | xargs -r -I{} find {}/nvidia -name 'libcublasLt.so.1[0-9]*' 2>/dev/null; } \
+               | xargs -r -I{} find {}/nvidia \( -name 'libcublasLt.so.1[0-9]*' -o -name 'libcudnn.so.9' \) 2>/dev/null; } \
          | xargs -r -n1 dirname | sort -u | tr '\n' ':')
 export LD_LIBRARY_PATH="${natives:+$natives:}${extra}/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
@@ -299,7 +317,8 @@ fi
 # ---- 2. selftest in every precision -------------------------------------------------------
 for p in $PRECISIONS; do
     say "selftest $p"
-    run $SELFTEST_TIMEOUT "$logs/selftest/$p" 0 "${XCIT[@]}" selftest --device cuda --precision "$p" \
+    xcit_cmd "$p"
+    run $SELFTEST_TIMEOUT "$logs/selftest/$p" 0 "${CMD[@]}" selftest --device cuda --precision "${p%%+*}" \
         --models "$SELFTEST_MODELS" --sizes "$SELFTEST_SIZES" --runs 20
 done
 
@@ -309,8 +328,9 @@ for c in "${BENCH_CASES[@]}"; do
     if [ $dry = 0 ] && over_budget; then echo "bench $1 $2 b$3 $4" >> "$logs/skipped"; continue; fi
     say "bench $1 $2 batch $3 $4"
     runs=20; [ "${2%%x*}" -ge 4096 ] && runs=5
-    run "$5" "$logs/bench/$(bench_name "$1" "$2" "$3" "$4")" 1 "${XCIT[@]}" bench --model "$1" --size "$2" --batch "$3" \
-        --precision "$4" --device cuda --runs $runs --warmup 2
+    xcit_cmd "$4"
+    run "$5" "$logs/bench/$(bench_name "$1" "$2" "$3" "$4")" 1 "${CMD[@]}" bench --model "$1" --size "$2" --batch "$3" \
+        --precision "${4%%+*}" --device cuda --runs $runs --warmup 2
 done
 
 # ---- 4. timm on the same GPU (optional) ------------------------------------------------------

@@ -34,9 +34,13 @@ class GpuCheckScriptTest {
     }
 
     private static Run script(String... args) throws IOException, InterruptedException {
+        return scriptWithEnv(java.util.Map.of(), args);
+    }
+
+    private static Run scriptWithEnv(java.util.Map<String, String> env, String... args) throws IOException, InterruptedException {
         List<String> command = new ArrayList<>(List.of("bash", SCRIPT.toString()));
         command.addAll(List.of(args));
-        return run(command);
+        return run(command, env);
     }
 
     /** peers_cuda.py with every GPU hidden from torch, where torch is installed at all. */
@@ -44,11 +48,13 @@ class GpuCheckScriptTest {
         assumeTrue(new ProcessBuilder("python3", "--version").start().waitFor() == 0, "no python3");
         List<String> command = new ArrayList<>(List.of("python3", PEERS.toString()));
         command.addAll(List.of(args));
-        return run(command);
+        return run(command, java.util.Map.of());
     }
 
-    private static Run run(List<String> command) throws IOException, InterruptedException {
+    private static Run run(List<String> command, java.util.Map<String, String> env) throws IOException, InterruptedException {
         ProcessBuilder pb = new ProcessBuilder(command).directory(TestData.root().toFile());
+        pb.environment().remove("XCIT_JAVA_OPTS");
+        pb.environment().putAll(env);
         // The test JVM's own runtime and classes: the script needs no jar then.
         pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
         pb.environment().put("CUDA_VISIBLE_DEVICES", "");
@@ -115,7 +121,26 @@ class GpuCheckScriptTest {
         assertTrue(r.out().contains("bench --model xcit_small_12_p8 --size 4096x4096 --batch 1 --precision bf16 --device cuda"), r.out());
         assertTrue(r.out().contains("bench --model xcit_small_12_p16 --size 8192x8192 --batch 1 --precision fp32 --device cuda"), r.out());
         assertTrue(r.out().contains("bench --model xcit_small_12_p8 --size 4096x4096 --batch 1 --precision fp32 --device cuda"), r.out());
-        assertEquals(12, r.out().lines().filter(l -> l.contains(" bench --model ")).count(), r.out());
+        assertEquals(13, r.out().lines().filter(l -> l.contains(" bench --model ")).count(), r.out());
+        // The cuDNN pair (opt-in -Dxcit.cuda.cudnn=true): the same bench case and two selftests with it on.
+        List<String> cudnn = r.out().lines().filter(l -> l.contains(" -Dxcit.cuda.cudnn=true ")).toList();
+        assertEquals(3, cudnn.size(), r.out());
+        assertTrue(cudnn.get(0).contains("selftest --device cuda --precision fp32 "), cudnn.get(0));
+        assertTrue(cudnn.get(1).contains("selftest --device cuda --precision bf16 "), cudnn.get(1));
+        assertTrue(cudnn.get(2).contains("bench --model xcit_small_12_p16 --size 224x224 --batch 256 --precision bf16 --device cuda"),
+                cudnn.get(2));
+        assertEquals(2, r.out().lines().filter(l -> l.contains("bench --model xcit_small_12_p16 --size 224x224 --batch 256 "))
+                .count(), r.out());
+    }
+
+    @Test
+    void xcitJavaOptsReachEveryXcitCommand() throws Exception {
+        Run r = scriptWithEnv(java.util.Map.of("XCIT_JAVA_OPTS", "-Dxcit.test.a=1 -Dxcit.test.b=2"),
+                "--dry-run", "--classpath", "/no/such/classpath", "--logs", tmp.toString());
+        assertEquals(0, r.code(), r.err());
+        long xcit = r.out().lines().filter(l -> l.contains("org.xcit4j.cli.Main")).count();
+        assertTrue(xcit >= 19, r.out());
+        assertEquals(xcit, r.out().lines().filter(l -> l.contains(" -Dxcit.test.a=1 -Dxcit.test.b=2 ")).count(), r.out());
     }
 
     @Test
