@@ -20,29 +20,9 @@ cache="${XDG_CACHE_HOME:-$HOME/.cache}/xcit4j"
 cudnn_lib="$cache/cudnn-$cudnn_version/lib"
 mkdir -p "$cache/wheels" "$out"
 
-# wheel PROJECT VERSION FILE_PREFIX: the cached wheel's path, downloaded first if needed; empty if not on the index.
-wheel() {
-    local found
-    found=$(ls "$cache/wheels/$3-$2"-*.whl 2>/dev/null | head -n 1)
-    if [ -z "$found" ]; then
-        # Only the configured local indexes: the default (pypi.org) is unreachable here and pip
-        # would retry it for minutes.
-        local indexes args extra
-        indexes=$(pip config list 2>/dev/null | sed -n "s/^global\.\(extra-\)\{0,1\}index-url='\(.*\)'$/\2/p" | tr ' ' '\n' | grep . )
-        if [ -z "$indexes" ]; then
-            echo "nvidia-headers: no local pip index configured; $1's real header is not checked" >&2
-            return 0
-        fi
-        args=(--index-url "$(echo "$indexes" | head -n 1)")
-        for extra in $(echo "$indexes" | tail -n +2); do args+=(--extra-index-url "$extra"); done
-        if ! timeout 600 pip download --quiet --no-deps --dest "$cache/wheels" "${args[@]}" "$1==$2" >&2; then
-            echo "nvidia-headers: $1==$2 is not on the local pip index; its real header is not checked" >&2
-            return 0
-        fi
-        found=$(ls "$cache/wheels/$3-$2"-*.whl 2>/dev/null | head -n 1)
-    fi
-    echo "$found"
-}
+# shellcheck source=../scripts/env.sh
+source "$(dirname "$0")/../scripts/env.sh"
+wheel() { local_wheel "$@" || echo "nvidia-headers: so $1's real header (or library) is not checked" >&2; }
 
 if [ ! -f "$out/cublasLt.h" ] || [ ! -f "$out/cublas_api.h" ]; then
     w=$(wheel nvidia-cublas "$cublas_version" nvidia_cublas)

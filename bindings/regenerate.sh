@@ -1,136 +1,75 @@
 #!/usr/bin/env bash
-# Regenerates the FFM bindings from C headers, with jextract (JDK 22+ builds, e.g.
-# jextract 22/25):
-#   src/main/java/org/xcit4j/bindings/xcit/  <- native/include/xcit/{xcit,xcit_cuda}.h
-#   src/main/java/org/xcit4j/bindings/cuda/  <- NVIDIA's cuda_runtime_api.h, cublasLt.h
-#     (CUDA 12/13) and cudnn_graph.h (cuDNN 9), restricted to the functions and constants xcit4j uses; the same lists
-#     are declared in include/{cudart,cublasLt,cudnn}_subset.h, which stand in for NVIDIA's
-#     headers on machines without them (cuBLAS is not installed on the build machines).
+# Regenerates every FFM binding class in src/main/java with jextract, from the real headers:
+#   org.xcit4j.bindings.xcit.xcit_h       <- native/include/xcit/xcit.h        (libxcit)
+#   org.xcit4j.bindings.xcit.xcit_cuda_h  <- native/include/xcit/xcit_cuda.h   (libxcit_cuda)
+#   org.xcit4j.bindings.dnnl.dnnl_h       <- oneapi/dnnl/dnnl.h from the org.bytedeco:dnnl jar
+#   org.xcit4j.bindings.cuda.cudart_h     <- the toolkit's cuda_runtime_api.h (CUDA 13)
+#   org.xcit4j.bindings.cuda.cublasLt_h   <- cublasLt.h from the nvidia_cublas wheel
+#   org.xcit4j.bindings.cuda.cudnn_h      <- cudnn_graph.h from the nvidia_cudnn_cu13 wheel
+# plus the $shared classes and the structs they use. Our headers are bound whole (every
+# XCIT_API function, every integer XCIT_ #define they declare); NVIDIA's headers only for
+# the names listed in include/{cudart,cublasLt,cudnn}_subset.h, which declare exactly what
+# xcit4j calls (BindingsMatchHeaderTest checks those declarations against NVIDIA's headers,
+# and the classes against the declarations).
 #
-# jextract is not installable on this project's machines (no registry they reach has
-# it), so the CHECKED-IN CLASSES ARE THE SOURCE OF TRUTH and were written by hand in
-# exactly the shape this script produces. What keeps them honest is
-# src/test/java/org/xcit4j/bindings/BindingsMatchHeaderTest.java: it parses the headers
-# and fails unless both declare the same functions with the same parameter and return
-# types and the same constants, and every symbol resolves in the built library.
-# When you change a header: add the new names to the include lists below and run this
-# where jextract exists; where it does not, bindings/jextract_shape.py writes the same
-# shape from our plain headers (see --no-jextract below). The test checks either way.
+# jextract is on no registry these machines reach; bindings/build-jextract.sh builds it from
+# its source (git clone https://github.com/openjdk/jextract) with the JDK 25 and the libclang
+# wheel of the local pip index, into ~/.cache/xcit4j/jextract-<commit>/. The checked-in
+# classes came from jextract f9866df (libclang 18.1.1) with this script, unedited but for
+# the one patch below.
 #
-# Usage: bindings/regenerate.sh [path/to/jextract]
-#        bindings/regenerate.sh --no-jextract      (jextract_shape.py, from our headers)
+# Usage: bindings/regenerate.sh [path/to/jextract]       regenerate src/main/java
+#        bindings/regenerate.sh --check [path/to/jextract]
+#                    regenerate into a temporary directory and fail on any difference
+# Without a path: $JEXTRACT, then jextract on PATH, then the newest build-jextract.sh build.
 set -euo pipefail
 
-JEXTRACT=${1:-jextract}
+CHECK=
+if [ "${1:-}" = --check ]; then CHECK=1; shift; fi
 HERE=$(cd "$(dirname "$0")" && pwd)
-CUDA_INCLUDE=${CUDA_HOME:-/usr/local/cuda}/include
-
-if [ "$JEXTRACT" = "--no-jextract" ]; then
-  G="$HERE/jextract_shape.py"
-  SRC="$HERE/src/main/java/org/xcit4j/bindings"
-  python3 "$G" "$HERE/../native/include/xcit/xcit_cuda.h" org.xcit4j.bindings.xcit xcit_cuda_h \
-    "NativeLibraries.require(NativeLibraries.XCIT_CUDA)" XCIT_API 'XCIT_\w+' > "$SRC/xcit/xcit_cuda_h.java"
-  python3 "$G" "$HERE/include/cudart_subset.h" org.xcit4j.bindings.cuda cudart_h \
-    "CudaLibraries.require(CudaLibraries.CUDART)" XCIT_BIND > "$SRC/cuda/cudart_h.java"
-  python3 "$G" "$HERE/include/cublasLt_subset.h" org.xcit4j.bindings.cuda cublasLt_h \
-    "CudaLibraries.require(CudaLibraries.CUBLASLT)" XCIT_BIND > "$SRC/cuda/cublasLt_h.java"
-  python3 "$G" "$HERE/include/cudnn_subset.h" org.xcit4j.bindings.cuda cudnn_h \
-    "CudaLibraries.require(CudaLibraries.CUDNN)" XCIT_BIND > "$SRC/cuda/cudnn_h.java"
-  sed -i "s|Mirrors $HERE/../native/include/|Mirrors native/include/|; s|Mirrors $HERE/|Mirrors bindings/|" \
-    "$SRC/xcit/xcit_cuda_h.java" "$SRC/cuda/cudart_h.java" "$SRC/cuda/cublasLt_h.java" "$SRC/cuda/cudnn_h.java"
-  echo "regenerated xcit_cuda_h, cudart_h, cublasLt_h, cudnn_h with jextract_shape.py; xcit_h is hand-kept"
-  exit 0
-fi
+JEXTRACT=${1:-${JEXTRACT:-$(command -v jextract || ls -td "${XDG_CACHE_HOME:-$HOME/.cache}"/xcit4j/jextract-*/jextract 2>/dev/null | head -n 1 || true)}}
+[ -n "$JEXTRACT" ] && [ -x "$JEXTRACT" ] || {
+  echo "regenerate.sh: no jextract (give its path, or build one: bindings/build-jextract.sh JEXTRACT_SOURCE_DIR)" >&2
+  exit 1
+}
 INCLUDE="$HERE/../native/include"
+CUDA_INCLUDE=${CUDA_HOME:-/usr/local/cuda}/include
 SRC="$HERE/src/main/java"
-PKG=org.xcit4j.bindings.xcit
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 
-command -v "$JEXTRACT" > /dev/null || {
-  echo "regenerate.sh: $JEXTRACT not found; the checked-in bindings stay as they are" >&2
-  exit 1
+# names HEADER MARKER function|constant: the functions a header marks with MARKER, or its
+# integer #define constants (a stand-in's enum values; our headers' XCIT_ constants).
+names() {
+  if [ "$3" = function ]; then sed -n "s/^$2 [^(]*[^A-Za-z0-9_(]\([A-Za-z0-9_][A-Za-z0-9_]*\)(.*/\1/p" "$1"
+  else sed -n 's/^#define \([A-Za-z0-9_]*\)[ \t][ \t]*-\{0,1\}[0-9][0-9]*[ \t]*\(\/\*.*\)\{0,1\}$/\1/p' "$1"; fi
+}
+includes() { # HEADER MARKER: jextract's include options for names(HEADER)
+  for f in $(names "$1" "$2" function); do printf -- '--include-function %s ' "$f"; done
+  for c in $(names "$1" "$2" constant); do printf -- '--include-constant %s ' "$c"; done
+}
+jextract() { # PACKAGE CLASS jextract-options... HEADER
+  local pkg=$1 class=$2; shift 2
+  "$JEXTRACT" --output "$OUT" --target-package "$pkg" --header-class-name "$class" "$@" 2>&1 \
+    | { grep -v ': warning: Skipping' >&2 || true; }
+  [ -f "$OUT/${pkg//.//}/$class.java" ] || { echo "regenerate.sh: jextract wrote no $class" >&2; exit 1; }
 }
 
-# libxcit.so <- xcit/xcit.h
-"$JEXTRACT" --output "$OUT" --target-package "$PKG" --header-class-name xcit_h \
-  -I "$INCLUDE" \
-  --include-constant XCIT_ABI_VERSION \
-  --include-constant XCIT_OK \
-  --include-constant XCIT_ERR_INVALID_ARGUMENT \
-  --include-constant XCIT_ERR_OUT_OF_MEMORY \
-  --include-constant XCIT_ERR_UNSUPPORTED \
-  --include-constant XCIT_ERR_CUDA \
-  --include-constant XCIT_ERR_INTERNAL \
-  --include-typedef xcit_status \
-  --include-function xcit_abi_version \
-  --include-function xcit_status_string \
-  --include-function xcit_ctx_create \
-  --include-function xcit_ctx_destroy \
-  --include-function xcit_ctx_last_error \
-  --include-constant XCIT_ISA_AUTO \
-  --include-constant XCIT_ISA_GENERIC \
-  --include-constant XCIT_ISA_AVX2 \
-  --include-constant XCIT_ISA_AVX512 \
-  --include-function xcit_cpu_best_isa \
-  --include-function xcit_cpu_set_isa \
-  --include-function xcit_cpu_isa \
-  --include-function xcit_cpu_set_threads \
-  --include-function xcit_cpu_threads \
-  --include-function xcit_cpu_layernorm_f32 \
-  --include-function xcit_cpu_add_layernorm_f32 \
-  --include-function xcit_cpu_gelu_f32 \
-  --include-function xcit_cpu_add_scaled_f32 \
-  --include-function xcit_cpu_add_broadcast_f32 \
-  --include-function xcit_cpu_channel_affine_f32 \
-  --include-function xcit_cpu_nchw_to_nhwc_f32 \
-  --include-function xcit_cpu_conv3x3s2_f32 \
-  --include-function xcit_cpu_im2col3x3s2_f32 \
-  --include-function xcit_cpu_xca_f32 \
-  --include-function xcit_cpu_xca_gram_f32 \
-  --include-function xcit_cpu_xca_softmax_f32 \
-  --include-function xcit_cpu_xca_apply_f32 \
-  --include-function xcit_cpu_lpi_f32 \
-  --include-function xcit_cpu_class_attention_f32 \
-  --include-function xcit_cpu_class_attention_folded_f32 \
-  --include-function xcit_cpu_class_attention_fold_query_f32 \
-  --include-function xcit_cpu_class_attention_folded_scores_f32 \
-  --include-function xcit_cpu_softmax_rows_f32 \
-  --include-function xcit_cpu_class_attention_folded_sum_f32 \
-  --include-function xcit_cpu_class_attention_folded_out_f32 \
-  --include-function xcit_cpu_conv_transpose2x2_f32 \
-  --include-function xcit_cpu_max_pool_f32 \
-  --include-function xcit_cpu_to_bf16 \
-  --include-function xcit_cpu_xca_cov_finish_f32 \
-  --include-function xcit_cpu_xca_cov_mix_f32 \
-  --include-function xcit_cpu_xca_cov_attention_f32 \
-  --include-function xcit_cpu_column_sums_f32 \
-  --include-function xcit_cpu_gather_row_f32 \
-  --include-function xcit_cpu_scatter_row_f32 \
-  --include-function xcit_cpu_prepend_row_f32 \
+# shellcheck disable=SC2046
+jextract org.xcit4j.bindings.xcit xcit_h -I "$INCLUDE" $(includes "$INCLUDE/xcit/xcit.h" XCIT_API) \
   "$INCLUDE/xcit/xcit.h"
-
-# libxcit_cuda.so <- xcit/xcit_cuda.h (its own class and library; the status constants
-# and the ctx functions it shares with xcit.h stay in xcit_h)
-# (every function of the header, as listed by the header itself)
-CUDA_FUNCTIONS=$(sed -n 's/^XCIT_API [^(]*\b\(xcit_cuda_[a-z0-9_]*\)(.*/\1/p' "$INCLUDE/xcit/xcit_cuda.h")
-"$JEXTRACT" --output "$OUT" --target-package "$PKG" --header-class-name xcit_cuda_h \
-  -I "$INCLUDE" \
-  --include-constant XCIT_CUDA_F32 --include-constant XCIT_CUDA_F16 --include-constant XCIT_CUDA_BF16 \
-  --include-constant XCIT_CUDA_LINEAR_GELU --include-constant XCIT_CUDA_LINEAR_BATCHED_WEIGHTS \
-  --include-constant XCIT_CUDA_LINEAR_ACCUMULATE --include-constant XCIT_CUDA_CONVERT_MAX \
-  $(for f in $CUDA_FUNCTIONS; do printf -- '--include-function %s ' "$f"; done) \
+# (the status constants and the ctx functions xcit_cuda.h shares with xcit.h stay in xcit_h)
+# shellcheck disable=SC2046
+jextract org.xcit4j.bindings.xcit xcit_cuda_h -I "$INCLUDE" $(includes "$INCLUDE/xcit/xcit_cuda.h" XCIT_API) \
   "$INCLUDE/xcit/xcit_cuda.h"
 
-# libdnnl.so.3 <- oneapi/dnnl/dnnl.h from the org.bytedeco:dnnl jar (it ships the
-# headers under org/bytedeco/dnnl/linux-x86_64/include): the subset CpuBackend calls.
+# libdnnl.so.3 <- oneapi/dnnl/dnnl.h from the org.bytedeco:dnnl jar (it ships the headers
+# under org/bytedeco/dnnl/linux-x86_64/include): the subset CpuBackend calls.
 DNNL_JAR=$(ls ~/.m2/repository/org/bytedeco/dnnl/*/dnnl-*-linux-x86_64.jar | sort -V | tail -n 1)
-DNNL_INC="$OUT/dnnl-include"
-mkdir -p "$DNNL_INC"
-unzip -q -o "$DNNL_JAR" 'org/bytedeco/dnnl/linux-x86_64/include/*' -d "$DNNL_INC"
-DNNL_INC="$DNNL_INC/org/bytedeco/dnnl/linux-x86_64/include"
-"$JEXTRACT" --output "$OUT" --target-package org.xcit4j.bindings.dnnl --header-class-name dnnl_h \
-  -I "$DNNL_INC" \
+unzip -q -o "$DNNL_JAR" 'org/bytedeco/dnnl/linux-x86_64/include/*' -d "$OUT/dnnl-include"
+DNNL_INCLUDE="$OUT/dnnl-include/org/bytedeco/dnnl/linux-x86_64/include"
+# shellcheck disable=SC2046
+jextract org.xcit4j.bindings.dnnl dnnl_h -I "$DNNL_INCLUDE" \
   $(for c in dnnl_success dnnl_cpu dnnl_stream_default_flags dnnl_f32 dnnl_bf16 dnnl_data_type_undef \
       dnnl_format_tag_any dnnl_ab dnnl_ba dnnl_scratchpad_mode_user dnnl_eltwise_gelu_erf \
       dnnl_query_src_md dnnl_query_weights_md dnnl_query_dst_md dnnl_query_scratchpad_md \
@@ -147,61 +86,60 @@ DNNL_INC="$DNNL_INC/org/bytedeco/dnnl/linux-x86_64/include"
       dnnl_primitive_attr_set_post_ops dnnl_primitive_attr_set_scratchpad_mode \
       dnnl_post_ops_create dnnl_post_ops_destroy dnnl_post_ops_append_eltwise \
       dnnl_post_ops_append_sum dnnl_version; do echo --include-function $f; done) \
-  "$DNNL_INC/oneapi/dnnl/dnnl.h"
-# NVIDIA's libraries <- their real headers, the names of include/*_subset.h.
-names() { # header, kind: the XCIT_BIND functions or the #define constants of a stand-in
-  if [ "$2" = function ]; then sed -n 's/^XCIT_BIND [^(]*\b\([A-Za-z0-9_]*\)(.*/\1/p' "$1"
-  else sed -n 's/^#define \([A-Za-z0-9_]*\) -\{0,1\}[0-9][0-9]*$/\1/p' "$1"; fi
-}
-includes() { # header
-  for f in $(names "$1" function); do printf -- '--include-function %s ' "$f"; done
-  for c in $(names "$1" constant); do printf -- '--include-constant %s ' "$c"; done
-}
-# shellcheck disable=SC2046
-"$JEXTRACT" --output "$OUT" --target-package org.xcit4j.bindings.cuda --header-class-name cudart_h \
-  -I "$CUDA_INCLUDE" $(includes "$HERE/include/cudart_subset.h") "$CUDA_INCLUDE/cuda_runtime_api.h"
-# shellcheck disable=SC2046
-"$JEXTRACT" --output "$OUT" --target-package org.xcit4j.bindings.cuda --header-class-name cublasLt_h \
-  -I "$CUDA_INCLUDE" $(includes "$HERE/include/cublasLt_subset.h") \
-  --include-struct cublasLtMatmulHeuristicResult_t "$CUDA_INCLUDE/cublasLt.h"
-# cuDNN's header is not in the toolkit: the one nvidia-headers.sh extracts from the
-# nvidia_cudnn_cu13 wheel (CUDNN_INCLUDE overrides, e.g. a system cuDNN's include/).
-CUDNN_INCLUDE=${CUDNN_INCLUDE:-$HERE/target/nvidia-include}
+  "$DNNL_INCLUDE/oneapi/dnnl/dnnl.h"
+
+# NVIDIA's libraries <- their real headers, the names of include/*_subset.h. cuBLAS and
+# cuDNN are not in the toolkit: their headers come from the nvidia_cublas and
+# nvidia_cudnn_cu13 wheels on the local pip index (nvidia-headers.sh; NVIDIA_INCLUDE
+# overrides, e.g. a system cuDNN's include/).
+NVIDIA_INCLUDE=${NVIDIA_INCLUDE:-$HERE/target/nvidia-include}
 bash "$HERE/nvidia-headers.sh" "$HERE/target/nvidia-include"
 # shellcheck disable=SC2046
-"$JEXTRACT" --output "$OUT" --target-package org.xcit4j.bindings.cuda --header-class-name cudnn_h \
-  -I "$CUDA_INCLUDE" -I "$CUDNN_INCLUDE" $(includes "$HERE/include/cudnn_subset.h") "$CUDNN_INCLUDE/cudnn_graph.h"
+jextract org.xcit4j.bindings.cuda cudart_h -I "$CUDA_INCLUDE" $(includes "$HERE/include/cudart_subset.h" XCIT_BIND) \
+  "$CUDA_INCLUDE/cuda_runtime_api.h"
+# shellcheck disable=SC2046
+jextract org.xcit4j.bindings.cuda cublasLt_h -I "$CUDA_INCLUDE" -I "$NVIDIA_INCLUDE" \
+  $(includes "$HERE/include/cublasLt_subset.h" XCIT_BIND) \
+  --include-struct cublasLtMatmulHeuristicResult_t --include-struct cublasLtMatmulAlgo_t "$NVIDIA_INCLUDE/cublasLt.h"
+# shellcheck disable=SC2046
+jextract org.xcit4j.bindings.cuda cudnn_h -I "$CUDA_INCLUDE" -I "$NVIDIA_INCLUDE" \
+  $(includes "$HERE/include/cudnn_subset.h" XCIT_BIND) "$NVIDIA_INCLUDE/cudnn_graph.h"
 
-# The one patch: jextract binds symbols through a SYMBOL_LOOKUP field (loaderLookup /
-# --library). Ours come from NativeLibraries (override directory or the jar's copy,
-# extracted and ABI-checked), looked up when a function's holder class first
-# initialises, so the constants and layouts work without any native library.
-patch_lookup() { # file, loader constant, loader class (NativeLibraries or CudaLibraries)
+# The one patch: jextract binds symbols through its SYMBOL_LOOKUP field (loaderLookup, or
+# --library). Ours come from NativeLibraries / CudaLibraries (override directory or the
+# jar's copy, extracted, owner-checked and ABI-checked), asked only when a function's
+# holder class first initialises, so the constants and layouts work without any native
+# library and a missing one fails with the loader's message, not at class load.
+patch_lookup() { # file, loader constant, loader class (NativeLibraries or CudaLibraries), header
   perl -0pi -e '
-    s/\n\s*static final SymbolLookup SYMBOL_LOOKUP = .*?;\n/\n/s;
+    s/^\/\/ Generated by jextract\n/\/\/ Generated by jextract from '"${4//\//\\/}"' with bindings\/regenerate.sh; the symbol lookup patched there.\n/;
     s/\n\s*static final Arena LIBRARY_ARENA = .*?;\n/\n/s;
-    s/SYMBOL_LOOKUP\.find\(symbol\)/'"$3"'.require('"$3"'.'"$2"').find(symbol)/;
+    s/static final SymbolLookup SYMBOL_LOOKUP = .*?;/static final SymbolLookup SYMBOL_LOOKUP = name -> '"$3"'.require('"$3"'.'"$2"').find(name);/s;
     s/(import static java\.lang\.foreign\.MemoryLayout\.PathElement\.\*;\n)/$1\nimport org.xcit4j.bindings.'"$3"';\n/;
     s/^(public class \w+)/\@SuppressWarnings("unused")\n$1/m;
   ' "$1"
+  grep -q "SYMBOL_LOOKUP = name -> $3.require" "$1" || { echo "regenerate.sh: the lookup patch did not apply to $1" >&2; exit 1; }
 }
-DIR="$OUT/${PKG//.//}"
-patch_lookup "$DIR/xcit_h.java" XCIT
-patch_lookup "$DIR/xcit_cuda_h.java" XCIT_CUDA
-patch_lookup "$OUT/org/xcit4j/bindings/dnnl/dnnl_h.java" DNNL
+X="$OUT/org/xcit4j/bindings/xcit" D="$OUT/org/xcit4j/bindings/dnnl" C="$OUT/org/xcit4j/bindings/cuda"
+patch_lookup "$X/xcit_h.java" XCIT NativeLibraries native/include/xcit/xcit.h
+patch_lookup "$X/xcit_cuda_h.java" XCIT_CUDA NativeLibraries native/include/xcit/xcit_cuda.h
+patch_lookup "$D/dnnl_h.java" DNNL NativeLibraries oneapi/dnnl/dnnl.h
+patch_lookup "$C/cudart_h.java" CUDART CudaLibraries cuda_runtime_api.h
+patch_lookup "$C/cublasLt_h.java" CUBLASLT CudaLibraries cublasLt.h
+patch_lookup "$C/cudnn_h.java" CUDNN CudaLibraries cudnn_graph.h
 
-cp "$DIR/xcit_h.java" "$DIR/xcit_cuda_h.java" "$SRC/${PKG//.//}/"
-cp "$OUT/org/xcit4j/bindings/dnnl/dnnl_h.java" "$SRC/org/xcit4j/bindings/dnnl/"
-echo "regenerated xcit_h, xcit_cuda_h and dnnl_h; review the diff, then run: ./run-tests"
-patch_lookup "$DIR/xcit_h.java" XCIT NativeLibraries
-patch_lookup "$DIR/xcit_cuda_h.java" XCIT_CUDA NativeLibraries
-CDIR="$OUT/org/xcit4j/bindings/cuda"
-patch_lookup "$CDIR/cudart_h.java" CUDART CudaLibraries
-patch_lookup "$CDIR/cublasLt_h.java" CUBLASLT CudaLibraries
-patch_lookup "$CDIR/cudnn_h.java" CUDNN CudaLibraries
-
-cp "$DIR/xcit_h.java" "$DIR/xcit_cuda_h.java" "$SRC/${PKG//.//}/"
-cp "$CDIR/cudart_h.java" "$CDIR/cublasLt_h.java" "$CDIR/cudnn_h.java" "$CDIR/cublasLtMatmulHeuristicResult_t.java" \
-  "$SRC/org/xcit4j/bindings/cuda/"
-echo "regenerated xcit_h, xcit_cuda_h, cudart_h, cublasLt_h, cudnn_h (+ the heuristic struct); review the diff, then run:"
-echo "  mvn -B -pl bindings -am install"
+status=0
+for dir in xcit dnnl cuda; do
+  if [ -n "$CHECK" ]; then
+    diff -r "$OUT/org/xcit4j/bindings/$dir" "$SRC/org/xcit4j/bindings/$dir" || status=1
+  else
+    rm -f "$SRC/org/xcit4j/bindings/$dir"/*.java
+    cp "$OUT/org/xcit4j/bindings/$dir"/*.java "$SRC/org/xcit4j/bindings/$dir/"
+  fi
+done
+if [ -n "$CHECK" ]; then
+  [ "$status" = 0 ] && echo "regenerate.sh --check: the checked-in bindings are what $JEXTRACT writes" \
+    || echo "regenerate.sh --check: the checked-in bindings differ from what $JEXTRACT writes (above)" >&2
+  exit "$status"
+fi
+echo "regenerated xcit_h, xcit_cuda_h, dnnl_h, cudart_h, cublasLt_h, cudnn_h (+ \$shared and structs); review the diff, then: ./run-tests"

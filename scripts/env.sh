@@ -84,3 +84,28 @@ xcit_java() {
     # shellcheck disable=SC2086 # XCIT_JAVA_OPTS holds several options
     exec "$JAVA_HOME/bin/java" @"$XCIT_ROOT/scripts/xcit.jvm-options" -Dxcit.stdout.fd=3 ${XCIT_JAVA_OPTS:-} "$@" 3>&1 1>&2
 }
+
+# local_wheel PROJECT VERSION FILE_PREFIX: prints the path of PROJECT==VERSION's wheel in
+# ~/.cache/xcit4j/wheels, downloaded from the machine's local pip index first if needed.
+# Only the configured local indexes are asked: the default (pypi.org) is unreachable on
+# these machines and pip would retry it for minutes. Fails (saying why) if it is not there.
+local_wheel() {
+    local wheels="${XDG_CACHE_HOME:-$HOME/.cache}/xcit4j/wheels" found indexes args extra
+    mkdir -p "$wheels"
+    found=$(ls "$wheels/$3-$2"-*.whl 2>/dev/null | head -n 1)
+    if [ -z "$found" ]; then
+        indexes=$(pip config list 2>/dev/null | sed -n "s/^global\.\(extra-\)\{0,1\}index-url='\(.*\)'$/\2/p" | tr ' ' '\n' | grep . )
+        if [ -z "$indexes" ]; then
+            echo "no local pip index is configured for $1==$2" >&2
+            return 1
+        fi
+        args=(--index-url "$(echo "$indexes" | head -n 1)")
+        for extra in $(echo "$indexes" | tail -n +2); do args+=(--extra-index-url "$extra"); done
+        if ! timeout 600 pip download --quiet --no-deps --dest "$wheels" "${args[@]}" "$1==$2" >&2; then
+            echo "$1==$2 is not on the local pip index" >&2
+            return 1
+        fi
+        found=$(ls "$wheels/$3-$2"-*.whl 2>/dev/null | head -n 1)
+    fi
+    echo "$found"
+}

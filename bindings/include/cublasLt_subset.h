@@ -1,9 +1,9 @@
 /*
  * The cuBLASLt (libcublasLt) functions xcit4j calls, declared from NVIDIA's
  * documented C signatures (CUDA Runtime API and cuBLAS library guides, CUDA 12/13).
- * Neither cuBLAS headers nor libraries exist on the machines that build xcit4j, so this
- * file stands in for the real header: bindings/regenerate.sh lists
- * exactly these names for jextract, and BindingsMatchHeaderTest checks the checked-in
+ * bindings/regenerate.sh has jextract bind exactly these names from NVIDIA's real header
+ * (cublasLt.h of the nvidia_cublas wheel), and BindingsMatchHeaderTest checks this file
+ * against that header (every prototype as FFM carriers, every constant's value) and the checked-in
  * org.xcit4j.bindings.cuda.cublasLt_h class against this file (and every symbol against the
  * real library when one is installed).
  *

@@ -1,8 +1,8 @@
 /*
  * The cuDNN 9 (libcudnn.so.9) functions xcit4j calls: the backend (graph) API, from
  * NVIDIA's cudnn_graph.h of cuDNN 9.24.0.43 (the nvidia_cudnn_cu13 wheel on the local pip
- * index; bindings/nvidia-headers.sh extracts it). bindings/regenerate.sh lists exactly these
- * names for jextract, and BindingsMatchHeaderTest checks the checked-in
+ * index; bindings/nvidia-headers.sh extracts it). bindings/regenerate.sh has jextract bind
+ * exactly these names from that header, and BindingsMatchHeaderTest checks the checked-in
  * org.xcit4j.bindings.cuda.cudnn_h class against this file and this file against NVIDIA's
  * real header (every prototype as FFM carriers, every constant's value).
  *
@@ -73,6 +73,7 @@ typedef void* cudnnBackendDescriptor_t;
 #define CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR 4
 #define CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR 5
 #define CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR 10
+#define CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_DATA_DESCRIPTOR 12
 #define CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR 13
 #define CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR 15
 #define CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR 16
@@ -100,6 +101,12 @@ typedef void* cudnnBackendDescriptor_t;
 #define CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W 703
 #define CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X 704
 #define CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y 705
+#define CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_ALPHA 706
+#define CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_BETA 707
+#define CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_CONV_DESC 708
+#define CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_W 709
+#define CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DX 710
+#define CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DY 711
 #define CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR 750
 #define CUDNN_ATTR_OPERATION_POINTWISE_XDESC 751
 #define CUDNN_ATTR_OPERATION_POINTWISE_BDESC 752

@@ -14,8 +14,8 @@ import java.util.regex.Pattern;
  * What a header declares, read with regular expressions: enough for the deliberately plain
  * style of native/include/xcit/*.h (each prototype starts a line with XCIT_API) and of the
  * stand-ins for NVIDIA's headers in bindings/include (XCIT_BIND, simple typedefs), with
- * integer #defines as constants; not a C parser. Independent of bindings/jextract_shape.py,
- * which writes the classes this is compared with.
+ * integer #defines as constants; not a C parser, and independent of jextract, which wrote
+ * the classes this is compared with (bindings/regenerate.sh).
  */
 record HeaderPrototypes(Map<String, Prototype> functions, Map<String, Integer> constants) {
 
