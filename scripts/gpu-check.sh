@@ -23,8 +23,8 @@
 # Java: $JAVA_HOME if it holds a Java >= 25 runtime, else a JDK found as scripts/env.sh does.
 # XCIT_JAVA_OPTS: extra JVM options for every xcit command (word-split), e.g. -Dxcit.cuda.cudnn=true.
 # A precision written P+cudnn (a selftest precision or a bench case's) runs P with
-# -Dxcit.cuda.cudnn=true: the patch-embedding convs through cuDNN (opt-in, not yet measured),
-# beside the same case without it.
+# -Dxcit.cuda.cudnn=true: the patch-embedding convs and the FPN's transposed convs (selftest's
+# dense levels) through cuDNN (opt-in, not yet measured), beside the same case without it.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 

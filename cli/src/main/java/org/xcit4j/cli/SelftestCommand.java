@@ -4,15 +4,20 @@ import java.io.PrintWriter;
 import java.lang.foreign.Arena;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import org.xcit4j.backend.Backend;
 import org.xcit4j.backend.Backends;
 import org.xcit4j.backend.Device;
 import org.xcit4j.backend.Precision;
+import org.xcit4j.model.DenseOptions;
+import org.xcit4j.model.DenseSession;
 import org.xcit4j.model.ModelZoo;
 import org.xcit4j.model.Session;
+import org.xcit4j.model.SessionOptions;
 import org.xcit4j.model.Xcit;
 import org.xcit4j.tensor.Shape;
 import org.xcit4j.tensor.Tensor;
@@ -24,8 +29,9 @@ import picocli.CommandLine.Spec;
 /**
  * {@code xcit selftest --device cuda}: for a user with a GPU, the whole forward of every zoo
  * architecture on random weights, on the device and on the best CPU backend, compared
- * output by output, with timings. Opens the device first, so without one it fails at once
- * with the reason.
+ * output by output, with timings; then the dense forward (the four FPN levels, with random
+ * FPN weights, so the transposed convs run too), compared level by level. Opens the device
+ * first, so without one it fails at once with the reason.
  */
 @Command(name = "selftest", mixinStandardHelpOptions = true,
         description = "Compare a device against the best CPU backend: random weights, every zoo architecture, "
@@ -55,7 +61,7 @@ final class SelftestCommand implements Callable<Integer> {
 
     /**
      * max|device - reference| <= tolerance * max(1, max|reference|) per output (logits,
-     * features, tokens). fp32 is the golden criterion (1e-4; the H200 gave <= 1.1e-6 on every
+     * features, tokens, and each dense level). fp32 is the golden criterion (1e-4; the H200 gave <= 1.1e-6 on every
      * zoo model it ran). The others are measured (tools/precision/README.md): a replay of the
      * CUDA forward's roundings in PyTorch (tf32: both inputs of every cuBLASLt GEMM to 10
      * mantissa bits; fp16/bf16: every weight and every stored activation, fp32 inside each op)
@@ -113,7 +119,7 @@ final class SelftestCommand implements Callable<Integer> {
     }
 
     private int compare(PrintWriter out, ModelZoo.Architecture a, int size, Backend tested, Backend reference, Precision p) {
-        try (Xcit model = Xcit.random(a.config(1000), 42); Arena arena = Arena.ofConfined()) {
+        try (Xcit model = Xcit.randomWithFpn(a.config(1000), 42); Arena arena = Arena.ofConfined()) {
             Tensor input = Tensor.allocate(arena, Shape.of(1, 3, size, size));
             SplittableRandom random = new SplittableRandom(size);
             for (long i = 0; i < input.numel(); i++) input.set(i, (float) random.nextGaussian());
@@ -140,21 +146,34 @@ final class SelftestCommand implements Callable<Integer> {
             Arrays.sort(times);
             int failures = 0;
             String[] names = {"logits", "features", "tokens"};
-            for (int o = 0; o < want.length; o++) {
-                double maxRef = 0, maxErr = 0;
-                for (int i = 0; i < want[o].length; i++) {
-                    maxRef = Math.max(maxRef, Math.abs(want[o][i]));
-                    double e = Math.abs((double) got[o][i] - want[o][i]);
-                    maxErr = Double.isNaN(e) ? Double.POSITIVE_INFINITY : Math.max(maxErr, e);
-                }
-                double bound = tolerance(p) * Math.max(1, maxRef);
-                boolean ok = maxErr <= bound;
-                failures += ok ? 0 : 1;
-                out.printf("  %-8s max|err| %.3e  (max|ref| %.3e, bound %.3e)  %s%n", names[o], maxErr, maxRef, bound,
-                        ok ? "ok" : "FAILED");
-            }
+            for (int o = 0; o < want.length; o++) failures += report(out, names[o], want[o], got[o], p);
+            Map<String, float[]> wantDense = dense(model, reference, input, size), gotDense = dense(model, tested, input, size);
+            for (String level : wantDense.keySet()) failures += report(out, level, wantDense.get(level), gotDense.get(level), p);
             out.printf("  %s median run %.3f ms over %d runs%n", tested.name(), times[times.length / 2] / 1e6, times.length);
             return failures;
+        }
+    }
+
+    /** Prints one output's error against its bound; 1 if outside it (or NaN), else 0. */
+    private static int report(PrintWriter out, String name, float[] want, float[] got, Precision p) {
+        double maxRef = 0, maxErr = 0;
+        for (int i = 0; i < want.length; i++) {
+            maxRef = Math.max(maxRef, Math.abs(want[i]));
+            double e = Math.abs((double) got[i] - want[i]);
+            maxErr = Double.isNaN(e) ? Double.POSITIVE_INFINITY : Math.max(maxErr, e);
+        }
+        double bound = tolerance(p) * Math.max(1, maxRef);
+        boolean ok = maxErr <= bound;
+        out.printf("  %-8s max|err| %.3e  (max|ref| %.3e, bound %.3e)  %s%n", name, maxErr, maxRef, bound, ok ? "ok" : "FAILED");
+        return ok ? 0 : 1;
+    }
+
+    /** The four dense levels by name ("stride4", ...), copied out before the session closes. */
+    private static Map<String, float[]> dense(Xcit model, Backend backend, Tensor input, int size) {
+        try (DenseSession s = model.denseSession(backend, 1, size, size, DenseOptions.DEFAULT, SessionOptions.DEFAULT)) {
+            Map<String, float[]> levels = new LinkedHashMap<>();
+            s.run(input).present().forEach((level, t) -> levels.put(level, t.toArray()));
+            return levels;
         }
     }
 

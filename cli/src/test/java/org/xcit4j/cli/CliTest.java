@@ -162,6 +162,9 @@ class CliTest {
         assertEquals(0, r.code(), r.out() + r.err());
         assertTrue(r.out().contains("xcit_nano_12_p16_32:") && r.out().contains("xcit_nano_12_p16_48:"), r.out());
         assertTrue(r.out().contains("logits") && r.out().contains("all outputs within tolerance"), r.out());
+        for (String level : new String[] {"stride4", "stride8", "stride16", "stride32"}) {
+            assertTrue(r.out().contains("  " + level + " "), level + " not compared: " + r.out());
+        }
     }
 
     @Test

@@ -28,12 +28,15 @@ final class WeightScope {
         final List<String> missing = new ArrayList<>();
         final List<String> misShaped = new ArrayList<>();
         final RandomWeights random;
+        /** A random root that also invents the optional weights (the FPN's): {@link #has} says yes to all. */
+        final boolean inventsOptional;
 
-        Root(String source, Map<String, Tensor> tensors, Arena arena, RandomWeights random) {
+        Root(String source, Map<String, Tensor> tensors, Arena arena, RandomWeights random, boolean inventsOptional) {
             this.source = source;
             this.tensors = tensors;
             this.arena = arena;
             this.random = random;
+            this.inventsOptional = inventsOptional;
         }
     }
 
@@ -47,15 +50,18 @@ final class WeightScope {
      * messages). Derived weights (folded BatchNorms, concatenations) are allocated in {@code arena}.
      */
     public static WeightScope root(String source, Map<String, Tensor> tensors, Arena arena) {
-        return new WeightScope(new Root(source, tensors, arena, null), "");
+        return new WeightScope(new Root(source, tensors, arena, null, false), "");
     }
 
     /**
      * A root scope that invents every tensor it is asked for: seeded, non-trivial values (see
      * {@link RandomWeights}), for benchmarks and tests that need a model of a given shape.
+     * With {@code optional}, {@link #has} is true for every name, so optional parts (the FPN of
+     * a dense checkpoint) get weights too; without, they are absent as in a classification checkpoint.
      */
-    public static WeightScope random(long seed, Arena arena) {
-        return new WeightScope(new Root("random weights (seed " + seed + ")", Map.of(), arena, new RandomWeights(seed)), "");
+    public static WeightScope random(long seed, Arena arena, boolean optional) {
+        return new WeightScope(new Root("random weights (seed " + seed + (optional ? ", with the FPN" : "") + ")", Map.of(),
+                arena, new RandomWeights(seed), optional), "");
     }
 
     public WeightScope child(String name) {
@@ -93,7 +99,7 @@ final class WeightScope {
 
     /** Whether the checkpoint holds {@code name} in this scope (optional parts such as the head). */
     public boolean has(String name) {
-        return root.tensors.containsKey(prefix + name);
+        return root.tensors.containsKey(prefix + name) || root.inventsOptional;
     }
 
     /**

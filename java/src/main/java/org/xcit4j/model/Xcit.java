@@ -112,7 +112,21 @@ public final class Xcit implements AutoCloseable {
      */
     public static Xcit random(XcitConfig config, long seed) {
         Arena arena = Arena.ofShared();
-        return fromScope(config, WeightScope.random(seed, arena), arena);
+        return fromScope(config, WeightScope.random(seed, arena, false), arena);
+    }
+
+    /**
+     * Like {@link #random}, plus random weights for the FPN (fpn1, fpn2) that a dense-prediction
+     * checkpoint carries, so {@link #denseSession} produces all four levels: for tests and
+     * checks of the upsampling path. The trunk's weights are those {@link #random} gives.
+     *
+     * @param config the architecture
+     * @param seed the random seed: one seed, one set of weights
+     * @return the model, {@link #hasFpnWeights()} true
+     */
+    public static Xcit randomWithFpn(XcitConfig config, long seed) {
+        Arena arena = Arena.ofShared();
+        return fromScope(config, WeightScope.random(seed, arena, true), arena);
     }
 
     private static Xcit fromScope(XcitConfig config, WeightScope root, Arena arena) {

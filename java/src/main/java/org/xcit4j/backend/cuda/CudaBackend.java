@@ -122,7 +122,7 @@ public final class CudaBackend implements Backend {
         return device.cublas() != null;
     }
 
-    /** Whether the patch-embedding convs may go to cuDNN (asked for with -Dxcit.cuda.cudnn=true, and loaded). */
+    /** Whether the patch-embedding and FPN convs may go to cuDNN (asked for with -Dxcit.cuda.cudnn=true, and loaded). */
     boolean usesCudnn() {
         return device.cudnn() != null;
     }
@@ -409,9 +409,15 @@ public final class CudaBackend implements Backend {
         call("channel_affine", d(x), d(scale), d(shift), rows(x), cols(x));
     }
 
+    /** With {@code -Dxcit.cuda.cudnn=true} and cuDNN present, cuDNN's plan for the shape (backward-data conv -> bias), else our kernel. */
     @Override
     public void convTranspose2x2(Tensor out, Tensor in, Tensor weight, Tensor bias) {
         Shape s = in.shape();
+        if (device.cudnn() != null && current.launching()
+                && device.cudnn().convTranspose2x2(ctx, d(out), d(in), d(weight), d(bias), s.size(0), s.size(1), s.size(2),
+                        s.size(3), weight.shape().size(1), current.capturing())) {
+            return;
+        }
         call("conv_transpose2x2", d(out), d(in), d(weight), d(bias), (long) s.size(0), (long) s.size(1),
                 (long) s.size(2), (long) s.size(3), (long) weight.shape().size(1));
     }

@@ -15,7 +15,8 @@ import org.xcit4j.backend.Precision;
 import org.xcit4j.bindings.CudaLibraries;
 
 /**
- * The patch embedding's 3x3 stride-2 convolutions through cuDNN 9 (issue 13, item 1), OPT-IN:
+ * The patch embedding's 3x3 stride-2 convolutions and the FPN's 2x2 stride-2 transposed
+ * convolutions through cuDNN 9 (issue 13, item 1), OPT-IN:
  * only with {@code -Dxcit.cuda.cudnn=true} and where libcudnn.so.9 loads
  * ({@link CudaLibraries#CUDNN}); otherwise, and for any shape whose plan cannot be built,
  * libxcit_cuda's own conv kernel runs, after a one-line note naming the reason. Off by default
@@ -27,9 +28,10 @@ import org.xcit4j.bindings.CudaLibraries;
  * <p>Plans ({@link CudnnConv}) are made per shape and operand alignment on first use, which is
  * always the eager forward that {@code CudaExecution.prepare} runs before capturing the CUDA
  * graph: a failure surfaces there, with cuDNN's status, and that shape falls back for good.
- * The filter relayout ((Cout, Cin, 3, 3) -> (Cout, 3, 3, Cin), cuDNN's channel-last filter for
- * channel-last activations) is done once per weight then too, on the stream, by
- * libxcit_cuda's transpose, into a device buffer this object owns.
+ * The filter relayout into cuDNN's channel-last filter for channel-last activations
+ * ((Cout, Cin, 3, 3) -> (Cout, 3, 3, Cin); (Cin, Cout, 2, 2) -> (Cin, 2, 2, Cout)) is done
+ * once per weight then too, on the stream, by libxcit_cuda's transpose, into a device buffer
+ * this object owns.
  *
  * <p>Graph capture: cudnnBackendExecute only enqueues work on the handle's stream (set once
  * by cudnnSetStream), so stream capture records it like any launch. NVIDIA documents CUDA graph
@@ -40,7 +42,7 @@ import org.xcit4j.bindings.CudaLibraries;
  * verified on a GPU for these engines: the GPU check script's cuDNN cases do that.
  */
 final class Cudnn implements AutoCloseable {
-    /** The switch: {@code -Dxcit.cuda.cudnn=true} takes cuDNN for conv3x3s2 where it loads. */
+    /** The switch: {@code -Dxcit.cuda.cudnn=true} takes cuDNN for the convs where it loads. */
     static final String PROPERTY = "xcit.cuda.cudnn";
 
     private final MemorySegment handle;
@@ -71,7 +73,7 @@ final class Cudnn implements AutoCloseable {
         if (!requested()) return null;
         if (!CudaLibraries.isAvailable(CudaLibraries.CUDNN)) {
             notes.accept("cuda: cuDNN not used (-D" + PROPERTY + "=true): " + CudaLibraries.describe(CudaLibraries.CUDNN)
-                    + "; the patch-embedding convs use libxcit_cuda's kernel");
+                    + "; the convs use libxcit_cuda's kernels");
             return null;
         }
         MemorySegment handle;
@@ -81,17 +83,17 @@ final class Cudnn implements AutoCloseable {
             handle = out.get(ValueLayout.ADDRESS, 0);
         } catch (CudnnConv.CudnnException e) {
             notes.accept("cuda: cuDNN not used (-D" + PROPERTY + "=true): " + e.getMessage()
-                    + "; the patch-embedding convs use libxcit_cuda's kernel");
+                    + "; the convs use libxcit_cuda's kernels");
             return null;
         }
         try {
             CudnnConv.check(cudnnSetStream(handle, stream), "cudnnSetStream");
         } catch (CudnnConv.CudnnException e) {
             cudnnDestroy(handle);
-            notes.accept("cuda: cuDNN not used: " + e.getMessage() + "; the patch-embedding convs use libxcit_cuda's kernel");
+            notes.accept("cuda: cuDNN not used: " + e.getMessage() + "; the convs use libxcit_cuda's kernels");
             return null;
         }
-        notes.accept("cuda: patch-embedding convs by cuDNN " + CudaLibraries.version(CudaLibraries.CUDNN)
+        notes.accept("cuda: patch-embedding and FPN convs by cuDNN " + CudaLibraries.version(CudaLibraries.CUDNN)
                 + " (-D" + PROPERTY + "=true; opt-in, not yet checked on a GPU), libxcit_cuda's kernel where a plan fails");
         return new Cudnn(handle, precision, notes);
     }
@@ -107,8 +109,23 @@ final class Cudnn implements AutoCloseable {
      */
     boolean conv3x3s2(NativeContext ctx, MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias,
                       long n, long h, long w, long cin, long cout, boolean gelu, boolean capturing) {
-        if (bias.equals(MemorySegment.NULL)) return false;  // the graph has a bias input; patch embeds always have one
-        CudnnConv.Key key = new CudnnConv.Key(n, h, w, cin, cout, gelu, alignment(in), alignment(out), 16, alignment(bias));
+        return run(ctx, CudnnConv.Op.CONV3X3S2, out, in, weight, bias, n, h, w, cin, cout, gelu, capturing);
+    }
+
+    /**
+     * Enqueues out (N, 2H, 2W, Cout) = convTranspose2x2s2(in (N, H, W, Cin), weight (Cin, Cout,
+     * 2, 2)) + bias (Cout) through cuDNN, or returns false as {@link #conv3x3s2} does.
+     */
+    boolean convTranspose2x2(NativeContext ctx, MemorySegment out, MemorySegment in, MemorySegment weight,
+                             MemorySegment bias, long n, long h, long w, long cin, long cout, boolean capturing) {
+        return run(ctx, CudnnConv.Op.CONV_TRANSPOSE2X2, out, in, weight, bias, n, h, w, cin, cout, false, capturing);
+    }
+
+    private boolean run(NativeContext ctx, CudnnConv.Op op, MemorySegment out, MemorySegment in, MemorySegment weight,
+                        MemorySegment bias, long n, long h, long w, long cin, long cout, boolean gelu, boolean capturing) {
+        if (bias.equals(MemorySegment.NULL)) return false;  // the graph has a bias input; these convs always have one
+        CudnnConv.Key key = new CudnnConv.Key(op, n, h, w, cin, cout, gelu, alignment(in), alignment(out), 16,
+                alignment(bias));
         if (refused.contains(key)) return false;
         CudnnConv plan = plans.get(key);
         DeviceBuffer filter = filters.get(weight.address());
@@ -118,26 +135,35 @@ final class Cudnn implements AutoCloseable {
                 plan = plans.computeIfAbsent(key, k -> new CudnnConv(handle, k, precision));
             } catch (CudnnConv.CudnnException e) {
                 refused.add(key);
-                notes.accept("cuda: cuDNN has no plan for conv3x3s2 " + describe(key) + ": " + e.getMessage()
+                notes.accept("cuda: cuDNN has no plan for " + describe(key) + ": " + e.getMessage()
                         + "; libxcit_cuda's kernel runs it");
                 return false;
             }
-            if (filter == null) filter = channelLast(ctx, weight, cout, cin);
+            if (filter == null) filter = channelLast(ctx, op, weight, cin, cout);
         }
         plan.execute(in, filter.address(), bias, out);
         return true;
     }
 
-    /** (Cout, Cin, 3, 3) -> (Cout, 3, 3, Cin): libxcit_cuda's batched transpose of (Cin, 9) per output channel. */
-    private DeviceBuffer channelLast(NativeContext ctx, MemorySegment weight, long cout, long cin) {
-        DeviceBuffer b = DeviceBuffer.allocate(cout * cin * 9 * precision.storageBytes());
+    /**
+     * The weight relaid out channel-last by libxcit_cuda's batched transpose: (Cout, Cin, 9) ->
+     * (Cout, 9, Cin) for the conv, (Cin, Cout, 4) -> (Cin, 4, Cout) for the transposed conv.
+     */
+    private DeviceBuffer channelLast(NativeContext ctx, CudnnConv.Op op, MemorySegment weight, long cin, long cout) {
+        long taps = (long) op.kernel * op.kernel;
+        DeviceBuffer b = DeviceBuffer.allocate(cout * cin * taps * precision.storageBytes());
         filters.put(weight.address(), b);
-        Ops.call(ctx, "transpose", precision, b.address(), weight, cout, cin, 9L);
+        if (op == CudnnConv.Op.CONV3X3S2) {
+            Ops.call(ctx, "transpose", precision, b.address(), weight, cout, cin, taps);
+        } else {
+            Ops.call(ctx, "transpose", precision, b.address(), weight, cin, cout, taps);
+        }
         return b;
     }
 
     private static String describe(CudnnConv.Key k) {
-        return "(" + k.n() + ", " + k.h() + ", " + k.w() + ", " + k.cin() + ") -> " + k.cout() + (k.gelu() ? " + GELU" : "");
+        String name = k.op() == CudnnConv.Op.CONV3X3S2 ? "conv3x3s2" : "conv_transpose2x2";
+        return name + " (" + k.n() + ", " + k.h() + ", " + k.w() + ", " + k.cin() + ") -> " + k.cout() + (k.gelu() ? " + GELU" : "");
     }
 
     /** The largest power of two up to 16 dividing the address (cuDNN's BYTE_ALIGNMENT). */

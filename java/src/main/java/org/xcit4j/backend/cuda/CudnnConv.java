@@ -14,19 +14,32 @@ import java.util.List;
 import org.xcit4j.backend.Precision;
 
 /**
- * One cuDNN execution plan for the patch embedding's conv3x3s2 at one shape: the operation
- * graph conv -> add bias -> GELU (or conv -> add bias), built with cuDNN 9's backend API,
+ * One cuDNN execution plan for one convolution at one shape, built with cuDNN 9's backend API,
  * ranked by heuristics (CUDNN_HEUR_MODE_A) and finalized with the first engine config that
- * accepts it. Shapes (as cuDNN wants them: dims in (N, C, H, W) order, memory in any order):
+ * accepts it. Two operations ({@link Op}):
  * <ul>
- *   <li>x (N, Cin, H, W), channel-last in memory: strides (H*W*Cin, 1, W*Cin, Cin);
- *   <li>w (Cout, Cin, 3, 3), channel-last (KRSC): strides (9*Cin, 1, 3*Cin, Cin); the model's
- *       (Cout, Cin, 3, 3) weight is relaid out once into that ({@link Cudnn});
+ *   <li>{@link Op#CONV3X3S2}, the patch embedding's conv: the graph conv forward -> add bias
+ *       -> GELU (or without GELU), 3x3 filter, stride 2, padding 1;
+ *   <li>{@link Op#CONV_TRANSPOSE2X2}, the FPN's ConvTranspose2d(k=2, s=2): the graph conv
+ *       backward-data -> add bias. A transposed conv is the data gradient of the forward conv
+ *       with the same filter, stride and padding: dx (N, Cout, 2H, 2W) from dy = our input
+ *       (N, Cin, H, W) and w (K = Cin, C = Cout, 2, 2), which is exactly PyTorch's
+ *       ConvTranspose2d weight (in, out, kH, kW), stride 2, padding 0, cross-correlation.
+ * </ul>
+ * Shapes as cuDNN wants them (dims in (N, C, H, W) order, memory in any order), every
+ * activation channel-last as xcit4j keeps it:
+ * <ul>
+ *   <li>x (N, Cin, H, W): strides (H*W*Cin, 1, W*Cin, Cin);
+ *   <li>w channel-last (KRSC), the model's weight relaid out once into it ({@link Cudnn}):
+ *       (Cout, Cin, 3, 3) with strides (9*Cin, 1, 3*Cin, Cin) for the conv, (Cin, Cout, 2, 2)
+ *       with strides (4*Cout, 1, 2*Cout, Cout) for the transposed conv;
  *   <li>b (1, Cout, 1, 1), broadcast over N, H, W;
- *   <li>y (N, Cout, ceil(H/2), ceil(W/2)), channel-last. The conv result and the biased value
- *       are virtual fp32 tensors (never in memory): the engine fuses the pointwise ops.
+ *   <li>y (N, Cout, ceil(H/2), ceil(W/2)) or (N, Cout, 2H, 2W). The conv result and the biased
+ *       value are virtual fp32 tensors (never in memory): the engine fuses the pointwise ops.
  * </ul>
  * x, w, b and y are in the session's storage type; accumulation and the pointwise math are fp32.
+ * Whether an engine fuses the bias into a backward-data conv is up to the cuDNN build and GPU:
+ * where none does, the plan fails and libxcit_cuda's kernel runs that shape.
  *
  * <p>GELU: CUDNN_POINTWISE_GELU_FWD. cudnn_graph.h (9.24) documents a separate
  * CUDNN_POINTWISE_GELU_APPROX_TANH_FWD as "GELU forward using tanh approximation:
@@ -44,15 +57,30 @@ final class CudnnConv implements AutoCloseable {
     /** Engine configs asked of the heuristic: the first that finalizes wins. */
     private static final int MAX_CONFIGS = 16;
 
-    /** A conv's shape and the alignment (bytes, up to 16) of each operand's address. */
-    record Key(long n, long h, long w, long cin, long cout, boolean gelu, int alignIn, int alignOut, int alignWeight,
-               int alignBias) {
+    /** The convolutions cuDNN may run. */
+    enum Op {
+        /** The patch embedding's 3x3 stride-2 conv, padding 1 (+ bias, + GELU but for the last). */
+        CONV3X3S2(3, 1),
+        /** The FPN's 2x2 stride-2 transposed conv, no padding (+ bias). */
+        CONV_TRANSPOSE2X2(2, 0);
+
+        final int kernel, padding;
+
+        Op(int kernel, int padding) {
+            this.kernel = kernel;
+            this.padding = padding;
+        }
+    }
+
+    /** A conv's shape, input (n, h, w, cin) channel-last, and the alignment (bytes, up to 16) of each operand's address. */
+    record Key(Op op, long n, long h, long w, long cin, long cout, boolean gelu, int alignIn, int alignOut,
+               int alignWeight, int alignBias) {
         long outH() {
-            return (h + 1) / 2;
+            return op == Op.CONV3X3S2 ? (h + 1) / 2 : 2 * h;
         }
 
         long outW() {
-            return (w + 1) / 2;
+            return op == Op.CONV3X3S2 ? (w + 1) / 2 : 2 * w;
         }
     }
 
@@ -86,8 +114,12 @@ final class CudnnConv implements AutoCloseable {
         long ho = k.outH(), wo = k.outW();
         MemorySegment x = tensor(X, type, new long[] {k.n(), k.cin(), k.h(), k.w()},
                 new long[] {k.h() * k.w() * k.cin(), 1, k.w() * k.cin(), k.cin()}, k.alignIn(), false);
-        MemorySegment w = tensor(W, type, new long[] {k.cout(), k.cin(), 3, 3},
-                new long[] {9 * k.cin(), 1, 3 * k.cin(), k.cin()}, k.alignWeight(), false);
+        boolean transposed = k.op() == Op.CONV_TRANSPOSE2X2;
+        int r = k.op().kernel;
+        // The filter's (K, C): forward (Cout, Cin); backward data, where dy is our input, (Cin, Cout).
+        long fk = transposed ? k.cin() : k.cout(), fc = transposed ? k.cout() : k.cin();
+        MemorySegment w = tensor(W, type, new long[] {fk, fc, r, r}, new long[] {r * r * fc, 1, r * fc, fc},
+                k.alignWeight(), false);
         MemorySegment b = tensor(B, type, new long[] {1, k.cout(), 1, 1}, new long[] {k.cout(), 1, k.cout(), k.cout()},
                 k.alignBias(), false);
         long[] yDims = {k.n(), k.cout(), ho, wo}, yStrides = {ho * wo * k.cout(), 1, wo * k.cout(), k.cout()};
@@ -101,18 +133,11 @@ final class CudnnConv implements AutoCloseable {
         setInt(convDesc, CUDNN_ATTR_CONVOLUTION_CONV_MODE(), CUDNN_TYPE_CONVOLUTION_MODE(), CUDNN_CROSS_CORRELATION());
         setLongs(convDesc, CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES(), 2, 2);
         setLongs(convDesc, CUDNN_ATTR_CONVOLUTION_DILATIONS(), 1, 1);
-        setLongs(convDesc, CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS(), 1, 1);
-        setLongs(convDesc, CUDNN_ATTR_CONVOLUTION_POST_PADDINGS(), 1, 1);
+        setLongs(convDesc, CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS(), k.op().padding, k.op().padding);
+        setLongs(convDesc, CUDNN_ATTR_CONVOLUTION_POST_PADDINGS(), k.op().padding, k.op().padding);
         finalize(convDesc, "CONVOLUTION");
 
-        MemorySegment convOp = create(CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR());
-        setDescriptor(convOp, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X(), x);
-        setDescriptor(convOp, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W(), w);
-        setDescriptor(convOp, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y(), conv);
-        setDescriptor(convOp, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC(), convDesc);
-        set(convOp, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA(), CUDNN_TYPE_FLOAT(), 1, arena.allocateFrom(JAVA_FLOAT, 1f));
-        set(convOp, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA(), CUDNN_TYPE_FLOAT(), 1, arena.allocateFrom(JAVA_FLOAT, 0f));
-        finalize(convOp, "OPERATION_CONVOLUTION_FORWARD");
+        MemorySegment convOp = transposed ? backwardData(x, w, conv, convDesc) : forward(x, w, conv, convDesc);
 
         List<MemorySegment> ops = new ArrayList<>(List.of(convOp));
         ops.add(pointwise(CUDNN_POINTWISE_ADD(), conv, b, biased));
@@ -146,6 +171,31 @@ final class CudnnConv implements AutoCloseable {
         }
         throw new CudnnException("no engine config of " + found.get(JAVA_LONG, 0) + " (heuristic mode A"
                 + (precision == Precision.FP32 ? ", fp32 math only" : "") + ") finalizes an execution plan", last);
+    }
+
+    private MemorySegment forward(MemorySegment x, MemorySegment w, MemorySegment y, MemorySegment convDesc) {
+        MemorySegment op = create(CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR());
+        setDescriptor(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X(), x);
+        setDescriptor(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W(), w);
+        setDescriptor(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y(), y);
+        setDescriptor(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC(), convDesc);
+        set(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA(), CUDNN_TYPE_FLOAT(), 1, arena.allocateFrom(JAVA_FLOAT, 1f));
+        set(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA(), CUDNN_TYPE_FLOAT(), 1, arena.allocateFrom(JAVA_FLOAT, 0f));
+        finalize(op, "OPERATION_CONVOLUTION_FORWARD");
+        return op;
+    }
+
+    /** The transposed conv: dx (our output, before the bias) from dy (our input) and w. */
+    private MemorySegment backwardData(MemorySegment dy, MemorySegment w, MemorySegment dx, MemorySegment convDesc) {
+        MemorySegment op = create(CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_DATA_DESCRIPTOR());
+        setDescriptor(op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DY(), dy);
+        setDescriptor(op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_W(), w);
+        setDescriptor(op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DX(), dx);
+        setDescriptor(op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_CONV_DESC(), convDesc);
+        set(op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_ALPHA(), CUDNN_TYPE_FLOAT(), 1, arena.allocateFrom(JAVA_FLOAT, 1f));
+        set(op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_BETA(), CUDNN_TYPE_FLOAT(), 1, arena.allocateFrom(JAVA_FLOAT, 0f));
+        finalize(op, "OPERATION_CONVOLUTION_BACKWARD_DATA");
+        return op;
     }
 
     /** Whether the config's engine computes below fp32 (TF32 tensor cores, down-converted inputs, narrow reductions). */

@@ -19,10 +19,11 @@ import org.xcit4j.bindings.NativeLibraries;
 /**
  * {@link CudnnConv}'s descriptors in the real libcudnn.so.9, without a GPU: every tensor
  * (channel-last x, y, KRSC filter, bias, fp32 virtual intermediates), the conv descriptor, the
- * conv forward operation (which checks y's shape against x, w, stride and padding) and the
- * bias/GELU pointwise operations finalize; only the operation graph, which needs a cuDNN
- * handle (a GPU), is refused, for the NULL handle given. The four patch-embedding stages of
- * xcit_small_12_p16 at 224 and odd sizes (ceil(H/2) outputs), every precision. Skipped where
+ * conv forward or backward-data operation (which checks y's shape against x, w, stride and
+ * padding) and the bias/GELU pointwise operations finalize; only the operation graph, which
+ * needs a cuDNN handle (a GPU), is refused, for the NULL handle given. The four
+ * patch-embedding stages of xcit_small_12_p16 at 224 and odd sizes (ceil(H/2) outputs), its
+ * FPN's transposed convs (14 -> 28 -> 56) and an odd one, every precision. Skipped where
  * cuDNN does not load (the build caches NVIDIA's wheel's copy: bindings/nvidia-headers.sh).
  */
 class CudnnConvDescriptorsTest {
@@ -39,7 +40,12 @@ class CudnnConvDescriptorsTest {
         for (Precision p : Precision.values()) {
             for (long[] s : shapes) {
                 boolean last = s[3] == 384;
-                out.add(Arguments.of(p, new CudnnConv.Key(2, s[0], s[1], s[2], s[3], !last, 16, 16, 16, 8)));
+                out.add(Arguments.of(p, new CudnnConv.Key(CudnnConv.Op.CONV3X3S2, 2, s[0], s[1], s[2], s[3], !last,
+                        16, 16, 16, 8)));
+            }
+            for (long[] s : new long[][] {{14, 14, 384, 384}, {28, 28, 384, 384}, {7, 9, 128, 64}}) {
+                out.add(Arguments.of(p, new CudnnConv.Key(CudnnConv.Op.CONV_TRANSPOSE2X2, 2, s[0], s[1], s[2], s[3], false,
+                        16, 16, 16, 16)));
             }
         }
         return out.stream();
