@@ -235,23 +235,35 @@ XCIT_API xcit_status xcit_cuda_linear_bf16(xcit_ctx* ctx, uint16_t* out, const u
 
 /* ---- convolutions and pooling (patch embedding, dense outputs) ------------------- */
 
+/* Bytes of device workspace xcit_cuda_conv3x3s2_* needs for this shape (written to *bytes):
+ * 0 when the output has enough 64 x 64 tiles to fill a GPU, else the fp32 partial products
+ * of the slices its K (9 Cin) is split into (at most 8 x pixels x Cout floats). A function
+ * of the shape only. */
+XCIT_API xcit_status xcit_cuda_conv3x3s2_workspace_size(xcit_ctx* ctx, int64_t* bytes,
+                                                        int64_t batch, int64_t height,
+                                                        int64_t width, int64_t in_channels,
+                                                        int64_t out_channels);
+
 /* 3x3 convolution, stride 2, zero padding 1: out (batch, ceil(H/2), ceil(W/2), Cout) =
  * act(conv(in (batch, H, W, Cin), weight (Cout, Cin, 3, 3)) + bias (Cout)), act the exact
  * GELU if flags has XCIT_CONV_GELU (xcit.h, as xcit_cpu_conv3x3s2_f32), else none; other
- * flags are refused (XCIT_ERR_INVALID_ARGUMENT). */
-XCIT_API xcit_status xcit_cuda_conv3x3s2_f32(xcit_ctx* ctx, float* out, const float* in,
-                                             const float* weight, const float* bias,
-                                             int64_t batch, int64_t height, int64_t width,
+ * flags are refused (XCIT_ERR_INVALID_ARGUMENT). workspace:
+ * xcit_cuda_conv3x3s2_workspace_size bytes (may be NULL when that is 0). */
+XCIT_API xcit_status xcit_cuda_conv3x3s2_f32(xcit_ctx* ctx, float* out, void* workspace,
+                                             const float* in, const float* weight,
+                                             const float* bias, int64_t batch, int64_t height,
+                                             int64_t width, int64_t in_channels,
+                                             int64_t out_channels, int32_t flags);
+XCIT_API xcit_status xcit_cuda_conv3x3s2_f16(xcit_ctx* ctx, uint16_t* out, void* workspace,
+                                             const uint16_t* in, const uint16_t* weight,
+                                             const uint16_t* bias, int64_t batch,
+                                             int64_t height, int64_t width,
                                              int64_t in_channels, int64_t out_channels,
                                              int32_t flags);
-XCIT_API xcit_status xcit_cuda_conv3x3s2_f16(xcit_ctx* ctx, uint16_t* out, const uint16_t* in,
-                                             const uint16_t* weight, const uint16_t* bias,
-                                             int64_t batch, int64_t height, int64_t width,
-                                             int64_t in_channels, int64_t out_channels,
-                                             int32_t flags);
-XCIT_API xcit_status xcit_cuda_conv3x3s2_bf16(xcit_ctx* ctx, uint16_t* out, const uint16_t* in,
-                                              const uint16_t* weight, const uint16_t* bias,
-                                              int64_t batch, int64_t height, int64_t width,
+XCIT_API xcit_status xcit_cuda_conv3x3s2_bf16(xcit_ctx* ctx, uint16_t* out, void* workspace,
+                                              const uint16_t* in, const uint16_t* weight,
+                                              const uint16_t* bias, int64_t batch,
+                                              int64_t height, int64_t width,
                                               int64_t in_channels, int64_t out_channels,
                                               int32_t flags);
 

@@ -9,7 +9,8 @@
 // gemm_tile.h. DESIGN.md allows cuDNN here; this kernel keeps libxcit_cuda free of it
 // and is what the emulator checks. BatchNorm is already folded into weight and bias by
 // the loader; the GELU between stages is the store's epilogue (XCIT_CONV_GELU), not a
-// pass of its own.
+// pass of its own. Small outputs (the late stages at batch 1) split K over the workspace
+// (gemm_launch_split_k); xcit_cuda_conv3x3s2_workspace_size says how much, 0 when not.
 #include "cuda/cuda_check.h"
 #include "cuda/gemm_tile.h"
 #include "xcit/xcit_cuda.h"
@@ -58,21 +59,42 @@ struct PixelStore {
   }
 };
 
+xcit_status check_shape(xcit_ctx* ctx, const char* op, int64_t batch, int64_t height,
+                        int64_t width, int64_t in_channels, int64_t out_channels) {
+  xcit_status st;
+  if ((st = xcit_check_matrix(ctx, op, height, width)) != XCIT_OK ||
+      (st = xcit_check_matrix(ctx, op, batch, height * width)) != XCIT_OK ||
+      (st = xcit_check_matrix(ctx, op, batch * height * width, in_channels)) != XCIT_OK ||
+      (st = xcit_check_matrix(ctx, op, out_channels, in_channels * 9)) != XCIT_OK ||
+      (st = xcit_check_matrix(ctx, op, batch * height * width, out_channels)) != XCIT_OK ||
+      (st = xcit_check_matrix(ctx, op, batch * height * width * xcit::kSplitKMax, out_channels)) !=
+          XCIT_OK) {
+    return st;
+  }
+  return XCIT_OK;
+}
+
+// The GEMM's M (output pixels) for this input.
+int64_t output_pixels(int64_t batch, int64_t height, int64_t width) {
+  return batch * ((height + 1) / 2) * ((width + 1) / 2);
+}
+
 template <class T, class S>
-xcit_status conv_entry(const char* op, xcit_ctx* ctx, S* out, const S* in, const S* weight,
-                       const S* bias, int64_t batch, int64_t height, int64_t width,
-                       int64_t in_channels, int64_t out_channels, int32_t flags) {
+xcit_status conv_entry(const char* op, xcit_ctx* ctx, S* out, void* workspace, const S* in,
+                       const S* weight, const S* bias, int64_t batch, int64_t height,
+                       int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags) {
   xcit_status st;
   if ((st = xcit_check_ctx(ctx)) != XCIT_OK ||
       (st = xcit_check_ptr(ctx, op, "out", out)) != XCIT_OK ||
       (st = xcit_check_ptr(ctx, op, "in", in)) != XCIT_OK ||
       (st = xcit_check_ptr(ctx, op, "weight", weight)) != XCIT_OK ||
       (st = xcit_check_ptr(ctx, op, "bias", bias)) != XCIT_OK ||
-      (st = xcit_check_matrix(ctx, op, height, width)) != XCIT_OK ||
-      (st = xcit_check_matrix(ctx, op, batch, height * width)) != XCIT_OK ||
-      (st = xcit_check_matrix(ctx, op, batch * height * width, in_channels)) != XCIT_OK ||
-      (st = xcit_check_matrix(ctx, op, out_channels, in_channels * 9)) != XCIT_OK ||
-      (st = xcit_check_matrix(ctx, op, batch * height * width, out_channels)) != XCIT_OK) {
+      (st = check_shape(ctx, op, batch, height, width, in_channels, out_channels)) != XCIT_OK) {
+    return st;
+  }
+  if (xcit::gemm_split_k_workspace_bytes(output_pixels(batch, height, width), out_channels,
+                                         in_channels * 9) > 0 &&
+      (st = xcit_check_ptr(ctx, op, "workspace", workspace)) != XCIT_OK) {
     return st;
   }
   if ((flags & ~XCIT_CONV_GELU) != 0) {
@@ -86,31 +108,49 @@ xcit_status conv_entry(const char* op, xcit_ctx* ctx, S* out, const S* in, const
   const WeightRows<T> b{reinterpret_cast<const T*>(weight), in_channels};
   const PixelStore<T> store{reinterpret_cast<T*>(out), reinterpret_cast<const T*>(bias),
                             out_channels, (flags & XCIT_CONV_GELU) != 0};
-  return xcit_cuda_launched(ctx, op,
-                            xcit::gemm_launch<T>(xcit_cuda_stream(ctx), a, b, store, pixels,
-                                                 out_channels, in_channels * 9, 1));
+  return xcit_cuda_launched(
+      ctx, op,
+      xcit::gemm_launch_split_k<T>(xcit_cuda_stream(ctx), a, b, store, pixels, out_channels,
+                                   in_channels * 9, static_cast<float*>(workspace)));
 }
 
 }  // namespace
 
-xcit_status xcit_cuda_conv3x3s2_f32(xcit_ctx* ctx, float* out, const float* in,
-                                    const float* weight, const float* bias, int64_t batch,
-                                    int64_t height, int64_t width, int64_t in_channels,
-                                    int64_t out_channels, int32_t flags) {
-  return conv_entry<float>("xcit_cuda_conv3x3s2_f32", ctx, out, in, weight, bias, batch, height,
-                           width, in_channels, out_channels, flags);
+xcit_status xcit_cuda_conv3x3s2_workspace_size(xcit_ctx* ctx, int64_t* bytes, int64_t batch,
+                                               int64_t height, int64_t width,
+                                               int64_t in_channels, int64_t out_channels) {
+  static const char* const op = "xcit_cuda_conv3x3s2_workspace_size";
+  xcit_status st;
+  if ((st = xcit_check_ctx(ctx)) != XCIT_OK ||
+      (st = xcit_check_ptr(ctx, op, "bytes", bytes)) != XCIT_OK ||
+      (st = check_shape(ctx, op, batch, height, width, in_channels, out_channels)) != XCIT_OK) {
+    return st;
+  }
+  *bytes = xcit::gemm_split_k_workspace_bytes(output_pixels(batch, height, width), out_channels,
+                                              in_channels * 9);
+  return XCIT_OK;
 }
-xcit_status xcit_cuda_conv3x3s2_f16(xcit_ctx* ctx, uint16_t* out, const uint16_t* in,
-                                    const uint16_t* weight, const uint16_t* bias, int64_t batch,
-                                    int64_t height, int64_t width, int64_t in_channels,
-                                    int64_t out_channels, int32_t flags) {
-  return conv_entry<xcit::f16>("xcit_cuda_conv3x3s2_f16", ctx, out, in, weight, bias, batch,
-                               height, width, in_channels, out_channels, flags);
+
+xcit_status xcit_cuda_conv3x3s2_f32(xcit_ctx* ctx, float* out, void* workspace,
+                                    const float* in, const float* weight, const float* bias,
+                                    int64_t batch, int64_t height, int64_t width,
+                                    int64_t in_channels, int64_t out_channels, int32_t flags) {
+  return conv_entry<float>("xcit_cuda_conv3x3s2_f32", ctx, out, workspace, in, weight, bias,
+                           batch, height, width, in_channels, out_channels, flags);
 }
-xcit_status xcit_cuda_conv3x3s2_bf16(xcit_ctx* ctx, uint16_t* out, const uint16_t* in,
-                                     const uint16_t* weight, const uint16_t* bias, int64_t batch,
-                                     int64_t height, int64_t width, int64_t in_channels,
-                                     int64_t out_channels, int32_t flags) {
-  return conv_entry<xcit::bf16>("xcit_cuda_conv3x3s2_bf16", ctx, out, in, weight, bias, batch,
-                                height, width, in_channels, out_channels, flags);
+xcit_status xcit_cuda_conv3x3s2_f16(xcit_ctx* ctx, uint16_t* out, void* workspace,
+                                    const uint16_t* in, const uint16_t* weight,
+                                    const uint16_t* bias, int64_t batch, int64_t height,
+                                    int64_t width, int64_t in_channels, int64_t out_channels,
+                                    int32_t flags) {
+  return conv_entry<xcit::f16>("xcit_cuda_conv3x3s2_f16", ctx, out, workspace, in, weight,
+                               bias, batch, height, width, in_channels, out_channels, flags);
+}
+xcit_status xcit_cuda_conv3x3s2_bf16(xcit_ctx* ctx, uint16_t* out, void* workspace,
+                                     const uint16_t* in, const uint16_t* weight,
+                                     const uint16_t* bias, int64_t batch, int64_t height,
+                                     int64_t width, int64_t in_channels, int64_t out_channels,
+                                     int32_t flags) {
+  return conv_entry<xcit::bf16>("xcit_cuda_conv3x3s2_bf16", ctx, out, workspace, in, weight,
+                                bias, batch, height, width, in_channels, out_channels, flags);
 }

@@ -26,11 +26,20 @@
 // Logical grid: (ceil(N/64), ceil(M/64), batches) tiles, folded into a device's grid
 // where it exceeds it (grid.h), so M, N and the batch count are bounded only by memory;
 // block: 256. gemm_launch() is the one launch of every op on this file.
+//
+// Split-K (gemm_launch_split_k, one product, batches = 1): where the tile grid is too small
+// to fill a GPU (the patch embedding's late stages at batch 1: 24 tiles of 64 x 64 for
+// 196 pixels x 384 channels against an H200's 132 SMs, each looping over K = 1728), K is
+// cut into slices run as the z of the same grid, each writing its fp32 partial product to
+// its own workspace slot; split_k_reduce_kernel then sums the slots in slice order and
+// calls the store once per (m, n). Deterministic (no float atomics), one extra launch; the
+// split depends only on the shape (gemm_split_k), so results do not vary by device.
 #ifndef XCIT_CUDA_GEMM_TILE_H
 #define XCIT_CUDA_GEMM_TILE_H
 
 #include <type_traits>
 
+#include "cuda/elementwise.h"
 #include "cuda/grid.h"
 #include "cuda/mma_tile.h"
 
@@ -194,6 +203,84 @@ cudaError_t gemm_launch(cudaStream_t stream, const ALoad& a, const BLoad& b, con
                                 : gemm_tile_kernel<false, ALoad, BLoad, Store>,
                        g.dims, dim3(kGemmThreads), 0, stream, a, b, store, m, n, k, batches);
   }
+}
+
+// ---- split-K ---------------------------------------------------------------------------
+
+// Tiles a split product aims for: about one wave on the largest current GPUs (H100/H200:
+// 132 SMs); below this many tiles the grid leaves SMs idle and K is split.
+constexpr int64_t kSplitKTargetTiles = 128;
+constexpr int64_t kSplitKMax = 8;
+// The shortest slice worth a pass of its own (the mma kernel's k-step, 32, times 4).
+constexpr int64_t kSplitKMinSlice = 128;
+
+struct SplitK {
+  int64_t splits, per_split;  // splits >= 1; per_split * splits >= k, a multiple of 32
+};
+
+// How gemm_launch_split_k cuts K for an M x N x K product: a function of the shape only.
+inline SplitK gemm_split_k(int64_t m, int64_t n, int64_t k) {
+  const int64_t tiles = ceil_div(m, kGemmTile) * ceil_div(n, kGemmTile);
+  int64_t splits = ceil_div(kSplitKTargetTiles, tiles < 1 ? 1 : tiles);
+  if (splits > kSplitKMax) splits = kSplitKMax;
+  if (splits > k / kSplitKMinSlice) splits = k / kSplitKMinSlice;
+  if (splits <= 1) return SplitK{1, k};
+  const int64_t per_split = ceil_div(ceil_div(k, splits), kGemmMmaStep) * kGemmMmaStep;
+  return SplitK{ceil_div(k, per_split), per_split};
+}
+
+// Workspace bytes gemm_launch_split_k needs for this shape (0 when K is not split).
+inline int64_t gemm_split_k_workspace_bytes(int64_t m, int64_t n, int64_t k) {
+  const SplitK s = gemm_split_k(m, n, k);
+  return s.splits <= 1 ? 0 : s.splits * m * n * static_cast<int64_t>(sizeof(float));
+}
+
+// Operand of slice z: k within the slice, zero past the end of K.
+template <class Load>
+struct KSlice {
+  Load load;
+  int64_t k_size, per_split;
+  __device__ float operator()(int64_t z, int64_t row, int64_t k) const {
+    const int64_t kk = z * per_split + k;
+    return kk < k_size ? load(0, row, kk) : 0.0f;
+  }
+};
+
+// Slice z's partial product into its slot of the workspace.
+struct SliceSlots {
+  float* workspace;
+  int64_t m_size, n_size;
+  __device__ void operator()(int64_t z, int64_t m, int64_t n, float acc) const {
+    workspace[(z * m_size + m) * n_size + n] = acc;
+  }
+};
+
+template <class Store>
+__global__ void split_k_reduce_kernel(Store store, const float* workspace, int64_t m_size,
+                                      int64_t n_size, int64_t splits) {
+  const int64_t slot = m_size * n_size;
+  for (int64_t e = grid_start(); e < slot; e += grid_stride()) {
+    float acc = 0.0f;
+    for (int64_t s = 0; s < splits; ++s) acc += workspace[s * slot + e];
+    store(0, e / n_size, e % n_size, acc);
+  }
+}
+
+// C (M x N) = A B^T as gemm_launch<S> with batches = 1, K split as gemm_split_k says;
+// workspace: gemm_split_k_workspace_bytes(m, n, k) bytes (unused, may be null, when 0).
+template <class S, class ALoad, class BLoad, class Store>
+cudaError_t gemm_launch_split_k(cudaStream_t stream, const ALoad& a, const BLoad& b,
+                                const Store& store, int64_t m, int64_t n, int64_t k,
+                                float* workspace) {
+  const SplitK s = gemm_split_k(m, n, k);
+  if (s.splits <= 1) return gemm_launch<S>(stream, a, b, store, m, n, k, 1);
+  cudaError_t err = gemm_launch<S>(stream, KSlice<ALoad>{a, k, s.per_split},
+                                   KSlice<BLoad>{b, k, s.per_split}, SliceSlots{workspace, m, n},
+                                   m, n, s.per_split, s.splits);
+  if (err != cudaSuccess) return err;
+  return xcit_launch(split_k_reduce_kernel<Store>, elementwise_grid(m * n),
+                     dim3(kElementwiseThreads), 0, stream, store,
+                     static_cast<const float*>(workspace), m, n, s.splits);
 }
 
 }  // namespace xcit

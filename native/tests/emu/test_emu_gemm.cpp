@@ -2,7 +2,9 @@
 // the CUDA-core kernel, fp16/bf16 on the tensor-core one: wmma under the emulator's
 // permuted fragment layout, so a kernel that assumed a layout fails here):
 // - conv3x3s2 (odd sizes: the padding and the ceil) and conv_transpose2x2 against the
-//   CPU backend's xcit_cpu_conv3x3s2_f32 / xcit_cpu_conv_transpose2x2_f32;
+//   CPU backend's xcit_cpu_conv3x3s2_f32 / xcit_cpu_conv_transpose2x2_f32; the small
+//   outputs here split K (gemm_launch_split_k) over a NaN-filled workspace, up to 8 slices
+//   (192 -> 384 channels), the large ones do not (workspace_sizes);
 // - linear (bias, no bias, GELU, per-batch weights) against a double reference written
 //   here: libxcit has no C GEMM (the CPU backend's GEMMs are oneDNN matmuls called
 //   from Java, checked against JavaBackend by CpuBackendOpsTest), so there is no CPU op
@@ -83,11 +85,16 @@ struct Conv {
     const auto inf = f32(in), wf = f32(weight), bf = f32(bias);
     std::vector<float> want(out.n);
     // Plain and with the GELU epilogue between patch-embedding stages (XCIT_CONV_GELU).
+    int64_t bytes = -1;
+    EXPECT_OK(ctx, xcit_cuda_conv3x3s2_workspace_size(ctx, &bytes, b, h, w, cin, cout));
+    Buffer<float> workspace(static_cast<size_t>(bytes / 4), Start::aligned);
+    for (size_t i = 0; i < workspace.n; ++i) workspace.set(i, std::nanf(""));  // every slot is written first
+    void* ws = bytes > 0 ? static_cast<void*>(workspace.data()) : nullptr;   // NULL is fine without a split
     for (const int32_t flags : {0, XCIT_CONV_GELU}) {
       EXPECT_OK(ctx, xcit_cpu_conv3x3s2_f32(ctx, want.data(), inf.data(), wf.data(), bf.data(), b, h, w,
                                             cin, cout, 0, oh, flags));
-      EXPECT_OK(ctx, op::conv3x3s2<T>(ctx.ctx, out.data(), in.data(), weight.data(), bias.data(), b, h,
-                                      w, cin, cout, flags));
+      EXPECT_OK(ctx, op::conv3x3s2<T>(ctx.ctx, out.data(), ws, in.data(), weight.data(), bias.data(), b,
+                                      h, w, cin, cout, flags));
       expect_close(std::string(flags != 0 ? "conv3x3s2+gelu " : "conv3x3s2 ") + shape, out, widen(want), 2.0);
     }
     if (!transposed) return;
@@ -123,17 +130,44 @@ struct PastGridY {
   }
 };
 
+// Which shapes split K, and by how much workspace: xcit_small_12_p16's four stages at 224.
+void workspace_sizes() {
+  Ctx ctx;
+  struct Case {
+    int64_t b, h, w, cin, cout, bytes;
+  };
+  // Stage 1 at batch 1 (196 x 1 tiles, K = 27) and every stage at batch 64 fill the GPU:
+  // no split. Stages 2-4 at batch 1 (98, 39 and 24 tiles): 2, 4 and 6 slices.
+  const Case cases[] = {{1, 224, 224, 3, 48, 0},
+                        {1, 112, 112, 48, 96, 2 * 3136 * 96 * 4},
+                        {1, 56, 56, 96, 192, 4 * 784 * 192 * 4},
+                        {1, 28, 28, 192, 384, 6 * 196 * 384 * 4},
+                        {64, 28, 28, 192, 384, 0}};
+  for (const Case& c : cases) {
+    int64_t bytes = -1;
+    EXPECT_OK(ctx, xcit_cuda_conv3x3s2_workspace_size(ctx, &bytes, c.b, c.h, c.w, c.cin, c.cout));
+    EXPECT(bytes == c.bytes, "conv3x3s2 workspace %lldx%lldx%lldx%lld->%lld: %lld bytes, want %lld",
+           static_cast<long long>(c.b), static_cast<long long>(c.h), static_cast<long long>(c.w),
+           static_cast<long long>(c.cin), static_cast<long long>(c.cout), static_cast<long long>(bytes),
+           static_cast<long long>(c.bytes));
+  }
+}
+
 void check_errors() {
   Ctx ctx;
   float buf[16] = {};
   EXPECT(xcit_cuda_linear_f32(ctx, buf, buf, buf, nullptr, 1, 2, 2, 2, 8) == XCIT_ERR_INVALID_ARGUMENT,
          "unknown flag");
   EXPECT(std::strstr(ctx.error(), "flags") != nullptr, "text: %s", ctx.error());
-  EXPECT(xcit_cuda_conv3x3s2_f32(ctx, buf, buf + 4, buf + 8, buf + 12, 1, 2, 2, 1, 1, XCIT_CONV_CHANNELS_FIRST) ==
+  EXPECT(xcit_cuda_conv3x3s2_f32(ctx, buf, nullptr, buf + 4, buf + 8, buf + 12, 1, 2, 2, 1, 1, XCIT_CONV_CHANNELS_FIRST) ==
              XCIT_ERR_INVALID_ARGUMENT,
          "channel-first input is the CPU backend's");
-  EXPECT(xcit_cuda_conv3x3s2_f32(ctx, buf, buf, buf, nullptr, 1, 2, 2, 1, 1, 0) == XCIT_ERR_INVALID_ARGUMENT,
+  EXPECT(xcit_cuda_conv3x3s2_f32(ctx, buf, nullptr, buf, buf, nullptr, 1, 2, 2, 1, 1, 0) == XCIT_ERR_INVALID_ARGUMENT,
          "conv bias is required");
+  // A split shape (2 x 3 x 4 pixels, 192 -> 384: K = 1728) without its workspace.
+  EXPECT(xcit_cuda_conv3x3s2_f32(ctx, buf, nullptr, buf, buf, buf, 2, 3, 4, 192, 384, 0) == XCIT_ERR_INVALID_ARGUMENT,
+         "the workspace of a split conv is required");
+  EXPECT(std::strstr(ctx.error(), "workspace") != nullptr, "text: %s", ctx.error());
 }
 
 }  // namespace
@@ -157,6 +191,7 @@ int main() {
   for (const auto& s : model_conv) for_each_type<Conv>(s[0], s[1], s[2], s[3], s[4], s[4] == 48 && s[3] == 24);
   PastGridY<float>::run();
   PastGridY<bf16>::run();
+  workspace_sizes();
   check_errors();
   return summary("test_emu_gemm");
 }

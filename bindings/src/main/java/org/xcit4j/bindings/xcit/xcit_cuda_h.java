@@ -2832,9 +2832,76 @@ public class xcit_cuda_h extends xcit_cuda_h$shared {
         }
     }
 
+    private static class xcit_cuda_conv3x3s2_workspace_size {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG,
+            xcit_cuda_h.C_LONG,
+            xcit_cuda_h.C_LONG,
+            xcit_cuda_h.C_LONG,
+            xcit_cuda_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("xcit_cuda_conv3x3s2_workspace_size");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_conv3x3s2_workspace_size(xcit_ctx *ctx, int64_t *bytes, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_conv3x3s2_workspace_size$descriptor() {
+        return xcit_cuda_conv3x3s2_workspace_size.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_conv3x3s2_workspace_size(xcit_ctx *ctx, int64_t *bytes, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * }
+     */
+    public static MethodHandle xcit_cuda_conv3x3s2_workspace_size$handle() {
+        return xcit_cuda_conv3x3s2_workspace_size.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_conv3x3s2_workspace_size(xcit_ctx *ctx, int64_t *bytes, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * }
+     */
+    public static MemorySegment xcit_cuda_conv3x3s2_workspace_size$address() {
+        return xcit_cuda_conv3x3s2_workspace_size.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_conv3x3s2_workspace_size(xcit_ctx *ctx, int64_t *bytes, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels)
+     * }
+     */
+    public static int xcit_cuda_conv3x3s2_workspace_size(MemorySegment ctx, MemorySegment bytes, long batch, long height, long width, long in_channels, long out_channels) {
+        var mh$ = xcit_cuda_conv3x3s2_workspace_size.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_conv3x3s2_workspace_size", ctx, bytes, batch, height, width, in_channels, out_channels);
+            }
+            return (int)mh$.invokeExact(ctx, bytes, batch, height, width, in_channels, out_channels);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class xcit_cuda_conv3x3s2_f32 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
             xcit_cuda_h.C_POINTER,
             xcit_cuda_h.C_POINTER,
             xcit_cuda_h.C_POINTER,
@@ -2856,7 +2923,7 @@ public class xcit_cuda_h extends xcit_cuda_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
+     * xcit_status xcit_cuda_conv3x3s2_f32(xcit_ctx *ctx, float *out, void *workspace, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
      * }
      */
     public static FunctionDescriptor xcit_cuda_conv3x3s2_f32$descriptor() {
@@ -2866,7 +2933,7 @@ public class xcit_cuda_h extends xcit_cuda_h$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
+     * xcit_status xcit_cuda_conv3x3s2_f32(xcit_ctx *ctx, float *out, void *workspace, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
      * }
      */
     public static MethodHandle xcit_cuda_conv3x3s2_f32$handle() {
@@ -2876,7 +2943,7 @@ public class xcit_cuda_h extends xcit_cuda_h$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
+     * xcit_status xcit_cuda_conv3x3s2_f32(xcit_ctx *ctx, float *out, void *workspace, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
      * }
      */
     public static MemorySegment xcit_cuda_conv3x3s2_f32$address() {
@@ -2885,16 +2952,16 @@ public class xcit_cuda_h extends xcit_cuda_h$shared {
 
     /**
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_conv3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
+     * xcit_status xcit_cuda_conv3x3s2_f32(xcit_ctx *ctx, float *out, void *workspace, const float *in, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
      * }
      */
-    public static int xcit_cuda_conv3x3s2_f32(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, long batch, long height, long width, long in_channels, long out_channels, int flags) {
+    public static int xcit_cuda_conv3x3s2_f32(MemorySegment ctx, MemorySegment out, MemorySegment workspace, MemorySegment in, MemorySegment weight, MemorySegment bias, long batch, long height, long width, long in_channels, long out_channels, int flags) {
         var mh$ = xcit_cuda_conv3x3s2_f32.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("xcit_cuda_conv3x3s2_f32", ctx, out, in, weight, bias, batch, height, width, in_channels, out_channels, flags);
+                traceDowncall("xcit_cuda_conv3x3s2_f32", ctx, out, workspace, in, weight, bias, batch, height, width, in_channels, out_channels, flags);
             }
-            return (int)mh$.invokeExact(ctx, out, in, weight, bias, batch, height, width, in_channels, out_channels, flags);
+            return (int)mh$.invokeExact(ctx, out, workspace, in, weight, bias, batch, height, width, in_channels, out_channels, flags);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -2905,6 +2972,7 @@ public class xcit_cuda_h extends xcit_cuda_h$shared {
     private static class xcit_cuda_conv3x3s2_f16 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
             xcit_cuda_h.C_POINTER,
             xcit_cuda_h.C_POINTER,
             xcit_cuda_h.C_POINTER,
@@ -2926,7 +2994,7 @@ public class xcit_cuda_h extends xcit_cuda_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_conv3x3s2_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
+     * xcit_status xcit_cuda_conv3x3s2_f16(xcit_ctx *ctx, uint16_t *out, void *workspace, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
      * }
      */
     public static FunctionDescriptor xcit_cuda_conv3x3s2_f16$descriptor() {
@@ -2936,7 +3004,7 @@ public class xcit_cuda_h extends xcit_cuda_h$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_conv3x3s2_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
+     * xcit_status xcit_cuda_conv3x3s2_f16(xcit_ctx *ctx, uint16_t *out, void *workspace, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
      * }
      */
     public static MethodHandle xcit_cuda_conv3x3s2_f16$handle() {
@@ -2946,7 +3014,7 @@ public class xcit_cuda_h extends xcit_cuda_h$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_conv3x3s2_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
+     * xcit_status xcit_cuda_conv3x3s2_f16(xcit_ctx *ctx, uint16_t *out, void *workspace, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
      * }
      */
     public static MemorySegment xcit_cuda_conv3x3s2_f16$address() {
@@ -2955,16 +3023,16 @@ public class xcit_cuda_h extends xcit_cuda_h$shared {
 
     /**
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_conv3x3s2_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
+     * xcit_status xcit_cuda_conv3x3s2_f16(xcit_ctx *ctx, uint16_t *out, void *workspace, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
      * }
      */
-    public static int xcit_cuda_conv3x3s2_f16(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, long batch, long height, long width, long in_channels, long out_channels, int flags) {
+    public static int xcit_cuda_conv3x3s2_f16(MemorySegment ctx, MemorySegment out, MemorySegment workspace, MemorySegment in, MemorySegment weight, MemorySegment bias, long batch, long height, long width, long in_channels, long out_channels, int flags) {
         var mh$ = xcit_cuda_conv3x3s2_f16.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("xcit_cuda_conv3x3s2_f16", ctx, out, in, weight, bias, batch, height, width, in_channels, out_channels, flags);
+                traceDowncall("xcit_cuda_conv3x3s2_f16", ctx, out, workspace, in, weight, bias, batch, height, width, in_channels, out_channels, flags);
             }
-            return (int)mh$.invokeExact(ctx, out, in, weight, bias, batch, height, width, in_channels, out_channels, flags);
+            return (int)mh$.invokeExact(ctx, out, workspace, in, weight, bias, batch, height, width, in_channels, out_channels, flags);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -2975,6 +3043,7 @@ public class xcit_cuda_h extends xcit_cuda_h$shared {
     private static class xcit_cuda_conv3x3s2_bf16 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
             xcit_cuda_h.C_POINTER,
             xcit_cuda_h.C_POINTER,
             xcit_cuda_h.C_POINTER,
@@ -2996,7 +3065,7 @@ public class xcit_cuda_h extends xcit_cuda_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_conv3x3s2_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
+     * xcit_status xcit_cuda_conv3x3s2_bf16(xcit_ctx *ctx, uint16_t *out, void *workspace, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
      * }
      */
     public static FunctionDescriptor xcit_cuda_conv3x3s2_bf16$descriptor() {
@@ -3006,7 +3075,7 @@ public class xcit_cuda_h extends xcit_cuda_h$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_conv3x3s2_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
+     * xcit_status xcit_cuda_conv3x3s2_bf16(xcit_ctx *ctx, uint16_t *out, void *workspace, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
      * }
      */
     public static MethodHandle xcit_cuda_conv3x3s2_bf16$handle() {
@@ -3016,7 +3085,7 @@ public class xcit_cuda_h extends xcit_cuda_h$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_conv3x3s2_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
+     * xcit_status xcit_cuda_conv3x3s2_bf16(xcit_ctx *ctx, uint16_t *out, void *workspace, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
      * }
      */
     public static MemorySegment xcit_cuda_conv3x3s2_bf16$address() {
@@ -3025,16 +3094,16 @@ public class xcit_cuda_h extends xcit_cuda_h$shared {
 
     /**
      * {@snippet lang=c :
-     * xcit_status xcit_cuda_conv3x3s2_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
+     * xcit_status xcit_cuda_conv3x3s2_bf16(xcit_ctx *ctx, uint16_t *out, void *workspace, const uint16_t *in, const uint16_t *weight, const uint16_t *bias, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t out_channels, int32_t flags)
      * }
      */
-    public static int xcit_cuda_conv3x3s2_bf16(MemorySegment ctx, MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, long batch, long height, long width, long in_channels, long out_channels, int flags) {
+    public static int xcit_cuda_conv3x3s2_bf16(MemorySegment ctx, MemorySegment out, MemorySegment workspace, MemorySegment in, MemorySegment weight, MemorySegment bias, long batch, long height, long width, long in_channels, long out_channels, int flags) {
         var mh$ = xcit_cuda_conv3x3s2_bf16.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("xcit_cuda_conv3x3s2_bf16", ctx, out, in, weight, bias, batch, height, width, in_channels, out_channels, flags);
+                traceDowncall("xcit_cuda_conv3x3s2_bf16", ctx, out, workspace, in, weight, bias, batch, height, width, in_channels, out_channels, flags);
             }
-            return (int)mh$.invokeExact(ctx, out, in, weight, bias, batch, height, width, in_channels, out_channels, flags);
+            return (int)mh$.invokeExact(ctx, out, workspace, in, weight, bias, batch, height, width, in_channels, out_channels, flags);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {

@@ -23,10 +23,10 @@ public class xcit_h extends xcit_h$shared {
 
     static final SymbolLookup SYMBOL_LOOKUP = name -> NativeLibraries.require(NativeLibraries.XCIT).find(name);
 
-    private static final int XCIT_ABI_VERSION = (int)5L;
+    private static final int XCIT_ABI_VERSION = (int)6L;
     /**
      * {@snippet lang=c :
-     * #define XCIT_ABI_VERSION 5
+     * #define XCIT_ABI_VERSION 6
      * }
      */
     public static int XCIT_ABI_VERSION() {

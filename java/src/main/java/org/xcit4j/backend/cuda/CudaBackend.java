@@ -2,10 +2,13 @@ package org.xcit4j.backend.cuda;
 
 import static org.xcit4j.bindings.xcit.xcit_h.XCIT_CONV_GELU;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.IdentityHashMap;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.function.ToIntFunction;
 import org.xcit4j.backend.Backend;
 import org.xcit4j.backend.Checks;
 import org.xcit4j.backend.Device;
@@ -275,8 +278,9 @@ public final class CudaBackend implements Backend {
 
     /**
      * Whole outputs only ({@link #convRowBands} is false); GELU is the kernel's epilogue
-     * (XCIT_CONV_GELU). With {@code -Dxcit.cuda.cudnn=true} and cuDNN present, cuDNN's plan for
-     * the shape runs instead (conv -> bias -> GELU fused by cuDNN), else this kernel.
+     * (XCIT_CONV_GELU); small outputs split K over the CONV workspace (batch 1's late stages).
+     * With {@code -Dxcit.cuda.cudnn=true} and cuDNN present, cuDNN's plan for the shape runs
+     * instead (conv -> bias -> GELU fused by cuDNN), else this kernel.
      */
     @Override
     public void conv3x3s2(Tensor out, Tensor in, int firstRow, Tensor weight, Tensor bias, boolean gelu) {
@@ -285,13 +289,16 @@ public final class CudaBackend implements Backend {
             throw new UnsupportedOperationException("conv3x3s2 on cuda computes whole outputs, not row bands (asked for rows from "
                     + firstRow + " into " + out.shape() + ")");
         }
+        long b = s.size(0), h = s.size(1), w = s.size(2), cin = s.size(3), cout = weight.shape().size(0);
+        // Sized (in the dry run) whether or not cuDNN takes the shape: a plan refused later falls back here.
+        MemorySegment ws = current.workspace(CudaExecution.Workspace.CONV, workspaceSize("xcit_cuda_conv3x3s2_workspace_size",
+                bytes -> xcit_cuda_h.xcit_cuda_conv3x3s2_workspace_size(ctx.handle(), bytes, b, h, w, cin, cout)));
         if (device.cudnn() != null && current.launching()
-                && device.cudnn().conv3x3s2(ctx, d(out), d(in), d(weight), d(bias), s.size(0), s.size(1), s.size(2), s.size(3),
-                        weight.shape().size(0), gelu, current.capturing())) {
+                && device.cudnn().conv3x3s2(ctx, d(out), d(in), d(weight), d(bias), b, h, w, cin, cout, gelu,
+                        current.capturing())) {
             return;
         }
-        call("conv3x3s2", d(out), d(in), d(weight), d(bias), (long) s.size(0), (long) s.size(1), (long) s.size(2),
-                (long) s.size(3), (long) weight.shape().size(0), gelu ? XCIT_CONV_GELU() : 0);
+        call("conv3x3s2", d(out), ws, d(in), d(weight), d(bias), b, h, w, cin, cout, gelu ? XCIT_CONV_GELU() : 0);
     }
 
     @Override
@@ -314,21 +321,17 @@ public final class CudaBackend implements Backend {
     public void xca(Tensor out, Tensor qkv, Tensor temperature, int heads) {
         Shape s = qkv.shape();
         long b = s.size(0), n = s.size(1), c = s.size(2) / 3;
-        MemorySegment ws = current.workspace(CudaExecution.Workspace.XCA,
-                workspaceSize(xcit_cuda_h::xcit_cuda_xca_workspace_size, "xcit_cuda_xca_workspace_size", b, n, c, heads));
+        MemorySegment ws = current.workspace(CudaExecution.Workspace.XCA, workspaceSize("xcit_cuda_xca_workspace_size",
+                bytes -> xcit_cuda_h.xcit_cuda_xca_workspace_size(ctx.handle(), bytes, b, n, c, heads)));
         call("xca", d(out), ws, d(qkv), d(temperature), b, n, c, (long) heads);
     }
 
-    /** An op's *_workspace_size(ctx, bytes, batch, rows, channels, heads). */
-    private interface WorkspaceQuery {
-        int bytes(MemorySegment ctx, MemorySegment bytes, long batch, long rows, long channels, long heads);
-    }
-
-    private long workspaceSize(WorkspaceQuery query, String name, long b, long n, long c, long heads) {
-        try (var arena = java.lang.foreign.Arena.ofConfined()) {
-            MemorySegment bytes = arena.allocate(java.lang.foreign.ValueLayout.JAVA_LONG);
-            ctx.check(query.bytes(ctx.handle(), bytes, b, n, c, heads), name);
-            return bytes.get(java.lang.foreign.ValueLayout.JAVA_LONG, 0);
+    /** What an op's *_workspace_size(ctx, bytes, ...) call, given the bytes out-parameter, reports. */
+    private long workspaceSize(String name, ToIntFunction<MemorySegment> query) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment bytes = arena.allocate(ValueLayout.JAVA_LONG);
+            ctx.check(query.applyAsInt(bytes), name);
+            return bytes.get(ValueLayout.JAVA_LONG, 0);
         }
     }
 
@@ -389,8 +392,8 @@ public final class CudaBackend implements Backend {
         Shape s = u.shape();
         long b = s.size(0), t = s.size(1), c = s.size(2);
         MemorySegment ws = current.workspace(CudaExecution.Workspace.CLASS_ATTENTION,
-                workspaceSize(xcit_cuda_h::xcit_cuda_class_attention_folded_workspace_size,
-                        "xcit_cuda_class_attention_folded_workspace_size", b, t, c, heads));
+                workspaceSize("xcit_cuda_class_attention_folded_workspace_size",
+                        bytes -> xcit_cuda_h.xcit_cuda_class_attention_folded_workspace_size(ctx.handle(), bytes, b, t, c, heads)));
         call("class_attention_folded", d(out), d(weights), ws, d(q), d(u), d(qWeight), d(qBias), d(kvWeight), d(kvBias),
                 b, t, c, (long) heads);
     }

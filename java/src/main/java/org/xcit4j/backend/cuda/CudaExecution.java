@@ -77,7 +77,9 @@ final class CudaExecution implements AutoCloseable {
         /** xcit_cuda_xca's split-route slots. */
         XCA(false),
         /** xcit_cuda_class_attention_folded's counters (zero before the first call) and slots. */
-        CLASS_ATTENTION(true);
+        CLASS_ATTENTION(true),
+        /** xcit_cuda_conv3x3s2's split-K slots (small outputs; every slot written before it is read). */
+        CONV(false);
 
         private final boolean zeroed;
 
