@@ -51,20 +51,29 @@ final class DeviceBackends implements AutoCloseable {
         }
     }
 
-    /** For a resolved device; the first backend opened checks that it can open. */
-    static DeviceBackends of(Device device, Precision precision, int threads) {
+    /**
+     * For a resolved device; the first backend opened checks that it can open, and says what
+     * it found to {@code notes} (the GPU, cuBLASLt or its absence, cuDNN...) once, where later
+     * sessions' backends stay silent. Pass a silent consumer when {@link #resolve} has already
+     * said it (AUTO's probe opened the same backend with the caller's notes).
+     */
+    static DeviceBackends of(Device device, Precision precision, int threads, Consumer<String> notes) {
         if (device == Device.AUTO) throw new IllegalArgumentException("resolve AUTO first");
         DeviceBackends d = new DeviceBackends(device, precision, threads);
-        d.open().close(); // fails here, at open, if the device cannot run (no library, no bf16)
+        d.open(notes).close(); // fails here, at open, if the device cannot run (no library, no bf16)
         return d;
     }
 
     /** A new backend for one session; the caller closes it after the session. */
     Backend open() {
+        return open(note -> { });
+    }
+
+    private Backend open(Consumer<String> notes) {
         return switch (device) {
             case CPU -> new CpuBackend(threads, precision, cpuWeights);
-            case CUDA -> CudaBackend.open(precision, note -> { }, cudaWeights);
-            case JAVA -> Backends.open(Device.JAVA, threads, precision, note -> { });
+            case CUDA -> CudaBackend.open(precision, notes, cudaWeights);
+            case JAVA -> Backends.open(Device.JAVA, threads, precision, notes);
             case AUTO -> throw new IllegalStateException("unresolved device");
         };
     }

@@ -84,7 +84,9 @@ public final class Predictor implements AutoCloseable {
         }
         this.model = model;
         this.ownsModel = ownsModel;
-        this.backends = DeviceBackends.of(device, options.precision(), host ? threads : 0);
+        // AUTO's probe has already passed the opened backend's notes on.
+        this.backends = DeviceBackends.of(device, options.precision(), host ? threads : 0,
+                options.device() == Device.AUTO ? note -> { } : options.notes());
         this.permits = new Semaphore(concurrency, true);
         long limit = options.memoryLimit() > 0 ? options.memoryLimit() : MemoryBudget.available() / 4;
         this.cache = new SessionCache(shape -> openSession(shape, options), limit);

@@ -23,8 +23,9 @@ import org.xcit4j.model.SessionOptions;
  *                    and idle; least recently used idle sessions are closed to stay below it. 0 means
  *                    a quarter of the memory available when the predictor opens
  * @param session     how each session executes (full or streamed plans)
- * @param notes       receives what {@link Device#AUTO} picked and why; by default the {@link System.Logger}
- *                    named after {@link Predictor} at INFO
+ * @param notes       receives what {@link Device#AUTO} picked and why, and what the device's backend
+ *                    found when the predictor opened it (the GPU, cuBLASLt or its absence), once; by
+ *                    default the {@link System.Logger} named after {@link Predictor} at INFO
  */
 public record PredictorOptions(Device device, Precision precision, int concurrency, int threads, long memoryLimit, SessionOptions session,
                                Consumer<String> notes) {

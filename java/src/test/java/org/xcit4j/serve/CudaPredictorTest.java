@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.lang.foreign.Arena;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -63,5 +64,19 @@ class CudaPredictorTest {
             assertTrue(predictor.stats().sessions() >= shapes.length, "one session per shape at least");
             assertEquals(uploaded, predictor.packedWeightBytes(), "more sessions uploaded no more weights");
         }
+    }
+
+    /** What the CUDA backend finds (here: that it is the emulated device) reaches the caller once, not per session. */
+    @Test
+    void theBackendsNotesReachTheCallerOnce() throws Exception {
+        List<String> notes = new CopyOnWriteArrayList<>();
+        try (Xcit model = Xcit.load(TestData.root().resolve("models/xcit_fashion_micro.safetensors"));
+             Arena arena = Arena.ofShared();
+             Predictor predictor = Predictor.of(model, PredictorOptions.DEFAULT.withDevice(Device.CUDA)
+                     .withPrecision(Precision.FP32).withConcurrency(1).withNotes(notes::add))) {
+            predictor.logits(Inputs.gaussian(arena, 1, 1, 3, 32, 32));
+            predictor.logits(Inputs.gaussian(arena, 2, 2, 3, 24, 40));
+        }
+        assertEquals(1, notes.stream().filter(n -> n.startsWith("cuda: EMULATED device")).count(), notes.toString());
     }
 }
