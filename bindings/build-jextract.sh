@@ -13,7 +13,12 @@
 # Usage: bindings/build-jextract.sh JEXTRACT_SOURCE_DIR   (a checkout, or a bare clone: its HEAD)
 set -euo pipefail
 src=$(cd "${1:?usage: build-jextract.sh JEXTRACT_SOURCE_DIR}" && pwd)
-rev=$(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo src)
+# The commit names the build only when $src is itself a clone (not a tree inside another repository).
+rev=src
+if [ "$(git -C "$src" rev-parse --is-bare-repository 2>/dev/null)" = true ] \
+    || [ "$(git -C "$src" rev-parse --show-toplevel 2>/dev/null)" = "$src" ]; then
+  rev=$(git -C "$src" rev-parse --short HEAD)
+fi
 origin=$src
 if [ "$(git -C "$src" rev-parse --is-bare-repository 2>/dev/null)" = true ]; then  # a bare clone: its HEAD
   tree=$(mktemp -d) && trap 'rm -rf "$tree"' EXIT
@@ -31,7 +36,8 @@ out="${XDG_CACHE_HOME:-$HOME/.cache}/xcit4j/jextract-$rev"
 libclang_version=18.1.1
 rm -rf "$out" && mkdir -p "$out/classes" "$out/lib"
 
-"$JAVA_HOME/bin/javac" -nowarn --module-version "0-$rev" -d "$out/classes" $(find "$src/src/main/java" -name '*.java') >&2
+find "$src/src/main/java" -name '*.java' > "$out/sources.txt"
+"$JAVA_HOME/bin/javac" -nowarn --module-version "0-$rev" -d "$out/classes" @"$out/sources.txt" >&2
 cp -r "$src/src/main/resources/." "$out/classes/"
 
 wheel=$(local_wheel libclang "$libclang_version" libclang) || { echo "build-jextract: no libclang wheel" >&2; exit 1; }
@@ -44,7 +50,7 @@ cat > "$out/jextract" <<EOF
 #!/usr/bin/env bash
 # jextract $rev, built by bindings/build-jextract.sh from $origin
 exec "$JAVA_HOME/bin/java" --enable-native-access=org.openjdk.jextract -Djava.library.path="$out/lib" \\
-  -p "$out/classes" -m org.openjdk.jextract/org.openjdk.jextract.JextractTool ${builtin:+-I "$builtin"} "\$@"
+  -p "$out/classes" -m org.openjdk.jextract/org.openjdk.jextract.JextractTool ${builtin:+-I \"$builtin\"} "\$@"
 EOF
 chmod +x "$out/jextract"
 "$out/jextract" --version >&2 || true

@@ -65,7 +65,9 @@ jextract org.xcit4j.bindings.xcit xcit_cuda_h -I "$INCLUDE" $(includes "$INCLUDE
 
 # libdnnl.so.3 <- oneapi/dnnl/dnnl.h from the org.bytedeco:dnnl jar (it ships the headers
 # under org/bytedeco/dnnl/linux-x86_64/include): the subset CpuBackend calls.
-DNNL_JAR=$(ls ~/.m2/repository/org/bytedeco/dnnl/*/dnnl-*-linux-x86_64.jar | sort -V | tail -n 1)
+M2_REPO=${M2_REPO:-$HOME/.m2/repository}
+DNNL_JAR=$(ls "$M2_REPO"/org/bytedeco/dnnl/*/dnnl-*-linux-x86_64.jar 2>/dev/null | sort -V | tail -n 1)
+[ -n "$DNNL_JAR" ] || { echo "regenerate.sh: no org.bytedeco:dnnl linux-x86_64 jar under $M2_REPO (build once: ./run-tests; or set M2_REPO)" >&2; exit 1; }
 unzip -q -o "$DNNL_JAR" 'org/bytedeco/dnnl/linux-x86_64/include/*' -d "$OUT/dnnl-include"
 DNNL_INCLUDE="$OUT/dnnl-include/org/bytedeco/dnnl/linux-x86_64/include"
 # shellcheck disable=SC2046
@@ -92,8 +94,13 @@ jextract org.xcit4j.bindings.dnnl dnnl_h -I "$DNNL_INCLUDE" \
 # cuDNN are not in the toolkit: their headers come from the nvidia_cublas and
 # nvidia_cudnn_cu13 wheels on the local pip index (nvidia-headers.sh; NVIDIA_INCLUDE
 # overrides, e.g. a system cuDNN's include/).
-NVIDIA_INCLUDE=${NVIDIA_INCLUDE:-$HERE/target/nvidia-include}
-bash "$HERE/nvidia-headers.sh" "$HERE/target/nvidia-include"
+if [ -z "${NVIDIA_INCLUDE:-}" ]; then
+  NVIDIA_INCLUDE=$HERE/target/nvidia-include
+  bash "$HERE/nvidia-headers.sh" "$NVIDIA_INCLUDE"
+fi
+for h in cublasLt.h cudnn_graph.h; do
+  [ -f "$NVIDIA_INCLUDE/$h" ] || { echo "regenerate.sh: no $h in $NVIDIA_INCLUDE (nvidia-headers.sh says why above)" >&2; exit 1; }
+done
 # shellcheck disable=SC2046
 jextract org.xcit4j.bindings.cuda cudart_h -I "$CUDA_INCLUDE" $(includes "$HERE/include/cudart_subset.h" XCIT_BIND) \
   "$CUDA_INCLUDE/cuda_runtime_api.h"

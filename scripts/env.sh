@@ -90,7 +90,7 @@ xcit_java() {
 # Only the configured local indexes are asked: the default (pypi.org) is unreachable on
 # these machines and pip would retry it for minutes. Fails (saying why) if it is not there.
 local_wheel() {
-    local wheels="${XDG_CACHE_HOME:-$HOME/.cache}/xcit4j/wheels" found indexes args extra
+    local wheels="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/xcit4j/wheels" found indexes args extra
     mkdir -p "$wheels"
     found=$(ls "$wheels/$3-$2"-*.whl 2>/dev/null | head -n 1)
     if [ -z "$found" ]; then
@@ -106,6 +106,7 @@ local_wheel() {
             return 1
         fi
         found=$(ls "$wheels/$3-$2"-*.whl 2>/dev/null | head -n 1)
+        [ -n "$found" ] || { echo "pip downloaded $1==$2 but no $3-$2-*.whl is in $wheels" >&2; return 1; }
     fi
     echo "$found"
 }

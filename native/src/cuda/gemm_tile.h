@@ -211,11 +211,14 @@ cudaError_t gemm_launch(cudaStream_t stream, const ALoad& a, const BLoad& b, con
 // 132 SMs); below this many tiles the grid leaves SMs idle and K is split.
 constexpr int64_t kSplitKTargetTiles = 128;
 constexpr int64_t kSplitKMax = 8;
-// The shortest slice worth a pass of its own (the mma kernel's k-step, 32, times 4).
+// K per slice at least this much before rounding (the mma kernel's k-step, 32, times 4);
+// the last slice may be shorter.
 constexpr int64_t kSplitKMinSlice = 128;
 
 struct SplitK {
-  int64_t splits, per_split;  // splits >= 1; per_split * splits >= k, a multiple of 32
+  // splits >= 1 slices of per_split (the last one shorter); when splits > 1, per_split is a
+  // multiple of 32 and splits * per_split >= k; else per_split = k.
+  int64_t splits, per_split;
 };
 
 // How gemm_launch_split_k cuts K for an M x N x K product: a function of the shape only.

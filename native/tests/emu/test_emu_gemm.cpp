@@ -88,9 +88,9 @@ struct Conv {
     int64_t bytes = -1;
     EXPECT_OK(ctx, xcit_cuda_conv3x3s2_workspace_size(ctx, &bytes, b, h, w, cin, cout));
     Buffer<float> workspace(static_cast<size_t>(bytes / 4), Start::aligned);
-    for (size_t i = 0; i < workspace.n; ++i) workspace.set(i, std::nanf(""));  // every slot is written first
-    void* ws = bytes > 0 ? static_cast<void*>(workspace.data()) : nullptr;   // NULL is fine without a split
+    void* ws = bytes > 0 ? static_cast<void*>(workspace.data()) : nullptr;  // NULL is fine without a split
     for (const int32_t flags : {0, XCIT_CONV_GELU}) {
+      for (size_t i = 0; i < workspace.n; ++i) workspace.set(i, std::nanf(""));  // every slot is written first
       EXPECT_OK(ctx, xcit_cpu_conv3x3s2_f32(ctx, want.data(), inf.data(), wf.data(), bf.data(), b, h, w,
                                             cin, cout, 0, oh, flags));
       EXPECT_OK(ctx, op::conv3x3s2<T>(ctx.ctx, out.data(), ws, in.data(), weight.data(), bias.data(), b,

@@ -1,5 +1,7 @@
 package org.xcit4j.serve;
 
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
 import org.xcit4j.backend.Backend;
 import org.xcit4j.backend.Backends;
@@ -26,11 +28,14 @@ final class DeviceBackends implements AutoCloseable {
     final int threads;
     private final CpuWeights cpuWeights;
     private final CudaWeights cudaWeights;
+    /** Every backend's notes, each distinct one passed on once (see {@link #once}). */
+    private final Consumer<String> notes;
 
-    private DeviceBackends(Device device, Precision precision, int threads) {
+    private DeviceBackends(Device device, Precision precision, int threads, Consumer<String> notes) {
         this.device = device;
         this.precision = precision;
         this.threads = threads;
+        this.notes = notes;
         this.cpuWeights = device == Device.CPU ? new CpuWeights() : null;
         this.cudaWeights = device == Device.CUDA ? new CudaWeights(precision) : null;
     }
@@ -52,24 +57,35 @@ final class DeviceBackends implements AutoCloseable {
     }
 
     /**
-     * For a resolved device; the first backend opened checks that it can open, and says what
-     * it found to {@code notes} (the GPU, cuBLASLt or its absence, cuDNN...) once, where later
-     * sessions' backends stay silent. Pass a silent consumer when {@link #resolve} has already
-     * said it (AUTO's probe opened the same backend with the caller's notes).
+     * {@code notes} passing each distinct note on once: every session opens its own backend,
+     * which says again what the first one found (the GPU, cuBLASLt or its absence), while a
+     * note only some session's shape gives (cuDNN without a plan for it) is still said.
+     */
+    static Consumer<String> once(Consumer<String> notes) {
+        Set<String> said = ConcurrentHashMap.newKeySet();
+        return note -> {
+            if (said.add(note)) notes.accept(note);
+        };
+    }
+
+    /**
+     * For a resolved device; the first backend opened checks that it can open. {@code notes}
+     * receives every backend's notes: give it {@link #once} (shared with {@link #resolve}).
      */
     static DeviceBackends of(Device device, Precision precision, int threads, Consumer<String> notes) {
         if (device == Device.AUTO) throw new IllegalArgumentException("resolve AUTO first");
-        DeviceBackends d = new DeviceBackends(device, precision, threads);
-        d.open(notes).close(); // fails here, at open, if the device cannot run (no library, no bf16)
+        DeviceBackends d = new DeviceBackends(device, precision, threads, notes);
+        try {
+            d.open().close(); // fails here, at open, if the device cannot run (no library, no bf16)
+        } catch (RuntimeException | Error e) {
+            d.close();
+            throw e;
+        }
         return d;
     }
 
     /** A new backend for one session; the caller closes it after the session. */
     Backend open() {
-        return open(note -> { });
-    }
-
-    private Backend open(Consumer<String> notes) {
         return switch (device) {
             case CPU -> new CpuBackend(threads, precision, cpuWeights);
             case CUDA -> CudaBackend.open(precision, notes, cudaWeights);

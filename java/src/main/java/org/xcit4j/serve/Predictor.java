@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import java.util.Objects;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.Semaphore;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import org.xcit4j.backend.Backend;
 import org.xcit4j.backend.Device;
@@ -73,7 +74,8 @@ public final class Predictor implements AutoCloseable {
         // AUTO's note names the thread count a host device will get.
         int hostThreads = given > 0 ? given
                 : Math.max(1, cores / (options.concurrency() > 0 ? options.concurrency() : defaultConcurrency(Device.CPU, cores)));
-        Device device = DeviceBackends.resolve(options.device(), options.precision(), hostThreads, options.notes());
+        Consumer<String> notes = DeviceBackends.once(options.notes());
+        Device device = DeviceBackends.resolve(options.device(), options.precision(), hostThreads, notes);
         boolean host = device != Device.CUDA;
         this.concurrency = options.concurrency() > 0 ? options.concurrency()
                 : host && given > 0 ? Math.max(1, cores / given) : defaultConcurrency(device, cores);
@@ -84,9 +86,7 @@ public final class Predictor implements AutoCloseable {
         }
         this.model = model;
         this.ownsModel = ownsModel;
-        // AUTO's probe has already passed the opened backend's notes on.
-        this.backends = DeviceBackends.of(device, options.precision(), host ? threads : 0,
-                options.device() == Device.AUTO ? note -> { } : options.notes());
+        this.backends = DeviceBackends.of(device, options.precision(), host ? threads : 0, notes);
         this.permits = new Semaphore(concurrency, true);
         long limit = options.memoryLimit() > 0 ? options.memoryLimit() : MemoryBudget.available() / 4;
         this.cache = new SessionCache(shape -> openSession(shape, options), limit);

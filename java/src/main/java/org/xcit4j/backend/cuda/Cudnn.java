@@ -152,12 +152,17 @@ final class Cudnn implements AutoCloseable {
     private DeviceBuffer channelLast(NativeContext ctx, CudnnConv.Op op, MemorySegment weight, long cin, long cout) {
         long taps = (long) op.kernel * op.kernel;
         DeviceBuffer b = DeviceBuffer.allocate(cout * cin * taps * precision.storageBytes());
-        filters.put(weight.address(), b);
-        if (op == CudnnConv.Op.CONV3X3S2) {
-            Ops.call(ctx, "transpose", precision, b.address(), weight, cout, cin, taps);
-        } else {
-            Ops.call(ctx, "transpose", precision, b.address(), weight, cin, cout, taps);
+        try {
+            if (op == CudnnConv.Op.CONV3X3S2) {
+                Ops.call(ctx, "transpose", precision, b.address(), weight, cout, cin, taps);
+            } else {
+                Ops.call(ctx, "transpose", precision, b.address(), weight, cin, cout, taps);
+            }
+        } catch (RuntimeException e) {
+            b.close();
+            throw e;
         }
+        filters.put(weight.address(), b);  // only once it holds the relaid-out filter
         return b;
     }
 
