@@ -20,6 +20,8 @@
 #   --budget SECONDS bench and peer cases not started by then are skipped (default 280)
 #   --peers          timm eager (fp32, bf16 autocast) and torch.compile (bf16, CUDA graphs) on the
 #                    same GPU and weights for the bench cases (bench/peers/peers_cuda.py; torch + timm)
+#   --sanitize       last, within the budget: compute-sanitizer's memcheck and racecheck on the C GPU
+#                    tests of the kernels with shared memory and workspaces (SANITIZE_CASES), a row each
 # Java: $JAVA_HOME if it holds a Java >= 25 runtime, else a JDK found as scripts/env.sh does.
 # XCIT_JAVA_OPTS: extra JVM options for every xcit command (word-split), e.g. -Dxcit.cuda.cudnn=true.
 # A precision written P+cudnn (a selftest precision or a bench case's) runs P with
@@ -49,6 +51,15 @@ BENCH_CASES=(
     "xcit_small_12_p8 4096x4096 1 fp32 120"
 )
 CTEST_TIMEOUT=120
+# --sanitize: TOOL TEST (a C GPU test of --tests), each under SANITIZE_TIMEOUT.
+SANITIZE_CASES=(
+    "memcheck test_gpu_gemm"
+    "memcheck test_gpu_xca"
+    "racecheck test_gpu_xca"
+    "racecheck test_gpu_class_attention"
+    "racecheck test_gpu_gemm"
+)
+SANITIZE_TIMEOUT=180
 
 die() { echo "gpu-check: $*" >&2; exit 1; }
 say() { [ "${dry:-0}" = 1 ] || echo "== $(date +%T) $*" >&2; }
@@ -113,6 +124,31 @@ bench_row() { # MODEL SIZE BATCH PRECISION TIMEOUT DIR
     fi
 }
 
+# compute-sanitizer logs -> one row per SANITIZE_CASES entry (only where --sanitize ran).
+sanitize_rows() { # LOG_DIR
+    local dir=$1 c tool t base rc summary errors first why
+    for c in "${SANITIZE_CASES[@]}"; do
+        read -r tool t <<< "$c"
+        base="$dir/sanitize/${t}_$tool"
+        rc=$(cat "$base.rc" 2>/dev/null || echo "")
+        # memcheck ends "ERROR SUMMARY: N errors", racecheck "RACECHECK SUMMARY: N hazards displayed (...)".
+        summary=$(grep -E '(ERROR|RACECHECK) SUMMARY: [0-9]+' "$base.log" 2>/dev/null | tail -n 1 | sed 's/^=* *//')
+        errors=$(echo "$summary" | sed -n 's/^[A-Z]* SUMMARY: \([0-9][0-9]*\) .*/\1/p')
+        if [ -z "$rc" ]; then
+            why=$(head -n 1 "$base.none" 2>/dev/null)
+            [ -n "$why" ] || why=$(head -n 1 "$dir/sanitize/none" 2>/dev/null)
+            echo "| sanitize $tool $t | not run | ${why:-time budget spent} | |"
+        elif [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+            echo "| sanitize $tool $t | TIMEOUT | after $SANITIZE_TIMEOUT s | |"
+        elif [ "$rc" = 0 ] && [ "$errors" = 0 ]; then
+            echo "| sanitize $tool $t | ok | $summary | |"
+        else
+            first=$(grep -E '^=+ +[A-Z]' "$base.log" 2>/dev/null | grep -v -m1 'COMPUTE-SANITIZER' | cut -c1-120 | tr '|' '/')
+            echo "| sanitize $tool $t | FAILED | rc=$rc, ${summary:-no summary}; ${first:-see $base.log} | |"
+        fi
+    done
+}
+
 summarize() { # LOG_DIR -> the table on stdout; returns 1 if any row is not ok
     local dir=$1 t
     {
@@ -131,6 +167,7 @@ summarize() { # LOG_DIR -> the table on stdout; returns 1 if any row is not ok
             esac
         done
         [ $found = 1 ] || echo "| C GPU tests | not run | $(cat "$dir/ctest.none" 2>/dev/null || echo "no logs") | |"
+        [ -d "$dir/sanitize" ] && sanitize_rows "$dir"
         for p in $PRECISIONS; do
             selftest_rows "$p" "$dir/selftest/$p.log" "$(cat "$dir/selftest/$p.rc" 2>/dev/null || echo "")"
         done
@@ -156,7 +193,7 @@ summarize() { # LOG_DIR -> the table on stdout; returns 1 if any row is not ok
 # ---- options --------------------------------------------------------------------------------
 
 jar="$ROOT/cli/target/xcit.jar" app="" classpath="" packed="" pack="" tests="$ROOT/bindings/target/native-build" logs="" budget=280
-dry=0 peers=0 only_summary=""
+dry=0 peers=0 sanitize=0 only_summary=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --jar) jar=$2; shift 2 ;;
@@ -168,6 +205,7 @@ while [ $# -gt 0 ]; do
         --logs) logs=$2; shift 2 ;;
         --budget) budget=$2; shift 2 ;;
         --peers) peers=1; shift ;;
+        --sanitize) sanitize=1; shift ;;
         --dry-run) dry=1; shift ;;
         --summarize) only_summary=$2; shift 2 ;;
         -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -349,6 +387,24 @@ if [ $peers = 1 ]; then
         timeout $((3 * $5)) "${cmd[@]}" > /dev/null 2>> "$logs/peers.err"
         cat "$logs/peers/$1_$2_b$3/peers_cuda.jsonl" >> "$logs/peers.jsonl" 2> /dev/null
     done
+fi
+
+# ---- 5. compute-sanitizer on the C GPU tests (optional) ------------------------------------
+if [ $sanitize = 1 ]; then
+    sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -n 1)
+    [ $dry = 1 ] || mkdir -p "$logs/sanitize"
+    if [ -z "$sanitizer" ]; then
+        none="no compute-sanitizer on the PATH or in /usr/local/cuda*/bin"
+        if [ $dry = 1 ]; then echo "# sanitize: $none"; else echo "$none" > "$logs/sanitize/none"; fi
+    else
+        for c in "${SANITIZE_CASES[@]}"; do
+            read -r tool t <<< "$c"
+            [ $dry = 0 ] && over_budget && break
+            if [ $dry = 0 ] && [ ! -x "$tests/$t" ]; then echo "no $t in $tests" > "$logs/sanitize/${t}_$tool.none"; continue; fi
+            say "compute-sanitizer --tool $tool $t"
+            run $SANITIZE_TIMEOUT "$logs/sanitize/${t}_$tool" 0 "$sanitizer" --tool "$tool" --error-exitcode 3 "$tests/$t"
+        done
+    fi
 fi
 
 [ $dry = 1 ] && exit 0

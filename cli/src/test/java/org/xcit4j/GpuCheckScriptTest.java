@@ -168,6 +168,54 @@ class GpuCheckScriptTest {
     }
 
     @Test
+    void sanitizerRowsFromTheirLogs() throws Exception {
+        Path logs = tmp.resolve("logs");
+        copyTree(TestData.root().resolve("testdata/gpu-check/logs"), logs);
+        Path dir = Files.createDirectories(logs.resolve("sanitize"));
+        // The formats of the 2026-12-04 H200 run's sanitizer logs (../shared/gpu/results-2026-12-04).
+        Files.writeString(dir.resolve("test_gpu_gemm_memcheck.log"),
+                "========= COMPUTE-SANITIZER\ntest_emu_gemm: all checks passed\n========= ERROR SUMMARY: 0 errors\n");
+        Files.writeString(dir.resolve("test_gpu_class_attention_racecheck.log"),
+                "========= COMPUTE-SANITIZER\ntest_emu_class_attention: all checks passed\n"
+                        + "========= RACECHECK SUMMARY: 0 hazards displayed (0 errors, 0 warnings)\n");
+        Files.writeString(dir.resolve("test_gpu_class_attention_racecheck.rc"), "0\n");
+        Files.writeString(dir.resolve("test_gpu_gemm_memcheck.rc"), "0\n");
+        Files.writeString(dir.resolve("test_gpu_xca_racecheck.log"),
+                "========= COMPUTE-SANITIZER\n========= Error: Race reported between Write access at xca_fused_kernel+0x1a0\n"
+                        + "========= RACECHECK SUMMARY: 1 hazard displayed (1 error, 0 warnings)\n");
+        Files.writeString(dir.resolve("test_gpu_xca_racecheck.rc"), "3\n");
+        Files.writeString(dir.resolve("test_gpu_xca_memcheck.log"), "");
+        Files.writeString(dir.resolve("test_gpu_xca_memcheck.rc"), "124\n");
+        Files.writeString(dir.resolve("test_gpu_gemm_racecheck.none"), "no test_gpu_gemm in /somewhere\n");
+        Run r = script("--summarize", logs.toString());
+        assertTrue(r.out().contains("| sanitize memcheck test_gpu_gemm | ok | ERROR SUMMARY: 0 errors | |\n"), r.out());
+        assertTrue(r.out().contains("| sanitize racecheck test_gpu_xca | FAILED | rc=3, RACECHECK SUMMARY: 1 hazard displayed "
+                + "(1 error, 0 warnings); ========= Error: Race reported"), r.out());
+        assertTrue(r.out().contains("| sanitize racecheck test_gpu_class_attention | ok | RACECHECK SUMMARY: 0 hazards displayed "
+                + "(0 errors, 0 warnings) | |\n"), r.out());
+        assertTrue(r.out().contains("| sanitize memcheck test_gpu_xca | TIMEOUT | after 180 s | |\n"), r.out());
+        assertTrue(r.out().contains("| sanitize racecheck test_gpu_gemm | not run | no test_gpu_gemm in /somewhere | |\n"), r.out());
+        assertEquals(1, r.code());
+    }
+
+    @Test
+    void dryRunWithSanitizeRunsEachSanitizerCase() throws Exception {
+        Path bin = Files.createDirectories(tmp.resolve("bin"));
+        Path fake = bin.resolve("compute-sanitizer");
+        Files.writeString(fake, "#!/bin/sh\nexit 0\n");
+        assertTrue(fake.toFile().setExecutable(true));
+        Run r = scriptWithEnv(java.util.Map.of("PATH", bin + ":" + System.getenv("PATH")), "--dry-run", "--sanitize",
+                "--classpath", "/no/such/classpath", "--tests", "/gpu/tests", "--logs", tmp.resolve("logs").toString());
+        assertEquals(0, r.code(), r.err());
+        List<String> runs = r.out().lines().filter(l -> l.contains(fake + " --tool ")).toList();
+        assertEquals(5, runs.size(), r.out());
+        assertTrue(runs.get(0).equals("timeout 180 " + fake + " --tool memcheck --error-exitcode 3 /gpu/tests/test_gpu_gemm"),
+                runs.get(0));
+        assertTrue(runs.stream().anyMatch(l -> l.endsWith("--tool racecheck --error-exitcode 3 /gpu/tests/test_gpu_class_attention")),
+                r.out());
+    }
+
+    @Test
     void dryRunWithPeersRunsPeersCudaOncePerModelSizeAndBatch() throws Exception {
         Run r = script("--dry-run", "--peers", "--classpath", System.getProperty("java.class.path"), "--logs", tmp.toString());
         assertEquals(0, r.code(), r.err());
