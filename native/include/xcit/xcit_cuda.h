@@ -247,7 +247,8 @@ XCIT_API xcit_status xcit_cuda_conv3x3s2_workspace_size(xcit_ctx* ctx, int64_t* 
 /* 3x3 convolution, stride 2, zero padding 1: out (batch, ceil(H/2), ceil(W/2), Cout) =
  * act(conv(in (batch, H, W, Cin), weight (Cout, Cin, 3, 3)) + bias (Cout)), act the exact
  * GELU if flags has XCIT_CONV_GELU (xcit.h, as xcit_cpu_conv3x3s2_f32), else none; other
- * flags are refused (XCIT_ERR_INVALID_ARGUMENT). workspace:
+ * flags are refused (XCIT_ERR_INVALID_ARGUMENT). Output pixels (batch x ceil(H/2) x
+ * ceil(W/2)) and 9 Cin below 2^31, else XCIT_ERR_UNSUPPORTED. workspace:
  * xcit_cuda_conv3x3s2_workspace_size bytes (may be NULL when that is 0). */
 XCIT_API xcit_status xcit_cuda_conv3x3s2_f32(xcit_ctx* ctx, float* out, void* workspace,
                                              const float* in, const float* weight,

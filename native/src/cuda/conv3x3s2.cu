@@ -9,16 +9,22 @@
 // gemm_tile.h. DESIGN.md allows cuDNN here; this kernel keeps libxcit_cuda free of it
 // and is what the emulator checks. BatchNorm is already folded into weight and bias by
 // the loader; the GELU between stages is the store's epilogue (XCIT_CONV_GELU), not a
-// pass of its own. Small outputs (the late stages at batch 1) split K over the workspace
+// pass of its own. The functors split rows and k into coordinates with FastDivmod
+// (multiply-high and shift, not the GPU's slow integer division), so output pixels and K
+// are limited to 2^31 - 1 per call (XCIT_ERR_UNSUPPORTED beyond: 46,000 x 46,000 images). Small outputs (the late stages at batch 1) split K over the workspace
 // (gemm_launch_split_k); xcit_cuda_conv3x3s2_workspace_size says how much, 0 when not.
 #include "cuda/cuda_check.h"
+#include "cuda/fast_divmod.h"
 #include "cuda/gemm_tile.h"
 #include "xcit/xcit_cuda.h"
 
 namespace {
 
+// Pixel and k coordinates by FastDivmod (output pixels and 9 Cin below 2^31, checked at
+// entry); addresses in int64.
 struct Geometry {
-  int64_t h, w, cin, oh, ow;
+  int64_t h, w, cin;
+  xcit::FastDivmod by_cin, by_ow, by_oh;  // k -> (tap, ci); p -> (b*oh + oy, ox); -> (b, oy)
 };
 
 // A[p, k] = in[b, 2*oy - 1 + ky, 2*ox - 1 + kx, ci] for output pixel p = (b, oy, ox) and
@@ -28,9 +34,12 @@ struct Window {
   const T* in;
   Geometry g;
   __device__ float operator()(int64_t, int64_t p, int64_t k) const {
-    const int64_t tap = k / g.cin, ci = k % g.cin;
-    const int64_t ox = p % g.ow, oy = (p / g.ow) % g.oh, b = p / (g.ow * g.oh);
-    const int64_t iy = 2 * oy - 1 + tap / 3, ix = 2 * ox - 1 + tap % 3;
+    uint32_t tap, ci, row, ox, b, oy;
+    g.by_cin.divmod(static_cast<uint32_t>(k), tap, ci);
+    g.by_ow.divmod(static_cast<uint32_t>(p), row, ox);
+    g.by_oh.divmod(row, b, oy);
+    const int64_t iy = 2 * static_cast<int64_t>(oy) - 1 + tap / 3;
+    const int64_t ix = 2 * static_cast<int64_t>(ox) - 1 + tap % 3;
     if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) return 0.0f;
     return xcit::to_float(in[((b * g.h + iy) * g.w + ix) * g.cin + ci]);
   }
@@ -41,8 +50,10 @@ template <class T>
 struct WeightRows {
   const T* weight;
   int64_t cin;
+  xcit::FastDivmod by_cin;
   __device__ float operator()(int64_t, int64_t o, int64_t k) const {
-    const int64_t tap = k / cin, ci = k % cin;
+    uint32_t tap, ci;
+    by_cin.divmod(static_cast<uint32_t>(k), tap, ci);
     return xcit::to_float(weight[(o * cin + ci) * 9 + tap]);
   }
 };
@@ -102,11 +113,17 @@ xcit_status conv_entry(const char* op, xcit_ctx* ctx, S* out, void* workspace, c
     return xcit_fail(ctx, XCIT_ERR_INVALID_ARGUMENT, "%s: unsupported flags 0x%x (XCIT_CONV_GELU only)",
                      op, static_cast<unsigned>(flags));
   }
-  const Geometry g{height, width, in_channels, (height + 1) / 2, (width + 1) / 2};
-  const int64_t pixels = batch * g.oh * g.ow;
+  const int64_t oh = (height + 1) / 2, ow = (width + 1) / 2, pixels = batch * oh * ow;
   if (pixels == 0 || out_channels == 0) return XCIT_OK;
+  if (pixels >= xcit::kFastDivmodLimit || in_channels * 9 >= xcit::kFastDivmodLimit) {
+    return xcit_fail(ctx, XCIT_ERR_UNSUPPORTED,
+                     "%s: %lld output pixels and K = 9 x %lld input channels: each must be below 2^31",
+                     op, static_cast<long long>(pixels), static_cast<long long>(in_channels));
+  }
+  const xcit::FastDivmod by_cin(in_channels > 0 ? in_channels : 1);  // K = 0: never called
+  const Geometry g{height, width, in_channels, by_cin, xcit::FastDivmod(ow), xcit::FastDivmod(oh)};
   const Window<T> a{reinterpret_cast<const T*>(in), g};
-  const WeightRows<T> b{reinterpret_cast<const T*>(weight), in_channels};
+  const WeightRows<T> b{reinterpret_cast<const T*>(weight), in_channels, by_cin};
   const PixelStore<T> store{reinterpret_cast<T*>(out), reinterpret_cast<const T*>(bias),
                             out_channels, (flags & XCIT_CONV_GELU) != 0};
   return xcit_cuda_launched(

@@ -14,6 +14,8 @@
 // convolutions run at xcit_small / xcit_medium's patch-embedding widths (C = 192, 384).
 #include "emu_test.h"
 
+#include "cuda/fast_divmod.h"
+
 using namespace emu_test;
 XCIT_EMU_OP(linear)
 XCIT_EMU_OP(conv3x3s2)
@@ -130,6 +132,45 @@ struct PastGridY {
   }
 };
 
+// FastDivmod against '/' and '%': every divisor to 4096 and powers of two and their
+// neighbours up to 2^31 - 1, each with dividends at 0, near every multiple boundary it can
+// reach cheaply, near 2^31 and random ones.
+void fast_divmod() {
+  std::vector<int64_t> divisors;
+  for (int64_t d = 1; d <= 4096; ++d) divisors.push_back(d);
+  for (int s = 12; s <= 31; ++s) {
+    for (int64_t e : {-1, 0, 1}) {
+      const int64_t d = (int64_t{1} << s) + e;
+      if (d >= 1 && d < xcit::kFastDivmodLimit) divisors.push_back(d);
+    }
+  }
+  divisors.push_back(3 * 7 * 11 * 13 * 17 * 19 * 23);  // odd, composite, large
+  uint64_t state = 0x9E3779B97F4A7C15ull;
+  int64_t checked = 0, wrong = 0;
+  for (const int64_t d : divisors) {
+    const xcit::FastDivmod f(d);
+    std::vector<int64_t> ns = {0, 1, d - 1, d, d + 1, 2 * d - 1, 2 * d, xcit::kFastDivmodLimit - 1,
+                               xcit::kFastDivmodLimit - 2, (xcit::kFastDivmodLimit - 1) / d * d,
+                               (xcit::kFastDivmodLimit - 1) / d * d - 1};
+    for (int i = 0; i < 64; ++i) {
+      state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+      ns.push_back(static_cast<int64_t>(state % static_cast<uint64_t>(xcit::kFastDivmodLimit)));
+    }
+    for (const int64_t n : ns) {
+      if (n < 0 || n >= xcit::kFastDivmodLimit) continue;
+      uint32_t q, r;
+      f.divmod(static_cast<uint32_t>(n), q, r);
+      ++checked;
+      if (q != n / d || r != n % d) {
+        if (++wrong <= 5) EXPECT(false, "FastDivmod(%lld): %lld -> %u r %u", static_cast<long long>(d),
+                                 static_cast<long long>(n), q, r);
+      }
+    }
+  }
+  EXPECT(wrong == 0, "FastDivmod: %lld of %lld quotients wrong", static_cast<long long>(wrong),
+         static_cast<long long>(checked));
+}
+
 // Which shapes split K, and by how much workspace: xcit_small_12_p16's four stages at 224.
 void workspace_sizes() {
   Ctx ctx;
@@ -191,6 +232,7 @@ int main() {
   for (const auto& s : model_conv) for_each_type<Conv>(s[0], s[1], s[2], s[3], s[4], s[4] == 48 && s[3] == 24);
   PastGridY<float>::run();
   PastGridY<bf16>::run();
+  fast_divmod();
   workspace_sizes();
   check_errors();
   return summary("test_emu_gemm");
