@@ -11,7 +11,8 @@
 // the loader; the GELU between stages is the store's epilogue (XCIT_CONV_GELU), not a
 // pass of its own. The functors split rows and k into coordinates with FastDivmod
 // (multiply-high and shift, not the GPU's slow integer division), so output pixels and K
-// are limited to 2^31 - 1 per call (XCIT_ERR_UNSUPPORTED beyond: 46,000 x 46,000 images). Small outputs (the late stages at batch 1) split K over the workspace
+// are limited to 2^31 - 1 per call (XCIT_ERR_UNSUPPORTED beyond: a 92,000^2 image at
+// batch 1). Small outputs (the late stages at batch 1) split K over the workspace
 // (gemm_launch_split_k); xcit_cuda_conv3x3s2_workspace_size says how much, 0 when not.
 #include "cuda/cuda_check.h"
 #include "cuda/fast_divmod.h"
