@@ -8,6 +8,7 @@
 // The split count depends only on N.
 #include "cuda/cuda_check.h"
 #include "cuda/elementwise.h"
+#include "cuda/fast_divmod.h"
 #include "cuda/gemm_tile.h"
 #include "xcit/xcit_cuda.h"
 
@@ -23,6 +24,7 @@ inline int64_t splits_for(int64_t tokens) {
 
 struct Slices {
   int64_t tokens, c, splits, per_split;
+  xcit::FastDivmod by_splits;  // z -> (image, slice): per staged element, so no '/' (fast_divmod.h)
 };
 
 // A[i, k] = u[image, slice*per_split + k, i] (and B the same with column C = 1), zero
@@ -33,7 +35,9 @@ struct TokenColumns {
   Slices s;
   bool ones_column;
   __device__ float operator()(int64_t z, int64_t channel, int64_t k) const {
-    const int64_t image = z / s.splits, token = (z % s.splits) * s.per_split + k;
+    uint32_t image, slice;
+    s.by_splits.divmod(static_cast<uint32_t>(z), image, slice);
+    const int64_t token = static_cast<int64_t>(slice) * s.per_split + k;
     if (token >= s.tokens) return 0.0f;
     if (ones_column && channel == s.c) return 1.0f;
     return xcit::to_float(u[(image * s.tokens + token) * s.c + channel]);
@@ -87,7 +91,11 @@ xcit_status covariance_entry(const char* op, xcit_ctx* ctx, float* cov, float* s
   }
   if (batch == 0 || channels == 0) return XCIT_OK;
   const int64_t splits = splits_for(tokens);
-  const Slices s{tokens, channels, splits, xcit::ceil_div(tokens, splits)};
+  if (batch * splits >= xcit::kFastDivmodLimit) {
+    return xcit_fail(ctx, XCIT_ERR_UNSUPPORTED, "%s: batch %lld: at most 2^31 / %lld images per call",
+                     op, static_cast<long long>(batch), static_cast<long long>(splits));
+  }
+  const Slices s{tokens, channels, splits, xcit::ceil_div(tokens, splits), xcit::FastDivmod(splits)};
   const T* data = reinterpret_cast<const T*>(u);
   float* ws = static_cast<float*>(workspace);
   const cudaStream_t stream = xcit_cuda_stream(ctx);
