@@ -61,8 +61,8 @@ final class SelftestCommand implements Callable<Integer> {
 
     /**
      * max|device - reference| <= tolerance * max(1, max|reference|) per output (logits,
-     * features, tokens, and each dense level). fp32 is the golden criterion (1e-4; the H200 gave <= 1.1e-6 on every
-     * zoo model it ran). The others are measured (tools/precision/README.md): a replay of the
+     * features, tokens, and each dense level). fp32 is the golden criterion (1e-4; the H200
+     * gave <= 1.1e-6 on every zoo model it ran). The others are measured (tools/precision/README.md): a replay of the
      * CUDA forward's roundings in PyTorch (tf32: both inputs of every cuBLASLt GEMM to 10
      * mantissa bits; fp16/bf16: every weight and every stored activation, fp32 inside each op)
      * on random models like these (nano, tiny-24, small p16/p8, medium-24, large-24; 224 and
