@@ -152,12 +152,10 @@ final class Cudnn implements AutoCloseable {
     private DeviceBuffer channelLast(NativeContext ctx, CudnnConv.Op op, MemorySegment weight, long cin, long cout) {
         long taps = (long) op.kernel * op.kernel;
         DeviceBuffer b = DeviceBuffer.allocate(cout * cin * taps * precision.storageBytes());
+        // The weight's two leading dims: (Cout, Cin) for the conv, (Cin, Cout) for the transposed conv.
+        boolean forward = op == CudnnConv.Op.CONV3X3S2;
         try {
-            if (op == CudnnConv.Op.CONV3X3S2) {
-                Ops.call(ctx, "transpose", precision, b.address(), weight, cout, cin, taps);
-            } else {
-                Ops.call(ctx, "transpose", precision, b.address(), weight, cin, cout, taps);
-            }
+            Ops.call(ctx, "transpose", precision, b.address(), weight, forward ? cout : cin, forward ? cin : cout, taps);
         } catch (RuntimeException e) {
             b.close();
             throw e;
