@@ -24,25 +24,32 @@
 #                    tests of the kernels with shared memory and workspaces (SANITIZE_CASES), a row each
 # Java: $JAVA_HOME if it holds a Java >= 25 runtime, else a JDK found as scripts/env.sh does.
 # XCIT_JAVA_OPTS: extra JVM options for every xcit command (word-split), e.g. -Dxcit.cuda.cudnn=true.
-# A precision written P+cudnn (a selftest precision or a bench case's) runs P with
-# -Dxcit.cuda.cudnn=true: the patch-embedding convs and the FPN's transposed convs (selftest's
-# dense levels) through cuDNN (opt-in, not yet measured), beside the same case without it.
+# A precision written P+VARIANT (a selftest precision or a bench case's) runs P with the variant's
+# switch, beside the same case without it (both opt-in, not yet measured):
+#   P+cudnn   -Dxcit.cuda.cudnn=true: the patch-embedding convs and the FPN's transposed convs
+#             (selftest's dense levels) through cuDNN
+#   P+im2col  -Dxcit.cuda.im2col=true: the patch-embedding convs after the first as im2col + cuBLASLt
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # The fixed cases. selftest: every model at every size, per precision. bench: MODEL SIZE BATCH PRECISION TIMEOUT_S.
-PRECISIONS="fp32 tf32 fp16 bf16 fp32+cudnn bf16+cudnn"
+PRECISIONS="fp32 tf32 fp16 bf16 fp32+cudnn bf16+cudnn bf16+im2col"
 SELFTEST_MODELS="xcit_nano_12_p16,xcit_small_12_p16,xcit_small_12_p8"
 SELFTEST_SIZES="224,384"
 SELFTEST_TIMEOUT=100
 BENCH_CASES=(
     "xcit_small_12_p16 224x224 1 fp32 60"
+    "xcit_small_12_p16 224x224 1 fp32+im2col 60"
     "xcit_small_12_p16 224x224 1 bf16 60"
+    "xcit_small_12_p16 224x224 1 bf16+im2col 60"
     "xcit_small_12_p16 224x224 64 bf16 60"
+    "xcit_small_12_p16 224x224 64 bf16+im2col 60"
     "xcit_small_12_p16 224x224 256 bf16 90"
+    "xcit_small_12_p16 224x224 256 bf16+im2col 90"
     "xcit_small_12_p16 224x224 256 bf16+cudnn 90"
     "xcit_small_12_p16 1024x1024 1 fp32 60"
     "xcit_small_12_p16 1024x1024 1 bf16 60"
+    "xcit_small_12_p16 1024x1024 1 bf16+im2col 60"
     "xcit_small_12_p16 4096x4096 1 fp32 90"
     "xcit_small_12_p16 4096x4096 1 bf16 90"
     "xcit_small_12_p16 8192x8192 1 bf16 120"
@@ -65,7 +72,7 @@ die() { echo "gpu-check: $*" >&2; exit 1; }
 say() { [ "${dry:-0}" = 1 ] || echo "== $(date +%T) $*" >&2; }
 bench_name() { echo "$1_$2_b$3_$4"; } # MODEL SIZE BATCH PRECISION
 # P+VARIANT -> the JVM options of the variant (none for a plain precision); the precision itself is ${P%%+*}.
-variant_opts() { case "$1" in *+cudnn) echo "-Dxcit.cuda.cudnn=true" ;; esac; }
+variant_opts() { case "$1" in *+cudnn) echo "-Dxcit.cuda.cudnn=true" ;; *+im2col) echo "-Dxcit.cuda.im2col=true" ;; esac; }
 
 # ---- the summary: one table from the logs ---------------------------------------------------
 
@@ -286,7 +293,7 @@ else
 fi
 # shellcheck disable=SC2206
 JAVA_OPTS=(${XCIT_JAVA_OPTS:-})
-# xcit with the JVM options of a precision's variant (P+cudnn) added: xcit_cmd P, then "${CMD[@]}" ARGS...
+# xcit with the JVM options of a precision's variant (P+cudnn, P+im2col) added: xcit_cmd P, then "${CMD[@]}" ARGS...
 xcit_cmd() { # PRECISION
     # shellcheck disable=SC2207
     local opts=($(variant_opts "$1"))

@@ -28,7 +28,7 @@ extern "C" {
 
 /* Bumped on any incompatible change to this header or to the xcit_ctx layout
  * (libxcit_cuda.so shares it). Java refuses a library reporting another number. */
-#define XCIT_ABI_VERSION 6
+#define XCIT_ABI_VERSION 7
 
 /* Returns XCIT_ABI_VERSION as compiled into the library. */
 XCIT_API int32_t xcit_abi_version(void);

@@ -268,6 +268,29 @@ XCIT_API xcit_status xcit_cuda_conv3x3s2_bf16(xcit_ctx* ctx, uint16_t* out, void
                                               int64_t in_channels, int64_t out_channels,
                                               int32_t flags);
 
+/* The first half of conv3x3s2 as im2col + GEMM: out (pixels, 9 Cin) holds, for output pixel
+ * first_pixel + r of xcit_cuda_conv3x3s2's output (batch, ceil(H/2), ceil(W/2)), its 3x3
+ * window of in (batch, H, W, Cin) tap-major: out[r, (ky*3 + kx)*Cin + ci] = in[b, 2*oy - 1 +
+ * ky, 2*ox - 1 + kx, ci], 0 outside the image. out times the weight relaid out to (Cout, 3,
+ * 3, Cin), plus bias, is the conv's output rows [first_pixel, first_pixel + pixels). A copy:
+ * exact in every storage type. 0 <= first_pixel, first_pixel + pixels <= the output pixels
+ * (XCIT_ERR_INVALID_ARGUMENT otherwise); output pixels and 9 Cin below 2^31 as for
+ * conv3x3s2. Rows take 16-byte accesses when Cin * sizeof(element) is a multiple of 16 and
+ * out and in are 16-byte aligned. */
+XCIT_API xcit_status xcit_cuda_im2col3x3s2_f32(xcit_ctx* ctx, float* out, const float* in,
+                                               int64_t batch, int64_t height, int64_t width,
+                                               int64_t in_channels, int64_t first_pixel,
+                                               int64_t pixels);
+XCIT_API xcit_status xcit_cuda_im2col3x3s2_f16(xcit_ctx* ctx, uint16_t* out, const uint16_t* in,
+                                               int64_t batch, int64_t height, int64_t width,
+                                               int64_t in_channels, int64_t first_pixel,
+                                               int64_t pixels);
+XCIT_API xcit_status xcit_cuda_im2col3x3s2_bf16(xcit_ctx* ctx, uint16_t* out,
+                                                const uint16_t* in, int64_t batch,
+                                                int64_t height, int64_t width,
+                                                int64_t in_channels, int64_t first_pixel,
+                                                int64_t pixels);
+
 /* 2x2 transposed convolution, stride 2: out (batch, 2H, 2W, Cout) [b, 2y+i, 2x+j, o] =
  * bias[o] + sum_c in (batch, H, W, Cin) [b, y, x, c] * weight (Cin, Cout, 2, 2) [c, o, i, j]. */
 XCIT_API xcit_status xcit_cuda_conv_transpose2x2_f32(xcit_ctx* ctx, float* out, const float* in,

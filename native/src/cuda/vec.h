@@ -66,6 +66,27 @@ __device__ __forceinline__ void store_vec(T* p, const float (&v)[kVec<T>]) {
 #endif
 }
 
+// 16 raw bytes from p to q, no conversion (im2col's copies); both 16-byte aligned.
+__device__ __forceinline__ void copy_16(void* q, const void* p) {
+#ifdef __CUDACC__
+  *reinterpret_cast<uint4*>(q) = *reinterpret_cast<const uint4*>(p);
+#else
+  ::xcit_emu::require_aligned(p, 16, "a 16-byte vector load");
+  ::xcit_emu::require_aligned(q, 16, "a 16-byte vector store");
+  std::memcpy(q, p, 16);
+#endif
+}
+
+// 16 zero bytes at q, 16-byte aligned.
+__device__ __forceinline__ void zero_16(void* q) {
+#ifdef __CUDACC__
+  *reinterpret_cast<uint4*>(q) = make_uint4(0, 0, 0, 0);
+#else
+  ::xcit_emu::require_aligned(q, 16, "a 16-byte vector store");
+  std::memset(q, 0, 16);
+#endif
+}
+
 // W consecutive elements at p as fp32, W = 1 (a scalar access) or kVec<T> (a vector
 // access: p 16-byte aligned), so one kernel body serves both instantiations.
 template <class T, int W>

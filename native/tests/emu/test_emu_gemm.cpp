@@ -5,6 +5,10 @@
 //   CPU backend's xcit_cpu_conv3x3s2_f32 / xcit_cpu_conv_transpose2x2_f32; the small
 //   outputs here split K (gemm_launch_split_k) over a NaN-filled workspace, up to 8 slices
 //   (192 -> 384 channels), the large ones do not (workspace_sizes);
+// - im2col3x3s2 (the conv's other route: im2col + GEMM) bit for bit against its definition,
+//   in 16-byte units (aligned buffers, Cin * sizeof(T) a multiple of 16) and in elements
+//   (the guard-offset buffers), in two pixel ranges (first_pixel); then its rows times the
+//   weight relaid out to (Cout, 3, 3, Cin) through linear against the CPU conv;
 // - linear (bias, no bias, GELU, per-batch weights) against a double reference written
 //   here: libxcit has no C GEMM (the CPU backend's GEMMs are oneDNN matmuls called
 //   from Java, checked against JavaBackend by CpuBackendOpsTest), so there is no CPU op
@@ -20,6 +24,7 @@ using namespace emu_test;
 XCIT_EMU_OP(linear)
 XCIT_EMU_OP(conv3x3s2)
 XCIT_EMU_OP(conv_transpose2x2)
+XCIT_EMU_OP(im2col3x3s2)
 
 namespace {
 
@@ -116,6 +121,72 @@ struct Conv {
   }
 };
 
+// im2col3x3s2 in two calls (pixels [0, split) and [split, all)), against its definition
+// (exact: a copy), once from guard-offset buffers (element copies) and once from aligned ones
+// (16-byte units where Cin allows); then cols (pixels, 9 Cin) x the tap-major weight + bias
+// through linear (GELU too) against the CPU conv, which pins the weight's relayout.
+template <class T>
+struct Im2col {
+  static void run(int64_t b, int64_t h, int64_t w, int64_t cin, int64_t cout) {
+    Ctx ctx;
+    const int64_t oh = (h + 1) / 2, ow = (w + 1) / 2, pixels = b * oh * ow, k = 9 * cin;
+    const std::string shape = std::to_string(b) + "x" + std::to_string(h) + "x" + std::to_string(w) +
+                              "x" + std::to_string(cin) + "->" + std::to_string(cout);
+    for (const Start start : {Start::guard, Start::aligned}) {
+      const std::string what = "im2col3x3s2 " + shape + (start == Start::aligned ? " aligned" : " offset");
+      Buffer<T> in(static_cast<size_t>(b * h * w * cin), start), cols(static_cast<size_t>(pixels * k), start);
+      in.fill_uniform(-1, 1);
+      const int64_t split = pixels / 3;
+      EXPECT_OK(ctx, op::im2col3x3s2<T>(ctx.ctx, cols.data(), in.data(), b, h, w, cin, int64_t{0}, split));
+      EXPECT_OK(ctx, op::im2col3x3s2<T>(ctx.ctx, cols.data() + split * k, in.data(), b, h, w, cin, split,
+                                        pixels - split));
+      int64_t wrong = 0;
+      for (int64_t p = 0; p < pixels; ++p) {
+        const int64_t ox = p % ow, oy = p / ow % oh, img = p / (ow * oh);
+        for (int64_t tap = 0; tap < 9; ++tap) {
+          const int64_t iy = 2 * oy - 1 + tap / 3, ix = 2 * ox - 1 + tap % 3;
+          for (int64_t c = 0; c < cin; ++c) {
+            const bool inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
+            const float want = inside ? in.get(static_cast<size_t>(((img * h + iy) * w + ix) * cin + c)) : 0.0f;
+            const float got = cols.get(static_cast<size_t>(p * k + tap * cin + c));
+            if (!(got == want) && ++wrong <= 3) {
+              std::fprintf(stderr, "  %s [%s] pixel %lld tap %lld channel %lld: got %g want %g\n", what.c_str(),
+                           type_name<T>(), static_cast<long long>(p), static_cast<long long>(tap),
+                           static_cast<long long>(c), got, want);
+            }
+          }
+        }
+      }
+      ++g_cases;
+      EXPECT(wrong == 0, "%s [%s]: %lld elements differ", what.c_str(), type_name<T>(), static_cast<long long>(wrong));
+      EXPECT(cols.intact(), "%s [%s]: write outside the output (guard band changed)", what.c_str(), type_name<T>());
+
+      // The GEMM half: the weight (Cout, Cin, 3, 3) relaid out to (Cout, 3, 3, Cin).
+      const float wscale = 1.0f / std::sqrt(static_cast<float>(k));
+      Buffer<T> weight(static_cast<size_t>(cout * k)), tap_major(static_cast<size_t>(cout * k)),
+          bias(static_cast<size_t>(cout));
+      weight.fill_uniform(-wscale, wscale);
+      bias.fill_uniform(-0.5f, 0.5f);
+      for (int64_t o = 0; o < cout; ++o)
+        for (int64_t c = 0; c < cin; ++c)
+          for (int64_t tap = 0; tap < 9; ++tap)
+            tap_major[static_cast<size_t>((o * 9 + tap) * cin + c)] = weight[static_cast<size_t>((o * cin + c) * 9 + tap)];
+      const auto inf = f32(in), wf = f32(weight), bf = f32(bias);
+      for (const int32_t flags : {0, XCIT_CONV_GELU}) {
+        std::vector<float> want(static_cast<size_t>(pixels * cout));
+        Buffer<T> out(want.size());
+        EXPECT_OK(ctx, xcit_cpu_conv3x3s2_f32(ctx, want.data(), inf.data(), wf.data(), bf.data(), b, h, w, cin,
+                                              cout, 0, oh, flags));
+        EXPECT_OK(ctx, op::linear<T>(ctx.ctx, out.data(), static_cast<const T*>(cols.data()),
+                                     static_cast<const T*>(tap_major.data()), static_cast<const T*>(bias.data()),
+                                     int64_t{1}, pixels, k, cout,
+                                     flags != 0 ? XCIT_CUDA_LINEAR_GELU : int32_t{0}));
+        expect_close(what + (flags != 0 ? " x weight + GELU" : " x weight"), out, widen(want), 2.0);
+      }
+    }
+  }
+};
+
 // On a device: xcit_small_12_p16's first patch-embedding conv at 4096 x 4096 (4,194,304
 // output pixels x 48 channels = 65,536 row tiles, one more than gridDim.y takes: the
 // launch that stopped `xcit bench` with "output pixels exceed the grid"), and a
@@ -209,6 +280,12 @@ void check_errors() {
   EXPECT(xcit_cuda_conv3x3s2_f32(ctx, buf, nullptr, buf, buf, buf, 2, 3, 4, 192, 384, 0) == XCIT_ERR_INVALID_ARGUMENT,
          "the workspace of a split conv is required");
   EXPECT(std::strstr(ctx.error(), "workspace") != nullptr, "text: %s", ctx.error());
+  // 2 x 3 x 4 pixels -> 2 x 2 x 2 = 8 output pixels: [6, 6 + 3) is past them.
+  EXPECT(xcit_cuda_im2col3x3s2_f32(ctx, buf, buf, 2, 3, 4, 1, 6, 3) == XCIT_ERR_INVALID_ARGUMENT,
+         "im2col pixels past the output");
+  EXPECT(std::strstr(ctx.error(), "outside the 8 output pixels") != nullptr, "text: %s", ctx.error());
+  EXPECT(xcit_cuda_im2col3x3s2_f32(ctx, buf, buf, 2, 3, 4, 1, -1, 3) == XCIT_ERR_INVALID_ARGUMENT,
+         "im2col negative first pixel");
 }
 
 }  // namespace
@@ -228,8 +305,10 @@ int main() {
   with_folded_grids([&] {
     for (const auto& s : linear) for_each_type<Linear>(s[0], s[1], s[2], s[3]);
     for (const auto& s : conv) for_each_type<Conv>(s[0], s[1], s[2], s[3], s[4]);
+    for (const auto& s : conv) for_each_type<Im2col>(s[0], s[1], s[2], s[3], s[4]);
   });
   for (const auto& s : model_conv) for_each_type<Conv>(s[0], s[1], s[2], s[3], s[4], s[4] == 48 && s[3] == 24);
+  for (const auto& s : model_conv) for_each_type<Im2col>(s[0], s[1], s[2], s[3], s[4]);
   PastGridY<float>::run();
   PastGridY<bf16>::run();
   fast_divmod();

@@ -121,7 +121,7 @@ class GpuCheckScriptTest {
         assertTrue(r.out().contains("bench --model xcit_small_12_p8 --size 4096x4096 --batch 1 --precision bf16 --device cuda"), r.out());
         assertTrue(r.out().contains("bench --model xcit_small_12_p16 --size 8192x8192 --batch 1 --precision fp32 --device cuda"), r.out());
         assertTrue(r.out().contains("bench --model xcit_small_12_p8 --size 4096x4096 --batch 1 --precision fp32 --device cuda"), r.out());
-        assertEquals(13, r.out().lines().filter(l -> l.contains(" bench --model ")).count(), r.out());
+        assertEquals(18, r.out().lines().filter(l -> l.contains(" bench --model ")).count(), r.out());
         // The cuDNN pair (opt-in -Dxcit.cuda.cudnn=true): the same bench case and two selftests with it on.
         List<String> cudnn = r.out().lines().filter(l -> l.contains(" -Dxcit.cuda.cudnn=true ")).toList();
         assertEquals(3, cudnn.size(), r.out());
@@ -129,8 +129,17 @@ class GpuCheckScriptTest {
         assertTrue(cudnn.get(1).contains("selftest --device cuda --precision bf16 "), cudnn.get(1));
         assertTrue(cudnn.get(2).contains("bench --model xcit_small_12_p16 --size 224x224 --batch 256 --precision bf16 --device cuda"),
                 cudnn.get(2));
-        assertEquals(2, r.out().lines().filter(l -> l.contains("bench --model xcit_small_12_p16 --size 224x224 --batch 256 "))
+        assertEquals(3, r.out().lines().filter(l -> l.contains("bench --model xcit_small_12_p16 --size 224x224 --batch 256 "))
                 .count(), r.out());
+        // The im2col variant (opt-in -Dxcit.cuda.im2col=true): a bf16 selftest and the bench cases of issue 13's targets.
+        List<String> im2col = r.out().lines().filter(l -> l.contains(" -Dxcit.cuda.im2col=true ")).toList();
+        assertEquals(List.of("selftest --device cuda --precision bf16 ",
+                        "--size 224x224 --batch 1 --precision fp32 ", "--size 224x224 --batch 1 --precision bf16 ",
+                        "--size 224x224 --batch 64 --precision bf16 ", "--size 224x224 --batch 256 --precision bf16 ",
+                        "--size 1024x1024 --batch 1 --precision bf16 "),
+                im2col.stream().map(l -> l.replaceAll(".*(selftest --device cuda --precision \\w+ |--size \\S+ --batch \\d+ --precision \\w+ ).*", "$1"))
+                        .toList(), r.out());
+        assertTrue(im2col.stream().noneMatch(l -> l.contains("cudnn")), r.out());
     }
 
     @Test

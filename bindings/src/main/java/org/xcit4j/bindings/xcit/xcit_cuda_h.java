@@ -3111,6 +3111,210 @@ public class xcit_cuda_h extends xcit_cuda_h$shared {
         }
     }
 
+    private static class xcit_cuda_im2col3x3s2_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG,
+            xcit_cuda_h.C_LONG,
+            xcit_cuda_h.C_LONG,
+            xcit_cuda_h.C_LONG,
+            xcit_cuda_h.C_LONG,
+            xcit_cuda_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("xcit_cuda_im2col3x3s2_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_im2col3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t first_pixel, int64_t pixels)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_im2col3x3s2_f32$descriptor() {
+        return xcit_cuda_im2col3x3s2_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_im2col3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t first_pixel, int64_t pixels)
+     * }
+     */
+    public static MethodHandle xcit_cuda_im2col3x3s2_f32$handle() {
+        return xcit_cuda_im2col3x3s2_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_im2col3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t first_pixel, int64_t pixels)
+     * }
+     */
+    public static MemorySegment xcit_cuda_im2col3x3s2_f32$address() {
+        return xcit_cuda_im2col3x3s2_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_im2col3x3s2_f32(xcit_ctx *ctx, float *out, const float *in, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t first_pixel, int64_t pixels)
+     * }
+     */
+    public static int xcit_cuda_im2col3x3s2_f32(MemorySegment ctx, MemorySegment out, MemorySegment in, long batch, long height, long width, long in_channels, long first_pixel, long pixels) {
+        var mh$ = xcit_cuda_im2col3x3s2_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_im2col3x3s2_f32", ctx, out, in, batch, height, width, in_channels, first_pixel, pixels);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, batch, height, width, in_channels, first_pixel, pixels);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_im2col3x3s2_f16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG,
+            xcit_cuda_h.C_LONG,
+            xcit_cuda_h.C_LONG,
+            xcit_cuda_h.C_LONG,
+            xcit_cuda_h.C_LONG,
+            xcit_cuda_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("xcit_cuda_im2col3x3s2_f16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_im2col3x3s2_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t first_pixel, int64_t pixels)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_im2col3x3s2_f16$descriptor() {
+        return xcit_cuda_im2col3x3s2_f16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_im2col3x3s2_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t first_pixel, int64_t pixels)
+     * }
+     */
+    public static MethodHandle xcit_cuda_im2col3x3s2_f16$handle() {
+        return xcit_cuda_im2col3x3s2_f16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_im2col3x3s2_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t first_pixel, int64_t pixels)
+     * }
+     */
+    public static MemorySegment xcit_cuda_im2col3x3s2_f16$address() {
+        return xcit_cuda_im2col3x3s2_f16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_im2col3x3s2_f16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t first_pixel, int64_t pixels)
+     * }
+     */
+    public static int xcit_cuda_im2col3x3s2_f16(MemorySegment ctx, MemorySegment out, MemorySegment in, long batch, long height, long width, long in_channels, long first_pixel, long pixels) {
+        var mh$ = xcit_cuda_im2col3x3s2_f16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_im2col3x3s2_f16", ctx, out, in, batch, height, width, in_channels, first_pixel, pixels);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, batch, height, width, in_channels, first_pixel, pixels);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class xcit_cuda_im2col3x3s2_bf16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            xcit_cuda_h.C_INT,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_POINTER,
+            xcit_cuda_h.C_LONG,
+            xcit_cuda_h.C_LONG,
+            xcit_cuda_h.C_LONG,
+            xcit_cuda_h.C_LONG,
+            xcit_cuda_h.C_LONG,
+            xcit_cuda_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("xcit_cuda_im2col3x3s2_bf16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_im2col3x3s2_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t first_pixel, int64_t pixels)
+     * }
+     */
+    public static FunctionDescriptor xcit_cuda_im2col3x3s2_bf16$descriptor() {
+        return xcit_cuda_im2col3x3s2_bf16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_im2col3x3s2_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t first_pixel, int64_t pixels)
+     * }
+     */
+    public static MethodHandle xcit_cuda_im2col3x3s2_bf16$handle() {
+        return xcit_cuda_im2col3x3s2_bf16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_im2col3x3s2_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t first_pixel, int64_t pixels)
+     * }
+     */
+    public static MemorySegment xcit_cuda_im2col3x3s2_bf16$address() {
+        return xcit_cuda_im2col3x3s2_bf16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * xcit_status xcit_cuda_im2col3x3s2_bf16(xcit_ctx *ctx, uint16_t *out, const uint16_t *in, int64_t batch, int64_t height, int64_t width, int64_t in_channels, int64_t first_pixel, int64_t pixels)
+     * }
+     */
+    public static int xcit_cuda_im2col3x3s2_bf16(MemorySegment ctx, MemorySegment out, MemorySegment in, long batch, long height, long width, long in_channels, long first_pixel, long pixels) {
+        var mh$ = xcit_cuda_im2col3x3s2_bf16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("xcit_cuda_im2col3x3s2_bf16", ctx, out, in, batch, height, width, in_channels, first_pixel, pixels);
+            }
+            return (int)mh$.invokeExact(ctx, out, in, batch, height, width, in_channels, first_pixel, pixels);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class xcit_cuda_conv_transpose2x2_f32 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             xcit_cuda_h.C_INT,

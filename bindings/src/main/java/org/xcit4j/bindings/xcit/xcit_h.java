@@ -23,10 +23,10 @@ public class xcit_h extends xcit_h$shared {
 
     static final SymbolLookup SYMBOL_LOOKUP = name -> NativeLibraries.require(NativeLibraries.XCIT).find(name);
 
-    private static final int XCIT_ABI_VERSION = (int)6L;
+    private static final int XCIT_ABI_VERSION = (int)7L;
     /**
      * {@snippet lang=c :
-     * #define XCIT_ABI_VERSION 6
+     * #define XCIT_ABI_VERSION 7
      * }
      */
     public static int XCIT_ABI_VERSION() {

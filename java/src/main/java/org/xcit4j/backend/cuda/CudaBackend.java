@@ -39,15 +39,33 @@ public final class CudaBackend implements Backend {
     private final Map<Forward, CudaExecution> executions = new IdentityHashMap<>();
     private final CudaWeights weights;
     private final boolean ownsWeights;
+    /** Most bytes of im2col rows per GEMM ({@link #IM2COL_PROPERTY}); 0: the conv kernel runs. */
+    private final long im2colSlabBytes;
     private boolean closed;
     private CudaExecution current;
 
-    private CudaBackend(Precision precision, CudaExecution.Device device, NativeContext ctx, boolean ownsWeights) {
+    /**
+     * The switch: {@code -Dxcit.cuda.im2col=true} runs the patch-embedding convs whose input rows
+     * take 16-byte accesses (Cin * element size a multiple of 16: every stage but the first) as
+     * im2col + a cuBLASLt GEMM (bias and GELU in its epilogue), where cuBLASLt is present.
+     * Opt-in until a GPU run has measured it against the implicit-GEMM kernel (issue 13).
+     */
+    static final String IM2COL_PROPERTY = "xcit.cuda.im2col";
+    /**
+     * The im2col rows' workspace holds at most this many bytes ({@code -Dxcit.cuda.im2col.slab-bytes},
+     * default 512 MiB); a larger conv runs as several slabs of output pixels, an im2col and a
+     * GEMM each (xcit_small_12_p16's second stage at batch 256 needs 694 MB: two).
+     */
+    static final String IM2COL_SLAB_PROPERTY = "xcit.cuda.im2col.slab-bytes";
+
+    private CudaBackend(Precision precision, CudaExecution.Device device, NativeContext ctx, boolean ownsWeights,
+                        long im2colSlabBytes) {
         this.precision = precision;
         this.device = device;
         this.ctx = ctx;
         this.weights = device.weights();
         this.ownsWeights = ownsWeights;
+        this.im2colSlabBytes = im2colSlabBytes;
     }
 
     /**
@@ -81,11 +99,13 @@ public final class CudaBackend implements Backend {
     static CudaBackend open(Precision precision, boolean cublasLt, CudaWeights shared, Consumer<String> notes) {
         Cuda.Probe probe = Cuda.probe();
         if (!probe.available()) throw new DeviceUnavailableException("device 'cuda' is not available: " + probe.reason());
+        long im2colAsked = im2colSlabBytesAsked();
         CudaWeights weights = shared != null ? shared : new CudaWeights(precision);
         weights.attach(precision);
         NativeContext ctx = new NativeContext();
+        CudaExecution.Device device = null;
         try {
-            CudaExecution.Device device = CudaExecution.Device.open(ctx, precision, cublasLt, weights, notes);
+            device = CudaExecution.Device.open(ctx, precision, cublasLt, weights, notes);
             if (probe.emulated()) {
                 notes.accept("cuda: EMULATED device (" + Cuda.EMULATED_SWITCH + "): the CUDA kernels, runtime and cuBLASLt "
                         + "run on the host CPU, slowly; results as a GPU's within the precision's tolerance, timings meaningless");
@@ -93,13 +113,36 @@ public final class CudaBackend implements Backend {
             notes.accept("cuda: " + probe.device() + ", runtime " + Cuda.version(probe.runtimeVersion()) + ", driver "
                     + Cuda.version(probe.driverVersion()) + ", " + precision + ", GEMMs by "
                     + (device.cublas() != null ? "cuBLASLt" : "libxcit_cuda (" + CudaLibraries.describe(CudaLibraries.CUBLASLT) + ")"));
-            return new CudaBackend(precision, device, ctx, shared == null);
+            long im2col = im2colAsked;
+            if (im2col > 0 && device.cublas() == null) {
+                notes.accept("cuda: im2col not used (-D" + IM2COL_PROPERTY + "=true): it needs cuBLASLt; the convs use libxcit_cuda's kernel");
+                im2col = 0;
+            } else if (im2col > 0) {
+                notes.accept("cuda: patch-embedding convs after the first as im2col + cuBLASLt (-D" + IM2COL_PROPERTY
+                        + "=true; opt-in, not yet measured on a GPU), slabs of at most " + im2col + " bytes");
+            }
+            return new CudaBackend(precision, device, ctx, shared == null, im2col);
         } catch (RuntimeException e) {
+            if (device != null) device.close();
             ctx.close();
             weights.detach();
             if (shared == null) weights.close();
             throw e;
         }
+    }
+
+    /** The im2col slab size {@link #IM2COL_PROPERTY} and {@link #IM2COL_SLAB_PROPERTY} ask for, 0 when not asked. */
+    private static long im2colSlabBytesAsked() {
+        if (!Boolean.getBoolean(IM2COL_PROPERTY)) return 0;
+        String asked = System.getProperty(IM2COL_SLAB_PROPERTY, Long.toString(512L << 20));
+        long bytes;
+        try {
+            bytes = Long.parseLong(asked.strip());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("-D" + IM2COL_SLAB_PROPERTY + "=" + asked + " is not a number of bytes", e);
+        }
+        if (bytes < 1) throw new IllegalArgumentException("-D" + IM2COL_SLAB_PROPERTY + "=" + asked + " must be at least 1");
+        return bytes;
     }
 
     @Override
@@ -223,13 +266,13 @@ public final class CudaBackend implements Backend {
         gemm(out, in, weight, bias, true, false);
     }
 
-    /** One GEMM accumulating into x, with gamma folded into the weight and bias (ScaledWeights). */
+    /** One GEMM accumulating into x, with gamma folded into the weight and bias (DerivedWeights.scaled). */
     @Override
     public void linearAddScaled(Tensor x, Tensor in, Tensor weight, Tensor bias, Tensor gamma, Tensor tmp) {
         if (gamma == null) {
             gemm(x, in, weight, bias, false, true);
         } else {
-            ScaledWeights.Linear folded = weights.scaled().of(weight, bias, gamma);
+            DerivedWeights.Linear folded = weights.derived().scaled(weight, bias, gamma);
             gemm(x, in, folded.weight(), folded.bias(), false, true);
         }
     }
@@ -238,7 +281,12 @@ public final class CudaBackend implements Backend {
     private void gemm(Tensor out, Tensor in, Tensor weight, Tensor bias, boolean gelu, boolean accumulate) {
         long k = weight.shape().size(1), o = weight.shape().size(0), m = in.numel() / k;
         MemorySegment dOut = d(out), dIn = d(in), dW = d(weight), dB = d(bias);
-        if (!current.launching()) return;
+        if (current.launching()) gemm(dOut, dIn, dW, dB, m, k, o, gelu, accumulate);
+    }
+
+    /** The same on device pointers, enqueued now. */
+    private void gemm(MemorySegment dOut, MemorySegment dIn, MemorySegment dW, MemorySegment dB, long m, long k, long o,
+                      boolean gelu, boolean accumulate) {
         if (device.cublas() != null) {
             boolean epilogueGelu = gelu && precision.storageBytes() == 2;
             device.cublas().linear(dOut, dIn, dW, dB, m, k, o, epilogueGelu, accumulate, device.stream());
@@ -277,10 +325,12 @@ public final class CudaBackend implements Backend {
     }
 
     /**
-     * Whole outputs only ({@link #convRowBands} is false); GELU is the kernel's epilogue
-     * (XCIT_CONV_GELU); small outputs split K over the CONV workspace (batch 1's late stages).
-     * With {@code -Dxcit.cuda.cudnn=true} and cuDNN present, cuDNN's plan for the shape runs
-     * instead (conv -> bias -> GELU fused by cuDNN), else this kernel.
+     * Whole outputs only ({@link #convRowBands} is false). In order: with {@code
+     * -Dxcit.cuda.cudnn=true} and cuDNN present, cuDNN's plan for the shape (conv -> bias ->
+     * GELU fused by cuDNN); with {@link #IM2COL_PROPERTY}, im2col + cuBLASLt where the input
+     * rows take 16-byte accesses; else libxcit_cuda's implicit-GEMM kernel, GELU in its
+     * epilogue (XCIT_CONV_GELU), small outputs splitting K over the CONV workspace (batch 1's
+     * late stages).
      */
     @Override
     public void conv3x3s2(Tensor out, Tensor in, int firstRow, Tensor weight, Tensor bias, boolean gelu) {
@@ -290,15 +340,51 @@ public final class CudaBackend implements Backend {
                     + firstRow + " into " + out.shape() + ")");
         }
         long b = s.size(0), h = s.size(1), w = s.size(2), cin = s.size(3), cout = weight.shape().size(0);
+        boolean im2col = im2colSlabBytes > 0 && cin * precision.storageBytes() % 16 == 0;
+        MemorySegment filter = device.cudnn() != null || im2col ? d(weights.derived().tapMajor(weight)) : MemorySegment.NULL;
+        if (device.cudnn() != null && current.launching()
+                && device.cudnn().conv3x3s2(d(out), d(in), filter, d(bias), b, h, w, cin, cout, gelu, current.capturing())) {
+            return;
+        }
+        if (im2col) {
+            conv3x3s2Im2col(out, in, filter, bias, b, h, w, cin, cout, gelu);
+            return;
+        }
         // Sized (in the dry run) whether or not cuDNN takes the shape: a plan refused later falls back here.
         MemorySegment ws = current.workspace(CudaExecution.Workspace.CONV, workspaceSize("xcit_cuda_conv3x3s2_workspace_size",
                 bytes -> xcit_cuda_h.xcit_cuda_conv3x3s2_workspace_size(ctx.handle(), bytes, b, h, w, cin, cout)));
-        if (device.cudnn() != null && current.launching()
-                && device.cudnn().conv3x3s2(ctx, d(out), d(in), d(weight), d(bias), b, h, w, cin, cout, gelu,
-                        current.capturing())) {
-            return;
-        }
         call("conv3x3s2", d(out), ws, d(in), d(weight), d(bias), b, h, w, cin, cout, gelu ? XCIT_CONV_GELU() : 0);
+    }
+
+    /**
+     * conv3x3s2 as im2col + GEMM: per slab of output pixels, libxcit_cuda's im2col3x3s2 writes
+     * their (pixels, 9 Cin) window rows into the IM2COL workspace and one GEMM multiplies them by
+     * the tap-major filter (Cout, 9 Cin) into the slab's output rows, bias and GELU as any linear
+     * layer's (cuBLASLt's epilogue in 16 bits; fp32 adds the exact GELU pass).
+     */
+    private void conv3x3s2Im2col(Tensor out, Tensor in, MemorySegment filter, Tensor bias, long b, long h, long w,
+                                 long cin, long cout, boolean gelu) {
+        long pixels = b * ((h + 1) / 2) * ((w + 1) / 2), k = 9 * cin, elem = precision.storageBytes();
+        long slab = im2colSlabPixels(pixels, k * elem, im2colSlabBytes);
+        MemorySegment cols = current.workspace(CudaExecution.Workspace.IM2COL, slab * k * elem);
+        MemorySegment dOut = d(out), dIn = d(in), dB = d(bias);
+        if (!current.launching()) return;
+        for (long first = 0; first < pixels; first += slab) {
+            long rows = Math.min(slab, pixels - first);
+            Ops.call(ctx, "im2col3x3s2", precision, cols, dIn, b, h, w, cin, first, rows);
+            gemm(MemorySegment.ofAddress(dOut.address() + first * cout * elem), cols, filter, dB, rows, k, cout, gelu, false);
+        }
+    }
+
+    /**
+     * Output pixels per im2col slab: all of them if their rows fit in {@code slabBytes}, else
+     * as many as fit, rounded down to a multiple of 128 (each slab's output rows then start
+     * as aligned as the output), at least one.
+     */
+    static long im2colSlabPixels(long pixels, long rowBytes, long slabBytes) {
+        long fit = slabBytes / rowBytes;
+        if (fit >= pixels) return Math.max(pixels, 1);
+        return fit >= 128 ? fit / 128 * 128 : Math.max(fit, 1);
     }
 
     @Override
@@ -416,8 +502,9 @@ public final class CudaBackend implements Backend {
     @Override
     public void convTranspose2x2(Tensor out, Tensor in, Tensor weight, Tensor bias) {
         Shape s = in.shape();
+        MemorySegment filter = device.cudnn() != null ? d(weights.derived().tapMajor(weight)) : MemorySegment.NULL;
         if (device.cudnn() != null && current.launching()
-                && device.cudnn().convTranspose2x2(ctx, d(out), d(in), d(weight), d(bias), s.size(0), s.size(1), s.size(2),
+                && device.cudnn().convTranspose2x2(d(out), d(in), filter, d(bias), s.size(0), s.size(1), s.size(2),
                         s.size(3), weight.shape().size(1), current.capturing())) {
             return;
         }

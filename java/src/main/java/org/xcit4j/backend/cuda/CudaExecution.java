@@ -79,7 +79,9 @@ final class CudaExecution implements AutoCloseable {
         /** xcit_cuda_class_attention_folded's counters (zero before the first call) and slots. */
         CLASS_ATTENTION(true),
         /** xcit_cuda_conv3x3s2's split-K slots (small outputs; every slot written before it is read). */
-        CONV(false);
+        CONV(false),
+        /** The im2col route's window rows of one slab of output pixels (CudaBackend.IM2COL_PROPERTY). */
+        IM2COL(false);
 
         private final boolean zeroed;
 

@@ -13,7 +13,8 @@ import org.xcit4j.backend.Precision;
  * cuBLASLt handle and graphs, the weights are uploaded once). Keyed by host address and
  * length, so the model's host tensors must stay open while backends use it. Each tensor gets
  * its own allocation (cudaMalloc: 256-byte aligned, what cuBLASLt prefers), converted on
- * upload; the layer-scale folds ({@link ScaledWeights}) are shared too. Thread-safe. Closed
+ * upload; the weights computed from them ({@link DerivedWeights}: layer-scale folds, conv
+ * filter relayouts) are shared too. Thread-safe. Closed
  * by its owner; the device memory goes when the last backend using it has closed as well.
  */
 public final class CudaWeights implements AutoCloseable {
@@ -22,7 +23,7 @@ public final class CudaWeights implements AutoCloseable {
 
     private final Precision precision;
     private final Map<Span, DeviceBuffer> uploaded = new HashMap<>();
-    private final ScaledWeights scaled = new ScaledWeights();
+    private final DerivedWeights derived = new DerivedWeights();
     private int users;
     private boolean closed;
 
@@ -55,8 +56,8 @@ public final class CudaWeights implements AutoCloseable {
         return total;
     }
 
-    ScaledWeights scaled() {
-        return scaled;
+    DerivedWeights derived() {
+        return derived;
     }
 
     synchronized void attach(Precision backend) {
@@ -116,7 +117,7 @@ public final class CudaWeights implements AutoCloseable {
     private void free() {
         for (DeviceBuffer b : uploaded.values()) b.close();
         uploaded.clear();
-        scaled.close();
+        derived.close();
     }
 
     /** Frees the device copies now, or when the last backend using them closes; idempotent. */

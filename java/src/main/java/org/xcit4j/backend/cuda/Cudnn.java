@@ -10,7 +10,6 @@ import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Consumer;
-import org.xcit4j.backend.NativeContext;
 import org.xcit4j.backend.Precision;
 import org.xcit4j.bindings.CudaLibraries;
 
@@ -28,10 +27,9 @@ import org.xcit4j.bindings.CudaLibraries;
  * <p>Plans ({@link CudnnConv}) are made per shape and operand alignment on first use, which is
  * always the eager forward that {@code CudaExecution.prepare} runs before capturing the CUDA
  * graph: a failure surfaces there, with cuDNN's status, and that shape falls back for good.
- * The filter relayout into cuDNN's channel-last filter for channel-last activations
- * ((Cout, Cin, 3, 3) -> (Cout, 3, 3, Cin); (Cin, Cout, 2, 2) -> (Cin, 2, 2, Cout)) is done
- * once per weight then too, on the stream, by libxcit_cuda's transpose, into a device buffer
- * this object owns.
+ * The filters come relaid out into cuDNN's channel-last filter for channel-last activations
+ * ((Cout, Cin, 3, 3) -> (Cout, 3, 3, Cin); (Cin, Cout, 2, 2) -> (Cin, 2, 2, Cout):
+ * {@link DerivedWeights#tapMajor}, made once on the host and shared by every backend).
  *
  * <p>Graph capture: cudnnBackendExecute only enqueues work on the handle's stream (set once
  * by cudnnSetStream), so stream capture records it like any launch. NVIDIA documents CUDA graph
@@ -50,8 +48,6 @@ final class Cudnn implements AutoCloseable {
     private final Consumer<String> notes;
     private final Map<CudnnConv.Key, CudnnConv> plans = new HashMap<>();
     private final Set<CudnnConv.Key> refused = new HashSet<>();
-    /** The channel-last copy of each filter, by the model weight's device address. */
-    private final Map<Long, DeviceBuffer> filters = new HashMap<>();
     private boolean closed;
 
     private Cudnn(MemorySegment handle, Precision precision, Consumer<String> notes) {
@@ -99,37 +95,37 @@ final class Cudnn implements AutoCloseable {
     }
 
     /**
-     * Enqueues out (N, ceil(H/2), ceil(W/2), Cout) = act(conv3x3s2(in (N, H, W, Cin), weight
-     * (Cout, Cin, 3, 3)) + bias (Cout)) through cuDNN, or returns false (nothing enqueued) when
-     * this shape has no plan: the caller then runs its own kernel. Device pointers, the
-     * session's storage type.
+     * Enqueues out (N, ceil(H/2), ceil(W/2), Cout) = act(conv3x3s2(in (N, H, W, Cin), the
+     * weight (Cout, Cin, 3, 3) as {@code filter} (Cout, 3, 3, Cin)) + bias (Cout)) through cuDNN,
+     * or returns false (nothing enqueued) when this shape has no plan: the caller then runs its
+     * own kernel. Device pointers, the session's storage type.
      *
      * @param capturing true while the stream is being captured: no plan is made then (plans
      *                  allocate), a shape without one (none can be new then) falls back
      */
-    boolean conv3x3s2(NativeContext ctx, MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias,
+    boolean conv3x3s2(MemorySegment out, MemorySegment in, MemorySegment filter, MemorySegment bias,
                       long n, long h, long w, long cin, long cout, boolean gelu, boolean capturing) {
-        return run(ctx, CudnnConv.Op.CONV3X3S2, out, in, weight, bias, n, h, w, cin, cout, gelu, capturing);
+        return run(CudnnConv.Op.CONV3X3S2, out, in, filter, bias, n, h, w, cin, cout, gelu, capturing);
     }
 
     /**
-     * Enqueues out (N, 2H, 2W, Cout) = convTranspose2x2s2(in (N, H, W, Cin), weight (Cin, Cout,
-     * 2, 2)) + bias (Cout) through cuDNN, or returns false as {@link #conv3x3s2} does.
+     * Enqueues out (N, 2H, 2W, Cout) = convTranspose2x2s2(in (N, H, W, Cin), the weight (Cin,
+     * Cout, 2, 2) as {@code filter} (Cin, 2, 2, Cout)) + bias (Cout) through cuDNN, or returns
+     * false as {@link #conv3x3s2} does.
      */
-    boolean convTranspose2x2(NativeContext ctx, MemorySegment out, MemorySegment in, MemorySegment weight,
-                             MemorySegment bias, long n, long h, long w, long cin, long cout, boolean capturing) {
-        return run(ctx, CudnnConv.Op.CONV_TRANSPOSE2X2, out, in, weight, bias, n, h, w, cin, cout, false, capturing);
+    boolean convTranspose2x2(MemorySegment out, MemorySegment in, MemorySegment filter, MemorySegment bias, long n,
+                             long h, long w, long cin, long cout, boolean capturing) {
+        return run(CudnnConv.Op.CONV_TRANSPOSE2X2, out, in, filter, bias, n, h, w, cin, cout, false, capturing);
     }
 
-    private boolean run(NativeContext ctx, CudnnConv.Op op, MemorySegment out, MemorySegment in, MemorySegment weight,
-                        MemorySegment bias, long n, long h, long w, long cin, long cout, boolean gelu, boolean capturing) {
+    private boolean run(CudnnConv.Op op, MemorySegment out, MemorySegment in, MemorySegment filter, MemorySegment bias,
+                        long n, long h, long w, long cin, long cout, boolean gelu, boolean capturing) {
         if (bias.equals(MemorySegment.NULL)) return false;  // the graph has a bias input; these convs always have one
         CudnnConv.Key key = new CudnnConv.Key(op, n, h, w, cin, cout, gelu, alignment(in), alignment(out), 16,
                 alignment(bias));
         if (refused.contains(key)) return false;
         CudnnConv plan = plans.get(key);
-        DeviceBuffer filter = filters.get(weight.address());
-        if (plan == null || filter == null) {
+        if (plan == null) {
             if (capturing) return false;
             try {
                 plan = plans.computeIfAbsent(key, k -> new CudnnConv(handle, k, precision));
@@ -139,29 +135,9 @@ final class Cudnn implements AutoCloseable {
                         + "; libxcit_cuda's kernel runs it");
                 return false;
             }
-            if (filter == null) filter = channelLast(ctx, op, weight, cin, cout);
         }
-        plan.execute(in, filter.address(), bias, out);
+        plan.execute(in, filter, bias, out);
         return true;
-    }
-
-    /**
-     * The weight relaid out channel-last by libxcit_cuda's batched transpose: (Cout, Cin, 9) ->
-     * (Cout, 9, Cin) for the conv, (Cin, Cout, 4) -> (Cin, 4, Cout) for the transposed conv.
-     */
-    private DeviceBuffer channelLast(NativeContext ctx, CudnnConv.Op op, MemorySegment weight, long cin, long cout) {
-        long taps = (long) op.kernel * op.kernel;
-        DeviceBuffer b = DeviceBuffer.allocate(cout * cin * taps * precision.storageBytes());
-        // The weight's two leading dims: (Cout, Cin) for the conv, (Cin, Cout) for the transposed conv.
-        boolean forward = op == CudnnConv.Op.CONV3X3S2;
-        try {
-            Ops.call(ctx, "transpose", precision, b.address(), weight, forward ? cout : cin, forward ? cin : cout, taps);
-        } catch (RuntimeException e) {
-            b.close();
-            throw e;
-        }
-        filters.put(weight.address(), b);  // only once it holds the relaid-out filter
-        return b;
     }
 
     private static String describe(CudnnConv.Key k) {
@@ -180,15 +156,13 @@ final class Cudnn implements AutoCloseable {
         return plans.size();
     }
 
-    /** Frees every plan, workspace and filter copy, then the handle; the stream must be idle. Idempotent. */
+    /** Frees every plan and workspace, then the handle; the stream must be idle. Idempotent. */
     @Override
     public void close() {
         if (closed) return;
         closed = true;
         for (CudnnConv p : plans.values()) p.close();
         plans.clear();
-        for (DeviceBuffer b : filters.values()) b.close();
-        filters.clear();
         cudnnDestroy(handle);
     }
 }

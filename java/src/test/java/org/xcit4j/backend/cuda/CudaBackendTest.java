@@ -42,6 +42,11 @@ class CudaBackendTest {
     /** Skipped only without a GPU and without the emulated device; the emulated one must work. */
     @BeforeEach
     void requireDevice() {
+        requireCudaDevice();
+    }
+
+    /** Skips without a GPU and without the emulated device; fails if the emulated one does not open. */
+    static void requireCudaDevice() {
         Cuda.Probe p = Cuda.probe();
         if (p.emulated()) assertTrue(p.available(), () -> "the emulated device does not open: " + p.reason());
         assumeTrue(p.available(), () -> "needs a CUDA device: " + p.reason());
@@ -182,7 +187,7 @@ class CudaBackendTest {
         assertTrue(rest <= 30, what + ": " + rest + " outside the XCA blocks");
     }
 
-    private static int launches(XcitConfig cfg, Precision p, int batch) {
+    static int launches(XcitConfig cfg, Precision p, int batch) {
         try (Xcit model = Xcit.random(cfg, 3); CudaBackend cuda = CudaBackend.open(p, true, null, note -> { });
              Session s = model.session(cuda, batch, 224, 224)) {
             assertTrue(cuda.usesCublasLt(), "the emulated device has cuBLASLt");
@@ -214,7 +219,7 @@ class CudaBackendTest {
         assertEquals(start, DeviceBuffer.liveBytes(), "device bytes in use after the backend closed");
     }
 
-    private static Tensor randomInput(Arena arena, int b, int h, int w, long seed) {
+    static Tensor randomInput(Arena arena, int b, int h, int w, long seed) {
         Tensor input = Tensor.allocate(arena, Shape.of(b, 3, h, w));
         SplittableRandom r = new SplittableRandom(seed);
         for (long i = 0; i < input.numel(); i++) input.set(i, (float) r.nextGaussian());

@@ -4,11 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
+import static org.xcit4j.backend.cuda.CudaBackendTest.randomInput;
 
 import java.lang.foreign.Arena;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.SplittableRandom;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -20,7 +20,6 @@ import org.xcit4j.backend.java.JavaBackend;
 import org.xcit4j.model.Session;
 import org.xcit4j.model.Xcit;
 import org.xcit4j.model.XcitConfig;
-import org.xcit4j.tensor.Shape;
 import org.xcit4j.tensor.Tensor;
 
 /**
@@ -34,9 +33,7 @@ class CudnnOptInTest {
 
     @BeforeEach
     void requireDevice() {
-        Cuda.Probe p = Cuda.probe();
-        if (p.emulated()) assertTrue(p.available(), () -> "the emulated device does not open: " + p.reason());
-        assumeTrue(p.available(), () -> "needs a CUDA device: " + p.reason());
+        CudaBackendTest.requireCudaDevice();
     }
 
     private static CudaBackend open(Precision p, boolean cudnn, List<String> notes) {
@@ -97,12 +94,5 @@ class CudnnOptInTest {
                 Approx.assertCloseToMax(p + " tokens", want.tokens(), got.tokens(), Approx.relToMax(p));
             }
         }
-    }
-
-    private static Tensor randomInput(Arena arena, int b, int h, int w, long seed) {
-        Tensor input = Tensor.allocate(arena, Shape.of(b, 3, h, w));
-        SplittableRandom r = new SplittableRandom(seed);
-        for (long i = 0; i < input.numel(); i++) input.set(i, (float) r.nextGaussian());
-        return input;
     }
 }
