@@ -7,9 +7,11 @@
 namespace {
 
 template <class T>
-__global__ void add_broadcast_kernel(T* x, const T* rows, int64_t n, int64_t per_image) {
-  for (int64_t i = xcit::grid_start(); i < n; i += xcit::grid_stride()) {
-    x[i] = xcit::from_float<T>(xcit::to_float(x[i]) + xcit::to_float(rows[i % per_image]));
+__global__ void add_broadcast_kernel(T* x, const T* rows, int64_t images, int64_t per_image) {
+  for (int64_t b = xcit::outer_start(); b < images; b += xcit::outer_stride()) {
+    for (int64_t j = xcit::grid_start(); j < per_image; j += xcit::grid_stride()) {
+      x[b * per_image + j] = xcit::from_float<T>(xcit::to_float(x[b * per_image + j]) + xcit::to_float(rows[j]));
+    }
   }
 }
 
@@ -22,13 +24,12 @@ xcit_status add_broadcast_entry(const char* op, xcit_ctx* ctx, S* x, const S* ro
       (st = xcit_check_matrix(ctx, op, images, per_image)) != XCIT_OK) {
     return st;
   }
-  const int64_t n = images * per_image;
-  if (n == 0) return XCIT_OK;
+  if (images == 0 || per_image == 0) return XCIT_OK;
   return xcit_cuda_launched(
       ctx, op,
-      xcit_launch(add_broadcast_kernel<T>, xcit::elementwise_grid(n),
+      xcit_launch(add_broadcast_kernel<T>, xcit::outer_inner_grid(images, per_image),
                   dim3(xcit::kElementwiseThreads), 0, xcit_cuda_stream(ctx),
-                  reinterpret_cast<T*>(x), reinterpret_cast<const T*>(rows), n, per_image));
+                  reinterpret_cast<T*>(x), reinterpret_cast<const T*>(rows), images, per_image));
 }
 
 }  // namespace

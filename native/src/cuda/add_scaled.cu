@@ -8,10 +8,13 @@
 namespace {
 
 template <class T>
-__global__ void add_scaled_kernel(T* x, const T* y, const T* scale, int64_t n, int64_t cols) {
-  for (int64_t i = xcit::grid_start(); i < n; i += xcit::grid_stride()) {
-    const float s = scale != nullptr ? xcit::to_float(scale[i % cols]) : 1.0f;
-    x[i] = xcit::from_float<T>(xcit::to_float(x[i]) + s * xcit::to_float(y[i]));
+__global__ void add_scaled_kernel(T* x, const T* y, const T* scale, int64_t rows, int64_t cols) {
+  for (int64_t r = xcit::outer_start(); r < rows; r += xcit::outer_stride()) {
+    for (int64_t c = xcit::grid_start(); c < cols; c += xcit::grid_stride()) {
+      const int64_t i = r * cols + c;
+      const float s = scale != nullptr ? xcit::to_float(scale[c]) : 1.0f;
+      x[i] = xcit::from_float<T>(xcit::to_float(x[i]) + s * xcit::to_float(y[i]));
+    }
   }
 }
 
@@ -24,13 +27,13 @@ xcit_status add_scaled_entry(const char* op, xcit_ctx* ctx, S* x, const S* y, co
       (st = xcit_check_matrix(ctx, op, rows, cols)) != XCIT_OK) {
     return st;
   }
-  const int64_t n = rows * cols;
-  if (n == 0) return XCIT_OK;
+  if (rows == 0 || cols == 0) return XCIT_OK;
   return xcit_cuda_launched(
       ctx, op,
-      xcit_launch(add_scaled_kernel<T>, xcit::elementwise_grid(n), dim3(xcit::kElementwiseThreads),
-                  0, xcit_cuda_stream(ctx), reinterpret_cast<T*>(x),
-                  reinterpret_cast<const T*>(y), reinterpret_cast<const T*>(scale), n, cols));
+      xcit_launch(add_scaled_kernel<T>, xcit::outer_inner_grid(rows, cols),
+                  dim3(xcit::kElementwiseThreads), 0, xcit_cuda_stream(ctx),
+                  reinterpret_cast<T*>(x), reinterpret_cast<const T*>(y),
+                  reinterpret_cast<const T*>(scale), rows, cols));
 }
 
 }  // namespace

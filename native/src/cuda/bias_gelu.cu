@@ -9,10 +9,12 @@
 namespace {
 
 template <class T>
-__global__ void bias_gelu_kernel(T* x, const T* bias, int64_t n, int64_t cols) {
-  for (int64_t i = xcit::grid_start(); i < n; i += xcit::grid_stride()) {
-    const float b = bias != nullptr ? xcit::to_float(bias[i % cols]) : 0.0f;
-    x[i] = xcit::from_float<T>(xcit::gelu(xcit::to_float(x[i]) + b));
+__global__ void bias_gelu_kernel(T* x, const T* bias, int64_t rows, int64_t cols) {
+  for (int64_t r = xcit::outer_start(); r < rows; r += xcit::outer_stride()) {
+    for (int64_t c = xcit::grid_start(); c < cols; c += xcit::grid_stride()) {
+      const float b = bias != nullptr ? xcit::to_float(bias[c]) : 0.0f;
+      x[r * cols + c] = xcit::from_float<T>(xcit::gelu(xcit::to_float(x[r * cols + c]) + b));
+    }
   }
 }
 
@@ -24,13 +26,12 @@ xcit_status bias_gelu_entry(const char* op, xcit_ctx* ctx, S* x, const S* bias, 
       (st = xcit_check_matrix(ctx, op, rows, cols)) != XCIT_OK) {
     return st;
   }
-  const int64_t n = rows * cols;
-  if (n == 0) return XCIT_OK;
+  if (rows == 0 || cols == 0) return XCIT_OK;
   return xcit_cuda_launched(
       ctx, op,
-      xcit_launch(bias_gelu_kernel<T>, xcit::elementwise_grid(n), dim3(xcit::kElementwiseThreads),
-                  0, xcit_cuda_stream(ctx), reinterpret_cast<T*>(x),
-                  reinterpret_cast<const T*>(bias), n, cols));
+      xcit_launch(bias_gelu_kernel<T>, xcit::outer_inner_grid(rows, cols),
+                  dim3(xcit::kElementwiseThreads), 0, xcit_cuda_stream(ctx),
+                  reinterpret_cast<T*>(x), reinterpret_cast<const T*>(bias), rows, cols));
 }
 
 }  // namespace

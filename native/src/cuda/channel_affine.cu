@@ -7,12 +7,14 @@
 namespace {
 
 template <class T>
-__global__ void channel_affine_kernel(T* x, const T* scale, const T* shift, int64_t n,
+__global__ void channel_affine_kernel(T* x, const T* scale, const T* shift, int64_t rows,
                                       int64_t cols) {
-  for (int64_t i = xcit::grid_start(); i < n; i += xcit::grid_stride()) {
-    const int64_t c = i % cols;
-    x[i] = xcit::from_float<T>(
-        fmaf(xcit::to_float(x[i]), xcit::to_float(scale[c]), xcit::to_float(shift[c])));
+  for (int64_t r = xcit::outer_start(); r < rows; r += xcit::outer_stride()) {
+    for (int64_t c = xcit::grid_start(); c < cols; c += xcit::grid_stride()) {
+      const int64_t i = r * cols + c;
+      x[i] = xcit::from_float<T>(
+          fmaf(xcit::to_float(x[i]), xcit::to_float(scale[c]), xcit::to_float(shift[c])));
+    }
   }
 }
 
@@ -26,14 +28,13 @@ xcit_status channel_affine_entry(const char* op, xcit_ctx* ctx, S* x, const S* s
       (st = xcit_check_matrix(ctx, op, rows, cols)) != XCIT_OK) {
     return st;
   }
-  const int64_t n = rows * cols;
-  if (n == 0) return XCIT_OK;
+  if (rows == 0 || cols == 0) return XCIT_OK;
   return xcit_cuda_launched(
       ctx, op,
-      xcit_launch(channel_affine_kernel<T>, xcit::elementwise_grid(n),
+      xcit_launch(channel_affine_kernel<T>, xcit::outer_inner_grid(rows, cols),
                   dim3(xcit::kElementwiseThreads), 0, xcit_cuda_stream(ctx),
                   reinterpret_cast<T*>(x), reinterpret_cast<const T*>(scale),
-                  reinterpret_cast<const T*>(shift), n, cols));
+                  reinterpret_cast<const T*>(shift), rows, cols));
 }
 
 }  // namespace

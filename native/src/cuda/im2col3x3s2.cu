@@ -30,24 +30,6 @@ struct Geometry {
   xcit::FastDivmod by_oh;    // b * oh + oy -> (b, oy)
 };
 
-// W elements from p to q (W = 1: one element; else kVec<T>, 16 bytes), or zeros.
-template <class T, int W>
-__device__ __forceinline__ void copy_unit(T* q, const T* p) {
-  if constexpr (W == 1) {
-    *q = *p;
-  } else {
-    xcit::copy_16(q, p);
-  }
-}
-template <class T, int W>
-__device__ __forceinline__ void zero_unit(T* q) {
-  if constexpr (W == 1) {
-    *q = T{};
-  } else {
-    xcit::zero_16(q);
-  }
-}
-
 // Rows of out for pixels [first, first + pixels), `block_pixels` per logical block.
 template <class T, int W>
 __global__ void im2col3x3s2_kernel(T* out, const T* in, Geometry g, int64_t first, int64_t pixels,
@@ -69,9 +51,9 @@ __global__ void im2col3x3s2_kernel(T* out, const T* in, Geometry g, int64_t firs
       const int64_t ix = 2 * static_cast<int64_t>(ox) - 1 + tap % 3;
       T* dst = out + r * row_elems + static_cast<int64_t>(unit) * W;
       if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) {
-        zero_unit<T, W>(dst);
+        xcit::zero_n<T, W>(dst);
       } else {
-        copy_unit<T, W>(dst, in + ((b * g.h + iy) * g.w + ix) * g.cin + static_cast<int64_t>(run) * W);
+        xcit::copy_n<T, W>(dst, in + ((b * g.h + iy) * g.w + ix) * g.cin + static_cast<int64_t>(run) * W);
       }
     }
   }

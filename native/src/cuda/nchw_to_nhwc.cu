@@ -1,6 +1,8 @@
 // The staged fp32 input image (B, C, H, W) to a channel-last activation (B, H, W, C) in
-// the session's storage type, in one pass (xcit_cuda.h). One thread per output element:
-// writes are coalesced, reads stride by H*W, which for C = 3 touches three rows at once.
+// the session's storage type, in one pass (xcit_cuda.h). One thread per pixel, over an
+// (image, pixel) grid (no index divided): it reads the pixel's C values from C planes
+// (coalesced across a warp per plane) and writes them contiguously (a warp's C x 32 values
+// are one contiguous run).
 #include "cuda/cuda_check.h"
 #include "cuda/elementwise.h"
 #include "xcit/xcit_cuda.h"
@@ -8,13 +10,14 @@
 namespace {
 
 template <class T>
-__global__ void nchw_to_nhwc_kernel(T* out, const float* in, int64_t n, int64_t channels,
+__global__ void nchw_to_nhwc_kernel(T* out, const float* in, int64_t batch, int64_t channels,
                                     int64_t pixels) {
-  for (int64_t i = xcit::grid_start(); i < n; i += xcit::grid_stride()) {
-    const int64_t c = i % channels;
-    const int64_t p = (i / channels) % pixels;
-    const int64_t b = i / (channels * pixels);
-    out[i] = xcit::from_float<T>(in[(b * channels + c) * pixels + p]);
+  for (int64_t b = xcit::outer_start(); b < batch; b += xcit::outer_stride()) {
+    for (int64_t p = xcit::grid_start(); p < pixels; p += xcit::grid_stride()) {
+      for (int64_t c = 0; c < channels; ++c) {
+        out[(b * pixels + p) * channels + c] = xcit::from_float<T>(in[(b * channels + c) * pixels + p]);
+      }
+    }
   }
 }
 
@@ -30,13 +33,12 @@ xcit_status nchw_to_nhwc_entry(const char* op, xcit_ctx* ctx, S* out, const floa
       (st = xcit_check_matrix(ctx, op, batch * channels, height * width)) != XCIT_OK) {
     return st;
   }
-  const int64_t n = batch * channels * height * width;
-  if (n == 0) return XCIT_OK;
+  if (batch == 0 || channels == 0 || height * width == 0) return XCIT_OK;
   return xcit_cuda_launched(
       ctx, op,
-      xcit_launch(nchw_to_nhwc_kernel<T>, xcit::elementwise_grid(n),
+      xcit_launch(nchw_to_nhwc_kernel<T>, xcit::outer_inner_grid(batch, height * width),
                   dim3(xcit::kElementwiseThreads), 0, xcit_cuda_stream(ctx),
-                  reinterpret_cast<T*>(out), in, n, channels, height * width));
+                  reinterpret_cast<T*>(out), in, batch, channels, height * width));
 }
 
 }  // namespace

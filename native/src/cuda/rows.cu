@@ -15,14 +15,15 @@ struct RowCopy {
   int64_t dst_stride, dst_row;
 };
 
+// Both over an (image, element of the image) grid: no index divided.
 template <class T>
 __global__ void copy_rows_kernel(T* dst, const T* src, RowCopy p) {
   const int64_t per_image = p.count * p.cols;
-  const int64_t n = p.images * per_image;
-  for (int64_t i = xcit::grid_start(); i < n; i += xcit::grid_stride()) {
-    const int64_t b = i / per_image, within = i % per_image;
-    dst[b * p.dst_stride + p.dst_row * p.cols + within] =
-        src[b * p.src_stride + p.src_row * p.cols + within];
+  for (int64_t b = xcit::outer_start(); b < p.images; b += xcit::outer_stride()) {
+    for (int64_t within = xcit::grid_start(); within < per_image; within += xcit::grid_stride()) {
+      dst[b * p.dst_stride + p.dst_row * p.cols + within] =
+          src[b * p.src_stride + p.src_row * p.cols + within];
+    }
   }
 }
 
@@ -31,17 +32,16 @@ template <class T>
 __global__ void prepend_row_kernel(T* out, const T* first, const T* in, int64_t batch, int64_t tokens,
                                    int64_t cols) {
   const int64_t per_image = (tokens + 1) * cols;
-  const int64_t n = batch * per_image;
-  for (int64_t i = xcit::grid_start(); i < n; i += xcit::grid_stride()) {
-    const int64_t b = i / per_image, within = i % per_image;
-    out[i] = within < cols ? first[within] : in[b * tokens * cols + within - cols];
+  for (int64_t b = xcit::outer_start(); b < batch; b += xcit::outer_stride()) {
+    for (int64_t within = xcit::grid_start(); within < per_image; within += xcit::grid_stride()) {
+      out[b * per_image + within] = within < cols ? first[within] : in[b * tokens * cols + within - cols];
+    }
   }
 }
 
 template <class T>
 cudaError_t copy_rows_launch(cudaStream_t stream, T* dst, const T* src, const RowCopy& p) {
-  const int64_t n = p.images * p.count * p.cols;
-  return xcit_launch(copy_rows_kernel<T>, xcit::elementwise_grid(n),
+  return xcit_launch(copy_rows_kernel<T>, xcit::outer_inner_grid(p.images, p.count * p.cols),
                      dim3(xcit::kElementwiseThreads), 0, stream, dst, src, p);
 }
 
@@ -94,10 +94,10 @@ xcit_status prepend(const char* op, xcit_ctx* ctx, S* out, const S* first, const
     return st;
   }
   if (batch == 0 || cols == 0) return XCIT_OK;
-  const int64_t n = batch * (tokens + 1) * cols;
   return xcit_cuda_launched(
       ctx, op,
-      xcit_launch(prepend_row_kernel<T>, xcit::elementwise_grid(n), dim3(xcit::kElementwiseThreads), 0,
+      xcit_launch(prepend_row_kernel<T>, xcit::outer_inner_grid(batch, (tokens + 1) * cols),
+                  dim3(xcit::kElementwiseThreads), 0,
                   xcit_cuda_stream(ctx), reinterpret_cast<T*>(out), reinterpret_cast<const T*>(first),
                   reinterpret_cast<const T*>(in), batch, tokens, cols));
 }

@@ -1,7 +1,7 @@
 // 16-byte vector loads and stores for the memory-bound kernels (layernorm.cu, lpi.cu,
-// class_attention_folded.cu): one 128-bit access moves kVec<T> = 16 / sizeof(T) consecutive
-// elements (8 fp16/bf16, 4 fp32), an eighth or a quarter of the instructions of scalar
-// code for the same bytes.
+// class_attention_folded.cu) and the staging copies (im2col3x3s2.cu, xca.cu): one 128-bit
+// access moves kVec<T> = 16 / sizeof(T) consecutive elements (8 fp16/bf16, 4 fp32), an
+// eighth or a quarter of the instructions of scalar code for the same bytes.
 //
 // The alignment rule: a vector access at p needs p 16-byte aligned (a device faults with
 // "misaligned address" otherwise; the emulator fails the launch). A row-major (rows, cols)
@@ -106,6 +106,28 @@ __device__ __forceinline__ void store_n(T* p, const float (&v)[W]) {
   } else {
     static_assert(W == kVec<T>, "a vector access moves 16 bytes");
     store_vec(p, v);
+  }
+}
+
+// W consecutive elements from p to q as they are (W = 1 or kVec<T>: both 16-byte aligned),
+// or W zeros at q: the staging copies of im2col3x3s2.cu and xca.cu.
+template <class T, int W>
+__device__ __forceinline__ void copy_n(T* q, const T* p) {
+  if constexpr (W == 1) {
+    *q = *p;
+  } else {
+    static_assert(W == kVec<T>, "a vector access moves 16 bytes");
+    copy_16(q, p);
+  }
+}
+
+template <class T, int W>
+__device__ __forceinline__ void zero_n(T* q) {
+  if constexpr (W == 1) {
+    *q = from_float<T>(0.0f);
+  } else {
+    static_assert(W == kVec<T>, "a vector access moves 16 bytes");
+    zero_16(q);
   }
 }
 

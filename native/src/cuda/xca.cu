@@ -23,8 +23,10 @@
 // and where the thresholds come from: docs/gpu-performance.md. Both logical grids fold into
 // the launch limits (grid.h); offsets are int64.
 #include "cuda/cuda_check.h"
+#include "cuda/fast_divmod.h"
 #include "cuda/grid.h"
 #include "cuda/mma_tile.h"
+#include "cuda/vec.h"
 #include "cuda/xca_softmax.h"
 #include "xcit/xcit_cuda.h"
 
@@ -85,6 +87,24 @@ struct Smem {
   }
 };
 
+// A head's feature geometry, fixed per launch. Staging moves units of W elements: W =
+// kVec<T> (16 bytes) where d is a multiple of it and qkv and out are 16-byte aligned (the
+// zoo's d = 32, 48, 64 in a session), else W = 1. Row and unit of a staged element come
+// from FastDivmod, not the GPU's slow integer division (fast_divmod.h): a 32-bit '/' and
+// '%' by a runtime d cost ~20 instructions, per 2-byte element before.
+struct Head {
+  int d, dp;                // features, and d rounded up to the 16 x 16 tiles
+  xcit::FastDivmod by_dp;   // element of a dp x dp tile -> (row, column)
+  xcit::FastDivmod by_in;   // unit of a staged chunk -> (token, unit): dp / W units a row
+  xcit::FastDivmod by_out;  // unit of an output chunk -> (token, unit): d / W units a row
+};
+
+template <int W>
+Head head_geometry(int d) {
+  const int dp = static_cast<int>(xcit::ceil_div(d, kTile) * kTile);
+  return Head{d, dp, xcit::FastDivmod(dp), xcit::FastDivmod(dp / W), xcit::FastDivmod(d / W)};
+}
+
 // Slot layout of the split route: G (d*d), |q|^2 (d), |k|^2 (d).
 __host__ __device__ inline int64_t slot_floats(int64_t d) { return d * d + 2 * d; }
 
@@ -99,14 +119,19 @@ inline bool fused_route(int64_t batch, int64_t tokens, int64_t heads) {
 
 // Rows t0 .. t0 + kChunk - 1 of one head's d features (src: the head's features in token 0,
 // rows `stride` apart) into dst (kChunk x dp, rows kLd apart), zero past `end` and past d:
-// the padding the 16 x 16 tiles multiply by contributes nothing. Every thread calls it.
-template <class T>
-__device__ void stage(T* dst, const T* src, int64_t t0, int64_t end, int64_t stride, int d, int dp) {
+// the padding the 16 x 16 tiles multiply by contributes nothing. W elements at a time (a
+// unit never straddles d: W divides d). Every thread calls it.
+template <class T, int W>
+__device__ void stage(T* dst, const T* src, int64_t t0, int64_t end, int64_t stride, const Head& h) {
   constexpr int kChunk = Smem<T>::kChunk;
-  const T zero = xcit::from_float<T>(0.0f);
-  for (int e = threadIdx.x; e < kChunk * dp; e += kThreads) {
-    const int t = e / dp, i = e % dp;
-    dst[t * kLd + i] = t0 + t < end && i < d ? src[(t0 + t) * stride + i] : zero;
+  const int units = kChunk * static_cast<int>(h.by_in.divisor);
+  for (int e = threadIdx.x; e < units; e += kThreads) {
+    uint32_t ut, uu;
+    h.by_in.divmod(static_cast<uint32_t>(e), ut, uu);
+    const int t = static_cast<int>(ut), i = static_cast<int>(uu) * W;
+    T* q = dst + t * kLd + i;
+    if (t0 + t < end && i < h.d) xcit::copy_n<T, W>(q, src + (t0 + t) * stride + i);
+    else xcit::zero_n<T, W>(q);
   }
 }
 
@@ -114,16 +139,16 @@ __device__ void stage(T* dst, const T* src, int64_t t0, int64_t end, int64_t str
 // further), rows 3C apart. Warp w accumulates the 16 x 16 tiles w and w + 8 of the dp x dp
 // G (dp = d rounded up to 16; zero padding contributes nothing); threads < 2d sum |q_tid|^2
 // (tid < d) or |k_(tid-d)|^2 into `norm`. Every thread calls it.
-template <class T>
+template <class T, int W>
 __device__ void gram_pass(const Smem<T>& sm, xcit::WarpTile<T> (&acc)[2], float& norm, const T* qk,
-                          int64_t begin, int64_t end, int64_t c, int d, int dp) {
+                          int64_t begin, int64_t end, int64_t c, const Head& h) {
   constexpr int kChunk = Smem<T>::kChunk;
-  const int tid = threadIdx.x, warp = tid / 32, nt = dp / kTile;
+  const int tid = threadIdx.x, warp = tid / 32, nt = h.dp / kTile, d = h.d;
   T* qs = sm.q();
   T* ks = sm.k();
   for (int64_t t0 = begin; t0 < end; t0 += kChunk) {
-    stage<T>(qs, qk, t0, end, 3 * c, d, dp);
-    stage<T>(ks, qk + c, t0, end, 3 * c, d, dp);
+    stage<T, W>(qs, qk, t0, end, 3 * c, h);
+    stage<T, W>(ks, qk + c, t0, end, 3 * c, h);
     __syncthreads();
     for (int s = 0; s < 2; ++s) {
       const int tile = warp + kWarps * s;
@@ -160,11 +185,14 @@ __device__ void store_gram(const Smem<T>& sm, const xcit::WarpTile<T> (&acc)[2],
 // From G and the norms in shared memory (barrier before): A into sm.attn(), zero outside
 // d x d (the padded rows and columns must contribute nothing to the apply).
 template <class T>
-__device__ void attention(const Smem<T>& sm, int d, int dp, float tau) {
+__device__ void attention(const Smem<T>& sm, const Head& h, float tau) {
+  const int d = h.d, dp = h.dp;
   xcit::xca_softmax_rows(sm.g(), kLdF, sm.norms(), d, tau);
   __syncthreads();
   for (int e = threadIdx.x; e < dp * dp; e += kThreads) {
-    const int i = e / dp, j = e % dp;
+    uint32_t ui, uj;
+    h.by_dp.divmod(static_cast<uint32_t>(e), ui, uj);
+    const int i = static_cast<int>(ui), j = static_cast<int>(uj);
     const float a = i < d && j < d ? sm.g()[i * kLdF + j] : 0.0f;
     if constexpr (Smem<T>::kTensor) {
       reinterpret_cast<T*>(sm.base + Smem<T>::kSecond)[i * kLd + j] = xcit::from_float<T>(a);
@@ -177,15 +205,15 @@ __device__ void attention(const Smem<T>& sm, int d, int dp, float tau) {
 
 // out rows [begin, end) of one head = V A^T: v and out point at the head's features in
 // token 0, rows 3C and C apart. Warps take the (token tile, feature tile) pairs in turn.
-template <class T>
+template <class T, int W>
 __device__ void apply_pass(const Smem<T>& sm, T* out, const T* v, int64_t begin, int64_t end, int64_t c,
-                           int d, int dp) {
+                           const Head& h) {
   constexpr int kChunk = Smem<T>::kChunk, kLdA = Smem<T>::kAttnLd;
-  const int tid = threadIdx.x, warp = tid / 32, nt = dp / kTile;
+  const int tid = threadIdx.x, warp = tid / 32, nt = h.dp / kTile;
   T* vs = sm.v();
   float* os = sm.out_tile();
   for (int64_t t0 = begin; t0 < end; t0 += kChunk) {
-    stage<T>(vs, v, t0, end, 3 * c, d, dp);
+    stage<T, W>(vs, v, t0, end, 3 * c, h);
     __syncthreads();
     for (int tile = warp; tile < (kChunk / kTile) * nt; tile += kWarps) {
       const int r = tile / nt, ci = tile % nt;
@@ -199,45 +227,49 @@ __device__ void apply_pass(const Smem<T>& sm, T* out, const T* v, int64_t begin,
       acc.store(os + r * kTile * kLdF + ci * kTile, kLdF);
     }
     __syncthreads();
-    for (int e = tid; e < kChunk * d; e += kThreads) {
-      const int t = e / d, i = e % d;
+    const int units = kChunk * static_cast<int>(h.by_out.divisor);
+    for (int e = tid; e < units; e += kThreads) {
+      uint32_t ut, uu;
+      h.by_out.divmod(static_cast<uint32_t>(e), ut, uu);
+      const int t = static_cast<int>(ut), i = static_cast<int>(uu) * W;
       if (t0 + t >= end) break;  // e grows with t
-      out[(t0 + t) * c + i] = xcit::from_float<T>(os[t * kLdF + i]);
+      float o[W];
+      for (int k = 0; k < W; ++k) o[k] = os[t * kLdF + i + k];
+      xcit::store_n<T, W>(out + (t0 + t) * c + i, o);
     }
     // No barrier: the next chunk's staging writes vs only, and os is rewritten after the
     // barrier that follows it, which every thread reaches after its stores above.
   }
 }
 
-template <class T, bool Folded>
+template <class T, bool Folded, int W>
 __global__ void __launch_bounds__(kThreads)
     xca_fused_kernel(T* out, const T* qkv, const T* temperature, int64_t batch, int64_t tokens, int64_t c,
-                     int64_t heads, int d) {
+                     int64_t heads, Head h) {
   __align__(32) __shared__ unsigned char smem[Smem<T>::kBytes];
   const Smem<T> sm{smem};
-  const int dp = static_cast<int>(xcit::ceil_div(d, kTile) * kTile);
   xcit::for_each_block<Folded>(heads, batch, 1, [&](int64_t head, int64_t b, int64_t) {
-    const T* qk = qkv + b * tokens * 3 * c + head * d;
+    const T* qk = qkv + b * tokens * 3 * c + head * h.d;
     xcit::WarpTile<T> acc[2];
     acc[0].zero();
     acc[1].zero();
     float norm = 0.0f;
-    gram_pass(sm, acc, norm, qk, 0, tokens, c, d, dp);
-    store_gram(sm, acc, dp);
-    if (static_cast<int>(threadIdx.x) < 2 * d) sm.norms()[threadIdx.x] = sqrtf(norm);
+    gram_pass<T, W>(sm, acc, norm, qk, 0, tokens, c, h);
+    store_gram(sm, acc, h.dp);
+    if (static_cast<int>(threadIdx.x) < 2 * h.d) sm.norms()[threadIdx.x] = sqrtf(norm);
     __syncthreads();
-    attention(sm, d, dp, xcit::to_float(temperature[head]));
-    apply_pass(sm, out + b * tokens * c + head * d, qk + 2 * c, 0, tokens, c, d, dp);
+    attention(sm, h, xcit::to_float(temperature[head]));
+    apply_pass<T, W>(sm, out + b * tokens * c + head * h.d, qk + 2 * c, 0, tokens, c, h);
   });
 }
 
-template <class T, bool Folded>
+template <class T, bool Folded, int W>
 __global__ void __launch_bounds__(kThreads)
     xca_gram_kernel(float* workspace, const T* qkv, int64_t batch, int64_t tokens, int64_t c, int64_t heads,
-                    int d, int64_t splits, int64_t per_split) {
+                    Head h, int64_t splits, int64_t per_split) {
   __align__(32) __shared__ unsigned char smem[Smem<T>::kBytes];
   const Smem<T> sm{smem};
-  const int dp = static_cast<int>(xcit::ceil_div(d, kTile) * kTile);
+  const int d = h.d;
   xcit::for_each_block<Folded>(splits, heads, batch, [&](int64_t split, int64_t head, int64_t b) {
     const int64_t begin = split * per_split;
     const int64_t end = begin + per_split < tokens ? begin + per_split : tokens;
@@ -245,8 +277,8 @@ __global__ void __launch_bounds__(kThreads)
     acc[0].zero();
     acc[1].zero();
     float norm = 0.0f;
-    gram_pass(sm, acc, norm, qkv + b * tokens * 3 * c + head * d, begin, end, c, d, dp);
-    store_gram(sm, acc, dp);
+    gram_pass<T, W>(sm, acc, norm, qkv + b * tokens * 3 * c + head * d, begin, end, c, h);
+    store_gram(sm, acc, h.dp);
     __syncthreads();
     float* slot = workspace + ((b * heads + head) * splits + split) * slot_floats(d);
     for (int e = threadIdx.x; e < d * d; e += kThreads) slot[e] = sm.g()[(e / d) * kLdF + e % d];
@@ -254,20 +286,22 @@ __global__ void __launch_bounds__(kThreads)
   });
 }
 
-template <class T, bool Folded>
+template <class T, bool Folded, int W>
 __global__ void __launch_bounds__(kThreads)
     xca_apply_kernel(T* out, const float* workspace, const T* qkv, const T* temperature, int64_t batch,
-                     int64_t tokens, int64_t c, int64_t heads, int d, int splits) {
+                     int64_t tokens, int64_t c, int64_t heads, Head h, int splits) {
   __align__(32) __shared__ unsigned char smem[Smem<T>::kBytes];
   const Smem<T> sm{smem};
-  const int dp = static_cast<int>(xcit::ceil_div(d, kTile) * kTile);
+  const int d = h.d, dp = h.dp;
   const int64_t stride = slot_floats(d);
   xcit::for_each_block<Folded>(xcit::ceil_div(tokens, kApplyTokens), heads, batch,
                                [&](int64_t tile, int64_t head, int64_t b) {
     // Sum the split slots in order 0, 1, ..., splits - 1 (deterministic); zero padding.
     const float* slots = workspace + (b * heads + head) * splits * stride;
     for (int e = threadIdx.x; e < dp * dp; e += kThreads) {
-      const int i = e / dp, j = e % dp;
+      uint32_t ui, uj;
+      h.by_dp.divmod(static_cast<uint32_t>(e), ui, uj);
+      const int i = static_cast<int>(ui), j = static_cast<int>(uj);
       float s = 0.0f;
       if (i < d && j < d) {
         for (int k = 0; k < splits; ++k) s += slots[k * stride + i * d + j];
@@ -280,11 +314,11 @@ __global__ void __launch_bounds__(kThreads)
       sm.norms()[threadIdx.x] = sqrtf(s);
     }
     __syncthreads();
-    attention(sm, d, dp, xcit::to_float(temperature[head]));
+    attention(sm, h, xcit::to_float(temperature[head]));
     const int64_t begin = tile * kApplyTokens;
     const int64_t end = begin + kApplyTokens < tokens ? begin + kApplyTokens : tokens;
     const int64_t head_offset = b * tokens * 3 * c + head * d;
-    apply_pass(sm, out + b * tokens * c + head * d, qkv + head_offset + 2 * c, begin, end, c, d, dp);
+    apply_pass<T, W>(sm, out + b * tokens * c + head * d, qkv + head_offset + 2 * c, begin, end, c, h);
   });
 }
 
@@ -297,6 +331,30 @@ xcit_status check_shape(xcit_ctx* ctx, const char* op, int64_t batch, int64_t to
   }
   if ((st = xcit_cuda_check_heads(ctx, op, channels, heads, kMaxHeadDim)) != XCIT_OK) return st;
   return XCIT_OK;
+}
+
+template <class T, int W>
+cudaError_t launch(cudaStream_t stream, T* o, float* ws, const T* q, const T* tau, int64_t batch,
+                   int64_t tokens, int64_t channels, int64_t heads, int d) {
+  const Head h = head_geometry<W>(d);
+  if (fused_route(batch, tokens, heads)) {
+    const xcit::LaunchGrid g = xcit::launch_grid(heads, batch);
+    return xcit_launch(g.folded ? xca_fused_kernel<T, true, W> : xca_fused_kernel<T, false, W>, g.dims,
+                       dim3(kThreads), 0, stream, o, q, tau, batch, tokens, channels, heads, h);
+  }
+  const int64_t splits = splits_for(tokens);
+  const int64_t per_split = xcit::ceil_div(tokens, splits);
+  const xcit::LaunchGrid gram = xcit::launch_grid(splits, heads, batch);
+  cudaError_t err = xcit_launch(gram.folded ? xca_gram_kernel<T, true, W> : xca_gram_kernel<T, false, W>,
+                                gram.dims, dim3(kThreads), 0, stream, ws, q, batch, tokens, channels,
+                                heads, h, splits, per_split);
+  const xcit::LaunchGrid apply = xcit::launch_grid(xcit::ceil_div(tokens, kApplyTokens), heads, batch);
+  if (err == cudaSuccess) {
+    err = xcit_launch(apply.folded ? xca_apply_kernel<T, true, W> : xca_apply_kernel<T, false, W>,
+                      apply.dims, dim3(kThreads), 0, stream, o, static_cast<const float*>(ws), q, tau,
+                      batch, tokens, channels, heads, h, static_cast<int>(splits));
+  }
+  return err;
 }
 
 template <class T, class S>
@@ -314,31 +372,16 @@ xcit_status xca_entry(const char* op, xcit_ctx* ctx, S* out, void* workspace, co
   }
   if (batch == 0 || tokens == 0) return XCIT_OK;
   const int d = static_cast<int>(channels / heads);
-  const cudaStream_t stream = xcit_cuda_stream(ctx);
   T* o = reinterpret_cast<T*>(out);
   const T* q = reinterpret_cast<const T*>(qkv);
   const T* tau = reinterpret_cast<const T*>(temperature);
-  if (fused_route(batch, tokens, heads)) {
-    const xcit::LaunchGrid g = xcit::launch_grid(heads, batch);
-    return xcit_cuda_launched(
-        ctx, op,
-        xcit_launch(g.folded ? xca_fused_kernel<T, true> : xca_fused_kernel<T, false>, g.dims,
-                    dim3(kThreads), 0, stream, o, q, tau, batch, tokens, channels, heads, d));
-  }
-  const int64_t splits = splits_for(tokens);
-  const int64_t per_split = xcit::ceil_div(tokens, splits);
-  float* ws = static_cast<float*>(workspace);
-  const xcit::LaunchGrid gram = xcit::launch_grid(splits, heads, batch);
-  cudaError_t err = xcit_launch(gram.folded ? xca_gram_kernel<T, true> : xca_gram_kernel<T, false>,
-                                gram.dims, dim3(kThreads), 0, stream, ws, q, batch, tokens,
-                                channels, heads, d, splits, per_split);
-  const xcit::LaunchGrid apply =
-      xcit::launch_grid(xcit::ceil_div(tokens, kApplyTokens), heads, batch);
-  if (err == cudaSuccess) {
-    err = xcit_launch(apply.folded ? xca_apply_kernel<T, true> : xca_apply_kernel<T, false>,
-                      apply.dims, dim3(kThreads), 0, stream, o, static_cast<const float*>(ws), q,
-                      tau, batch, tokens, channels, heads, d, static_cast<int>(splits));
-  }
+  // d a multiple of the unit and 16-byte aligned bases: every row and head starts aligned.
+  const cudaError_t err =
+      xcit::vector_rows<T>(d, {out, qkv})
+          ? launch<T, xcit::kVec<T>>(xcit_cuda_stream(ctx), o, static_cast<float*>(workspace), q, tau, batch,
+                                     tokens, channels, heads, d)
+          : launch<T, 1>(xcit_cuda_stream(ctx), o, static_cast<float*>(workspace), q, tau, batch, tokens,
+                         channels, heads, d);
   return xcit_cuda_launched(ctx, op, err);
 }
 

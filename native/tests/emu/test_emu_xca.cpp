@@ -45,19 +45,26 @@ std::vector<float> narrow(const std::vector<double>& v) {
   return f;
 }
 
+// Each shape from guard-offset buffers (element staging) and from 32-byte aligned ones
+// (16-byte units where d allows: xca.cu's Head).
 template <class T>
 struct Direct {
   static void run(int64_t b, int64_t n, int64_t c, int64_t heads) {
+    run(b, n, c, heads, Start::guard);
+    run(b, n, c, heads, Start::aligned);
+  }
+  static void run(int64_t b, int64_t n, int64_t c, int64_t heads, Start start) {
     Ctx ctx;
     const std::string shape = "xca B" + std::to_string(b) + " N" + std::to_string(n) + " C" +
-                              std::to_string(c) + " h" + std::to_string(heads);
-    Buffer<T> qkv(static_cast<size_t>(b * n * 3 * c)), tau(static_cast<size_t>(heads));
+                              std::to_string(c) + " h" + std::to_string(heads) +
+                              (start == Start::aligned ? " aligned" : "");
+    Buffer<T> qkv(static_cast<size_t>(b * n * 3 * c), start), tau(static_cast<size_t>(heads));
     qkv.fill_uniform(-1, 1);
     tau.fill_uniform(0.5f, 2.0f);
     int64_t bytes = -1;
     EXPECT_OK(ctx, xcit_cuda_xca_workspace_size(ctx, &bytes, b, n, c, heads));
     Buffer<float> workspace(static_cast<size_t>(bytes / 4) + 1);
-    Buffer<T> out(static_cast<size_t>(b * n * c));
+    Buffer<T> out(static_cast<size_t>(b * n * c), start);
     const auto qf = f32(qkv), tf = f32(tau);
     std::vector<float> want(out.n);
     EXPECT_OK(ctx, xcit_cpu_xca_f32(ctx, want.data(), qf.data(), tf.data(), b, n, c, heads));
@@ -186,9 +193,11 @@ int main() {
   // (B, N, C, heads): fused up to 512 tokens: d = 32, 48, 24, 64; N = 1, 7 (one partial
   // chunk), 70, 197 (several chunks, the last partial). Split beyond (B * heads < 256):
   // N = 513 (9 splits, d = 16), 600 (10 uneven splits, d = 48), 1100 (18 splits, d = 64).
+  // d = 18 and 36 are no multiple of a 16-byte unit (elements even from aligned buffers).
   const int64_t direct[][4] = {{1, 1, 32, 1},    {2, 7, 96, 2},    {1, 70, 48, 1},
                                {2, 70, 48, 2},   {2, 197, 128, 2}, {1, 513, 32, 2},
-                               {1, 600, 96, 2},  {1, 1100, 64, 1}};
+                               {1, 600, 96, 2},  {1, 1100, 64, 1}, {2, 70, 36, 2},
+                               {1, 520, 36, 1}};
   // Folded: C not a multiple of the 64-wide GEMM tile or the 16-column fold step (96),
   // N from 7 to 600 (two covariance slices).
   const int64_t folded[][4] = {{1, 7, 32, 1}, {2, 50, 96, 2}, {1, 600, 64, 2}};
