@@ -20,6 +20,8 @@
 #   --budget SECONDS bench and peer cases not started by then are skipped (default 280)
 #   --peers          timm eager (fp32, bf16 autocast) and torch.compile (bf16, CUDA graphs) on the
 #                    same GPU and weights for the bench cases (bench/peers/peers_cuda.py; torch + timm)
+#   --profile        within the budget: one forward of each PROFILE_CASES entry under Nsight Compute (ncu,
+#                    kernel durations only), then rows of its kernel time by kernel (top PROFILE_TOP)
 #   --sanitize       last, within the budget: compute-sanitizer's memcheck and racecheck on the C GPU
 #                    tests of the kernels with shared memory and workspaces (SANITIZE_CASES), a row each
 # Java: $JAVA_HOME if it holds a Java >= 25 runtime, else a JDK found as scripts/env.sh does.
@@ -58,6 +60,16 @@ BENCH_CASES=(
     "xcit_small_12_p8 4096x4096 1 fp32 120"
 )
 CTEST_TIMEOUT=120
+# --profile: MODEL SIZE BATCH PRECISION TIMEOUT_S. The bench command of the case with one run, under
+# ncu for its first PROFILE_LAUNCHES kernels; the table takes the eager forward of the session's
+# prepare (from the input's nchw_to_nhwc_kernel to the outputs' convert_kernel).
+PROFILE_CASES=(
+    "xcit_small_12_p16 224x224 256 bf16 240"
+    "xcit_small_12_p16 224x224 256 bf16+im2col 240"
+    "xcit_small_12_p16 224x224 1 fp32 120"
+)
+PROFILE_LAUNCHES=800
+PROFILE_TOP=12
 # --sanitize: TOOL TEST (a C GPU test of --tests), each under SANITIZE_TIMEOUT.
 SANITIZE_CASES=(
     "memcheck test_gpu_gemm"
@@ -156,6 +168,51 @@ sanitize_rows() { # LOG_DIR
     done
 }
 
+# ncu CSV (details page, --print-units base) -> the forward's kernel time, and the top kernels by time.
+profile_rows() { # LOG_DIR
+    local dir=$1 c base rc case why
+    for c in "${PROFILE_CASES[@]}"; do
+        set -- $c
+        base="$dir/profile/$(bench_name "$1" "$2" "$3" "$4")" case="profile $1 $2 b$3 $4"
+        rc=$(cat "$base.rc" 2>/dev/null || echo "")
+        if [ -z "$rc" ]; then
+            why=$(head -n 1 "$dir/profile/none" 2>/dev/null)
+            echo "| $case | not run | ${why:-time budget spent} | |"
+        elif [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+            echo "| $case | TIMEOUT | after $5 s | |"
+        elif [ "$rc" != 0 ] || [ ! -s "$base.csv" ]; then
+            why=$(grep -v '^\s*$' "$base.log" 2>/dev/null | grep -v '^WARNING' | tail -n 1 | cut -c1-160 | tr '|' '/')
+            echo "| $case | FAILED | rc=$rc: ${why:-no profile} | |"
+        else
+            awk -v c="$case" -v top="$PROFILE_TOP" -v most="$PROFILE_LAUNCHES" '
+                function short(s) { sub(/^void /, "", s); gsub(/\(anonymous namespace\)::|<unnamed>::|xcit::/, "", s); sub(/[<(].*/, "", s); return s }
+                function ns(v, u) { gsub(/[",]/, "", v); return v * (u ~ /^(ms|msecond)$/ ? 1e6 : u ~ /^(us|usecond)$/ ? 1e3 : u ~ /^(s|second)$/ ? 1e9 : 1) }
+                BEGIN { FS = "\",\"" }
+                /^"ID","/ { for (i = 1; i <= NF; i++) { h = $i; gsub(/"/, "", h); col[h] = i }; next }
+                !("Metric Name" in col) || $col["Metric Name"] != "gpu__time_duration.sum" { next }
+                {
+                    k = short($col["Kernel Name"])
+                    if (!started && k != "nchw_to_nhwc_kernel") next
+                    started = 1; t = ns($col["Metric Value"], $col["Metric Unit"])
+                    total += t; n++; sum[k] += t; count[k]++
+                    if (k == "convert_kernel") { whole = 1; exit }
+                }
+                END {
+                    if (!started) { printf "| %s | FAILED | no forward among the profiled kernels (no nchw_to_nhwc_kernel) | |\n", c; exit }
+                    printf "| %s | %s | one forward: %.3f ms of kernel time in %d kernels%s | |\n", c, whole ? "ok" : "FAILED",
+                        total / 1e6, n, whole ? "" : " before the profile ended (PROFILE_LAUNCHES " most " too few)"
+                    for (r = 1; r <= top; r++) {
+                        best = ""
+                        for (k in sum) if (!(k in shown) && (best == "" || sum[k] > sum[best])) best = k
+                        if (best == "") break
+                        shown[best] = 1
+                        printf "| %s: %s | ok | %.3f ms in %d (%.1f%%) | |\n", c, best, sum[best] / 1e6, count[best], 100 * sum[best] / total
+                    }
+                }' "$base.csv"
+        fi
+    done
+}
+
 summarize() { # LOG_DIR -> the table on stdout; returns 1 if any row is not ok
     local dir=$1 t
     {
@@ -175,6 +232,7 @@ summarize() { # LOG_DIR -> the table on stdout; returns 1 if any row is not ok
         done
         [ $found = 1 ] || echo "| C GPU tests | not run | $(cat "$dir/ctest.none" 2>/dev/null || echo "no logs") | |"
         [ -d "$dir/sanitize" ] && sanitize_rows "$dir"
+        [ -d "$dir/profile" ] && profile_rows "$dir"
         for p in $PRECISIONS; do
             selftest_rows "$p" "$dir/selftest/$p.log" "$(cat "$dir/selftest/$p.rc" 2>/dev/null || echo "")"
         done
@@ -200,7 +258,7 @@ summarize() { # LOG_DIR -> the table on stdout; returns 1 if any row is not ok
 # ---- options --------------------------------------------------------------------------------
 
 jar="$ROOT/cli/target/xcit.jar" app="" classpath="" packed="" pack="" tests="$ROOT/bindings/target/native-build" logs="" budget=280
-dry=0 peers=0 sanitize=0 only_summary=""
+dry=0 peers=0 sanitize=0 profile=0 only_summary=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --jar) jar=$2; shift 2 ;;
@@ -213,6 +271,7 @@ while [ $# -gt 0 ]; do
         --budget) budget=$2; shift 2 ;;
         --peers) peers=1; shift ;;
         --sanitize) sanitize=1; shift ;;
+        --profile) profile=1; shift ;;
         --dry-run) dry=1; shift ;;
         --summarize) only_summary=$2; shift 2 ;;
         -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -396,7 +455,35 @@ if [ $peers = 1 ]; then
     done
 fi
 
-# ---- 5. compute-sanitizer on the C GPU tests (optional) ------------------------------------
+# ---- 5. one forward per PROFILE_CASES entry under Nsight Compute (optional) ---------------------
+if [ $profile = 1 ]; then
+    ncu=$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -n 1)
+    [ $dry = 1 ] || mkdir -p "$logs/profile"
+    if [ -z "$ncu" ]; then
+        none="no ncu (Nsight Compute) on the PATH or in /usr/local/cuda*/bin"
+        if [ $dry = 1 ]; then echo "# profile: $none"; else echo "$none" > "$logs/profile/none"; fi
+    else
+        for c in "${PROFILE_CASES[@]}"; do
+            set -- $c
+            [ $dry = 0 ] && over_budget && break
+            say "ncu: one forward of $1 $2 batch $3 $4"
+            base="$logs/profile/$(bench_name "$1" "$2" "$3" "$4")"
+            xcit_cmd "$4"
+            # Kernel durations only (one pass: no replay), clocks and caches as in a plain run.
+            run "$5" "$base" 0 "$ncu" --metrics gpu__time_duration.sum --clock-control none --cache-control none \
+                --launch-count $PROFILE_LAUNCHES --target-processes all --export "$base" --force-overwrite \
+                "${CMD[@]}" bench --model "$1" --size "$2" --batch "$3" --precision "${4%%+*}" --device cuda --runs 1 --warmup 0
+            if [ $dry = 1 ]; then
+                echo "$ncu --import $base.ncu-rep --csv --page details --print-units base"
+            elif [ -f "$base.ncu-rep" ]; then
+                "$ncu" --import "$base.ncu-rep" --csv --page details --print-units base > "$base.csv" 2>> "$base.log"
+                rm -f "$base.ncu-rep"
+            fi
+        done
+    fi
+fi
+
+# ---- 6. compute-sanitizer on the C GPU tests (optional) ------------------------------------
 if [ $sanitize = 1 ]; then
     sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -n 1)
     [ $dry = 1 ] || mkdir -p "$logs/sanitize"

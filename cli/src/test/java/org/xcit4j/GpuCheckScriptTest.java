@@ -224,6 +224,75 @@ class GpuCheckScriptTest {
                 r.out());
     }
 
+    /** ncu's details-page CSV as the 2026-12-04 H200 run's (ncu-b256-bf16.csv), one row per kernel. */
+    private static String ncuRow(int id, String kernel, String unit, String value) {
+        return "\"" + id + "\",\"2619\",\"java\",\"127.0.0.1\",\"" + kernel + "\",\"1\",\"13\",\"(256, 1, 1)\",\"(1500, 1, 1)\","
+                + "\"0\",\"9.0\",\"Command line profiler metrics\",\"gpu__time_duration.sum\",\"" + unit + "\",\"" + value + "\"\n";
+    }
+
+    @Test
+    void profileRowsTakeOneForwardFromTheInputToTheOutputs() throws Exception {
+        Path logs = tmp.resolve("logs");
+        copyTree(TestData.root().resolve("testdata/gpu-check/logs"), logs);
+        Path dir = Files.createDirectories(logs.resolve("profile"));
+        String header = "\"ID\",\"Process ID\",\"Process Name\",\"Host Name\",\"Kernel Name\",\"Context\",\"Stream\",\"Block Size\","
+                + "\"Grid Size\",\"Device\",\"CC\",\"Section Name\",\"Metric Name\",\"Metric Unit\",\"Metric Value\"\n";
+        String upload = "void <unnamed>::convert_kernel<float, __nv_bfloat16>(T2 *, const T1 *, long)";
+        String csv = header
+                + ncuRow(0, upload, "ns", "3,584")  // weight uploads: before the forward
+                + ncuRow(1, "void <unnamed>::nchw_to_nhwc_kernel<__nv_bfloat16>(T1 *, const float *, long, long, long)", "ns", "50,000")
+                + ncuRow(2, "void xcit::gemm_mma_kernel<__nv_bfloat16, false, <unnamed>::Window<__nv_bfloat16>, "
+                        + "<unnamed>::WeightRows<__nv_bfloat16>, <unnamed>::PixelStore<__nv_bfloat16>>(T3, T4, T5, long, long, long, long)",
+                        "ns", "1,500,000")
+                + ncuRow(3, "nvjet_tst_192x128_64x4_2x1_v_bz_bias_TNT", "ns", "200,000")
+                + ncuRow(4, "nvjet_tst_192x128_64x4_2x1_v_bz_bias_TNT", "ns", "250,000")
+                + ncuRow(5, "void <unnamed>::convert_kernel<__nv_bfloat16, float>(T2 *, const T1 *, long)", "ns", "10,000")
+                + ncuRow(6, "void <unnamed>::nchw_to_nhwc_kernel<__nv_bfloat16>(T1 *, const float *, long, long, long)", "ns", "9,999,999");
+        Files.writeString(dir.resolve("xcit_small_12_p16_224x224_b256_bf16.csv"), csv);
+        Files.writeString(dir.resolve("xcit_small_12_p16_224x224_b256_bf16.rc"), "0\n");
+        // Cut off before the outputs' conversion: a failed row; a run that failed: its last line.
+        Files.writeString(dir.resolve("xcit_small_12_p16_224x224_b256_bf16+im2col.csv"), header
+                + ncuRow(1, "void <unnamed>::nchw_to_nhwc_kernel<__nv_bfloat16>(T1 *, const float *, long, long, long)", "usecond", "50"));
+        Files.writeString(dir.resolve("xcit_small_12_p16_224x224_b256_bf16+im2col.rc"), "0\n");
+        Files.writeString(dir.resolve("xcit_small_12_p16_224x224_b1_fp32.log"), "==ERROR== the profiler could not attach\n");
+        Files.writeString(dir.resolve("xcit_small_12_p16_224x224_b1_fp32.rc"), "1\n");
+        Run r = script("--summarize", logs.toString());
+        String c = "profile xcit_small_12_p16 224x224 b256 bf16";
+        assertTrue(r.out().contains("| " + c + " | ok | one forward: 2.010 ms of kernel time in 5 kernels | |\n"), r.out());
+        assertTrue(r.out().contains("| " + c + ": gemm_mma_kernel | ok | 1.500 ms in 1 (74.6%) | |\n"), r.out());
+        assertTrue(r.out().contains("| " + c + ": nvjet_tst_192x128_64x4_2x1_v_bz_bias_TNT | ok | 0.450 ms in 2 (22.4%) | |\n"), r.out());
+        assertTrue(r.out().contains("| " + c + ": nchw_to_nhwc_kernel | ok | 0.050 ms in 1 (2.5%) | |\n"), r.out());
+        assertTrue(r.out().contains("| " + c + ": convert_kernel | ok | 0.010 ms in 1 (0.5%) | |\n"), r.out());
+        assertTrue(r.out().contains("| profile xcit_small_12_p16 224x224 b256 bf16+im2col | FAILED | one forward: 0.050 ms of kernel time "
+                + "in 1 kernels before the profile ended (PROFILE_LAUNCHES 800 too few) | |\n"), r.out());
+        assertTrue(r.out().contains("| profile xcit_small_12_p16 224x224 b1 fp32 | FAILED | rc=1: ==ERROR== the profiler could not attach | |\n"),
+                r.out());
+        assertEquals(1, r.code());
+    }
+
+    @Test
+    void dryRunWithProfileRunsEachCaseUnderNcu() throws Exception {
+        Path bin = Files.createDirectories(tmp.resolve("bin"));
+        Path fake = bin.resolve("ncu");
+        Files.writeString(fake, "#!/bin/sh\nexit 0\n");
+        assertTrue(fake.toFile().setExecutable(true));
+        Path logs = tmp.resolve("logs");
+        Run r = scriptWithEnv(java.util.Map.of("PATH", bin + ":" + System.getenv("PATH")), "--dry-run", "--profile",
+                "--classpath", "/no/such/classpath", "--logs", logs.toString());
+        assertEquals(0, r.code(), r.err());
+        List<String> runs = r.out().lines().filter(l -> l.startsWith("timeout ") && l.contains(fake + " --metrics")).toList();
+        assertEquals(3, runs.size(), r.out());
+        assertTrue(runs.get(0).startsWith("timeout 240 " + fake + " --metrics gpu__time_duration.sum --clock-control none "
+                + "--cache-control none --launch-count 800 --target-processes all --export " + logs.resolve("profile")
+                + "/xcit_small_12_p16_224x224_b256_bf16 --force-overwrite "), runs.get(0));
+        assertTrue(runs.get(0).endsWith(" bench --model xcit_small_12_p16 --size 224x224 --batch 256 --precision bf16 --device cuda "
+                + "--runs 1 --warmup 0"), runs.get(0));
+        assertTrue(runs.get(1).contains(" -Dxcit.cuda.im2col=true "), runs.get(1));
+        assertTrue(runs.get(2).contains("--batch 1 --precision fp32 "), runs.get(2));
+        assertEquals(3, r.out().lines().filter(l -> l.startsWith(fake + " --import ") && l.endsWith(" --csv --page details --print-units base"))
+                .count(), r.out());
+    }
+
     @Test
     void dryRunWithPeersRunsPeersCudaOncePerModelSizeAndBatch() throws Exception {
         Run r = script("--dry-run", "--peers", "--classpath", System.getProperty("java.class.path"), "--logs", tmp.toString());
