@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every GPU check of xcit4j in one go, for anyone with an NVIDIA GPU (about 3-4 minutes on
+# Every GPU check of xcit4j in one go, for anyone with an NVIDIA GPU (about 6 minutes on
 # one H200): the C GPU tests, `xcit selftest` in fp32, tf32, fp16 and bf16 over a fixed set
 # of zoo models and sizes, and `xcit bench --device cuda` on a fixed table of cases, each
 # under a timeout, then ONE summary table (case, status, error against the tolerance or
@@ -17,7 +17,7 @@
 #   --jar FILE | --app DIR (an unpacked jar) | --classpath CP (e.g. a test JVM's)   what to run
 #   --tests DIR      the C GPU tests (default bindings/target/native-build)
 #   --logs DIR       default $OUT/gpu-check when $OUT is set, else target/gpu-check
-#   --budget SECONDS bench and peer cases not started by then are skipped (default 280)
+#   --budget SECONDS bench, peer, profile and sanitizer cases not started by then are skipped (default 360)
 #   --peers          timm eager (fp32, bf16 autocast) and torch.compile (bf16, CUDA graphs) on the
 #                    same GPU and weights for the bench cases (bench/peers/peers_cuda.py; torch + timm)
 #   --profile        within the budget: one forward of each PROFILE_CASES entry under Nsight Compute (ncu,
@@ -181,7 +181,9 @@ profile_rows() { # LOG_DIR
         elif [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
             echo "| $case | TIMEOUT | after $5 s | |"
         elif [ "$rc" != 0 ] || [ ! -s "$base.csv" ]; then
-            why=$(grep -v '^\s*$' "$base.log" 2>/dev/null | grep -v '^WARNING' | tail -n 1 | cut -c1-160 | tr '|' '/')
+            # xcit's last word, not ncu's own (==PROF== / ==WARNING== lines), unless ncu said nothing else.
+            why=$(grep -v '^\s*$' "$base.log" 2>/dev/null | grep -v '^WARNING' | grep -v '^==[A-Z]*==' | tail -n 1 | cut -c1-160 | tr '|' '/')
+            [ -n "$why" ] || why=$(grep '^==ERROR==' "$base.log" 2>/dev/null | tail -n 1 | cut -c1-160 | tr '|' '/')
             echo "| $case | FAILED | rc=$rc: ${why:-no profile} | |"
         else
             awk -v c="$case" -v top="$PROFILE_TOP" -v most="$PROFILE_LAUNCHES" '
@@ -201,7 +203,7 @@ profile_rows() { # LOG_DIR
                     if (!started) { printf "| %s | FAILED | no forward among the profiled kernels (no nchw_to_nhwc_kernel) | |\n", c; exit }
                     printf "| %s | %s | one forward: %.3f ms of kernel time in %d kernels%s | |\n", c, whole ? "ok" : "FAILED",
                         total / 1e6, n, whole ? "" : " before the profile ended (PROFILE_LAUNCHES " most " too few)"
-                    for (r = 1; r <= top; r++) {
+                    for (r = 1; r <= top && total > 0; r++) {
                         best = ""
                         for (k in sum) if (!(k in shown) && (best == "" || sum[k] > sum[best])) best = k
                         if (best == "") break
@@ -257,7 +259,7 @@ summarize() { # LOG_DIR -> the table on stdout; returns 1 if any row is not ok
 
 # ---- options --------------------------------------------------------------------------------
 
-jar="$ROOT/cli/target/xcit.jar" app="" classpath="" packed="" pack="" tests="$ROOT/bindings/target/native-build" logs="" budget=280
+jar="$ROOT/cli/target/xcit.jar" app="" classpath="" packed="" pack="" tests="$ROOT/bindings/target/native-build" logs="" budget=360
 dry=0 peers=0 sanitize=0 profile=0 only_summary=""
 while [ $# -gt 0 ]; do
     case "$1" in

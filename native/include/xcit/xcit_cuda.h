@@ -41,6 +41,10 @@ extern "C" {
 #define XCIT_CUDA_LINEAR_BATCHED_WEIGHTS 2 /* weight (batch, O, K), bias (batch, O) */
 #define XCIT_CUDA_LINEAR_ACCUMULATE 4      /* out += (not =) the result: a residual update */
 
+/* Flag of xcit_cuda_conv3x3s2_* beside xcit.h's XCIT_CONV_GELU: the weight is given tap-major,
+ * (Cout, 3, 3, Cin), the layout the kernel reads as rows (16-byte units in fp16/bf16). */
+#define XCIT_CUDA_CONV_TAP_MAJOR 4
+
 /* Returns XCIT_ABI_VERSION as compiled into libxcit_cuda.so; Java checks it against
  * its bindings like xcit_abi_version for libxcit.so. */
 XCIT_API int32_t xcit_cuda_abi_version(void);
@@ -246,8 +250,9 @@ XCIT_API xcit_status xcit_cuda_conv3x3s2_workspace_size(xcit_ctx* ctx, int64_t* 
 
 /* 3x3 convolution, stride 2, zero padding 1: out (batch, ceil(H/2), ceil(W/2), Cout) =
  * act(conv(in (batch, H, W, Cin), weight (Cout, Cin, 3, 3)) + bias (Cout)), act the exact
- * GELU if flags has XCIT_CONV_GELU (xcit.h, as xcit_cpu_conv3x3s2_f32), else none; other
- * flags are refused (XCIT_ERR_INVALID_ARGUMENT). Output pixels (batch x ceil(H/2) x
+ * GELU if flags has XCIT_CONV_GELU (xcit.h, as xcit_cpu_conv3x3s2_f32), else none; with
+ * XCIT_CUDA_CONV_TAP_MAJOR the weight is (Cout, 3, 3, Cin) instead; other flags are
+ * refused (XCIT_ERR_INVALID_ARGUMENT). Output pixels (batch x ceil(H/2) x
  * ceil(W/2)) and 9 Cin below 2^31, else XCIT_ERR_UNSUPPORTED. workspace:
  * xcit_cuda_conv3x3s2_workspace_size bytes (may be NULL when that is 0). */
 XCIT_API xcit_status xcit_cuda_conv3x3s2_f32(xcit_ctx* ctx, float* out, void* workspace,

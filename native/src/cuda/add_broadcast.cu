@@ -25,10 +25,11 @@ xcit_status add_broadcast_entry(const char* op, xcit_ctx* ctx, S* x, const S* ro
     return st;
   }
   if (images == 0 || per_image == 0) return XCIT_OK;
+  const xcit::OuterInner launch = xcit::outer_inner_launch(images, per_image);
   return xcit_cuda_launched(
       ctx, op,
-      xcit_launch(add_broadcast_kernel<T>, xcit::outer_inner_grid(images, per_image),
-                  dim3(xcit::kElementwiseThreads), 0, xcit_cuda_stream(ctx),
+      xcit_launch(add_broadcast_kernel<T>, launch.grid,
+                  launch.block, 0, xcit_cuda_stream(ctx),
                   reinterpret_cast<T*>(x), reinterpret_cast<const T*>(rows), images, per_image));
 }
 

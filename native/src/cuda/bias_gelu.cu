@@ -27,10 +27,11 @@ xcit_status bias_gelu_entry(const char* op, xcit_ctx* ctx, S* x, const S* bias, 
     return st;
   }
   if (rows == 0 || cols == 0) return XCIT_OK;
+  const xcit::OuterInner launch = xcit::outer_inner_launch(rows, cols);
   return xcit_cuda_launched(
       ctx, op,
-      xcit_launch(bias_gelu_kernel<T>, xcit::outer_inner_grid(rows, cols),
-                  dim3(xcit::kElementwiseThreads), 0, xcit_cuda_stream(ctx),
+      xcit_launch(bias_gelu_kernel<T>, launch.grid,
+                  launch.block, 0, xcit_cuda_stream(ctx),
                   reinterpret_cast<T*>(x), reinterpret_cast<const T*>(bias), rows, cols));
 }
 

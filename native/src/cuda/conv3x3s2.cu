@@ -3,8 +3,11 @@
 // rows are output pixels, columns output channels, and k = (ky*3 + kx)*Cin + ci, tap-major,
 // so consecutive k of a row are consecutive channels of one input pixel: contiguous reads
 // of the channel-last input (the A operand gathers; zero outside the image: the padding).
-// The (Cout, Cin, 3, 3) weight stays as loaded: B maps k to its own index ci*9 + tap (B
-// is the operand every row tile re-reads from L2, a strided read costs nothing there).
+// The weight comes as loaded, (Cout, Cin, 3, 3), B mapping k to its index ci*9 + tap, or,
+// with XCIT_CUDA_CONV_TAP_MAJOR (what CudaBackend passes), relaid out to (Cout, 3, 3, Cin),
+// whose rows are B's rows. Then, in fp16/bf16 with Cin a multiple of 8 and aligned
+// tensors, both operands are staged in 16-byte units (gemm_tile.h): 8 channels of one tap
+// of one input pixel for A, 8 weights of a row for B, one index computation per unit.
 // fp16/bf16 run on tensor cores (wmma, fp32 accumulation), fp32 on CUDA cores in fp32:
 // gemm_tile.h. DESIGN.md allows cuDNN here; this kernel keeps libxcit_cuda free of it
 // and is what the emulator checks. BatchNorm is already folded into weight and bias by
@@ -17,6 +20,7 @@
 #include "cuda/cuda_check.h"
 #include "cuda/fast_divmod.h"
 #include "cuda/gemm_tile.h"
+#include "cuda/vec.h"
 #include "xcit/xcit_cuda.h"
 
 namespace {
@@ -34,15 +38,32 @@ template <class T>
 struct Window {
   const T* in;
   Geometry g;
-  __device__ float operator()(int64_t, int64_t p, int64_t k) const {
+  // &in[b, iy, ix, ci] for (p, k), or nullptr where the window leaves the image.
+  __device__ const T* source(int64_t p, int64_t k) const {
     uint32_t tap, ci, row, ox, b, oy;
     g.by_cin.divmod(static_cast<uint32_t>(k), tap, ci);
     g.by_ow.divmod(static_cast<uint32_t>(p), row, ox);
     g.by_oh.divmod(row, b, oy);
     const int64_t iy = 2 * static_cast<int64_t>(oy) - 1 + tap / 3;
     const int64_t ix = 2 * static_cast<int64_t>(ox) - 1 + tap % 3;
-    if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) return 0.0f;
-    return xcit::to_float(in[((b * g.h + iy) * g.w + ix) * g.cin + ci]);
+    if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) return nullptr;
+    return in + ((b * g.h + iy) * g.w + ix) * g.cin + ci;
+  }
+  __device__ float operator()(int64_t, int64_t p, int64_t k) const {
+    const T* s = source(p, k);
+    return s != nullptr ? xcit::to_float(*s) : 0.0f;
+  }
+};
+
+// A in 16-byte units (gemm_tile.h): Cin a multiple of kVec<T> and `in` 16-byte aligned, so
+// the 8 k of a unit are 8 channels of one tap, contiguous in the input pixel.
+template <class T>
+struct WindowUnits : Window<T> {
+  static constexpr bool kUnits = true;
+  __device__ void units(int64_t, int64_t p, int64_t k, T* dst) const {
+    const T* s = this->source(p, k);
+    if (s != nullptr) xcit::copy_16(dst, s);
+    else xcit::zero_16(dst);
   }
 };
 
@@ -110,9 +131,10 @@ xcit_status conv_entry(const char* op, xcit_ctx* ctx, S* out, void* workspace, c
       (st = xcit_check_ptr(ctx, op, "workspace", workspace)) != XCIT_OK) {
     return st;
   }
-  if ((flags & ~XCIT_CONV_GELU) != 0) {
-    return xcit_fail(ctx, XCIT_ERR_INVALID_ARGUMENT, "%s: unsupported flags 0x%x (XCIT_CONV_GELU only)",
-                     op, static_cast<unsigned>(flags));
+  if ((flags & ~(XCIT_CONV_GELU | XCIT_CUDA_CONV_TAP_MAJOR)) != 0) {
+    return xcit_fail(ctx, XCIT_ERR_INVALID_ARGUMENT,
+                     "%s: unsupported flags 0x%x (XCIT_CONV_GELU, XCIT_CUDA_CONV_TAP_MAJOR only)", op,
+                     static_cast<unsigned>(flags));
   }
   const int64_t oh = (height + 1) / 2, ow = (width + 1) / 2, pixels = batch * oh * ow;
   if (pixels == 0 || out_channels == 0) return XCIT_OK;
@@ -124,13 +146,28 @@ xcit_status conv_entry(const char* op, xcit_ctx* ctx, S* out, void* workspace, c
   const xcit::FastDivmod by_cin(in_channels > 0 ? in_channels : 1);  // K = 0: never called
   const Geometry g{height, width, in_channels, by_cin, xcit::FastDivmod(ow), xcit::FastDivmod(oh)};
   const Window<T> a{reinterpret_cast<const T*>(in), g};
-  const WeightRows<T> b{reinterpret_cast<const T*>(weight), in_channels, by_cin};
   const PixelStore<T> store{reinterpret_cast<T*>(out), reinterpret_cast<const T*>(bias),
                             out_channels, (flags & XCIT_CONV_GELU) != 0};
-  return xcit_cuda_launched(
-      ctx, op,
-      xcit::gemm_launch_split_k<T>(xcit_cuda_stream(ctx), a, b, store, pixels, out_channels,
-                                   in_channels * 9, static_cast<float*>(workspace)));
+  const int64_t k = in_channels * 9;
+  float* ws = static_cast<float*>(workspace);
+  const cudaStream_t stream = xcit_cuda_stream(ctx);
+  if ((flags & XCIT_CUDA_CONV_TAP_MAJOR) == 0) {
+    const WeightRows<T> b{reinterpret_cast<const T*>(weight), in_channels, by_cin};
+    return xcit_cuda_launched(ctx, op,
+                              xcit::gemm_launch_split_k<T>(stream, a, b, store, pixels, out_channels, k, ws));
+  }
+  // (Cout, 3, 3, Cin): row o is B's row o.
+  const xcit::DenseRows<T> b{reinterpret_cast<const T*>(weight), 0, k};
+  if constexpr (xcit::kGemmOnTensorCores<T>) {
+    // Both operands in 16-byte units where they allow: channel runs of the input, rows of the weight.
+    if (xcit::vector_rows<T>(in_channels, {in, weight})) {
+      return xcit_cuda_launched(ctx, op,
+                                xcit::gemm_launch_split_k<T>(stream, WindowUnits<T>{a}, xcit::DenseRowUnits<T>{b},
+                                                             store, pixels, out_channels, k, ws));
+    }
+  }
+  return xcit_cuda_launched(ctx, op,
+                            xcit::gemm_launch_split_k<T>(stream, a, b, store, pixels, out_channels, k, ws));
 }
 
 }  // namespace

@@ -10,15 +10,7 @@
 
 namespace {
 
-template <class T>
-struct Pixels {
-  const T* in;
-  int64_t cin;
-  __device__ float operator()(int64_t, int64_t p, int64_t c) const {
-    return xcit::to_float(in[p * cin + c]);
-  }
-};
-
+// A: the input pixels, rows of Cin (xcit::DenseRows).
 // B[n, c] = weight[c, n] (weight is Cin x 4Cout row-major).
 template <class T>
 struct TapColumns {
@@ -61,7 +53,7 @@ xcit_status convt_entry(const char* op, xcit_ctx* ctx, S* out, const S* in, cons
   }
   const int64_t pixels = batch * height * width;
   if (pixels == 0 || out_channels == 0) return XCIT_OK;
-  const Pixels<T> a{reinterpret_cast<const T*>(in), in_channels};
+  const xcit::DenseRows<T> a{reinterpret_cast<const T*>(in), 0, in_channels};  // pixels (B H W, Cin)
   const TapColumns<T> b{reinterpret_cast<const T*>(weight), out_channels * 4};
   const BlockStore<T> store{reinterpret_cast<T*>(out), reinterpret_cast<const T*>(bias), height,
                             width, out_channels};

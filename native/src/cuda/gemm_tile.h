@@ -17,12 +17,20 @@
 //   4 x 4 grid of 16 x 16 tiles, 2 per warp; the accumulators go through an fp32 smem tile
 //   to the store functor, which gets an fp32 sum as before (in another order).
 // Not cuBLAS-fast either way (no double buffering, no cp.async): the portable path, the
-// one the emulator verifies, and the fallback where cuBLASLt is absent.
+// one the emulator verifies, and the fallback where cuBLASLt is absent; operands that allow
+// it are staged in 16-byte units (below).
 //
 // Functor contract (all __device__; z, m, n, k are int64):
 //   a(z, m, k) -> float   element A[m, k] of batch z; called only for m < M, k < K
 //   b(z, n, k) -> float   element B[n, k]; called only for n < N, k < K
 //   store(z, m, n, acc)   called once per m < M, n < N with the fp32 dot product
+// An operand functor may also stage whole 16-byte units for the tensor-core kernel (S = f16
+// or bf16), declaring `static constexpr bool kUnits = true` and
+//   units(z, m, k, S* dst)   A[m, k .. k + 7] (or B's) as S into dst (16-byte aligned shared
+//                            memory); called only for m < M and k < K with k % 8 == 0
+// and then K must be a multiple of 8 (the launcher's to check): a thread then stages one
+// 16-byte unit per operand and k-step where it staged 8 elements, one call each (the
+// coordinates, bounds and address of a unit are worked out once, not per element).
 // Logical grid: (ceil(N/64), ceil(M/64), batches) tiles, folded into a device's grid
 // where it exceeds it (grid.h), so M, N and the batch count are bounded only by memory;
 // block: 256. gemm_launch() is the one launch of every op on this file.
@@ -42,6 +50,7 @@
 #include "cuda/elementwise.h"
 #include "cuda/grid.h"
 #include "cuda/mma_tile.h"
+#include "cuda/vec.h"
 
 namespace xcit {
 
@@ -125,6 +134,58 @@ struct GemmMmaSmem {
   }
 };
 
+// Whether an operand functor stages 16-byte units (the contract above).
+template <class F, class = void>
+struct GemmUnits : std::false_type {};
+template <class F>
+struct GemmUnits<F, std::void_t<decltype(F::kUnits)>> : std::bool_constant<F::kUnits> {};
+
+// The dense operand: row r of batch z is K contiguous elements at data + z * batch_stride +
+// r * k (linear's input and weight, a tap-major conv filter, a channel-last image's pixels).
+template <class T>
+struct DenseRows {
+  const T* data;
+  int64_t batch_stride, k;
+  __device__ float operator()(int64_t z, int64_t r, int64_t kk) const {
+    return to_float(data[z * batch_stride + r * k + kk]);
+  }
+};
+// The same staged in 16-byte units: K a multiple of kVec<T>, data 16-byte aligned.
+template <class T>
+struct DenseRowUnits : DenseRows<T> {
+  static constexpr bool kUnits = true;
+  __device__ void units(int64_t z, int64_t r, int64_t kk, T* dst) const {
+    copy_16(dst, this->data + z * this->batch_stride + r * this->k + kk);
+  }
+};
+
+// One operand's 64 x 32 tile of the tensor-core kernel (rows r0 .. r0 + 63 of `rows`, k0 ..
+// k0 + 31 of K) into `tile` ([row][k], rows GemmMmaSmem<S>::kLd apart), zeros outside:
+// 8 elements per thread through the functor, or one 16-byte unit per thread.
+template <class S, class Load>
+__device__ __forceinline__ void gemm_stage(const Load& f, S* tile, int64_t z, int64_t r0, int64_t rows,
+                                           int64_t k0, int64_t k_size) {
+  constexpr int kLd = GemmMmaSmem<S>::kLd;
+  if constexpr (GemmUnits<Load>::value) {
+    constexpr int kW = kVec<S>, kPerRow = kGemmMmaStep / kW;
+    static_assert(kGemmTile * kPerRow == kGemmThreads, "one unit per thread");
+    const int row = threadIdx.x / kPerRow, kk = (threadIdx.x % kPerRow) * kW;
+    const int64_t r = r0 + row, k = k0 + kk;
+    S* dst = tile + row * kLd + kk;
+    if (r < rows && k < k_size) f.units(z, r, k, dst);
+    else zero_16(dst);
+  } else {
+    // Consecutive threads take consecutive k. from_float<S> is exact: the functors return
+    // values of S (the contract above).
+    for (int i = 0; i < kGemmTile * kGemmMmaStep / kGemmThreads; ++i) {
+      const int idx = threadIdx.x + i * kGemmThreads;
+      const int row = idx / kGemmMmaStep, kk = idx % kGemmMmaStep;
+      const int64_t r = r0 + row, k = k0 + kk;
+      tile[row * kLd + kk] = from_float<S>((r < rows && k < k_size) ? f(z, r, k) : 0.0f);
+    }
+  }
+}
+
 template <class S, bool Folded, class ALoad, class BLoad, class Store>
 __global__ void __launch_bounds__(kGemmThreads)
     gemm_mma_kernel(ALoad a, BLoad b, Store store, int64_t m_size, int64_t n_size,
@@ -142,16 +203,8 @@ __global__ void __launch_bounds__(kGemmThreads)
     acc[0].zero();
     acc[1].zero();
     for (int64_t k0 = 0; k0 < k_size; k0 += kGemmMmaStep) {
-      // 64 x 32 elements per operand, 8 per thread; consecutive threads take consecutive
-      // k. from_float<S> is exact: the functors return values of S (the contract above).
-      for (int r = 0; r < kGemmTile * kGemmMmaStep / kGemmThreads; ++r) {
-        const int idx = tid + r * kGemmThreads;
-        const int row = idx / kGemmMmaStep, kk = idx % kGemmMmaStep;
-        const int64_t k = k0 + kk;
-        const int64_t m = m0 + row, n = n0 + row;
-        *sm.a(row, kk) = from_float<S>((m < m_size && k < k_size) ? a(z, m, k) : 0.0f);
-        *sm.b(row, kk) = from_float<S>((n < n_size && k < k_size) ? b(z, n, k) : 0.0f);
-      }
+      gemm_stage<S>(a, sm.a(0, 0), z, m0, m_size, k0, k_size);
+      gemm_stage<S>(b, sm.b(0, 0), z, n0, n_size, k0, k_size);
       __syncthreads();
       // C[m, n] += sum_k A[m, k] B[n, k]: wmma's B (k x n) is sm.b read column-major.
       for (int kk = 0; kk < kGemmMmaStep; kk += kMmaTile) {
@@ -238,14 +291,22 @@ inline int64_t gemm_split_k_workspace_bytes(int64_t m, int64_t n, int64_t k) {
   return s.splits <= 1 ? 0 : s.splits * m * n * static_cast<int64_t>(sizeof(float));
 }
 
-// Operand of slice z: k within the slice, zero past the end of K.
+// Operand of slice z: k within the slice, zero past the end of K. Units pass through (a
+// slice is a multiple of 32 long, so a unit never straddles two; K % 8 == 0, nor the end).
 template <class Load>
 struct KSlice {
+  static constexpr bool kUnits = GemmUnits<Load>::value;
   Load load;
   int64_t k_size, per_split;
   __device__ float operator()(int64_t z, int64_t row, int64_t k) const {
     const int64_t kk = z * per_split + k;
     return kk < k_size ? load(0, row, kk) : 0.0f;
+  }
+  template <class S>
+  __device__ void units(int64_t z, int64_t row, int64_t k, S* dst) const {
+    const int64_t kk = z * per_split + k;
+    if (kk < k_size) load.units(0, row, kk, dst);
+    else zero_16(dst);
   }
 };
 

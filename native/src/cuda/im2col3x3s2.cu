@@ -2,8 +2,8 @@
 // half (xcit_cuda.h): out (pixels, 9 Cin) is the GEMM's A operand, row r holding output
 // pixel first_pixel + r's 3x3 input window tap-major, k = (ky*3 + kx)*Cin + ci (the order of
 // conv3x3s2.cu's implicit GEMM), zeros where the window leaves the image. The backend
-// multiplies it by the weight relaid out to (Cout, 3, 3, Cin) with cuBLASLt, bias and GELU in
-// the GEMM's epilogue: the whole conv on cuBLASLt's tensor-core kernels, at the price of
+// multiplies it by the weight relaid out to (Cout, 3, 3, Cin) with cuBLASLt, bias (and in
+// fp16/bf16 GELU) in the GEMM's epilogue: the whole conv on cuBLASLt's kernels, at the price of
 // writing and reading A (2.25 x the input: each input pixel lies in 2.25 windows on average).
 //
 // A pure copy: a row is 9 runs of Cin contiguous channels of the channel-last input. With

@@ -8,16 +8,6 @@
 
 namespace {
 
-// A: in (batch, rows, K): row m of batch z.
-template <class T>
-struct DenseRows {
-  const T* data;
-  int64_t batch_stride, k;
-  __device__ float operator()(int64_t z, int64_t m, int64_t kk) const {
-    return xcit::to_float(data[z * batch_stride + m * k + kk]);
-  }
-};
-
 // Stores acc + bias[n], then GELU if asked, plus out's old value if accumulating (the
 // residual update: fp32 sum, one rounding to T).
 template <class T>
@@ -56,16 +46,26 @@ xcit_status linear_entry(const char* op, xcit_ctx* ctx, S* out, const S* in, con
   }
   if (batch == 0 || rows == 0 || out_features == 0) return XCIT_OK;
   const bool batched = (flags & XCIT_CUDA_LINEAR_BATCHED_WEIGHTS) != 0;
-  const DenseRows<T> a{reinterpret_cast<const T*>(in), rows * in_features, in_features};
-  const DenseRows<T> b{reinterpret_cast<const T*>(weight),
+  const xcit::DenseRows<T> a{reinterpret_cast<const T*>(in), rows * in_features, in_features};
+  const xcit::DenseRows<T> b{reinterpret_cast<const T*>(weight),
                        batched ? out_features * in_features : 0, in_features};
   const LinearStore<T> store{reinterpret_cast<T*>(out), reinterpret_cast<const T*>(bias),
                              rows * out_features, out_features, batched ? out_features : 0,
                              (flags & XCIT_CUDA_LINEAR_GELU) != 0,
                              (flags & XCIT_CUDA_LINEAR_ACCUMULATE) != 0};
+  const cudaStream_t stream = xcit_cuda_stream(ctx);
+  if constexpr (xcit::kGemmOnTensorCores<T>) {
+    // Rows of K elements start 16-byte aligned in both operands: units.
+    if (xcit::vector_rows<T>(in_features, {in, weight})) {
+      return xcit_cuda_launched(
+          ctx, op,
+          xcit::gemm_launch<T>(stream, xcit::DenseRowUnits<T>{a}, xcit::DenseRowUnits<T>{b}, store, rows,
+                               out_features, in_features, batch));
+    }
+  }
   return xcit_cuda_launched(ctx, op,
-                            xcit::gemm_launch<T>(xcit_cuda_stream(ctx), a, b, store, rows,
-                                                 out_features, in_features, batch));
+                            xcit::gemm_launch<T>(stream, a, b, store, rows, out_features,
+                                                 in_features, batch));
 }
 
 }  // namespace

@@ -34,10 +34,11 @@ xcit_status nchw_to_nhwc_entry(const char* op, xcit_ctx* ctx, S* out, const floa
     return st;
   }
   if (batch == 0 || channels == 0 || height * width == 0) return XCIT_OK;
+  const xcit::OuterInner launch = xcit::outer_inner_launch(batch, height * width);
   return xcit_cuda_launched(
       ctx, op,
-      xcit_launch(nchw_to_nhwc_kernel<T>, xcit::outer_inner_grid(batch, height * width),
-                  dim3(xcit::kElementwiseThreads), 0, xcit_cuda_stream(ctx),
+      xcit_launch(nchw_to_nhwc_kernel<T>, launch.grid,
+                  launch.block, 0, xcit_cuda_stream(ctx),
                   reinterpret_cast<T*>(out), in, batch, channels, height * width));
 }
 

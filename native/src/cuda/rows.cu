@@ -41,8 +41,9 @@ __global__ void prepend_row_kernel(T* out, const T* first, const T* in, int64_t 
 
 template <class T>
 cudaError_t copy_rows_launch(cudaStream_t stream, T* dst, const T* src, const RowCopy& p) {
-  return xcit_launch(copy_rows_kernel<T>, xcit::outer_inner_grid(p.images, p.count * p.cols),
-                     dim3(xcit::kElementwiseThreads), 0, stream, dst, src, p);
+  const xcit::OuterInner launch = xcit::outer_inner_launch(p.images, p.count * p.cols);
+  return xcit_launch(copy_rows_kernel<T>, launch.grid,
+                     launch.block, 0, stream, dst, src, p);
 }
 
 xcit_status check_rows(xcit_ctx* ctx, const char* op, const void* out, const void* in,
@@ -94,10 +95,11 @@ xcit_status prepend(const char* op, xcit_ctx* ctx, S* out, const S* first, const
     return st;
   }
   if (batch == 0 || cols == 0) return XCIT_OK;
+  const xcit::OuterInner launch = xcit::outer_inner_launch(batch, (tokens + 1) * cols);
   return xcit_cuda_launched(
       ctx, op,
-      xcit_launch(prepend_row_kernel<T>, xcit::outer_inner_grid(batch, (tokens + 1) * cols),
-                  dim3(xcit::kElementwiseThreads), 0,
+      xcit_launch(prepend_row_kernel<T>, launch.grid,
+                  launch.block, 0,
                   xcit_cuda_stream(ctx), reinterpret_cast<T*>(out), reinterpret_cast<const T*>(first),
                   reinterpret_cast<const T*>(in), batch, tokens, cols));
 }

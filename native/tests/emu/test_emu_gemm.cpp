@@ -33,12 +33,18 @@ double gelu(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
 // linear against the double reference (no CPU C op, see the top). Inputs in [-1, 1] and
 // weights in [-1/sqrt(K), 1/sqrt(K)]: outputs O(1) whatever K, so one scale (2) serves
 // every shape (the convolutions too); a wrong or missing term is O(1/sqrt(K)) >> tolerance.
+// From guard-offset buffers (element staging) and aligned ones (16-byte units on tensor cores
+// where K allows).
 template <class T>
 struct Linear {
   static void run(int64_t batch, int64_t rows, int64_t k, int64_t o) {
+    run(batch, rows, k, o, Start::guard);
+    run(batch, rows, k, o, Start::aligned);
+  }
+  static void run(int64_t batch, int64_t rows, int64_t k, int64_t o, Start start) {
     Ctx ctx;
     const float wscale = 1.0f / std::sqrt(static_cast<float>(k));
-    Buffer<T> in(static_cast<size_t>(batch * rows * k)), w(static_cast<size_t>(batch * o * k)),
+    Buffer<T> in(static_cast<size_t>(batch * rows * k), start), w(static_cast<size_t>(batch * o * k), start),
         bias(static_cast<size_t>(batch * o));
     in.fill_uniform(-1, 1);
     w.fill_uniform(-wscale, wscale);
@@ -67,7 +73,8 @@ struct Linear {
                                      rows, k, o, static_cast<int32_t>(flags)));
         expect_close("linear " + std::to_string(batch) + "x" + std::to_string(rows) + "x" +
                          std::to_string(k) + "->" + std::to_string(o) + " flags " +
-                         std::to_string(flags) + (with_bias ? "" : " no bias"),
+                         std::to_string(flags) + (with_bias ? "" : " no bias") +
+                         (start == Start::aligned ? " aligned" : ""),
                      out, want, 2.0);
       }
     }
@@ -88,21 +95,36 @@ struct Conv {
     weight.fill_uniform(-wscale, wscale);
     bias.fill_uniform(-0.5f, 0.5f);
     const int64_t oh = (h + 1) / 2, ow = (w + 1) / 2;
-    Buffer<T> out(static_cast<size_t>(b * oh * ow * cout));
     const auto inf = f32(in), wf = f32(weight), bf = f32(bias);
-    std::vector<float> want(out.n);
-    // Plain and with the GELU epilogue between patch-embedding stages (XCIT_CONV_GELU).
+    std::vector<float> want(static_cast<size_t>(b * oh * ow * cout));
     int64_t bytes = -1;
     EXPECT_OK(ctx, xcit_cuda_conv3x3s2_workspace_size(ctx, &bytes, b, h, w, cin, cout));
     Buffer<float> workspace(static_cast<size_t>(bytes / 4), Start::aligned);
     void* ws = bytes > 0 ? static_cast<void*>(workspace.data()) : nullptr;  // NULL is fine without a split
-    for (const int32_t flags : {0, XCIT_CONV_GELU}) {
-      for (size_t i = 0; i < workspace.n; ++i) workspace.set(i, std::nanf(""));  // every slot is written first
-      EXPECT_OK(ctx, xcit_cpu_conv3x3s2_f32(ctx, want.data(), inf.data(), wf.data(), bf.data(), b, h, w,
-                                            cin, cout, 0, oh, flags));
-      EXPECT_OK(ctx, op::conv3x3s2<T>(ctx.ctx, out.data(), ws, in.data(), weight.data(), bias.data(), b,
-                                      h, w, cin, cout, flags));
-      expect_close(std::string(flags != 0 ? "conv3x3s2+gelu " : "conv3x3s2 ") + shape, out, widen(want), 2.0);
+    // The weight as loaded, and tap-major (XCIT_CUDA_CONV_TAP_MAJOR) from offset buffers
+    // (elements) and aligned ones (16-byte units on tensor cores where Cin allows); plain and
+    // with the GELU epilogue between patch-embedding stages (XCIT_CONV_GELU).
+    for (const int32_t layout : {0, XCIT_CUDA_CONV_TAP_MAJOR}) {
+      for (const Start start : {Start::guard, Start::aligned}) {
+        if (layout == 0 && start == Start::aligned) continue;  // the same code as offset
+        Buffer<T> x(in.n, start), wt(weight.n, start), out(want.size(), start);
+        for (size_t i = 0; i < in.n; ++i) x[i] = in[i];
+        for (int64_t o = 0; o < cout; ++o)
+          for (int64_t c = 0; c < cin; ++c)
+            for (int64_t tap = 0; tap < 9; ++tap) {
+              const size_t from = static_cast<size_t>((o * cin + c) * 9 + tap);
+              wt[layout == 0 ? from : static_cast<size_t>((o * 9 + tap) * cin + c)] = weight[from];
+            }
+        const std::string how = std::string(layout != 0 ? " tap-major" : "") + (start == Start::aligned ? " aligned" : "");
+        for (const int32_t flags : {0, XCIT_CONV_GELU}) {
+          for (size_t i = 0; i < workspace.n; ++i) workspace.set(i, std::nanf(""));  // every slot is written first
+          EXPECT_OK(ctx, xcit_cpu_conv3x3s2_f32(ctx, want.data(), inf.data(), wf.data(), bf.data(), b, h, w,
+                                                cin, cout, 0, oh, flags));
+          EXPECT_OK(ctx, op::conv3x3s2<T>(ctx.ctx, out.data(), ws, x.data(), wt.data(), bias.data(), b,
+                                          h, w, cin, cout, flags | layout));
+          expect_close(std::string(flags != 0 ? "conv3x3s2+gelu " : "conv3x3s2 ") + shape + how, out, widen(want), 2.0);
+        }
+      }
     }
     if (!transposed) return;
 

@@ -77,6 +77,15 @@ public class xcit_cuda_h extends xcit_cuda_h$shared {
     public static int XCIT_CUDA_LINEAR_ACCUMULATE() {
         return XCIT_CUDA_LINEAR_ACCUMULATE;
     }
+    private static final int XCIT_CUDA_CONV_TAP_MAJOR = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * #define XCIT_CUDA_CONV_TAP_MAJOR 4
+     * }
+     */
+    public static int XCIT_CUDA_CONV_TAP_MAJOR() {
+        return XCIT_CUDA_CONV_TAP_MAJOR;
+    }
     private static final int XCIT_CUDA_CONVERT_MAX = (int)8L;
     /**
      * {@snippet lang=c :

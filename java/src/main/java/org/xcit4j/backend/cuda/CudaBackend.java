@@ -47,7 +47,8 @@ public final class CudaBackend implements Backend {
     /**
      * The switch: {@code -Dxcit.cuda.im2col=true} runs the patch-embedding convs whose input rows
      * take 16-byte accesses (Cin * element size a multiple of 16: every stage but the first) as
-     * im2col + a cuBLASLt GEMM (bias and GELU in its epilogue), where cuBLASLt is present.
+     * im2col + a cuBLASLt GEMM (bias in its epilogue, GELU too in fp16/bf16; fp32 and tf32 add
+     * the exact GELU pass, as for fc1), where cuBLASLt is present.
      * Opt-in until a GPU run has measured it against the implicit-GEMM kernel (issue 13).
      */
     static final String IM2COL_PROPERTY = "xcit.cuda.im2col";
@@ -123,11 +124,21 @@ public final class CudaBackend implements Backend {
             }
             return new CudaBackend(precision, device, ctx, shared == null, im2col);
         } catch (RuntimeException e) {
-            if (device != null) device.close();
-            ctx.close();
+            // Each owner released even if another's release fails; the first error is thrown.
+            closeQuietly(device, e);
+            closeQuietly(ctx, e);
             weights.detach();
-            if (shared == null) weights.close();
+            if (shared == null) closeQuietly(weights, e);
             throw e;
+        }
+    }
+
+    private static void closeQuietly(AutoCloseable c, RuntimeException first) {
+        if (c == null) return;
+        try {
+            c.close();
+        } catch (Exception e) {
+            first.addSuppressed(e);
         }
     }
 
@@ -329,8 +340,9 @@ public final class CudaBackend implements Backend {
      * -Dxcit.cuda.cudnn=true} and cuDNN present, cuDNN's plan for the shape (conv -> bias ->
      * GELU fused by cuDNN); with {@link #IM2COL_PROPERTY}, im2col + cuBLASLt where the input
      * rows take 16-byte accesses; else libxcit_cuda's implicit-GEMM kernel, GELU in its
-     * epilogue (XCIT_CONV_GELU), small outputs splitting K over the CONV workspace (batch 1's
-     * late stages).
+     * epilogue (XCIT_CONV_GELU), the filter tap-major (XCIT_CUDA_CONV_TAP_MAJOR: both operands
+     * staged in 16-byte units in fp16/bf16), small outputs splitting K over the CONV workspace
+     * (batch 1's late stages).
      */
     @Override
     public void conv3x3s2(Tensor out, Tensor in, int firstRow, Tensor weight, Tensor bias, boolean gelu) {
@@ -340,8 +352,9 @@ public final class CudaBackend implements Backend {
                     + firstRow + " into " + out.shape() + ")");
         }
         long b = s.size(0), h = s.size(1), w = s.size(2), cin = s.size(3), cout = weight.shape().size(0);
-        boolean im2col = im2colSlabBytes > 0 && cin * precision.storageBytes() % 16 == 0;
-        MemorySegment filter = device.cudnn() != null || im2col ? d(weights.derived().tapMajor(weight)) : MemorySegment.NULL;
+        boolean im2col = im2colSlabBytes > 0 && cin > 0 && cin * precision.storageBytes() % 16 == 0;
+        // Every route reads the filter tap-major, (Cout, 3, 3, Cin): rows of the GEMM's B operand.
+        MemorySegment filter = d(weights.derived().tapMajor(weight));
         if (device.cudnn() != null && current.launching()
                 && device.cudnn().conv3x3s2(d(out), d(in), filter, d(bias), b, h, w, cin, cout, gelu, current.capturing())) {
             return;
@@ -353,7 +366,8 @@ public final class CudaBackend implements Backend {
         // Sized (in the dry run) whether or not cuDNN takes the shape: a plan refused later falls back here.
         MemorySegment ws = current.workspace(CudaExecution.Workspace.CONV, workspaceSize("xcit_cuda_conv3x3s2_workspace_size",
                 bytes -> xcit_cuda_h.xcit_cuda_conv3x3s2_workspace_size(ctx.handle(), bytes, b, h, w, cin, cout)));
-        call("conv3x3s2", d(out), ws, d(in), d(weight), d(bias), b, h, w, cin, cout, gelu ? XCIT_CONV_GELU() : 0);
+        call("conv3x3s2", d(out), ws, d(in), filter, d(bias), b, h, w, cin, cout,
+                (gelu ? XCIT_CONV_GELU() : 0) | xcit_cuda_h.XCIT_CUDA_CONV_TAP_MAJOR());
     }
 
     /**

@@ -44,18 +44,25 @@ final class CudaExecution implements AutoCloseable {
                                   Consumer<String> notes) {
             MemorySegment stream = Cuda.pointerOut(out -> cudaStreamCreateWithFlags(out, cudaStreamNonBlocking()),
                     "cudaStreamCreateWithFlags");
-            ctx.check(xcit_cuda_h.xcit_cuda_set_stream(ctx.handle(), stream), "xcit_cuda_set_stream");
             Cublas cublas = null;
-            if (!cublasLt) {
-                notes.accept("cuda: GEMMs by libxcit_cuda's portable kernel (cuBLASLt not used, as asked)");
-            } else if (CudaLibraries.isAvailable(CudaLibraries.CUBLASLT)) {
-                cublas = new Cublas(precision);
-            } else {
-                notes.accept("cuda: " + CudaLibraries.describe(CudaLibraries.CUBLASLT)
-                        + "; GEMMs use libxcit_cuda's portable kernel (correct, several times slower)");
+            try {
+                ctx.check(xcit_cuda_h.xcit_cuda_set_stream(ctx.handle(), stream), "xcit_cuda_set_stream");
+                if (!cublasLt) {
+                    notes.accept("cuda: GEMMs by libxcit_cuda's portable kernel (cuBLASLt not used, as asked)");
+                } else if (CudaLibraries.isAvailable(CudaLibraries.CUBLASLT)) {
+                    cublas = new Cublas(precision);
+                } else {
+                    notes.accept("cuda: " + CudaLibraries.describe(CudaLibraries.CUBLASLT)
+                            + "; GEMMs use libxcit_cuda's portable kernel (correct, several times slower)");
+                }
+                Cudnn cudnn = Cudnn.open(precision, stream, notes);
+                return new Device(ctx, stream, cublas, cudnn, precision, weights);
+            } catch (RuntimeException e) {
+                // Nothing half-open stays behind: what was made so far goes, the first error is thrown.
+                if (cublas != null) cublas.close();
+                cudaStreamDestroy(stream);
+                throw e;
             }
-            Cudnn cudnn = Cudnn.open(precision, stream, notes);
-            return new Device(ctx, stream, cublas, cudnn, precision, weights);
         }
 
         @Override
