@@ -16,9 +16,10 @@
 //   accumulation). A and B staged in smem in S (k-step 32), the 8 warps computing the
 //   4 x 4 grid of 16 x 16 tiles, 2 per warp; the accumulators go through an fp32 smem tile
 //   to the store functor, which gets an fp32 sum as before (in another order).
-// Not cuBLAS-fast either way (no double buffering, no cp.async): the portable path, the
-// one the emulator verifies, and the fallback where cuBLASLt is absent; operands that allow
-// it are staged in 16-byte units (below).
+// Not cuBLAS-fast either way (64 x 64 tiles, no cp.async or shared-memory pipeline): the
+// portable path, the one the emulator verifies, and the fallback where cuBLASLt is absent;
+// operands that allow it are staged in 16-byte units with the next step's prefetched into
+// registers (below).
 //
 // Functor contract (all __device__; z, m, n, k are int64):
 //   a(z, m, k) -> float   element A[m, k] of batch z; called only for m < M, k < K
@@ -28,9 +29,10 @@
 // or bf16), declaring `static constexpr bool kUnits = true` and
 //   units(z, m, k, S* dst)   A[m, k .. k + 7] (or B's) as S into dst (16-byte aligned shared
 //                            memory); called only for m < M and k < K with k % 8 == 0
-// and then K must be a multiple of 8 (the launcher's to check): a thread then stages one
-// 16-byte unit per operand and k-step where it staged 8 elements, one call each (the
-// coordinates, bounds and address of a unit are worked out once, not per element).
+// and then K must be a multiple of 8 (the launcher's to check), and both operands must: a
+// thread then stages one 16-byte unit per operand and k-step where it staged 8 elements,
+// one call each (the coordinates, bounds and address of a unit are worked out once, not
+// per element), loading the next step's units into registers while this one's mma runs.
 // Logical grid: (ceil(N/64), ceil(M/64), batches) tiles, folded into a device's grid
 // where it exceeds it (grid.h), so M, N and the batch count are bounded only by memory;
 // block: 256. gemm_launch() is the one launch of every op on this file.
@@ -159,30 +161,40 @@ struct DenseRowUnits : DenseRows<T> {
   }
 };
 
+// The unit of a 64 x 32 operand tile the calling thread stages: (row, k), one per thread.
+template <class S>
+__device__ __forceinline__ void gemm_unit_slot(int& row, int& kk) {
+  constexpr int kW = kVec<S>, kPerRow = kGemmMmaStep / kW;
+  static_assert(kGemmTile * kPerRow == kGemmThreads, "one unit per thread");
+  row = static_cast<int>(threadIdx.x) / kPerRow;
+  kk = (static_cast<int>(threadIdx.x) % kPerRow) * kW;
+}
+
+// The calling thread's unit of an operand's tile at (r0, k0) into dst (16-byte aligned:
+// shared memory, or registers), zeros outside the operand.
+template <class S, class Load>
+__device__ __forceinline__ void gemm_fetch_unit(const Load& f, S* dst, int64_t z, int64_t r0, int64_t rows,
+                                                int64_t k0, int64_t k_size) {
+  int row, kk;
+  gemm_unit_slot<S>(row, kk);
+  const int64_t r = r0 + row, k = k0 + kk;
+  if (r < rows && k < k_size) f.units(z, r, k, dst);
+  else zero_16(dst);
+}
+
 // One operand's 64 x 32 tile of the tensor-core kernel (rows r0 .. r0 + 63 of `rows`, k0 ..
-// k0 + 31 of K) into `tile` ([row][k], rows GemmMmaSmem<S>::kLd apart), zeros outside:
-// 8 elements per thread through the functor, or one 16-byte unit per thread.
+// k0 + 31 of K) into `tile` ([row][k], rows GemmMmaSmem<S>::kLd apart), zeros outside, 8
+// elements per thread through the functor: consecutive threads take consecutive k.
+// from_float<S> is exact: the functors return values of S (the contract above).
 template <class S, class Load>
 __device__ __forceinline__ void gemm_stage(const Load& f, S* tile, int64_t z, int64_t r0, int64_t rows,
                                            int64_t k0, int64_t k_size) {
   constexpr int kLd = GemmMmaSmem<S>::kLd;
-  if constexpr (GemmUnits<Load>::value) {
-    constexpr int kW = kVec<S>, kPerRow = kGemmMmaStep / kW;
-    static_assert(kGemmTile * kPerRow == kGemmThreads, "one unit per thread");
-    const int row = threadIdx.x / kPerRow, kk = (threadIdx.x % kPerRow) * kW;
+  for (int i = 0; i < kGemmTile * kGemmMmaStep / kGemmThreads; ++i) {
+    const int idx = threadIdx.x + i * kGemmThreads;
+    const int row = idx / kGemmMmaStep, kk = idx % kGemmMmaStep;
     const int64_t r = r0 + row, k = k0 + kk;
-    S* dst = tile + row * kLd + kk;
-    if (r < rows && k < k_size) f.units(z, r, k, dst);
-    else zero_16(dst);
-  } else {
-    // Consecutive threads take consecutive k. from_float<S> is exact: the functors return
-    // values of S (the contract above).
-    for (int i = 0; i < kGemmTile * kGemmMmaStep / kGemmThreads; ++i) {
-      const int idx = threadIdx.x + i * kGemmThreads;
-      const int row = idx / kGemmMmaStep, kk = idx % kGemmMmaStep;
-      const int64_t r = r0 + row, k = k0 + kk;
-      tile[row * kLd + kk] = from_float<S>((r < rows && k < k_size) ? f(z, r, k) : 0.0f);
-    }
+    tile[row * kLd + kk] = from_float<S>((r < rows && k < k_size) ? f(z, r, k) : 0.0f);
   }
 }
 
@@ -202,18 +214,45 @@ __global__ void __launch_bounds__(kGemmThreads)
     WarpTile<S> acc[2];
     acc[0].zero();
     acc[1].zero();
-    for (int64_t k0 = 0; k0 < k_size; k0 += kGemmMmaStep) {
-      gemm_stage<S>(a, sm.a(0, 0), z, m0, m_size, k0, k_size);
-      gemm_stage<S>(b, sm.b(0, 0), z, n0, n_size, k0, k_size);
-      __syncthreads();
-      // C[m, n] += sum_k A[m, k] B[n, k]: wmma's B (k x n) is sm.b read column-major.
+    // C[m, n] += sum_k A[m, k] B[n, k] over the staged k-step: wmma's B (k x n) is sm.b read
+    // column-major.
+    const auto mma_step = [&]() {
       for (int kk = 0; kk < kGemmMmaStep; kk += kMmaTile) {
         for (int j = 0; j < 2; ++j) {
           acc[j].template mma<RowMajor, ColMajor>(sm.a(wm, kk), Smem::kLd,
                                                   sm.b(wn + kMmaTile * j, kk), Smem::kLd);
         }
       }
-      __syncthreads();  // the next step overwrites the tiles
+    };
+    static_assert(GemmUnits<ALoad>::value == GemmUnits<BLoad>::value, "both operands in units, or neither");
+    if constexpr (GemmUnits<ALoad>::value) {
+      // Both in units: the next k-step's units are loaded into registers while the tensor
+      // cores work on this one (register double buffering), so global latency overlaps the
+      // math instead of stalling every step.
+      int row, kk;
+      gemm_unit_slot<S>(row, kk);
+      alignas(16) S next_a[kVec<S>], next_b[kVec<S>];
+      gemm_fetch_unit<S>(a, next_a, z, m0, m_size, 0, k_size);
+      gemm_fetch_unit<S>(b, next_b, z, n0, n_size, 0, k_size);
+      for (int64_t k0 = 0; k0 < k_size; k0 += kGemmMmaStep) {
+        copy_16(sm.a(row, kk), next_a);
+        copy_16(sm.b(row, kk), next_b);
+        __syncthreads();
+        if (k0 + kGemmMmaStep < k_size) {
+          gemm_fetch_unit<S>(a, next_a, z, m0, m_size, k0 + kGemmMmaStep, k_size);
+          gemm_fetch_unit<S>(b, next_b, z, n0, n_size, k0 + kGemmMmaStep, k_size);
+        }
+        mma_step();
+        __syncthreads();  // the next step overwrites the tiles
+      }
+    } else {
+      for (int64_t k0 = 0; k0 < k_size; k0 += kGemmMmaStep) {
+        gemm_stage<S>(a, sm.a(0, 0), z, m0, m_size, k0, k_size);
+        gemm_stage<S>(b, sm.b(0, 0), z, n0, n_size, k0, k_size);
+        __syncthreads();
+        mma_step();
+        __syncthreads();  // the next step overwrites the tiles
+      }
     }
     for (int j = 0; j < 2; ++j) acc[j].store(sm.c(wm, wn + kMmaTile * j), Smem::kLdc);
     __syncthreads();
