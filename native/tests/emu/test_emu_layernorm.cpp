@@ -89,9 +89,12 @@ void check_errors() {
 int main() {
   require_device("test_layernorm");
   // Single column (variance 0), odd widths, XCiT's 128/192/384/768, a width above the
-  // block (1000 > 256 threads) and one below a warp.
+  // block (1000 > 256 threads) and one below a warp. Aligned rows of multiples of 8 up to
+  // 1024 take the warp kernel (layernorm.cu) with 1, 2, 4 and (fp32) 8 runs per lane, rows
+  // not filling a block of 4 warps (5, 9) and several blocks (33 x 384); 2048 and the odd
+  // widths the block kernel.
   const size_t shapes[][2] = {{1, 1}, {3, 7}, {5, 33}, {2, 128}, {4, 192}, {7, 384}, {2, 768},
-                              {3, 1000}};
+                              {3, 1000}, {33, 384}, {5, 1024}, {9, 2048}};
   with_folded_grids([&] {
     for (const auto& s : shapes) for_each_type<Case>(s[0], s[1], 0.0f);
     for_each_type<Case>(size_t{6}, size_t{97}, 40.0f);
