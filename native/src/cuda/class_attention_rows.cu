@@ -10,10 +10,11 @@
 // reference is the composition Backend.classAttentionRows defaults to, i.e. the CPU
 // backend's LayerNorm and add_scaled ops (tests/emu/test_emu_class_attention.cpp).
 //
-// One logical block per row (rows fold into the grid, grid.h), LayerNorm as layernorm.cu
-// (row_norm.h: fp32 two-pass statistics, 16-byte vectors where every pointer is aligned and
-// C a multiple of 8 (16-bit) or 4 (fp32) elements). x + gamma1 * u reads u as stored (one
-// rounding, as the unfused ops) and, like them, x is rounded to T before LN2's statistics.
+// LayerNorm as layernorm.cu (row_norm.h: fp32 two-pass statistics, 16-byte vectors where
+// every pointer is aligned and C a multiple of 8 (16-bit) or 4 (fp32) elements): a warp per
+// row held in registers where the rows take vectors and C <= 1024 (read once, written once
+// as u and x), else a block per row. x + gamma1 * u uses u as stored (one rounding, as the
+// unfused ops) and, like them, x is rounded to T before LN2's statistics.
 #include "cuda/cuda_check.h"
 #include "cuda/grid.h"
 #include "cuda/row_norm.h"
@@ -65,6 +66,44 @@ __global__ void __launch_bounds__(xcit::kRowThreads) class_attention_rows_kernel
   });
 }
 
+// The same per row with a warp per row (row_norm.h WarpRow), kWarpRowsPerBlock per block.
+template <class T, bool Folded, int R>
+__global__ void __launch_bounds__(xcit::kWarpRowsPerBlock * xcit::kWarp)
+    class_attention_rows_warp_kernel(Params<T> p, int64_t total) {
+  using Row = xcit::WarpRow<T, R>;
+  constexpr int W = Row::W;
+  xcit::for_each_block<Folded>(xcit::ceil_div(total, int64_t{xcit::kWarpRowsPerBlock}), 1, 1,
+                               [&](int64_t block, int64_t, int64_t) {
+    int64_t r;
+    int lane;
+    if (!xcit::warp_row(block, total, r, lane)) return;
+    const int64_t offset = r * p.cols, t = r % p.rows;
+    Row x(p.cols, lane);
+    x.load(p.x + offset);
+    float mean, rstd;
+    x.stats(p.eps, mean, rstd);
+    Row u = x;
+    u.normalize(p.ln1_gamma, p.ln1_beta, mean, rstd);
+    u.round();
+    u.store(p.u + offset);
+    if (t == 0) {  // warp-uniform: the whole warp holds this row
+      x.store(p.cls + (r / p.rows) * p.cols);
+      return;
+    }
+    x.runs([&](int i, int64_t c) {
+      float g[W];
+      xcit::load_n<T, W>(p.gamma1 + c, g);
+      for (int j = 0; j < W; ++j) x.v[i][j] += g[j] * u.v[i][j];
+    });
+    if (p.ln2_gamma != nullptr) {
+      x.round();
+      x.stats(p.eps, mean, rstd);
+      x.normalize(p.ln2_gamma, p.ln2_beta, mean, rstd);
+    }
+    x.store(p.x + offset);
+  });
+}
+
 template <class T, class S>
 xcit_status rows_entry(const char* op, xcit_ctx* ctx, S* x, S* u, S* cls, const S* ln1_gamma,
                        const S* ln1_beta, const S* gamma1, const S* ln2_gamma, const S* ln2_beta,
@@ -102,6 +141,15 @@ xcit_status rows_entry(const char* op, xcit_ctx* ctx, S* x, S* u, S* cls, const 
                     eps};
   constexpr int V = xcit::kVec<T>;
   const bool vec = xcit::vector_rows<T>(cols, {x, u, cls, ln1_gamma, ln1_beta, gamma1, ln2_gamma, ln2_beta});
+  if (xcit::warp_rows<T>(cols, vec)) {
+    const xcit::LaunchGrid g = xcit::launch_grid(xcit::ceil_div(total, int64_t{xcit::kWarpRowsPerBlock}));
+    return xcit_cuda_launched(ctx, op, xcit::with_warp_row_runs<T>(cols, [&](auto runs) {
+      constexpr int R = decltype(runs)::value;
+      auto kernel = g.folded ? class_attention_rows_warp_kernel<T, true, R> : class_attention_rows_warp_kernel<T, false, R>;
+      return xcit_launch(kernel, g.dims, dim3(xcit::kWarpRowsPerBlock * xcit::kWarp), 0, xcit_cuda_stream(ctx), p,
+                         total);
+    }));
+  }
   const xcit::LaunchGrid g = xcit::launch_grid(total);
   auto kernel = g.folded ? (vec ? class_attention_rows_kernel<T, true, V> : class_attention_rows_kernel<T, true, 1>)
                          : (vec ? class_attention_rows_kernel<T, false, V> : class_attention_rows_kernel<T, false, 1>);

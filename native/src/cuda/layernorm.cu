@@ -5,13 +5,12 @@
 // rows move in 16-byte vectors where every pointer is 16-byte aligned and the row length
 // a multiple of 8 (fp16/bf16) or 4 (fp32) elements (vec.h), else element by element.
 //
-// Two kernels. Rows of vectors up to kWarpRowMax elements (every zoo width: 128 to 768) take
-// a warp each, the row held in registers: read once, reduced by shuffles (no shared memory,
-// no barrier), written once. At xcit_small_12_p16, 224, batch 256 that is 50,432 rows of
-// 384: the block-per-row kernel gave each row 2 warps, 2 block reductions (4 barriers) and
-// 3 reads of it; the H200 run measured 108 us per launch for its 256-thread predecessor,
-// 6x the 18 us of its 77 MB at 4.3 TB/s. Other rows (longer, or misaligned: element
-// accesses) take a block each (row_norm.h).
+// Two kernels (row_norm.h). Rows of vectors up to 1024 elements (every zoo width) take a
+// warp each, the row in registers: read once, reduced by shuffles, written once. At
+// xcit_small_12_p16, 224, batch 256 that is 50,432 rows of 384: the block-per-row kernel
+// gave each row 2 warps, 2 block reductions (4 barriers) and 3 reads of it; the H200 run
+// measured 108 us per launch for its 256-thread predecessor, 6x the 18 us of its 77 MB at
+// 4.3 TB/s. Other rows (longer, or misaligned: element accesses) take a block each.
 #include "cuda/cuda_check.h"
 #include "cuda/grid.h"
 #include "cuda/row_norm.h"
@@ -19,11 +18,10 @@
 
 namespace {
 
-// One logical block per row of `cols` elements (rows fold into gridDim.x, grid.h): the rows
-// the warp kernel below does not take. With
-// Residual, first x[c] = T(x[c] + scale[c] * y[c]) (scale NULL means 1): the rounded T
-// value is what the LayerNorm then reads, so the result equals add_scaled followed by
-// layernorm exactly. Each thread re-reads only elements it wrote itself (row_norm.h), so
+// One logical block per row of `cols` elements (rows fold into gridDim.x, grid.h), for the
+// rows the warp kernel below does not take. With Residual, first x[c] = T(x[c] + scale[c] *
+// y[c]) (scale NULL means 1): the rounded T value is what the LayerNorm then reads, so the
+// result equals add_scaled followed by layernorm exactly. Each thread re-reads only elements it wrote itself (row_norm.h), so
 // the residual pass needs no barrier; the statistics end with a barrier before any write
 // to out, which makes out == x (plain LayerNorm in place) safe.
 template <class T, bool Residual, bool Folded, int W>
@@ -50,75 +48,38 @@ __global__ void __launch_bounds__(xcit::kRowThreads)
   });
 }
 
-// A warp per row, R runs of W elements per lane at most (lane l takes runs l, l + 32, ...),
-// kWarpRows rows per block. The same arithmetic as layernorm_kernel, each reduction in
-// the fixed order of warp_sum; with Residual, x is rounded to T before the statistics, as
-// layernorm_kernel reads it back.
-constexpr int kWarpRows = 4;
-constexpr int kWarpRowFloats = 32;  // R * W: registers per lane for the row
-constexpr int64_t kWarpRowMax = int64_t{xcit::kWarp} * kWarpRowFloats;
-
-template <class T, bool Residual, bool Folded, int W, int R>
-__global__ void __launch_bounds__(kWarpRows * xcit::kWarp)
+// A warp per row (row_norm.h WarpRow), kWarpRowsPerBlock rows per block: the arithmetic of
+// layernorm_kernel, with Residual x rounded to T before the statistics as layernorm_kernel
+// reads it back.
+template <class T, bool Residual, bool Folded, int R>
+__global__ void __launch_bounds__(xcit::kWarpRowsPerBlock * xcit::kWarp)
     layernorm_warp_kernel(T* out, T* x, const T* y, const T* scale, const T* gamma, const T* beta,
                           int64_t rows, int64_t cols, float eps) {
-  static_assert(R * W <= kWarpRowFloats, "the row fits the lane's registers");
-  const int lane = static_cast<int>(threadIdx.x) % xcit::kWarp;
-  const int warp = static_cast<int>(threadIdx.x) / xcit::kWarp;
-  xcit::for_each_block<Folded>(xcit::ceil_div(rows, int64_t{kWarpRows}), 1, 1, [&](int64_t b, int64_t, int64_t) {
-    const int64_t r = b * kWarpRows + warp;
-    if (r >= rows) return;  // the whole warp: no shuffle loses a lane
+  using Row = xcit::WarpRow<T, R>;
+  constexpr int W = Row::W;
+  xcit::for_each_block<Folded>(xcit::ceil_div(rows, int64_t{xcit::kWarpRowsPerBlock}), 1, 1,
+                               [&](int64_t block, int64_t, int64_t) {
+    int64_t r;
+    int lane;
+    if (!xcit::warp_row(block, rows, r, lane)) return;
     const int64_t offset = r * cols;
-    T* row = x + offset;
-    float v[R][W];
-    float sum = 0.0f;
-    for (int i = 0; i < R; ++i) {
-      const int64_t c = (static_cast<int64_t>(i) * xcit::kWarp + lane) * W;
-      if (c >= cols) break;
-      xcit::load_n<T, W>(row + c, v[i]);
-      if (Residual) {
+    Row row(cols, lane);
+    row.load(x + offset);
+    if (Residual) {
+      row.runs([&](int i, int64_t c) {
         float d[W], s[W];
         xcit::load_n<T, W>(y + offset + c, d);
         if (scale != nullptr) xcit::load_n<T, W>(scale + c, s);
-        for (int j = 0; j < W; ++j) {
-          v[i][j] = xcit::to_float(xcit::from_float<T>(v[i][j] + (scale != nullptr ? s[j] : 1.0f) * d[j]));
-        }
-        xcit::store_n<T, W>(row + c, v[i]);
-      }
-      for (int j = 0; j < W; ++j) sum += v[i][j];
+        for (int j = 0; j < W; ++j) row.v[i][j] += (scale != nullptr ? s[j] : 1.0f) * d[j];
+      });
+      row.round();
+      row.store(x + offset);
     }
-    const float mean = xcit::warp_sum(sum) / static_cast<float>(cols);
-    float squares = 0.0f;
-    for (int i = 0; i < R; ++i) {
-      if ((static_cast<int64_t>(i) * xcit::kWarp + lane) * W >= cols) break;
-      for (int j = 0; j < W; ++j) {
-        const float d = v[i][j] - mean;
-        squares += d * d;
-      }
-    }
-    const float rstd = rsqrtf(xcit::warp_sum(squares) / static_cast<float>(cols) + eps);
-    for (int i = 0; i < R; ++i) {
-      const int64_t c = (static_cast<int64_t>(i) * xcit::kWarp + lane) * W;
-      if (c >= cols) break;
-      float g[W], bt[W];
-      xcit::load_n<T, W>(gamma + c, g);
-      xcit::load_n<T, W>(beta + c, bt);
-      for (int j = 0; j < W; ++j) v[i][j] = (v[i][j] - mean) * rstd * g[j] + bt[j];
-      xcit::store_n<T, W>(out + offset + c, v[i]);
-    }
+    float mean, rstd;
+    row.stats(eps, mean, rstd);
+    row.normalize(gamma, beta, mean, rstd);
+    row.store(out + offset);
   });
-}
-
-// The warp kernel for R runs per lane, vector rows of at most kWarpRowMax elements.
-template <class T, bool Residual, int R>
-cudaError_t layernorm_warp_launch(cudaStream_t stream, T* out, T* x, const T* y, const T* scale,
-                                  const T* gamma, const T* beta, int64_t rows, int64_t cols,
-                                  float eps) {
-  constexpr int V = xcit::kVec<T>;
-  const xcit::LaunchGrid g = xcit::launch_grid(xcit::ceil_div(rows, int64_t{kWarpRows}));
-  auto kernel = g.folded ? layernorm_warp_kernel<T, Residual, true, V, R> : layernorm_warp_kernel<T, Residual, false, V, R>;
-  return xcit_launch(kernel, g.dims, dim3(kWarpRows * xcit::kWarp), 0, stream, out, x, y, scale, gamma, beta,
-                     rows, cols, eps);
 }
 
 // rows >= 1, cols >= 1.
@@ -128,15 +89,14 @@ cudaError_t layernorm_launch(cudaStream_t stream, T* out, T* x, const T* y, cons
                              float eps) {
   constexpr int V = xcit::kVec<T>;
   const bool vec = xcit::vector_rows<T>(cols, {out, x, y, scale, gamma, beta});
-  if (vec && cols <= kWarpRowMax) {
-    // Runs per lane rounded up to a power of two: few instantiations, R * V <= 32 floats.
-    const int64_t per_lane = xcit::ceil_div(cols / V, int64_t{xcit::kWarp});
-    if (per_lane <= 1) return layernorm_warp_launch<T, Residual, 1>(stream, out, x, y, scale, gamma, beta, rows, cols, eps);
-    if (per_lane <= 2) return layernorm_warp_launch<T, Residual, 2>(stream, out, x, y, scale, gamma, beta, rows, cols, eps);
-    if constexpr (kWarpRowFloats / V >= 8) {
-      if (per_lane > 4) return layernorm_warp_launch<T, Residual, 8>(stream, out, x, y, scale, gamma, beta, rows, cols, eps);
-    }
-    return layernorm_warp_launch<T, Residual, 4>(stream, out, x, y, scale, gamma, beta, rows, cols, eps);
+  if (xcit::warp_rows<T>(cols, vec)) {
+    const xcit::LaunchGrid g = xcit::launch_grid(xcit::ceil_div(rows, int64_t{xcit::kWarpRowsPerBlock}));
+    return xcit::with_warp_row_runs<T>(cols, [&](auto runs) {
+      constexpr int R = decltype(runs)::value;
+      auto kernel = g.folded ? layernorm_warp_kernel<T, Residual, true, R> : layernorm_warp_kernel<T, Residual, false, R>;
+      return xcit_launch(kernel, g.dims, dim3(xcit::kWarpRowsPerBlock * xcit::kWarp), 0, stream, out, x, y, scale,
+                         gamma, beta, rows, cols, eps);
+    });
   }
   const xcit::LaunchGrid g = xcit::launch_grid(rows);
   auto kernel = g.folded ? (vec ? layernorm_kernel<T, Residual, true, V> : layernorm_kernel<T, Residual, true, 1>)
