@@ -68,15 +68,11 @@ __global__ void __launch_bounds__(xcit::kRowThreads) class_attention_rows_kernel
 
 // The same per row with a warp per row (row_norm.h WarpRow), kWarpRowsPerBlock per block.
 template <class T, bool Folded, int R>
-__global__ void __launch_bounds__(xcit::kWarpRowsPerBlock * xcit::kWarp)
+__global__ void __launch_bounds__(xcit::kWarpRowThreads)
     class_attention_rows_warp_kernel(Params<T> p, int64_t total) {
   using Row = xcit::WarpRow<T, R>;
   constexpr int W = Row::W;
-  xcit::for_each_block<Folded>(xcit::ceil_div(total, int64_t{xcit::kWarpRowsPerBlock}), 1, 1,
-                               [&](int64_t block, int64_t, int64_t) {
-    int64_t r;
-    int lane;
-    if (!xcit::warp_row(block, total, r, lane)) return;
+  xcit::for_each_warp_row<Folded>(total, [&](int64_t r, int lane) {
     const int64_t offset = r * p.cols, t = r % p.rows;
     Row x(p.cols, lane);
     x.load(p.x + offset);
@@ -142,11 +138,11 @@ xcit_status rows_entry(const char* op, xcit_ctx* ctx, S* x, S* u, S* cls, const 
   constexpr int V = xcit::kVec<T>;
   const bool vec = xcit::vector_rows<T>(cols, {x, u, cls, ln1_gamma, ln1_beta, gamma1, ln2_gamma, ln2_beta});
   if (xcit::warp_rows<T>(cols, vec)) {
-    const xcit::LaunchGrid g = xcit::launch_grid(xcit::ceil_div(total, int64_t{xcit::kWarpRowsPerBlock}));
+    const xcit::LaunchGrid g = xcit::warp_row_grid(total);
     return xcit_cuda_launched(ctx, op, xcit::with_warp_row_runs<T>(cols, [&](auto runs) {
       constexpr int R = decltype(runs)::value;
       auto kernel = g.folded ? class_attention_rows_warp_kernel<T, true, R> : class_attention_rows_warp_kernel<T, false, R>;
-      return xcit_launch(kernel, g.dims, dim3(xcit::kWarpRowsPerBlock * xcit::kWarp), 0, xcit_cuda_stream(ctx), p,
+      return xcit_launch(kernel, g.dims, dim3(xcit::kWarpRowThreads), 0, xcit_cuda_stream(ctx), p,
                          total);
     }));
   }

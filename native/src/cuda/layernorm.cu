@@ -52,16 +52,12 @@ __global__ void __launch_bounds__(xcit::kRowThreads)
 // layernorm_kernel, with Residual x rounded to T before the statistics as layernorm_kernel
 // reads it back.
 template <class T, bool Residual, bool Folded, int R>
-__global__ void __launch_bounds__(xcit::kWarpRowsPerBlock * xcit::kWarp)
+__global__ void __launch_bounds__(xcit::kWarpRowThreads)
     layernorm_warp_kernel(T* out, T* x, const T* y, const T* scale, const T* gamma, const T* beta,
                           int64_t rows, int64_t cols, float eps) {
   using Row = xcit::WarpRow<T, R>;
   constexpr int W = Row::W;
-  xcit::for_each_block<Folded>(xcit::ceil_div(rows, int64_t{xcit::kWarpRowsPerBlock}), 1, 1,
-                               [&](int64_t block, int64_t, int64_t) {
-    int64_t r;
-    int lane;
-    if (!xcit::warp_row(block, rows, r, lane)) return;
+  xcit::for_each_warp_row<Folded>(rows, [&](int64_t r, int lane) {
     const int64_t offset = r * cols;
     Row row(cols, lane);
     row.load(x + offset);
@@ -90,11 +86,11 @@ cudaError_t layernorm_launch(cudaStream_t stream, T* out, T* x, const T* y, cons
   constexpr int V = xcit::kVec<T>;
   const bool vec = xcit::vector_rows<T>(cols, {out, x, y, scale, gamma, beta});
   if (xcit::warp_rows<T>(cols, vec)) {
-    const xcit::LaunchGrid g = xcit::launch_grid(xcit::ceil_div(rows, int64_t{xcit::kWarpRowsPerBlock}));
+    const xcit::LaunchGrid g = xcit::warp_row_grid(rows);
     return xcit::with_warp_row_runs<T>(cols, [&](auto runs) {
       constexpr int R = decltype(runs)::value;
       auto kernel = g.folded ? layernorm_warp_kernel<T, Residual, true, R> : layernorm_warp_kernel<T, Residual, false, R>;
-      return xcit_launch(kernel, g.dims, dim3(xcit::kWarpRowsPerBlock * xcit::kWarp), 0, stream, out, x, y, scale,
+      return xcit_launch(kernel, g.dims, dim3(xcit::kWarpRowThreads), 0, stream, out, x, y, scale,
                          gamma, beta, rows, cols, eps);
     });
   }

@@ -16,6 +16,7 @@
 
 #include <type_traits>
 
+#include "cuda/grid.h"
 #include "cuda/reduce.h"
 #include "cuda/vec.h"
 
@@ -81,6 +82,7 @@ __device__ __forceinline__ void row_normalize(T* dst, const T* row, const T* gam
 constexpr int kWarpRowFloats = 32;  // R * W: registers per lane for a row
 constexpr int64_t kWarpRowMax = int64_t{kWarp} * kWarpRowFloats;
 constexpr int kWarpRowsPerBlock = 4;
+constexpr int kWarpRowThreads = kWarpRowsPerBlock * kWarp;
 
 // The calling lane's share of a row of `cols` elements: at most R runs of W = kVec<T>.
 // stats() shuffles: every lane of the warp calls it.
@@ -141,13 +143,18 @@ struct WarpRow {
   }
 };
 
-// The row of logical block `block`, lane and warp of the calling thread, for a launch of
-// kWarpRowsPerBlock warps per block: false past the last row (the whole warp).
-__device__ __forceinline__ bool warp_row(int64_t block, int64_t rows, int64_t& row, int& lane) {
-  lane = static_cast<int>(threadIdx.x) % kWarp;
-  row = block * kWarpRowsPerBlock + static_cast<int>(threadIdx.x) / kWarp;
-  return row < rows;
+// body(row, lane) for each row a warp of this launch takes: logical blocks (grid.h) of
+// kWarpRowsPerBlock rows, warp w of a block on its row w; warps past the last row skip it.
+template <bool Folded, class Body>
+__device__ __forceinline__ void for_each_warp_row(int64_t rows, Body&& body) {
+  for_each_block<Folded>(ceil_div(rows, int64_t{kWarpRowsPerBlock}), 1, 1, [&](int64_t block, int64_t, int64_t) {
+    const int64_t row = block * kWarpRowsPerBlock + static_cast<int>(threadIdx.x) / kWarp;
+    if (row < rows) body(row, static_cast<int>(threadIdx.x) % kWarp);
+  });
 }
+
+// The launch of a warp-per-row kernel over `rows` rows (blocks of kWarpRowThreads).
+inline LaunchGrid warp_row_grid(int64_t rows) { return launch_grid(ceil_div(rows, int64_t{kWarpRowsPerBlock})); }
 
 // Whether rows of cols elements of T at 16-byte aligned pointers take WarpRow.
 template <class T>
