@@ -12,8 +12,8 @@
 // BatchNorm's output, which is why the BatchNorm cannot be folded into conv2 (wrong at
 // the borders). Depthwise: no reduction over channels, so every output is one fp32 sum
 // of 9 products; nothing to make deterministic. For the convolutions a thread owns one
-// channel of the chunk (32 lanes = 32 consecutive channels) and walks pixels in steps of
-// 8 rows. Loads and stores are 16-byte vectors (vec.h: kVec<T> channels of a pixel per
+// channel of the chunk (32 lanes = 32 consecutive channels) and runs down columns of the
+// tile (conv3x3_column: each shared row loaded once). Loads and stores are 16-byte vectors (vec.h: kVec<T> channels of a pixel per
 // access) when C is a multiple of 32 and in, out are 16-byte aligned, which makes every
 // pixel's chunk an aligned run of 64 (16-bit) or 128 bytes; otherwise one channel per
 // access (coalesced all the same: a warp reads a pixel's 32 consecutive channels).
@@ -30,6 +30,38 @@ constexpr int kThreads = 256;
 constexpr int kRows = kThreads / kChannels;  // pixel stride of a thread
 constexpr int kIn = kTile + 4;               // input tile side (halo 2)
 constexpr int kMid = kTile + 2;              // intermediate tile side (halo 1)
+
+constexpr int kMidRun = kMid / 2;            // intermediate rows per thread and column
+static_assert(kRows == kTile, "a thread per output column");
+static_assert(2 * kMidRun == kMid, "two runs per intermediate column");
+
+// out(i, sum) for i < N: the depthwise 3 x 3 window sums bias + sum_{ky, kx} src[(y0 + i +
+// ky) ld + x + kx][lane] w[3 ky + kx] down one column of a shared tile, in that order (as
+// the CPU op, a fmaf each). The window slides: each source row is loaded once, 3 shared
+// loads per output instead of 9 (shared-memory loads, one per FMA before, bounded the
+// kernel: ~70 us a launch at batch 256 by that count, against ~27 us of bytes).
+template <int N, class Out>
+__device__ __forceinline__ void conv3x3_column(const float (*src)[kChannels], int ld, int y0, int x, int lane,
+                                               const float (&w)[9], float bias, Out&& out) {
+  float above[3], here[3];
+  for (int kx = 0; kx < 3; ++kx) {
+    above[kx] = src[y0 * ld + x + kx][lane];
+    here[kx] = src[(y0 + 1) * ld + x + kx][lane];
+  }
+  for (int i = 0; i < N; ++i) {
+    float below[3];
+    for (int kx = 0; kx < 3; ++kx) below[kx] = src[(y0 + i + 2) * ld + x + kx][lane];
+    float acc = bias;
+    for (int kx = 0; kx < 3; ++kx) acc = fmaf(above[kx], w[kx], acc);
+    for (int kx = 0; kx < 3; ++kx) acc = fmaf(here[kx], w[3 + kx], acc);
+    for (int kx = 0; kx < 3; ++kx) acc = fmaf(below[kx], w[6 + kx], acc);
+    out(i, acc);
+    for (int kx = 0; kx < 3; ++kx) {
+      above[kx] = here[kx];
+      here[kx] = below[kx];
+    }
+  }
+}
 
 struct Grid {
   int64_t h, w, c, tiles_x;
@@ -83,40 +115,35 @@ __global__ void __launch_bounds__(kThreads)
     const float shift = live ? xcit::to_float(bn_shift[ch]) : 0.0f;
     __syncthreads();
 
-    // 2. Intermediate with halo 1: BN(GELU(conv1)) inside the image, 0 outside.
-    for (int p = row; p < kMid * kMid; p += kRows) {
-      const int my = p / kMid, mx = p % kMid;
-      const int64_t y = y0 - 1 + my, x = x0 - 1 + mx;
-      float v = 0.0f;
-      if (y >= 0 && y < g.h && x >= 0 && x < g.w) {
-        float acc = b1;
-        for (int ky = 0; ky < 3; ++ky) {
-          for (int kx = 0; kx < 3; ++kx) acc = fmaf(xs[(my + ky) * kIn + mx + kx][lane], w1[ky * 3 + kx], acc);
-        }
-        v = fmaf(xcit::gelu(acc), scale, shift);
-      }
-      mid[p][lane] = v;
+    // 2. Intermediate with halo 1: BN(GELU(conv1)) inside the image, 0 outside; a thread
+    //    takes half a column (kMidRun rows) at a time, 2 kMid of them.
+    for (int item = row; item < 2 * kMid; item += kRows) {
+      const int mx = item % kMid, my0 = (item / kMid) * kMidRun;
+      const int64_t x = x0 - 1 + mx;
+      conv3x3_column<kMidRun>(xs, kIn, my0, mx, lane, w1, b1, [&](int i, float acc) {
+        const int64_t y = y0 - 1 + my0 + i;
+        const bool inside = y >= 0 && y < g.h && x >= 0 && x < g.w;  // warp-uniform
+        mid[(my0 + i) * kMid + mx][lane] = inside ? fmaf(xcit::gelu(acc), scale, shift) : 0.0f;
+      });
     }
     __syncthreads();
 
     // 3. conv2 over the intermediate, then the store (out = r) or the residual update
     //    (out += gamma r, fp32 sum, one rounding) of the pixels that exist.
     if (!Vec && !live) return;  // ends this logical block only (grid.h)
-    for (int p = row; p < kTile * kTile; p += kRows) {
-      const int oy = p / kTile, ox = p % kTile;
-      const int64_t y = y0 + oy, x = x0 + ox;
-      if (y >= g.h || x >= g.w) continue;
-      float acc = b2;
-      for (int ky = 0; ky < 3; ++ky) {
-        for (int kx = 0; kx < 3; ++kx) acc = fmaf(mid[(oy + ky) * kMid + ox + kx][lane], w2[ky * 3 + kx], acc);
-      }
+    //    A thread takes output column `row` (kRows == kTile), all kTile rows of it.
+    const int ox = row;
+    const int64_t x = x0 + ox;
+    conv3x3_column<kTile>(mid, kMid, 0, ox, lane, w2, b2, [&](int oy, float acc) {
+      const int64_t y = y0 + oy;
+      if (y >= g.h || x >= g.w) return;
       if constexpr (Vec) {
-        xs[p][lane] = acc;  // the input tile is dead since the barrier above
+        xs[oy * kTile + ox][lane] = acc;  // the input tile is dead since the barrier above
       } else {
         T& dst = out[image + (y * g.w + x) * g.c + ch];
         dst = xcit::from_float<T>(gamma != nullptr ? xcit::to_float(dst) + xcit::to_float(gamma[ch]) * acc : acc);
       }
-    }
+    });
     if constexpr (Vec) {
       __syncthreads();
       for (int e = threadIdx.x; e < kTile * kTile * kGroups; e += kThreads) {
