@@ -137,7 +137,7 @@ xcit_status rows_entry(const char* op, xcit_ctx* ctx, S* x, S* u, S* cls, const 
                     eps};
   constexpr int V = xcit::kVec<T>;
   const bool vec = xcit::vector_rows<T>(cols, {x, u, cls, ln1_gamma, ln1_beta, gamma1, ln2_gamma, ln2_beta});
-  if (xcit::warp_rows<T>(cols, vec)) {
+  if (xcit::warp_rows(cols, vec)) {
     const xcit::LaunchGrid g = xcit::warp_row_grid(total);
     return xcit_cuda_launched(ctx, op, xcit::with_warp_row_runs<T>(cols, [&](auto runs) {
       constexpr int R = decltype(runs)::value;

@@ -85,7 +85,7 @@ cudaError_t layernorm_launch(cudaStream_t stream, T* out, T* x, const T* y, cons
                              float eps) {
   constexpr int V = xcit::kVec<T>;
   const bool vec = xcit::vector_rows<T>(cols, {out, x, y, scale, gamma, beta});
-  if (xcit::warp_rows<T>(cols, vec)) {
+  if (xcit::warp_rows(cols, vec)) {
     const xcit::LaunchGrid g = xcit::warp_row_grid(rows);
     return xcit::with_warp_row_runs<T>(cols, [&](auto runs) {
       constexpr int R = decltype(runs)::value;

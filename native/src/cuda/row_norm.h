@@ -156,8 +156,8 @@ __device__ __forceinline__ void for_each_warp_row(int64_t rows, Body&& body) {
 // The launch of a warp-per-row kernel over `rows` rows (blocks of kWarpRowThreads).
 inline LaunchGrid warp_row_grid(int64_t rows) { return launch_grid(ceil_div(rows, int64_t{kWarpRowsPerBlock})); }
 
-// Whether rows of cols elements of T at 16-byte aligned pointers take WarpRow.
-template <class T>
+// Whether rows of cols elements take WarpRow: `vector` (vector_rows holds), at most
+// kWarpRowMax elements.
 inline bool warp_rows(int64_t cols, bool vector) {
   return vector && cols <= kWarpRowMax;
 }
