@@ -141,7 +141,8 @@ xcit_status rows_entry(const char* op, xcit_ctx* ctx, S* x, S* u, S* cls, const 
     const xcit::LaunchGrid g = xcit::warp_row_grid(total);
     return xcit_cuda_launched(ctx, op, xcit::with_warp_row_runs<T>(cols, [&](auto runs) {
       constexpr int R = decltype(runs)::value;
-      auto kernel = g.folded ? class_attention_rows_warp_kernel<T, true, R> : class_attention_rows_warp_kernel<T, false, R>;
+      auto kernel = g.folded ? class_attention_rows_warp_kernel<T, true, R>
+                             : class_attention_rows_warp_kernel<T, false, R>;
       return xcit_launch(kernel, g.dims, dim3(xcit::kWarpRowThreads), 0, xcit_cuda_stream(ctx), p,
                          total);
     }));

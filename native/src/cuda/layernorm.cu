@@ -21,9 +21,10 @@ namespace {
 // One logical block per row of `cols` elements (rows fold into gridDim.x, grid.h), for the
 // rows the warp kernel below does not take. With Residual, first x[c] = T(x[c] + scale[c] *
 // y[c]) (scale NULL means 1): the rounded T value is what the LayerNorm then reads, so the
-// result equals add_scaled followed by layernorm exactly. Each thread re-reads only elements it wrote itself (row_norm.h), so
-// the residual pass needs no barrier; the statistics end with a barrier before any write
-// to out, which makes out == x (plain LayerNorm in place) safe.
+// result equals add_scaled followed by layernorm exactly. Each thread re-reads only
+// elements it wrote itself (row_norm.h), so the residual pass needs no barrier; the
+// statistics end with a barrier before any write to out, which makes out == x (plain
+// LayerNorm in place) safe.
 template <class T, bool Residual, bool Folded, int W>
 __global__ void __launch_bounds__(xcit::kRowThreads)
     layernorm_kernel(T* out, T* x, const T* y, const T* scale, const T* gamma, const T* beta,
@@ -89,7 +90,8 @@ cudaError_t layernorm_launch(cudaStream_t stream, T* out, T* x, const T* y, cons
     const xcit::LaunchGrid g = xcit::warp_row_grid(rows);
     return xcit::with_warp_row_runs<T>(cols, [&](auto runs) {
       constexpr int R = decltype(runs)::value;
-      auto kernel = g.folded ? layernorm_warp_kernel<T, Residual, true, R> : layernorm_warp_kernel<T, Residual, false, R>;
+      auto kernel = g.folded ? layernorm_warp_kernel<T, Residual, true, R>
+                             : layernorm_warp_kernel<T, Residual, false, R>;
       return xcit_launch(kernel, g.dims, dim3(xcit::kWarpRowThreads), 0, stream, out, x, y, scale,
                          gamma, beta, rows, cols, eps);
     });

@@ -13,10 +13,11 @@
 // the borders). Depthwise: no reduction over channels, so every output is one fp32 sum
 // of 9 products; nothing to make deterministic. For the convolutions a thread owns one
 // channel of the chunk (32 lanes = 32 consecutive channels) and runs down columns of the
-// tile (conv3x3_column: each shared row loaded once). Loads and stores are 16-byte vectors (vec.h: kVec<T> channels of a pixel per
-// access) when C is a multiple of 32 and in, out are 16-byte aligned, which makes every
-// pixel's chunk an aligned run of 64 (16-bit) or 128 bytes; otherwise one channel per
-// access (coalesced all the same: a warp reads a pixel's 32 consecutive channels).
+// tile (conv3x3_column: each shared row loaded once). Loads and stores are 16-byte vectors
+// (vec.h: kVec<T> channels of a pixel per access) when C is a multiple of 32 and in, out
+// are 16-byte aligned, which makes every pixel's chunk an aligned run of 64 (16-bit) or
+// 128 bytes; otherwise one channel per access (coalesced all the same: a warp reads a
+// pixel's 32 consecutive channels).
 #include "cuda/cuda_check.h"
 #include "cuda/grid.h"
 #include "cuda/vec.h"
@@ -27,7 +28,7 @@ namespace {
 constexpr int kTile = 8;
 constexpr int kChannels = 32;
 constexpr int kThreads = 256;
-constexpr int kRows = kThreads / kChannels;  // pixel stride of a thread
+constexpr int kRows = kThreads / kChannels;  // thread rows (threadIdx.x / kChannels)
 constexpr int kIn = kTile + 4;               // input tile side (halo 2)
 constexpr int kMid = kTile + 2;              // intermediate tile side (halo 1)
 
@@ -36,10 +37,10 @@ static_assert(kRows == kTile, "a thread per output column");
 static_assert(2 * kMidRun == kMid, "two runs per intermediate column");
 
 // out(i, sum) for i < N: the depthwise 3 x 3 window sums bias + sum_{ky, kx} src[(y0 + i +
-// ky) ld + x + kx][lane] w[3 ky + kx] down one column of a shared tile, in that order (as
-// the CPU op, a fmaf each). The window slides: each source row is loaded once, 3 shared
-// loads per output instead of 9 (shared-memory loads, one per FMA before, bounded the
-// kernel: ~70 us a launch at batch 256 by that count, against ~27 us of bytes).
+// ky) ld + x + kx][lane] w[3 ky + kx] down one column of a shared tile, in that order, a
+// fmaf each. The window slides: each source row is loaded once, 3 shared loads per output
+// instead of 9 (shared-memory loads, one per FMA before, bounded the kernel: ~69 us a
+// launch at batch 256 by that count, against ~27 us of bytes; docs/gpu-performance.md).
 template <int N, class Out>
 __device__ __forceinline__ void conv3x3_column(const float (*src)[kChannels], int ld, int y0, int x, int lane,
                                                const float (&w)[9], float bias, Out&& out) {
