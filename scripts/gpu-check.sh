@@ -77,6 +77,7 @@ SANITIZE_CASES=(
     "racecheck test_gpu_xca"
     "racecheck test_gpu_class_attention"
     "racecheck test_gpu_gemm"
+    "racecheck test_gpu_lpi"
 )
 SANITIZE_TIMEOUT=180
 

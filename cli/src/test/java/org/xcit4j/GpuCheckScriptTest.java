@@ -217,7 +217,7 @@ class GpuCheckScriptTest {
                 "--classpath", "/no/such/classpath", "--tests", "/gpu/tests", "--logs", tmp.resolve("logs").toString());
         assertEquals(0, r.code(), r.err());
         List<String> runs = r.out().lines().filter(l -> l.contains(fake + " --tool ")).toList();
-        assertEquals(5, runs.size(), r.out());
+        assertEquals(6, runs.size(), r.out());
         assertTrue(runs.get(0).equals("timeout 180 " + fake + " --tool memcheck --error-exitcode 3 /gpu/tests/test_gpu_gemm"),
                 runs.get(0));
         assertTrue(runs.stream().anyMatch(l -> l.endsWith("--tool racecheck --error-exitcode 3 /gpu/tests/test_gpu_class_attention")),
