@@ -170,14 +170,11 @@ __device__ __forceinline__ void gemm_unit_slot(int& row, int& kk) {
   kk = (static_cast<int>(threadIdx.x) % kPerRow) * kW;
 }
 
-// The calling thread's unit of an operand's tile at (r0, k0) into dst (16-byte aligned:
-// shared memory, or registers), zeros outside the operand.
+// The unit at (r, k) of an operand of `rows` x k_size into dst (16-byte aligned: shared
+// memory, or registers), zeros outside the operand.
 template <class S, class Load>
-__device__ __forceinline__ void gemm_fetch_unit(const Load& f, S* dst, int64_t z, int64_t r0, int64_t rows,
-                                                int64_t k0, int64_t k_size) {
-  int row, kk;
-  gemm_unit_slot<S>(row, kk);
-  const int64_t r = r0 + row, k = k0 + kk;
+__device__ __forceinline__ void gemm_fetch_unit(const Load& f, S* dst, int64_t z, int64_t r, int64_t rows, int64_t k,
+                                                int64_t k_size) {
   if (r < rows && k < k_size) f.units(z, r, k, dst);
   else zero_16(dst);
 }
@@ -232,15 +229,16 @@ __global__ void __launch_bounds__(kGemmThreads)
       int row, kk;
       gemm_unit_slot<S>(row, kk);
       alignas(16) S next_a[kVec<S>], next_b[kVec<S>];
-      gemm_fetch_unit<S>(a, next_a, z, m0, m_size, 0, k_size);
-      gemm_fetch_unit<S>(b, next_b, z, n0, n_size, 0, k_size);
+      gemm_fetch_unit<S>(a, next_a, z, m0 + row, m_size, kk, k_size);
+      gemm_fetch_unit<S>(b, next_b, z, n0 + row, n_size, kk, k_size);
       for (int64_t k0 = 0; k0 < k_size; k0 += kGemmMmaStep) {
         copy_16(sm.a(row, kk), next_a);
         copy_16(sm.b(row, kk), next_b);
         __syncthreads();
+        const int64_t k_next = k0 + kGemmMmaStep + kk;
         if (k0 + kGemmMmaStep < k_size) {
-          gemm_fetch_unit<S>(a, next_a, z, m0, m_size, k0 + kGemmMmaStep, k_size);
-          gemm_fetch_unit<S>(b, next_b, z, n0, n_size, k0 + kGemmMmaStep, k_size);
+          gemm_fetch_unit<S>(a, next_a, z, m0 + row, m_size, k_next, k_size);
+          gemm_fetch_unit<S>(b, next_b, z, n0 + row, n_size, k_next, k_size);
         }
         mma_step();
         __syncthreads();  // the next step overwrites the tiles
